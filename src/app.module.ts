@@ -1,0 +1,53 @@
+import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { ExceptionsFilter } from './common/http/exceptions.filter.js';
+import { AppConfig } from './config/config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { InvoicesModule } from './invoices/invoices.module.js';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  /** Resolved before Nest starts: DATABASE_URL, or the embedded server's URL. */
+  databaseUrl: string;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot({ config, databaseUrl }: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            // One line per request, without bodies or credentials.
+            redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+            customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+            customErrorMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+          },
+        }),
+        DatabaseModule.forRoot(databaseUrl, config.dbPoolSize),
+        InvoicesModule,
+        HealthModule,
+      ],
+      providers: [
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({
+            whitelist: true,
+            forbidNonWhitelisted: true,
+            forbidUnknownValues: true,
+            transform: true,
+            stopAtFirstError: true,
+            validationError: { target: false, value: false },
+          }),
+        },
+        { provide: APP_FILTER, useClass: ExceptionsFilter },
+      ],
+    };
+  }
+}

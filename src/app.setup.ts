@@ -1,0 +1,30 @@
+import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { jsonObjectBody } from './common/http/json-body.middleware.js';
+import { AppConfig } from './config/config.js';
+
+/**
+ * What the HTTP server needs beyond the module graph: logger, body limits, the OpenAPI page.
+ * main.ts and the e2e tests both call it, so tests exercise the same server.
+ */
+export function configureApp(app: NestExpressApplication, config: AppConfig): INestApplication {
+  app.useLogger(app.get(Logger));
+  app.disable('x-powered-by');
+  app.useBodyParser('json', { limit: config.bodyLimit });
+  app.use(jsonObjectBody);
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('rowcast')
+      .setDescription(
+        'Every committed row change in PostgreSQL as a durable, ordered event. ' +
+          'Amounts are integers in minor units (cents).',
+      )
+      .setVersion('0.1.0')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', customSiteTitle: 'rowcast API' });
+  return app;
+}

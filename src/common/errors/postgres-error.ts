@@ -1,0 +1,26 @@
+import { QueryFailedError } from 'typeorm';
+
+/** The fields of a PostgreSQL error that callers branch on. */
+export interface PostgresErrorInfo {
+  code: string;
+  constraint?: string;
+}
+
+export const PG = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  notNullViolation: '23502',
+  checkViolation: '23514',
+  numericOutOfRange: '22003',
+  invalidTextRepresentation: '22P02',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+} as const;
+
+export function postgresError(error: unknown): PostgresErrorInfo | undefined {
+  const driverError = error instanceof QueryFailedError ? error.driverError : error;
+  if (typeof driverError !== 'object' || driverError === null) return undefined;
+  const { code, constraint } = driverError as { code?: unknown; constraint?: unknown };
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  return { code, constraint: typeof constraint === 'string' ? constraint : undefined };
+}

@@ -1,0 +1,89 @@
+import 'reflect-metadata';
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import path from 'node:path';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+
+/** The environment as the service reads it; every variable is documented in README.md. */
+class EnvironmentVariables {
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'must be an integer from 0 to 65535' })
+  @Min(0, { message: 'must be an integer from 0 to 65535' })
+  @Max(65535, { message: 'must be an integer from 0 to 65535' })
+  PORT?: number;
+
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9.:\-[\]]+$/, { message: 'must be a host name or IP address' })
+  HOST?: string;
+
+  @IsOptional()
+  @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL?: LogLevel;
+
+  @IsOptional()
+  @IsString()
+  EMBEDDED_PG_DIR?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'must be an integer from 1 to 100' })
+  @Min(1, { message: 'must be an integer from 1 to 100' })
+  @Max(100, { message: 'must be an integer from 1 to 100' })
+  DB_POOL_SIZE?: number;
+
+  @IsOptional()
+  @Matches(/^\d+(b|kb|mb)$/i, { message: 'must be a size such as 100kb or 1mb' })
+  BODY_LIMIT?: string;
+}
+
+export interface AppConfig {
+  /** Unset means: start the embedded PostgreSQL. */
+  databaseUrl: string | undefined;
+  port: number;
+  host: string;
+  logLevel: LogLevel;
+  embeddedPgDir: string;
+  dbPoolSize: number;
+  bodyLimit: string;
+}
+
+/** One line, naming the variable, for a bad value; thrown by loadConfig. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Validates the environment into the one typed config object. Works outside Nest (migration CLI,
+ * tests, scripts) as well as inside it (ConfigModule provides the same object).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const raw = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = plainToInstance(EnvironmentVariables, raw, { excludeExtraneousValues: false });
+  const [error] = validateSync(parsed, { skipMissingProperties: false, forbidUnknownValues: false });
+  if (error) {
+    const reason = Object.values(error.constraints ?? {})[0] ?? 'is invalid';
+    throw new ConfigError(`Invalid configuration: ${error.property} ${reason} (got ${JSON.stringify(error.value)})`);
+  }
+  return {
+    databaseUrl: parsed.DATABASE_URL,
+    port: parsed.PORT ?? 3000,
+    host: parsed.HOST ?? (parsed.DATABASE_URL ? '0.0.0.0' : '127.0.0.1'),
+    logLevel: parsed.LOG_LEVEL ?? 'info',
+    embeddedPgDir: path.resolve(parsed.EMBEDDED_PG_DIR ?? '.data/postgres'),
+    dbPoolSize: parsed.DB_POOL_SIZE ?? 10,
+    bodyLimit: parsed.BODY_LIMIT ?? '1mb',
+  };
+}

@@ -1,0 +1,30 @@
+import { DataSourceOptions } from 'typeorm';
+import { InvoiceItemEntity } from '../invoices/invoice-item.entity.js';
+import { InvoiceEntity } from '../invoices/invoice.entity.js';
+import { migrations } from './migrations.js';
+
+export const entities = [InvoiceEntity, InvoiceItemEntity];
+
+export interface DataSourceSettings {
+  url: string;
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/** The one definition of the DataSource options: the app, the migration CLI and the tests use it. */
+export function buildDataSourceOptions(settings: DataSourceSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: settings.url,
+    entities,
+    migrations,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    migrationsRun: false,
+    logging: ['error', 'warn', 'migration'],
+    poolSize: settings.poolSize ?? 10,
+    applicationName: settings.applicationName ?? 'rowcast',
+    extra: { connectionTimeoutMillis: 5_000 },
+  };
+}

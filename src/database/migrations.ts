@@ -1,0 +1,4 @@
+import { Invoices1763700000000 } from '../../migrations/1763700000000-Invoices.js';
+
+/** Every migration, in order. Listed as classes so that the build, the CLI and the tests agree. */
+export const migrations = [Invoices1763700000000];

@@ -1,0 +1,72 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { pino } from 'pino';
+import { AppModule } from './app.module.js';
+import { configureApp } from './app.setup.js';
+import { AppConfig, ConfigError, loadConfig } from './config/config.js';
+import { ResolvedDatabase, resolveDatabase } from './database/database-url.js';
+import { runMigrations } from './database/run-migrations.js';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfigOrExit();
+  const log = pino({ level: config.logLevel, name: 'rowcast' });
+
+  const database = await resolveDatabase(config, { onLog: (line) => log.debug({ postgres: line }) });
+  let app: NestExpressApplication | undefined;
+  onShutdown(async (signal) => {
+    log.info(`${signal} received, shutting down`);
+    await app?.close();
+    await database.stop();
+  }, log);
+
+  await runMigrations(database.url, (message) => log.info(message));
+  app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot({ config, databaseUrl: database.url }),
+    { bufferLogs: true, bodyParser: false },
+  );
+  configureApp(app, config);
+  await app.listen(config.port, config.host);
+  log.info(readyLine(config, database, (app.getHttpServer().address() as AddressInfo).port));
+}
+
+function loadConfigOrExit(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+function readyLine(config: AppConfig, database: ResolvedDatabase, port: number): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const db = database.embedded ? `embedded PostgreSQL (${config.embeddedPgDir})` : 'DATABASE_URL';
+  return `rowcast ready on ${db}: dashboard ${base}/ · API docs ${base}/docs · WebSocket ${base}/events`;
+}
+
+/** Ctrl-C or SIGTERM: close the app (drains requests), then the embedded database; once. */
+function onShutdown(close: (signal: string) => Promise<void>, log: pino.Logger): void {
+  let closing = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      close(signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`rowcast failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
