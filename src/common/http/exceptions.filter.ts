@@ -42,8 +42,9 @@ export class ExceptionsFilter implements ExceptionFilter {
       case PG.uniqueViolation:
         return body(HttpStatus.CONFLICT, 'conflicts with an existing row');
       case PG.checkViolation:
+      case PG.notNullViolation:
       case PG.numericOutOfRange:
-        return body(HttpStatus.UNPROCESSABLE_ENTITY, 'the data refuses this change: a value is out of range');
+        return body(HttpStatus.UNPROCESSABLE_ENTITY, 'the data refuses this change: a value is missing or out of range');
       case PG.serializationFailure:
       case PG.deadlockDetected:
         return body(HttpStatus.SERVICE_UNAVAILABLE, 'concurrent update, try again');

@@ -1,39 +1,23 @@
-import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { IntField, UuidField } from '../../common/validation.js';
 
 const INT_MAX = 2_147_483_647;
 
 export class CreateInvoiceItemDto {
-  /** How many units; a positive integer. @example 3 */
-  @IsInt()
-  @Min(1)
-  @Max(INT_MAX)
+  @IntField({ min: 1, max: INT_MAX, description: 'How many units', example: 3 })
   quantity: number;
 
-  /** Price of one unit in minor units (cents). @example 1250 */
-  @IsInt()
-  @Min(0)
-  @Max(INT_MAX)
+  @IntField({ min: 0, max: INT_MAX, description: 'Price of one unit in minor units (cents)', example: 1250 })
   amountPerUnit: number;
 }
 
 export class UpdateInvoiceItemDto {
-  /** New quantity. @example 4 */
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(INT_MAX)
+  @IntField({ min: 1, max: INT_MAX, optional: true, description: 'New quantity', example: 4 })
   quantity?: number;
 
-  /** New unit price in minor units. @example 990 */
-  @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(INT_MAX)
+  @IntField({ min: 0, max: INT_MAX, optional: true, description: 'New unit price in minor units', example: 990 })
   amountPerUnit?: number;
 
-  /** Moves the item to this invoice. */
-  @IsOptional()
-  @IsUUID('all')
+  @UuidField({ optional: true, description: 'Moves the item to this invoice' })
   invoiceId?: string;
 }
 

@@ -1,57 +1,30 @@
-import { Transform, Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsInt,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
+import { IntField, TextField } from '../../common/validation.js';
 import { CreateInvoiceItemDto, InvoiceItemDto } from './invoice-item.dto.js';
 
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
-const PRINTABLE = /^[^\p{Cc}]*$/u;
-
 export class CreateInvoiceDto {
-  /** Unique invoice number, 1–64 printable characters (trimmed). @example "INV-2026-0001" */
-  @Transform(trim)
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(64)
-  @Matches(PRINTABLE, { message: 'invoiceNo must not contain control characters' })
+  @TextField({ maxLength: 64, description: 'Unique invoice number (trimmed)', example: 'INV-2026-0001' })
   invoiceNo: string;
 
   /** Items to create with the invoice, at most 1000. */
+  // Stacked decorators register bottom-up, so the type check at the bottom runs first.
   @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(1000)
-  @ValidateNested({ each: true })
   @Type(() => CreateInvoiceItemDto)
+  @ValidateNested({ each: true })
+  @ArrayMaxSize(1000)
+  @IsArray()
   items?: CreateInvoiceItemDto[];
 }
 
 export class UpdateInvoiceDto {
-  /** New unique invoice number. @example "INV-2026-0002" */
-  @Transform(trim)
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(64)
-  @Matches(PRINTABLE, { message: 'invoiceNo must not contain control characters' })
+  @TextField({ maxLength: 64, description: 'New unique invoice number (trimmed)', example: 'INV-2026-0002' })
   invoiceNo: string;
 }
 
 export class ListInvoicesQueryDto {
-  /** Page size, 1–100. */
-  @IsOptional()
   @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntField({ min: 1, max: 100, optional: true, description: 'Page size', example: 20 })
   limit?: number = 20;
 
   /** The `nextCursor` of the previous page. */
