@@ -22,6 +22,9 @@ export function buildDataSourceOptions(settings: DataSourceSettings): DataSource
     migrationsTransactionMode: 'each',
     synchronize: false,
     migrationsRun: false,
+    // The migrations own the schema; gen_random_uuid() is built into PostgreSQL 13+.
+    installExtensions: false,
+    uuidExtension: 'pgcrypto',
     logging: ['error', 'warn', 'migration'],
     poolSize: settings.poolSize ?? 10,
     applicationName: settings.applicationName ?? 'rowcast',

