@@ -21,6 +21,7 @@ async function bootstrap(): Promise<void> {
     await database.stop();
   }, log);
 
+  if (database.embedded) log.info(`embedded PostgreSQL for direct SQL: psql ${database.url}`);
   await runMigrations(database.url, (message) => log.info(message));
   app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot({ config, databaseUrl: database.url }),

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -75,12 +75,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw new Error(`embedded PostgreSQL did not start in ${dataDir}${error ? `: ${String(error)}` : ''}`);
   }
   await writeFile(ownerFile(dataDir), String(process.pid));
+  // One-shot tools end with process.exit(); the owner file must not outlive its owner's pid.
+  const forgetOwner = () => rmSync(ownerFile(dataDir), { force: true });
+  process.once('exit', forgetOwner);
   return {
     adminUrl: url(port, 'postgres'),
     urlFor: (database) => url(port, database),
     stop: async () => {
       await server.stop();
-      await rm(ownerFile(dataDir), { force: true });
+      process.removeListener('exit', forgetOwner);
+      forgetOwner();
     },
   };
 }

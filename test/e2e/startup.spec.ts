@@ -1,0 +1,143 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, TestDatabase } from '../support/database.js';
+import { waitFor } from '../support/wait.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const main = path.join(root, 'dist/src/main.js');
+
+interface Started {
+  child: ChildProcess;
+  base: string;
+  stdout: () => string[];
+  exited: () => boolean;
+}
+
+/** `npm start`, less the build (done once in beforeAll): the built app as its own process. */
+async function start(env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, [main], {
+    cwd: root,
+    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk) => (out += chunk));
+  child.stderr!.on('data', (chunk) => (err += chunk));
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const ready = await waitFor(
+    () => {
+      if (exited()) throw new Error(`the app exited (${child.exitCode}): ${err}`);
+      return /dashboard (http:\/\/\S+?)\//.exec(out);
+    },
+    { timeout: 60_000, what: 'the ready line' },
+  );
+  return { child, base: ready[1], stdout: () => out.split('\n').filter(Boolean), exited };
+}
+
+async function stop(app: Started, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  app.child.kill(signal);
+  await waitFor(app.exited, { timeout: 20_000, what: `the app to exit on ${signal}` });
+  return app.child.exitCode;
+}
+
+describe('starting the service', () => {
+  let dir: string;
+  beforeAll(async () => {
+    execFileSync(process.execPath, [path.join(root, 'node_modules/@nestjs/cli/bin/nest.js'), 'build'], {
+      cwd: root,
+      stdio: 'pipe',
+    });
+    dir = await mkdtemp(path.join(os.tmpdir(), 'rowcast-start-'));
+  }, 120_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('refuses a bad setting with one line naming the variable', () => {
+    let failure: { status: number; stderr: Buffer } | undefined;
+    try {
+      execFileSync(process.execPath, [main], { env: { PATH: process.env.PATH, PORT: 'abc' }, stdio: 'pipe' });
+    } catch (error) {
+      failure = error as typeof failure;
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure!.stderr.toString().trim().split('\n')).toEqual([expect.stringMatching(/^Invalid configuration: PORT /)]);
+  });
+
+  it('starts on an embedded PostgreSQL, logs requests as JSON lines without bodies, and stops cleanly', async () => {
+    const pgDir = path.join(dir, 'embedded', 'postgres');
+    const app = await start({ EMBEDDED_PG_DIR: pgDir });
+    try {
+      expect(app.stdout().join('\n')).toMatch(/ready on embedded PostgreSQL.*API docs http:\/\/\S+\/docs.*WebSocket http:\/\/\S+\/events/);
+      expect((await fetch(`${app.base}/health`)).status).toBe(200);
+      expect((await fetch(`${app.base}/docs`)).status).toBe(200);
+      const created = await fetch(`${app.base}/invoices`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer SECRET-TOKEN' },
+        body: JSON.stringify({ invoiceNo: 'SECRET-BODY-MARKER', items: [{ quantity: 2, amountPerUnit: 5 }] }),
+      });
+      expect(created.status).toBe(201);
+      expect(await created.json()).toMatchObject({ totalAmount: 10 });
+
+      await waitFor(() => app.stdout().some((line) => line.includes('POST /invoices 201')), {
+        what: 'the request log line',
+      });
+      const requestLines = app.stdout().filter((line) => line.includes('POST /invoices 201'));
+      expect(requestLines).toHaveLength(1);
+      const logged = JSON.parse(requestLines[0]);
+      expect(logged).toMatchObject({ req: { method: 'POST', url: '/invoices' }, res: { statusCode: 201 } });
+      for (const line of app.stdout()) {
+        expect(() => JSON.parse(line), line).not.toThrow();
+        expect(line).not.toContain('SECRET-BODY-MARKER');
+        expect(line).not.toContain('SECRET-TOKEN');
+      }
+    } finally {
+      expect(await stop(app)).toBe(0);
+    }
+    expect(existsSync(path.join(pgDir, 'postmaster.pid'))).toBe(false);
+  });
+
+  it('starts again after being killed, keeping its data', async () => {
+    const pgDir = path.join(dir, 'killed', 'postgres');
+    const first = await start({ EMBEDDED_PG_DIR: pgDir });
+    const created = await fetch(`${first.base}/invoices`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ invoiceNo: 'SURVIVES' }),
+    });
+    expect(created.status).toBe(201);
+    await stop(first, 'SIGKILL');
+    expect(existsSync(path.join(pgDir, 'postmaster.pid'))).toBe(true);
+
+    const second = await start({ EMBEDDED_PG_DIR: pgDir });
+    try {
+      const list = (await (await fetch(`${second.base}/invoices`)).json()) as { data: { invoiceNo: string }[] };
+      expect(list.data.map((invoice) => invoice.invoiceNo)).toEqual(['SURVIVES']);
+    } finally {
+      expect(await stop(second)).toBe(0);
+    }
+  });
+
+  describe('with DATABASE_URL', () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase({ template: 'template0' });
+    });
+    afterAll(() => db.drop());
+
+    it('migrates and uses that database instead', async () => {
+      const app = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
+      try {
+        expect(app.stdout().join('\n')).toContain('ready on DATABASE_URL');
+        expect((await fetch(`${app.base}/health`)).status).toBe(200);
+        const { rows } = await db.sql.query(`SELECT name FROM migrations`);
+        expect(rows.length).toBeGreaterThan(0);
+      } finally {
+        expect(await stop(app)).toBe(0);
+      }
+    });
+  });
+});
