@@ -25,7 +25,9 @@ export function buildDataSourceOptions(settings: DataSourceSettings): DataSource
     // The migrations own the schema; gen_random_uuid() is built into PostgreSQL 13+.
     installExtensions: false,
     uuidExtension: 'pgcrypto',
-    logging: ['error', 'warn', 'migration'],
+    // TypeORM's logger writes plain text to the console; errors that matter reach the exception
+    // filter (and the JSON log) anyway, and expected refusals (a duplicate number) are not errors.
+    logging: false,
     poolSize: settings.poolSize ?? 10,
     applicationName: settings.applicationName ?? 'rowcast',
     extra: { connectionTimeoutMillis: 5_000 },

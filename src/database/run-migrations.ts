@@ -14,7 +14,7 @@ export async function runMigrations(url: string, log?: (message: string) => void
   await lock.connect();
   const dataSource = new DataSource({
     ...buildDataSourceOptions({ url, poolSize: 1, applicationName: 'rowcast-migrations' }),
-    logging: ['error'],
+    logging: false,
   });
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);

@@ -81,6 +81,12 @@ describe('starting the service', () => {
       });
       expect(created.status).toBe(201);
       expect(await created.json()).toMatchObject({ totalAmount: 10 });
+      const duplicate = await fetch(`${app.base}/invoices`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ invoiceNo: 'SECRET-BODY-MARKER' }),
+      });
+      expect(duplicate.status).toBe(409);
 
       await waitFor(() => app.stdout().some((line) => line.includes('POST /invoices 201')), {
         what: 'the request log line',
@@ -89,6 +95,9 @@ describe('starting the service', () => {
       expect(requestLines).toHaveLength(1);
       const logged = JSON.parse(requestLines[0]);
       expect(logged).toMatchObject({ req: { method: 'POST', url: '/invoices' }, res: { statusCode: 201 } });
+      await waitFor(() => app.stdout().some((line) => line.includes('POST /invoices 409')), {
+        what: 'the refused request log line',
+      });
       for (const line of app.stdout()) {
         expect(() => JSON.parse(line), line).not.toThrow();
         expect(line).not.toContain('SECRET-BODY-MARKER');

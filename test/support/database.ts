@@ -20,6 +20,8 @@ export async function createTestDatabase(options: { template?: string } = {}): P
   );
   const url = databaseUrl(adminUrl, name);
   const sql = new pg.Pool({ connectionString: url, max: 20 });
+  // DROP … WITH (FORCE) may end a client that is still closing; that is expected, not a failure.
+  sql.on('error', () => {});
   return {
     name,
     url,
