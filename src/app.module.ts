@@ -1,12 +1,15 @@
 import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { LoggerModule } from 'nestjs-pino';
+import { CaptureModule } from './capture/capture.module.js';
 import { ExceptionsFilter } from './common/http/exceptions.filter.js';
 import { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -20,7 +23,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        ConfigModule.forRoot({ ...config, databaseUrl }),
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
@@ -31,7 +34,10 @@ export class AppModule {
           },
         }),
         DatabaseModule.forRoot(databaseUrl, config.dbPoolSize),
+        EventEmitterModule.forRoot({ wildcard: false }),
         InvoicesModule,
+        CaptureModule,
+        NotificationsModule,
         HealthModule,
       ],
       providers: [

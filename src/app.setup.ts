@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { actorMiddleware } from './common/actor/actor.middleware.js';
 import { jsonObjectBody } from './common/http/json-body.middleware.js';
 import { AppConfig } from './config/config.js';
 
@@ -14,6 +15,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.use(jsonObjectBody);
+  app.use(actorMiddleware);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

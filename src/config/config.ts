@@ -45,6 +45,27 @@ class EnvironmentVariables {
   @IsOptional()
   @Matches(/^\d+(b|kb|mb)$/i, { message: 'must be a size such as 100kb or 1mb' })
   BODY_LIMIT?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'must be an integer from 1 to 3650' })
+  @Min(1, { message: 'must be an integer from 1 to 3650' })
+  @Max(3650, { message: 'must be an integer from 1 to 3650' })
+  RETENTION_DAYS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'must be an integer from 10 to 10000' })
+  @Min(10, { message: 'must be an integer from 10 to 10000' })
+  @Max(10000, { message: 'must be an integer from 10 to 10000' })
+  CAPTURE_BATCH_SIZE?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt({ message: 'must be an integer from 50 to 60000' })
+  @Min(50, { message: 'must be an integer from 50 to 60000' })
+  @Max(60000, { message: 'must be an integer from 50 to 60000' })
+  CAPTURE_TAKEOVER_MS?: number;
 }
 
 export interface AppConfig {
@@ -56,6 +77,21 @@ export interface AppConfig {
   embeddedPgDir: string;
   dbPoolSize: number;
   bodyLimit: string;
+  /** Age after which notifications and drained journal rows are deleted. */
+  retentionDays: number;
+  capture: {
+    /** Journal rows per drain transaction (memory stays bounded by it). */
+    batchSize: number;
+    /** How often a standby instance tries to take the drain lock. */
+    takeoverIntervalMs: number;
+    /** Polls this often while the journal keeps yielding rows... */
+    pollIntervalMs: number;
+    /** ...and for this long after it last did, before sleeping on LISTEN. */
+    lingerMs: number;
+    /** Longest sleep on LISTEN: bounds the latency of a commit that races the wake-up flag. */
+    safetyPollMs: number;
+    maxBackoffMs: number;
+  };
 }
 
 /** One line, naming the variable, for a bad value; thrown by loadConfig. */
@@ -85,5 +121,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     embeddedPgDir: path.resolve(parsed.EMBEDDED_PG_DIR ?? '.data/postgres'),
     dbPoolSize: parsed.DB_POOL_SIZE ?? 10,
     bodyLimit: parsed.BODY_LIMIT ?? '1mb',
+    retentionDays: parsed.RETENTION_DAYS ?? 30,
+    capture: {
+      batchSize: parsed.CAPTURE_BATCH_SIZE ?? 1000,
+      takeoverIntervalMs: parsed.CAPTURE_TAKEOVER_MS ?? 2000,
+      pollIntervalMs: 2,
+      lingerMs: 25,
+      safetyPollMs: 500,
+      maxBackoffMs: 10_000,
+    },
   };
 }

@@ -1,4 +1,6 @@
+import { Capture1763800000000 } from '../../migrations/1763800000000-Capture.js';
+import { Notifications1763800000001 } from '../../migrations/1763800000001-Notifications.js';
 import { Invoices1763700000000 } from '../../migrations/1763700000000-Invoices.js';
 
 /** Every migration, in order. Listed as classes so that the build, the CLI and the tests agree. */
-export const migrations = [Invoices1763700000000];
+export const migrations = [Invoices1763700000000, Capture1763800000000, Notifications1763800000001];

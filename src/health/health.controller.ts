@@ -1,7 +1,10 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
+import { DataSource } from 'typeorm';
+import { PgListener } from '../capture/pg-listener.service.js';
 import { HealthDto } from './health.dto.js';
 
 @ApiTags('health')
@@ -10,18 +13,25 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
+    private readonly listener: PgListener,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
-  /** Readiness: 200 when the database answers, 503 otherwise */
+  /** Readiness: 200 when the database answers and the listener is connected, 503 otherwise */
   @Get()
   @ApiResponse({ status: 503, description: 'Not ready', type: HealthDto })
   async check(@Res({ passthrough: true }) response: Response): Promise<HealthDto> {
+    const { connected, draining } = this.listener.getStatus();
+    let database: HealthDto['database'] = 'up';
+    let backlog = { backlog: 0, lagMs: 0 };
     try {
       await this.health.check([() => this.database.pingCheck('database').withTimeout(1500)]);
-      return { status: 'ok', database: 'up' };
+      backlog = await this.listener.backlog((sql) => this.dataSource.query(sql));
     } catch {
-      response.status(HttpStatus.SERVICE_UNAVAILABLE);
-      return { status: 'error', database: 'down' };
+      database = 'down';
     }
+    const ok = database === 'up' && connected;
+    if (!ok) response.status(HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: ok ? 'ok' : 'error', database, listener: { connected, draining, ...backlog } };
   }
 }

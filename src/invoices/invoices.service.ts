@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
+import { ActorContext } from '../common/actor/actor.context.js';
 import { PG, postgresError } from '../common/errors/postgres-error.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { InvoiceItemDto, UpdateInvoiceItemDto, CreateInvoiceItemDto } from './dto/invoice-item.dto.js';
@@ -137,7 +138,11 @@ export class InvoicesService {
     context: { invoiceNo?: string; missingInvoice?: () => Error } = {},
   ): Promise<T> {
     try {
-      return await this.dataSource.transaction(work);
+      return await this.dataSource.transaction(async (manager) => {
+        const actor = ActorContext.current();
+        if (actor) await manager.query(`SELECT set_config('rowcast.actor', $1, true)`, [actor]);
+        return work(manager);
+      });
     } catch (error) {
       const pg = postgresError(error);
       if (pg?.code === PG.uniqueViolation && pg.constraint === 'invoices_invoice_no_key' && context.invoiceNo) {

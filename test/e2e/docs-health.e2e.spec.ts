@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 
 interface Operation {
   summary?: string;
@@ -38,6 +39,8 @@ describe('OpenAPI and health', () => {
         'get /health',
         'get /invoices',
         'get /invoices/{id}',
+        'get /notifications',
+        'get /notifications/{id}',
         'patch /invoices/{id}',
         'patch /invoices/{id}/items/{itemId}',
         'post /invoices',
@@ -65,9 +68,16 @@ describe('OpenAPI and health', () => {
     expect(schemas.ErrorResponseDto.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'message']));
   });
 
-  it('reports the database in /health', async () => {
-    const res = await t.http.get('/health').expect(200);
-    expect(res.body).toEqual({ status: 'ok', database: 'up' });
+  it('reports the database and the listener in /health', async () => {
+    const res = await waitFor(async () => {
+      const response = await t.http.get('/health');
+      return response.status === 200 && response.body.listener.draining ? response : undefined;
+    }, { what: 'the listener to drain' });
+    expect(res.body).toEqual({
+      status: 'ok',
+      database: 'up',
+      listener: { connected: true, draining: true, lagMs: 0, backlog: 0 },
+    });
   });
 
   it('answers unknown routes with the error shape', async () => {

@@ -1,0 +1,63 @@
+import { CapturedChange, ChangeOp } from '../events/captured-change.event.js';
+
+/** A journal row as the drainer selects it. */
+export interface JournalRow {
+  id: string;
+  tx: string;
+  schema_name: unknown;
+  table_name: unknown;
+  op: unknown;
+  row_pk: unknown;
+  old: unknown;
+  new: unknown;
+  changed_columns: unknown;
+  actor: unknown;
+  changed_at: unknown;
+}
+
+export type ParsedRow = { change: CapturedChange } | { skip: string };
+
+const OPS = new Set(['INSERT', 'UPDATE', 'DELETE']);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Checks a journal row before it becomes an event. The journal is an ordinary table that anyone
+ * with SQL access can write to; a row that does not have the shape the capture trigger writes is
+ * skipped with the reason, never allowed to stop the drain.
+ */
+export function parseJournalRow(row: JournalRow): ParsedRow {
+  const { schema_name: schema, table_name: table, op, row_pk: pk, actor, changed_at: changedAt } = row;
+  if (typeof schema !== 'string' || !schema || typeof table !== 'string' || !table) {
+    return { skip: 'schema_name or table_name is empty' };
+  }
+  if (typeof op !== 'string' || !OPS.has(op)) return { skip: `unknown op ${JSON.stringify(op)}` };
+  if (!isObject(pk) || Object.keys(pk).length === 0) return { skip: 'row_pk is not a non-empty object' };
+  const newRow = row.new === null ? null : isObject(row.new) ? row.new : undefined;
+  const oldRow = row.old === null ? null : isObject(row.old) ? row.old : undefined;
+  if (newRow === undefined || oldRow === undefined) return { skip: 'old or new is not an object' };
+  if ((op !== 'DELETE') !== (newRow !== null)) return { skip: `new must be ${op === 'DELETE' ? 'null' : 'set'} for ${op}` };
+  if ((op !== 'INSERT') !== (oldRow !== null)) return { skip: `old must be ${op === 'INSERT' ? 'null' : 'set'} for ${op}` };
+  const changed = row.changed_columns;
+  if (changed !== null && !(Array.isArray(changed) && changed.every((column) => typeof column === 'string'))) {
+    return { skip: 'changed_columns is not a list of names' };
+  }
+  if (typeof actor !== 'string') return { skip: 'actor is missing' };
+  if (!(changedAt instanceof Date) || Number.isNaN(changedAt.getTime())) return { skip: 'changed_at is not a time' };
+  return {
+    change: new CapturedChange(
+      row.id,
+      row.tx,
+      schema,
+      table,
+      op as ChangeOp,
+      pk,
+      newRow,
+      oldRow,
+      changed as string[] | null,
+      actor,
+      changedAt,
+    ),
+  };
+}

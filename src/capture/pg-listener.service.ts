@@ -1,0 +1,239 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import pg from 'pg';
+import { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { ChangesCapturedEvent, TransactionSql } from '../events/event-catalog.js';
+import { parseJournalRow } from './change.parser.js';
+import { JournalBatch, JournalReader, QueryRows } from './journal-reader.js';
+
+/** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
+const DRAIN_LOCK = 7_160_902;
+const CHANNEL = 'capture';
+
+export interface ListenerStatus {
+  /** The dedicated connection is up and listening. */
+  connected: boolean;
+  /** This instance holds the drain lock (the others stand by to take over). */
+  draining: boolean;
+  reconnects: number;
+  /** Largest batch read so far (rows); bounded by CAPTURE_BATCH_SIZE. */
+  largestBatch: number;
+}
+
+/**
+ * Owns one dedicated connection outside the pool: LISTENs for wake-ups, holds the drain lock,
+ * and drains the journal in commit order into typed events. The persisted cursor advances in the
+ * same transaction as whatever the handlers write, only after they all succeed. Any connection
+ * loss (a terminated backend, a database restart) ends the session; the next one reconnects with
+ * backoff and starts from the persisted cursor, so nothing is lost and nothing is done twice.
+ */
+@Injectable()
+export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(PgListener.name);
+  private readonly reader: JournalReader;
+  private client: pg.Client | undefined;
+  private broken: Error | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private endSleep: (() => void) | undefined;
+  private wakeRequested = false;
+  private firstAttemptDone: (() => void) | undefined;
+  private readonly status: ListenerStatus = { connected: false, draining: false, reconnects: 0, largestBatch: 0 };
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly events: EventEmitter2,
+  ) {
+    this.reader = new JournalReader(config.capture.batchSize);
+  }
+
+  /** Starts the loop; the app is ready once the first connection attempt has ended (bounded). */
+  async onApplicationBootstrap(): Promise<void> {
+    this.running = true;
+    const firstAttempt = new Promise<void>((resolve) => (this.firstAttemptDone = resolve));
+    this.loop = this.run();
+    await Promise.race([firstAttempt, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+  }
+
+  /** Finishes the batch in flight (its transaction commits or rolls back), then closes. */
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    this.wakeUp();
+    await this.loop;
+  }
+
+  getStatus(): ListenerStatus {
+    return { ...this.status };
+  }
+
+  /** Undrained journal rows and the age of the oldest, read through the caller's connection. */
+  backlog(query: QueryRows): Promise<{ backlog: number; lagMs: number }> {
+    return this.reader.backlog(query);
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        await this.connect();
+        failures = 0;
+        this.firstAttemptDone?.();
+        await this.session();
+      } catch (error) {
+        this.firstAttemptDone?.();
+        if (!this.running) break;
+        failures++;
+        this.status.reconnects++;
+        const delay = backoff(failures, this.config.capture.maxBackoffMs);
+        this.logger.warn(`listener connection lost (${describe(error)}); reconnecting in ${delay} ms`);
+        await this.disconnect();
+        await this.sleep(delay);
+      }
+    }
+    await this.disconnect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.config.databaseUrl,
+      application_name: 'rowcast-listener',
+      keepAlive: true,
+      connectionTimeoutMillis: 5_000,
+    });
+    this.broken = undefined;
+    const fail = (error: Error) => {
+      this.broken ??= error;
+      this.status.connected = false;
+      this.wakeUp();
+    };
+    client.on('error', fail);
+    client.on('end', () => fail(new Error('connection ended')));
+    client.on('notification', () => this.wakeUp());
+    this.client = client;
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL}`);
+    this.status.connected = true;
+  }
+
+  private async disconnect(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.status.connected = false;
+    this.status.draining = false;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  private async session(): Promise<void> {
+    const client = this.client!;
+    while (this.running && !(await this.tryLock(client))) {
+      await this.sleep(this.config.capture.takeoverIntervalMs);
+      this.throwIfBroken();
+    }
+    if (!this.running) return;
+    this.status.draining = true;
+    this.logger.log('draining the journal');
+    let idleSince: number | undefined;
+    while (this.running) {
+      this.throwIfBroken();
+      if ((await this.drainOnce(client)) > 0) {
+        idleSince = undefined;
+        continue;
+      }
+      idleSince ??= Date.now();
+      if (Date.now() - idleSince < this.config.capture.lingerMs) {
+        await this.sleep(this.config.capture.pollIntervalMs);
+        continue;
+      }
+      // Idle: ask writers to wake us, look once more (a commit may have slipped in before the
+      // flag), then sleep on LISTEN with a slow safety poll for the race at the flag.
+      await this.setListening(client, true);
+      if ((await this.drainOnce(client)) === 0) await this.sleep(this.config.capture.safetyPollMs);
+      await this.setListening(client, false);
+      idleSince = undefined;
+    }
+  }
+
+  private async tryLock(client: pg.Client): Promise<boolean> {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [DRAIN_LOCK]);
+    return rows[0].locked;
+  }
+
+  private async setListening(client: pg.Client, listening: boolean): Promise<void> {
+    // An unlogged table loses its row after a crash; upsert puts it back.
+    await client.query(
+      `INSERT INTO capture.wakeup (id, listening) VALUES (1, $1)
+       ON CONFLICT (id) DO UPDATE SET listening = excluded.listening`,
+      [listening],
+    );
+  }
+
+  /** One batch in one transaction; returns how much it moved (0 when there was nothing). */
+  private async drainOnce(client: pg.Client): Promise<number> {
+    await client.query('BEGIN');
+    try {
+      const batch = await this.reader.read(client);
+      if (batch.rows.length === 0 && batch.completed.length === 0) {
+        await client.query('COMMIT');
+        return 0;
+      }
+      this.status.largestBatch = Math.max(this.status.largestBatch, batch.rows.length);
+      await this.emit(client, batch);
+      await this.reader.advance(client, batch);
+      await client.query('COMMIT');
+      return batch.rows.length + batch.completed.length;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async emit(client: pg.Client, batch: JournalBatch): Promise<void> {
+    const changes = [];
+    for (const row of batch.rows) {
+      const parsed = parseJournalRow(row);
+      if ('skip' in parsed) this.logger.warn(`skipping journal row ${row.id}: ${parsed.skip}`);
+      else changes.push(parsed.change);
+    }
+    if (changes.length === 0) return;
+    const sql: TransactionSql = async (text, values) => (await client.query(text, values)).rows;
+    await this.events.emitAsync(ChangesCapturedEvent.eventName, new ChangesCapturedEvent(changes, sql));
+  }
+
+  private throwIfBroken(): void {
+    if (this.broken) throw this.broken;
+  }
+
+  /** A NOTIFY, a broken connection or shutdown: ends the current sleep, or the next one at once. */
+  private wakeUp(): void {
+    this.wakeRequested = true;
+    this.endSleep?.();
+  }
+
+  /** Sleeps until the time is up or wakeUp() is called. */
+  private sleep(ms: number): Promise<void> {
+    if (this.wakeRequested) {
+      this.wakeRequested = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.endSleep = undefined;
+        this.wakeRequested = false;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.endSleep = finish;
+    });
+  }
+}
+
+function backoff(failures: number, maxMs: number): number {
+  const base = Math.min(maxMs, 100 * 2 ** Math.min(failures - 1, 10));
+  return Math.round(base / 2 + (Math.random() * base) / 2);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

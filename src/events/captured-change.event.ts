@@ -1,0 +1,46 @@
+export type ChangeOp = 'INSERT' | 'UPDATE' | 'DELETE';
+
+const VERB: Record<ChangeOp, string> = { INSERT: 'created', UPDATE: 'updated', DELETE: 'deleted' };
+
+/** `invoices` in the public schema, `sales.orders` elsewhere. */
+export function qualifiedTable(schema: string, table: string): string {
+  return schema === 'public' ? table : `${schema}.${table}`;
+}
+
+/** `<table>.<created|updated|deleted>`, e.g. `invoice_items.updated` or `sales.orders.deleted`. */
+export function eventName(schema: string, table: string, op: ChangeOp): string {
+  return `${qualifiedTable(schema, table)}.${VERB[op]}`;
+}
+
+/** One committed row change, as read from the journal. */
+export class CapturedChange {
+  constructor(
+    /** The journal row's id (capture.changes.id). */
+    readonly changeId: string,
+    /** The writing transaction (xid8). */
+    readonly txId: string,
+    readonly schema: string,
+    readonly table: string,
+    readonly op: ChangeOp,
+    readonly pk: Record<string, unknown>,
+    readonly newRow: Record<string, unknown> | null,
+    readonly oldRow: Record<string, unknown> | null,
+    readonly changedColumns: string[] | null,
+    readonly actor: string,
+    readonly changedAt: Date,
+  ) {}
+
+  get event(): string {
+    return eventName(this.schema, this.table, this.op);
+  }
+
+  get qualifiedTable(): string {
+    return qualifiedTable(this.schema, this.table);
+  }
+
+  /** The row's identity as one string: its key's value, or the key as JSON when it has several columns. */
+  get entityId(): string {
+    const values = Object.values(this.pk);
+    return values.length === 1 ? String(values[0]) : JSON.stringify(this.pk);
+  }
+}

@@ -1,0 +1,77 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IntField } from '../../common/validation.js';
+
+const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
+
+export class ListNotificationsQueryDto {
+  /** An event name (`invoices.created`) or a prefix ending in `.*` (`invoices.*`). */
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(new RegExp(`^${NAME}(\\.${NAME})*(\\.\\*)?$`), {
+    message: 'event must be an event name such as invoices.created or a prefix such as invoices.*',
+  })
+  event?: string;
+
+  /** A table, `invoices` or schema-qualified `sales.orders`. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(new RegExp(`^${NAME}(\\.${NAME})?$`), { message: 'table must be a table name such as invoices' })
+  table?: string;
+
+  /** The changed row's primary key value. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  entityId?: string;
+
+  /** Only notifications with a larger id (the previous page's `nextCursor`). */
+  @IsOptional()
+  @Matches(/^\d{1,18}$/, { message: 'after must be a notification id (digits)' })
+  after?: string;
+
+  @Type(() => Number)
+  @IntField({ min: 1, max: 1000, optional: true, description: 'Page size', example: 100 })
+  limit?: number = 100;
+}
+
+export class NotificationPayloadDto {
+  /** @example "public" */
+  schema: string;
+  /** @example "invoice_items" */
+  table: string;
+  @ApiProperty({ enum: ['INSERT', 'UPDATE', 'DELETE'] })
+  op: 'INSERT' | 'UPDATE' | 'DELETE';
+  /** The row's primary key. */
+  pk: Record<string, unknown>;
+  /** The row after the change as to_jsonb writes it; null for deletions. */
+  new: Record<string, unknown> | null;
+  /** The row before the change; null for creations. */
+  old: Record<string, unknown> | null;
+  /** For updates, the columns whose values changed. */
+  changedColumns: string[] | null;
+  /** Who changed it: the API caller (X-Actor) or the database user. @example "alice" */
+  actor: string;
+  /** The writing transaction's id. @example "123456" */
+  txId: string;
+  /** When the row changed (the writer's clock in the database). */
+  changedAt: string;
+}
+
+export class NotificationDto {
+  /** Increases in the order notifications are delivered. @example "1042" */
+  id: string;
+  /** @example "invoice_items.updated" */
+  event: string;
+  createdAt: Date;
+  payload: NotificationPayloadDto;
+}
+
+export class NotificationPageDto {
+  data: NotificationDto[];
+  /** The last id returned (pass it as `after`); null on an empty page. */
+  nextCursor: string | null;
+}

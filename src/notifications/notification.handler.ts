@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { ChangesCapturedEvent } from '../events/event-catalog.js';
+import { toNotificationPayload } from './notification.mapper.js';
+
+/** Writes each captured change once to the notification log, inside the drainer's transaction. */
+@Injectable()
+export class NotificationHandler {
+  @OnEvent(ChangesCapturedEvent.eventName, { suppressErrors: false })
+  async persistNotifications(event: ChangesCapturedEvent): Promise<void> {
+    const rows = event.changes.map((change) => ({
+      change_id: change.changeId,
+      event: change.event,
+      table_name: change.qualifiedTable,
+      entity_id: change.entityId,
+      payload: toNotificationPayload(change),
+    }));
+    // One statement per batch; ids follow the batch's (commit) order. A change already in the log
+    // (a batch retried after a lost connection) is left as it is.
+    await event.sql(
+      `INSERT INTO notifications (change_id, event, table_name, entity_id, payload)
+       SELECT change_id, event, table_name, entity_id, payload
+       FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY
+            AS r(change_id bigint, event text, table_name text, entity_id text, payload jsonb, ord bigint)
+       ORDER BY ord
+       ON CONFLICT (change_id) DO NOTHING`,
+      [JSON.stringify(rows)],
+    );
+  }
+}

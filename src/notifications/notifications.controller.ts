@@ -1,0 +1,26 @@
+import { BadRequestException, Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/http/api-errors.decorator.js';
+import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from './dto/notification.dto.js';
+import { NotificationsService } from './notifications.service.js';
+
+@ApiTags('notifications')
+@Controller('notifications')
+export class NotificationsController {
+  constructor(private readonly service: NotificationsService) {}
+
+  /** Query the notification log (who changed what, when), ascending id, one page at a time */
+  @Get()
+  @ApiErrors(400)
+  list(@Query() query: ListNotificationsQueryDto): Promise<NotificationPageDto> {
+    return this.service.list(query);
+  }
+
+  /** Get one notification */
+  @Get(':id')
+  @ApiErrors(400, 404)
+  get(@Param('id') id: string): Promise<NotificationDto> {
+    if (!/^\d{1,18}$/.test(id)) throw new BadRequestException('id must be a notification id (digits)');
+    return this.service.get(id);
+  }
+}

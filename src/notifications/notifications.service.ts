@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from './dto/notification.dto.js';
+import { mapNotification, NotificationRow } from './notification.mapper.js';
+import { NotificationNotFound } from './notifications.errors.js';
+
+const COLUMNS = 'id::text AS id, event, payload, created_at';
+
+@Injectable()
+export class NotificationsService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Ascending ids after `after`; each filter is an indexed condition (see the migration). */
+  async list(query: ListNotificationsQueryDto): Promise<NotificationPageDto> {
+    const conditions: string[] = [];
+    const values: unknown[] = [];
+    const add = (condition: string, value: unknown) => {
+      values.push(value);
+      conditions.push(condition.replace('?', `$${values.length}`));
+    };
+    if (query.event?.endsWith('.*')) add('event LIKE ?', `${escapeLike(query.event.slice(0, -1))}%`);
+    else if (query.event) add('event = ?', query.event);
+    if (query.table) add('table_name = ?', query.table);
+    if (query.entityId !== undefined) add('entity_id = ?', query.entityId);
+    if (query.after !== undefined) add('id > ?', query.after);
+    values.push(query.limit ?? 100);
+    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+    const rows: NotificationRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM notifications ${where} ORDER BY id LIMIT $${values.length}`,
+      values,
+    );
+    return { data: rows.map(mapNotification), nextCursor: rows.length ? rows[rows.length - 1].id : null };
+  }
+
+  async get(id: string): Promise<NotificationDto> {
+    const rows: NotificationRow[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM notifications WHERE id = $1`, [id]);
+    if (!rows.length) throw new NotificationNotFound(id);
+    return mapNotification(rows[0]);
+  }
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
