@@ -19,6 +19,8 @@ export interface ListenerStatus {
   reconnects: number;
   /** Largest batch read so far (rows); bounded by CAPTURE_BATCH_SIZE. */
   largestBatch: number;
+  /** Drain transactions run so far, empty ones included. */
+  rounds: number;
 }
 
 /**
@@ -39,7 +41,9 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
   private endSleep: (() => void) | undefined;
   private wakeRequested = false;
   private firstAttemptDone: (() => void) | undefined;
-  private readonly status: ListenerStatus = { connected: false, draining: false, reconnects: 0, largestBatch: 0 };
+  /** Consecutive failed sessions; reset by a successful drain. */
+  private failures = 0;
+  private readonly status: ListenerStatus = { connected: false, draining: false, reconnects: 0, largestBatch: 0, rounds: 0 };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -73,20 +77,21 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
     while (this.running) {
       try {
         await this.connect();
-        failures = 0;
         this.firstAttemptDone?.();
         await this.session();
       } catch (error) {
         this.firstAttemptDone?.();
         if (!this.running) break;
-        failures++;
+        // Consecutive failures back off, whether the connection broke or a batch failed (a
+        // handler error rolls the batch back; it is retried, never skipped, never hot-looped).
+        this.failures++;
         this.status.reconnects++;
-        const delay = backoff(failures, this.config.capture.maxBackoffMs);
-        this.logger.warn(`listener connection lost (${describe(error)}); reconnecting in ${delay} ms`);
+        const delay = backoff(this.failures, this.config.capture.maxBackoffMs);
+        const what = this.broken ? 'listener connection lost' : 'drain failed';
+        this.logger.warn(`${what} (${describe(error)}); reconnecting in ${delay} ms`);
         await this.disconnect();
         await this.sleep(delay);
       }
@@ -175,12 +180,16 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
       const batch = await this.reader.read(client);
       if (batch.rows.length === 0 && batch.completed.length === 0) {
         await client.query('COMMIT');
+        this.status.rounds++;
+        this.failures = 0;
         return 0;
       }
       this.status.largestBatch = Math.max(this.status.largestBatch, batch.rows.length);
       await this.emit(client, batch);
       await this.reader.advance(client, batch);
       await client.query('COMMIT');
+      this.status.rounds++;
+      this.failures = 0;
       return batch.rows.length + batch.completed.length;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -20,8 +20,9 @@ export class NotificationHandler {
     await event.sql(
       `INSERT INTO notifications (change_id, event, table_name, entity_id, payload)
        SELECT change_id, event, table_name, entity_id, payload
-       FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY
-            AS r(change_id bigint, event text, table_name text, entity_id text, payload jsonb, ord bigint)
+       FROM ROWS FROM (
+              jsonb_to_recordset($1::jsonb) AS (change_id bigint, event text, table_name text, entity_id text, payload jsonb)
+            ) WITH ORDINALITY AS r(change_id, event, table_name, entity_id, payload, ord)
        ORDER BY ord
        ON CONFLICT (change_id) DO NOTHING`,
       [JSON.stringify(rows)],

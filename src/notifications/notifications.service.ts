@@ -5,7 +5,8 @@ import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from 
 import { mapNotification, NotificationRow } from './notification.mapper.js';
 import { NotificationNotFound } from './notifications.errors.js';
 
-const COLUMNS = 'id::text AS id, event, payload, created_at';
+// Ids go out as strings; every ORDER BY names n.id, the bigint (the alias would sort as text).
+const COLUMNS = 'n.id::text AS id, n.event, n.payload, n.created_at';
 
 @Injectable()
 export class NotificationsService {
@@ -23,18 +24,18 @@ export class NotificationsService {
     else if (query.event) add('event = ?', query.event);
     if (query.table) add('table_name = ?', query.table);
     if (query.entityId !== undefined) add('entity_id = ?', query.entityId);
-    if (query.after !== undefined) add('id > ?', query.after);
+    if (query.after !== undefined) add('n.id > ?', query.after);
     values.push(query.limit ?? 100);
     const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
     const rows: NotificationRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM notifications ${where} ORDER BY id LIMIT $${values.length}`,
+      `SELECT ${COLUMNS} FROM notifications n ${where} ORDER BY n.id LIMIT $${values.length}`,
       values,
     );
     return { data: rows.map(mapNotification), nextCursor: rows.length ? rows[rows.length - 1].id : null };
   }
 
   async get(id: string): Promise<NotificationDto> {
-    const rows: NotificationRow[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM notifications WHERE id = $1`, [id]);
+    const rows: NotificationRow[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM notifications n WHERE n.id = $1`, [id]);
     if (!rows.length) throw new NotificationNotFound(id);
     return mapNotification(rows[0]);
   }

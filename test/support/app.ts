@@ -11,13 +11,17 @@ export interface TestApp {
   http: ReturnType<typeof supertest>;
   db: TestDatabase;
   config: AppConfig;
+  /** Closes the app; drops the database too when this app created it. */
   close(): Promise<void>;
 }
 
-/** The whole app module on a database of its own, configured as main.ts configures it. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const db = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'silent', ...env });
+/**
+ * The whole app module, configured as main.ts configures it, on a database of its own or on
+ * `db` (a second instance, or the same one started again).
+ */
+export async function createTestApp(options: { db?: TestDatabase; env?: Record<string, string> } = {}): Promise<TestApp> {
+  const db = options.db ?? (await createTestDatabase());
+  const config = loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'silent', CAPTURE_TAKEOVER_MS: '200', ...options.env });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot({ config, databaseUrl: db.url })],
   }).compile();
@@ -31,7 +35,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     config,
     close: async () => {
       await app.close();
-      await db.drop();
+      if (!options.db) await db.drop();
     },
   };
 }

@@ -1,0 +1,165 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, TestDatabase } from '../support/database.js';
+
+interface Change {
+  schema_name: string;
+  table_name: string;
+  op: string;
+  row_pk: Record<string, unknown>;
+  old: Record<string, unknown> | null;
+  new: Record<string, unknown> | null;
+  changed_columns: string[] | null;
+  actor: string;
+}
+
+/** The journal as plain SQL clients fill it: no app, no listener. */
+describe('capture triggers (direct SQL)', () => {
+  let db: TestDatabase;
+  let sql: pg.Pool;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = db.sql;
+    await sql.query(`CREATE TABLE orders (id int PRIMARY KEY, status text, total int, note text)`);
+    await sql.query(`CREATE TABLE lines (order_id int, line int, sku text, PRIMARY KEY (order_id, line))`);
+  });
+  afterAll(() => db.drop());
+
+  async function journal(table: string): Promise<Change[]> {
+    const { rows } = await sql.query<Change>(
+      `SELECT schema_name, table_name, op, row_pk, old, new, changed_columns, actor
+       FROM capture.changes WHERE table_name = $1 ORDER BY id`,
+      [table],
+    );
+    return rows;
+  }
+
+  it('captures invoices and items from the migration on, with the totals the triggers wrote', async () => {
+    const { rows } = await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('C-1') RETURNING id`);
+    await sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 2, 50)`, [rows[0].id]);
+    const items = await journal('invoice_items');
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ op: 'INSERT', old: null, new: { quantity: 2, amount_per_unit: 50, total_amount: 100 } });
+    const invoices = await journal('invoices');
+    expect(invoices.map((change) => change.op)).toEqual(['INSERT', 'UPDATE']);
+    expect(invoices[1]).toMatchObject({
+      row_pk: { id: rows[0].id },
+      changed_columns: ['total_amount', 'updated_at'],
+      old: { total_amount: 0 },
+      new: { total_amount: 100 },
+    });
+  });
+
+  it('records updates with their changed columns and deletes with the old row', async () => {
+    await sql.query(`SELECT capture.enable('orders')`);
+    await sql.query(`INSERT INTO orders VALUES (1, 'new', 10, 'a')`);
+    await sql.query(`UPDATE orders SET status = 'paid', total = 12 WHERE id = 1`);
+    await sql.query(`DELETE FROM orders WHERE id = 1`);
+    const changes = await journal('orders');
+    expect(changes.map(({ op, changed_columns }) => [op, changed_columns])).toEqual([
+      ['INSERT', null],
+      ['UPDATE', ['status', 'total']],
+      ['DELETE', null],
+    ]);
+    expect(changes[2]).toMatchObject({ new: null, old: { id: 1, status: 'paid', total: 12 }, row_pk: { id: 1 } });
+  });
+
+  it('skips an update that changes nothing', async () => {
+    await sql.query(`INSERT INTO orders VALUES (2, 'new', 1, 'x')`);
+    await sql.query(`UPDATE orders SET status = 'new' WHERE id = 2`);
+    await sql.query(`UPDATE orders SET note = note WHERE id = 2`);
+    expect((await journal('orders')).filter((change) => change.row_pk.id === 2).map((c) => c.op)).toEqual(['INSERT']);
+  });
+
+  it('honours a column filter for updates only', async () => {
+    await sql.query(`SELECT capture.enable('orders', ARRAY['status', 'total'])`);
+    await sql.query(`INSERT INTO orders VALUES (3, 'new', 1, 'x')`);
+    await sql.query(`UPDATE orders SET note = 'ignored' WHERE id = 3`);
+    await sql.query(`UPDATE orders SET note = 'kept', status = 'paid' WHERE id = 3`);
+    await sql.query(`DELETE FROM orders WHERE id = 3`);
+    const changes = (await journal('orders')).filter((change) => (change.new ?? change.old)!.id === 3);
+    expect(changes.map(({ op, changed_columns }) => [op, changed_columns])).toEqual([
+      ['INSERT', null],
+      ['UPDATE', ['note', 'status']],
+      ['DELETE', null],
+    ]);
+    const { rows } = await sql.query(`SELECT columns FROM capture.tables WHERE table_name = 'orders'`);
+    expect(rows).toEqual([{ columns: ['status', 'total'] }]);
+  });
+
+  it('takes the actor from rowcast.actor, else the session user', async () => {
+    await sql.query(`INSERT INTO orders VALUES (4, 'new', 1, 'x')`);
+    const client = await sql.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('rowcast.actor', 'alice', true)`);
+      await client.query(`UPDATE orders SET status = 'paid' WHERE id = 4`);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const changes = (await journal('orders')).filter((change) => (change.new ?? change.old)!.id === 4);
+    expect(changes.map((change) => change.actor)).toEqual([expect.any(String), 'alice']);
+    const { rows } = await sql.query(`SELECT session_user AS name`);
+    expect(changes[0].actor).toBe(rows[0].name);
+  });
+
+  it('keys composite primary keys by every key column', async () => {
+    await sql.query(`SELECT capture.enable('lines')`);
+    await sql.query(`INSERT INTO lines VALUES (7, 2, 'sku')`);
+    expect((await journal('lines'))[0].row_pk).toEqual({ order_id: 7, line: 2 });
+  });
+
+  it('journals nothing of a rolled-back transaction or savepoint', async () => {
+    const client = await sql.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO orders VALUES (5, 'gone', 1, 'x')`);
+      await client.query('ROLLBACK');
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO orders VALUES (6, 'kept', 1, 'x')`);
+      await client.query('SAVEPOINT s');
+      await client.query(`INSERT INTO orders VALUES (7, 'gone', 1, 'x')`);
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const ids = (await journal('orders')).map((change) => (change.new ?? change.old)!.id);
+    expect(ids).toContain(6);
+    expect(ids).not.toContain(5);
+    expect(ids).not.toContain(7);
+  });
+
+  it('numbers each committed transaction once, at commit', async () => {
+    const { rows } = await sql.query(`
+      SELECT c.tx::text, count(*) AS marks FROM capture.changes c
+      JOIN capture.pending p ON p.tx = c.tx GROUP BY c.tx, p.seq`);
+    const { rows: txs } = await sql.query(`SELECT DISTINCT tx FROM capture.changes`);
+    expect(rows.length).toBe(txs.length);
+    const { rows: dup } = await sql.query(`SELECT tx FROM capture.pending GROUP BY tx HAVING count(*) > 1`);
+    expect(dup).toEqual([]);
+  });
+
+  it('journals a row of any size (no NOTIFY payload limit)', async () => {
+    await sql.query(`INSERT INTO orders VALUES (8, 'big', 1, repeat('x', 100000))`);
+    const change = (await journal('orders')).find((c) => c.new?.id === 8)!;
+    expect((change.new!.note as string).length).toBe(100000);
+  });
+
+  it('refuses tables without a primary key, unknown columns and the journal itself, clearly', async () => {
+    await sql.query(`CREATE TABLE nokey (a int)`);
+    await expect(sql.query(`SELECT capture.enable('nokey')`)).rejects.toThrow('nokey has no primary key');
+    await expect(sql.query(`SELECT capture.enable('orders', ARRAY['nope'])`)).rejects.toThrow('orders has no column nope');
+    await expect(sql.query(`SELECT capture.enable('capture.changes')`)).rejects.toThrow('cannot be captured');
+    await expect(sql.query(`SELECT capture.enable('no_such_table')`)).rejects.toThrow('does not exist');
+  });
+
+  it('stops capturing a table when disabled', async () => {
+    await sql.query(`SELECT capture.disable('orders')`);
+    await sql.query(`INSERT INTO orders VALUES (9, 'quiet', 1, 'x')`);
+    expect((await journal('orders')).some((change) => change.new?.id === 9)).toBe(false);
+    const { rows } = await sql.query(`SELECT table_name FROM capture.tables ORDER BY 1`);
+    expect(rows.map((row) => row.table_name)).toEqual(['invoice_items', 'invoices', 'lines']);
+  });
+});

@@ -1,0 +1,201 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgListener } from '../../src/capture/pg-listener.service.js';
+import { createTestApp, TestApp } from '../support/app.js';
+import { notifications, waitForNotifications } from '../support/notifications.js';
+import { waitFor } from '../support/wait.js';
+
+/** Changes made by plain SQL reach the notification log in commit order, with nothing skipped. */
+describe('capture to notifications: content and commit order', () => {
+  let t: TestApp;
+  let sql: pg.Pool;
+  beforeAll(async () => {
+    t = await createTestApp();
+    sql = t.db.sql;
+  });
+  afterAll(() => t.close());
+
+  async function session(): Promise<pg.PoolClient> {
+    return sql.connect();
+  }
+  async function newInvoice(no: string): Promise<string> {
+    const { rows } = await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1) RETURNING id`, [no]);
+    return rows[0].id;
+  }
+  const forEntity = (id: string) => ({ where: 'entity_id = $1', values: [id] });
+  /** The drainer has run `n` more drain transactions than now: it looked, and found what it found. */
+  async function drainRounds(n: number): Promise<void> {
+    const listener = t.app.get(PgListener);
+    const start = listener.getStatus().rounds;
+    await waitFor(() => listener.getStatus().rounds >= start + n, { what: `${n} drain rounds` });
+  }
+
+  it('turns direct SQL on invoices and items into notifications with event, payload, changed columns and actor', async () => {
+    const client = await session();
+    let invoiceId: string;
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('rowcast.actor', 'alice', true)`);
+      invoiceId = (await client.query(`INSERT INTO invoices (invoice_no) VALUES ('N-1') RETURNING id`)).rows[0].id;
+      await client.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 3, 7)`, [invoiceId]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await sql.query(`UPDATE invoice_items SET quantity = 4 WHERE invoice_id = $1`, [invoiceId]);
+    const all = await waitForNotifications(sql, 5, {
+      where: `payload->'pk'->>'id' = $1 OR payload->'new'->>'invoice_id' = $1`,
+      values: [invoiceId],
+    });
+    expect(all.map((n) => n.event)).toEqual([
+      'invoices.created',
+      'invoice_items.created',
+      'invoices.updated',
+      'invoice_items.updated',
+      'invoices.updated',
+    ]);
+    expect(all[0].payload).toMatchObject({
+      schema: 'public',
+      table: 'invoices',
+      op: 'INSERT',
+      pk: { id: invoiceId },
+      old: null,
+      new: { invoice_no: 'N-1', total_amount: 0 },
+      actor: 'alice',
+      txId: expect.stringMatching(/^\d+$/),
+    });
+    expect(all[0].payload.txId).toBe(all[1].payload.txId);
+    expect(all[3].payload).toMatchObject({
+      changedColumns: ['quantity', 'total_amount', 'updated_at'],
+      old: { quantity: 3, total_amount: 21 },
+      new: { quantity: 4, total_amount: 28 },
+      actor: expect.not.stringMatching(/^alice$/),
+    });
+    expect(all[4].payload.new).toMatchObject({ total_amount: 28 });
+    expect(all[4].entity_id).toBe(invoiceId);
+  });
+
+  it('captures a table enabled at run time, in another schema too, with deletions', async () => {
+    await sql.query(`CREATE SCHEMA sales`);
+    await sql.query(`CREATE TABLE sales.orders (id int PRIMARY KEY, status text)`);
+    await sql.query(`SELECT capture.enable('sales.orders')`);
+    await sql.query(`INSERT INTO sales.orders VALUES (1, 'new')`);
+    await sql.query(`UPDATE sales.orders SET status = 'paid'`);
+    await sql.query(`DELETE FROM sales.orders`);
+    const all = await waitForNotifications(sql, 3, { where: `table_name = 'sales.orders'` });
+    expect(all.map((n) => n.event)).toEqual(['sales.orders.created', 'sales.orders.updated', 'sales.orders.deleted']);
+    expect(all[2].payload).toMatchObject({ op: 'DELETE', new: null, old: { id: 1, status: 'paid' }, pk: { id: 1 } });
+    expect(all.map((n) => n.entity_id)).toEqual(['1', '1', '1']);
+  });
+
+  it('delivers two transactions that commit out of id order in commit order', async () => {
+    const [first, second] = [await session(), await session()];
+    try {
+      await first.query('BEGIN');
+      await first.query(`INSERT INTO invoices (invoice_no) VALUES ('OOO-low-id')`); // lower journal id
+      await second.query('BEGIN');
+      await second.query(`INSERT INTO invoices (invoice_no) VALUES ('OOO-high-id')`);
+      await second.query('COMMIT'); // commits first
+      await first.query('COMMIT');
+    } finally {
+      first.release();
+      second.release();
+    }
+    const delivered = await waitForNotifications(sql, 2, { where: `payload->'new'->>'invoice_no' LIKE 'OOO-%'` });
+    expect(delivered.map((n) => n.payload.new!.invoice_no)).toEqual(['OOO-high-id', 'OOO-low-id']);
+    expect(Number(delivered[0].change_id)).toBeGreaterThan(Number(delivered[1].change_id));
+  });
+
+  it('ends a row on the values of the transaction that committed last, though it began first', async () => {
+    const r = await newInvoice('R-0');
+    const [t1, t2] = [await session(), await session()];
+    try {
+      await t1.query('BEGIN');
+      await t1.query(`INSERT INTO invoices (invoice_no) VALUES ('R-t1-other')`); // T1 takes the lower xid
+      await t2.query('BEGIN');
+      await t2.query(`UPDATE invoices SET invoice_no = 'R-by-t2' WHERE id = $1`, [r]);
+      await t2.query('COMMIT');
+      await t1.query(`UPDATE invoices SET invoice_no = 'R-by-t1' WHERE id = $1`, [r]);
+      await t1.query('COMMIT');
+    } finally {
+      t1.release();
+      t2.release();
+    }
+    const forR = await waitForNotifications(sql, 3, forEntity(r));
+    expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['R-0', 'R-by-t2', 'R-by-t1']);
+    const { rows } = await sql.query(`SELECT invoice_no FROM invoices WHERE id = $1`, [r]);
+    expect(forR.at(-1)!.payload.new!.invoice_no).toBe(rows[0].invoice_no);
+  });
+
+  it('keeps that order while an unrelated transaction holds the watermark between the two', async () => {
+    const r = await newInvoice('W-0');
+    await waitForNotifications(sql, 1, forEntity(r));
+    const [t1, t3, t2] = [await session(), await session(), await session()];
+    try {
+      await t1.query('BEGIN');
+      await t1.query(`INSERT INTO invoices (invoice_no) VALUES ('W-t1-other')`); // lowest xid
+      await t3.query('BEGIN');
+      await t3.query(`INSERT INTO invoices (invoice_no) VALUES ('W-t3-open')`); // stays open, middle xid
+      await t2.query('BEGIN');
+      await t2.query(`UPDATE invoices SET invoice_no = 'W-by-t2' WHERE id = $1`, [r]); // highest xid
+      await t2.query('COMMIT');
+      await t1.query(`UPDATE invoices SET invoice_no = 'W-by-t1' WHERE id = $1`, [r]);
+      await t1.query('COMMIT'); // below the watermark now, but must not overtake T2
+      await drainRounds(3);
+      expect((await notifications(sql, 'entity_id = $1', [r])).map((n) => n.payload.new!.invoice_no)).toEqual(['W-0']);
+      await t3.query('COMMIT');
+    } finally {
+      t1.release();
+      t2.release();
+      t3.release();
+    }
+    const forR = await waitForNotifications(sql, 3, forEntity(r));
+    expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['W-0', 'W-by-t2', 'W-by-t1']);
+  });
+
+  it('holds later transactions back behind a long-open one, then delivers them all', async () => {
+    const open = await session();
+    try {
+      await open.query('BEGIN');
+      await open.query(`INSERT INTO invoices (invoice_no) VALUES ('L-open')`);
+      for (let i = 0; i < 5; i++) await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`L-later-${i}`]);
+      await drainRounds(3);
+      expect(await notifications(sql, `payload->'new'->>'invoice_no' LIKE 'L-%'`)).toEqual([]);
+      await open.query('COMMIT');
+    } finally {
+      open.release();
+    }
+    const all = await waitForNotifications(sql, 6, { where: `payload->'new'->>'invoice_no' LIKE 'L-%'` });
+    expect(all.map((n) => n.payload.new!.invoice_no)).toEqual([
+      'L-later-0',
+      'L-later-1',
+      'L-later-2',
+      'L-later-3',
+      'L-later-4',
+      'L-open',
+    ]);
+  });
+
+  it('delivers a row over 8,000 bytes whole', async () => {
+    await sql.query(`CREATE TABLE documents (id int PRIMARY KEY, body text)`);
+    await sql.query(`SELECT capture.enable('documents')`);
+    const body = 'é'.repeat(60_000);
+    await sql.query(`INSERT INTO documents VALUES (1, $1)`, [body]);
+    const [delivered] = await waitForNotifications(sql, 1, { where: `table_name = 'documents'` });
+    expect(delivered.payload.new!.body).toBe(body);
+    const res = await t.http.get(`/notifications/${delivered.id}`).expect(200);
+    expect(res.body.payload.new.body).toBe(body);
+  });
+
+  it('skips a malformed journal row with a reason and goes on', async () => {
+    await sql.query(
+      `INSERT INTO capture.changes (schema_name, table_name, op, row_pk, old, new, actor)
+       VALUES ('public', 'ghost', 'INSERT', '{"id": 1}', NULL, NULL, 'mallory')`,
+    );
+    await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('after-malformed')`);
+    await waitForNotifications(sql, 1, { where: `payload->'new'->>'invoice_no' = 'after-malformed'` });
+    expect(await notifications(sql, `table_name = 'ghost'`)).toEqual([]);
+    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM capture.pending`);
+    expect(rows[0].n).toBe(0);
+  });
+});
