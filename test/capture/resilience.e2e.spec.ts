@@ -1,0 +1,158 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgListener } from '../../src/capture/pg-listener.service.js';
+import { createTestApp, TestApp } from '../support/app.js';
+import { createTestDatabase, TestDatabase } from '../support/database.js';
+import { expectExactlyOnce } from '../support/notifications.js';
+import { waitFor } from '../support/wait.js';
+
+/** Writers that commit `transactions` small transactions each, on invoice items. */
+async function burst(sql: pg.Pool, { writers, transactions }: { writers: number; transactions: number }): Promise<void> {
+  const { rows } = await sql.query(
+    `INSERT INTO invoices (invoice_no) SELECT 'B-' || g || '-' || gen_random_uuid() FROM generate_series(1, $1) g RETURNING id`,
+    [writers],
+  );
+  await Promise.all(
+    rows.map(async ({ id }, writer) => {
+      for (let i = 0; i < transactions; i++) {
+        await sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, $2, 1)`, [
+          id,
+          (i % 9) + 1 + writer,
+        ]);
+      }
+    }),
+  );
+}
+
+async function drained(sql: pg.Pool, timeout = 60_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const { rows } = await sql.query(`SELECT
+        (SELECT count(*) FROM capture.pending) AS pending,
+        (SELECT count(*) FROM capture.changes) - (SELECT count(*) FROM notifications) AS missing`);
+      return Number(rows[0].pending) === 0 && Number(rows[0].missing) === 0;
+    },
+    { timeout, interval: 100, what: 'every change to become a notification' },
+  );
+}
+
+async function expectEveryChangeOnce(sql: pg.Pool): Promise<number> {
+  const counts = await expectExactlyOnce(sql);
+  expect(counts).toMatchObject({ missing: 0, duplicates: 0 });
+  expect(counts.notifications).toBe(counts.changes);
+  return counts.changes;
+}
+
+describe('capture survives failures and load', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it('delivers every change once when its connection is terminated in the middle of a burst', async () => {
+    const t = await createTestApp({ db });
+    try {
+      let terminations = 0;
+      const writing = burst(db.sql, { writers: 4, transactions: 750 });
+      let done = false;
+      void writing.finally(() => (done = true));
+      const status = () => t.app.get(PgListener).getStatus();
+      while (!done) {
+        const before = status().reconnects;
+        const { rowCount } = await db.sql.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE datname = current_database() AND application_name = 'rowcast-listener'`,
+        );
+        if (rowCount) {
+          terminations++;
+          await waitFor(() => status().reconnects > before && status().draining, { what: 'the listener to come back' });
+        }
+        const delivered = (await db.sql.query(`SELECT count(*)::int AS n FROM notifications`)).rows[0].n;
+        await waitFor(
+          async () => done || (await db.sql.query(`SELECT count(*)::int AS n FROM notifications`)).rows[0].n > delivered + 200,
+          { timeout: 30_000, what: 'progress between terminations' },
+        );
+      }
+      await writing;
+      await drained(db.sql);
+      expect(terminations).toBeGreaterThanOrEqual(2);
+      expect(t.app.get(PgListener).getStatus().reconnects).toBeGreaterThanOrEqual(terminations);
+      expect(await expectEveryChangeOnce(db.sql)).toBeGreaterThan(3000);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
+  it('delivers every change once when the app is closed and started again in the middle of a burst', async () => {
+    let t = await createTestApp({ db });
+    const before = (await db.sql.query(`SELECT count(*)::int AS n FROM notifications`)).rows[0].n;
+    const writing = burst(db.sql, { writers: 4, transactions: 500 });
+    await waitFor(async () => (await db.sql.query(`SELECT count(*)::int AS n FROM notifications`)).rows[0].n > before + 300, {
+      what: 'the burst to be under way',
+    });
+    await t.close();
+    t = await createTestApp({ db });
+    try {
+      await writing;
+      await drained(db.sql);
+      await expectEveryChangeOnce(db.sql);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
+  it('delivers a 100,000-row transaction in bounded batches', async () => {
+    const t = await createTestApp({ db });
+    try {
+      const { rows } = await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('HUGE') RETURNING id`);
+      await db.sql.query(
+        `INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) SELECT $1, 1, g FROM generate_series(1, 100000) g`,
+        [rows[0].id],
+      );
+      await drained(db.sql, 180_000);
+      await expectEveryChangeOnce(db.sql);
+      const { rows: huge } = await db.sql.query(
+        `SELECT count(*)::int AS n FROM notifications WHERE event = 'invoice_items.created' AND payload->'new'->>'invoice_id' = $1`,
+        [rows[0].id],
+      );
+      expect(huge[0].n).toBe(100_000);
+      const status = t.app.get(PgListener).getStatus();
+      expect(status.largestBatch).toBeLessThanOrEqual(t.config.capture.batchSize);
+    } finally {
+      await t.close();
+    }
+  }, 240_000);
+});
+
+describe('two instances on one database', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it('persists each change once, and the standby takes over when the drainer goes', async () => {
+    const a = await createTestApp({ db });
+    const b = await createTestApp({ db });
+    const drainer = await waitFor(() => {
+      const [sa, sb] = [a, b].map((t) => t.app.get(PgListener).getStatus());
+      return sa.draining !== sb.draining ? (sa.draining ? a : b) : undefined;
+    }, { what: 'exactly one drainer' });
+    const standby = drainer === a ? b : a;
+    try {
+      await burst(db.sql, { writers: 4, transactions: 100 });
+      await drained(db.sql);
+      await expectEveryChangeOnce(db.sql);
+
+      await drainer.close();
+      await waitFor(() => standby.app.get(PgListener).getStatus().draining, { timeout: 10_000, what: 'the takeover' });
+      await burst(db.sql, { writers: 2, transactions: 100 });
+      await drained(db.sql);
+      expect(await expectEveryChangeOnce(db.sql)).toBeGreaterThan(600);
+    } finally {
+      await standby.close();
+      if (drainer !== a && drainer !== b) await drainer.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, TestApp } from '../support/app.js';
+import { waitForNotifications } from '../support/notifications.js';
+
+describe('notifications over HTTP', () => {
+  let t: TestApp;
+  let invoiceId: string;
+  beforeAll(async () => {
+    t = await createTestApp();
+    const created = await t.http
+      .post('/invoices')
+      .set('X-Actor', 'alice@example.com')
+      .send({ invoiceNo: 'N-API', items: [{ quantity: 1, amountPerUnit: 10 }] })
+      .expect(201);
+    invoiceId = created.body.id;
+    await t.http.patch(`/invoices/${invoiceId}/items/${created.body.items[0].id}`).set('X-Actor', 'bob').send({ quantity: 2 }).expect(200);
+    await t.http.post('/invoices').send({ invoiceNo: 'N-OTHER' }).expect(201);
+    // create: invoice + item + invoice total; patch: item + invoice total; second invoice
+    await waitForNotifications(t.db.sql, 6);
+  });
+  afterAll(() => t.close());
+
+  it('lists the log in ascending id order with the API shape', async () => {
+    const res = await t.http.get('/notifications').expect(200);
+    const ids = res.body.data.map((n: { id: string }) => BigInt(n.id));
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
+    expect(res.body.data[0]).toEqual({
+      id: expect.stringMatching(/^\d+$/),
+      event: 'invoices.created',
+      createdAt: expect.any(String),
+      payload: expect.objectContaining({ table: 'invoices', op: 'INSERT', pk: { id: invoiceId } }),
+    });
+    expect(res.body.nextCursor).toBe(res.body.data.at(-1).id);
+  });
+
+  it('records the X-Actor of REST writes as the actor', async () => {
+    const res = await t.http.get('/notifications').query({ entityId: invoiceId }).expect(200);
+    expect(res.body.data.map((n: { payload: { actor: string } }) => n.payload.actor)).toEqual([
+      'alice@example.com',
+      'alice@example.com',
+      'bob',
+    ]);
+  });
+
+  it('filters by exact event, event prefix, table and entity', async () => {
+    const events = async (query: object) =>
+      (await t.http.get('/notifications').query(query).expect(200)).body.data.map((n: { event: string }) => n.event);
+    expect(await events({ event: 'invoices.created' })).toEqual(['invoices.created', 'invoices.created']);
+    expect(await events({ event: 'invoice_items.*' })).toEqual(['invoice_items.created', 'invoice_items.updated']);
+    expect(await events({ event: 'invoice.*' })).toEqual([]); // a prefix is a whole name, not any text
+    expect(await events({ table: 'invoice_items' })).toEqual(['invoice_items.created', 'invoice_items.updated']);
+    expect(await events({ table: 'invoices', entityId: invoiceId })).toEqual([
+      'invoices.created',
+      'invoices.updated',
+      'invoices.updated',
+    ]);
+  });
+
+  it('pages with after and limit, and ends with an empty page whose cursor is null', async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const res = await t.http.get('/notifications').query({ limit: 2, ...(after ? { after } : {}) }).expect(200);
+      if (res.body.data.length === 0) {
+        expect(res.body.nextCursor).toBeNull();
+        break;
+      }
+      seen.push(...res.body.data.map((n: { id: string }) => n.id));
+      after = res.body.nextCursor;
+    }
+    const all = (await t.http.get('/notifications').expect(200)).body.data.map((n: { id: string }) => n.id);
+    expect(seen).toEqual(all);
+  });
+
+  it('gets one notification, 404 for a missing one', async () => {
+    const [first] = (await t.http.get('/notifications').query({ limit: 1 }).expect(200)).body.data;
+    expect((await t.http.get(`/notifications/${first.id}`).expect(200)).body).toEqual(first);
+    const missing = await t.http.get('/notifications/999999999').expect(404);
+    expect(missing.body.message).toContain('999999999');
+  });
+
+  it.each([
+    [{ after: 'abc' }, 'after'],
+    [{ after: '-1' }, 'after'],
+    [{ limit: 0 }, 'limit must not be less than 1'],
+    [{ limit: 5000 }, 'limit must not be greater than 1000'],
+    [{ limit: 'x' }, 'limit must be an integer'],
+    [{ event: 'invoices.' }, 'event must be'],
+    [{ event: '*.created' }, 'event must be'],
+    [{ event: 'invoices.*.x' }, 'event must be'],
+    [{ event: "x'; DROP TABLE notifications; --" }, 'event must be'],
+    [{ table: 'a.b.c' }, 'table must be'],
+    [{ entityId: 'x'.repeat(501) }, 'entityId'],
+    [{ foo: 1 }, 'property foo should not exist'],
+  ])('refuses %j with 400 naming the field', async (query, fragment) => {
+    const res = await t.http.get('/notifications').query(query).expect(400);
+    expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: expect.stringContaining(fragment) });
+  });
+
+  it('refuses a notification id that is not a number', async () => {
+    const res = await t.http.get('/notifications/abc').expect(400);
+    expect(res.body.message).toContain('id');
+  });
+
+  it('refuses an X-Actor that is too long or not printable, writing nothing', async () => {
+    const before = (await t.db.sql.query(`SELECT count(*)::int AS n FROM invoices`)).rows[0].n;
+    const long = await t.http.post('/invoices').set('X-Actor', 'a'.repeat(129)).send({ invoiceNo: 'ACTOR-1' });
+    expect(long.status).toBe(400);
+    expect(long.body.message).toContain('X-Actor');
+    const control = await t.http.post('/invoices').set('X-Actor', 'a\tb').send({ invoiceNo: 'ACTOR-2' });
+    expect(control.status).toBe(400);
+    expect((await t.db.sql.query(`SELECT count(*)::int AS n FROM invoices`)).rows[0].n).toBe(before);
+  });
+
+});
