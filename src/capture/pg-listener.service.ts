@@ -96,6 +96,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
         await this.sleep(delay);
       }
     }
+    await this.stopListening();
     await this.disconnect();
   }
 
@@ -156,6 +157,13 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
       if ((await this.drainOnce(client)) === 0) await this.sleep(this.config.capture.safetyPollMs);
       await this.setListening(client, false);
       idleSince = undefined;
+    }
+  }
+
+  /** A stopped drainer must not leave writers NOTIFYing (and taking the commit lock) for nobody. */
+  private async stopListening(): Promise<void> {
+    if (this.client && this.status.draining && !this.broken) {
+      await this.setListening(this.client, false).catch(() => undefined);
     }
   }
 

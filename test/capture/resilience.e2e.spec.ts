@@ -92,6 +92,8 @@ describe('capture survives failures and load', () => {
       what: 'the burst to be under way',
     });
     await t.close();
+    const { rows } = await db.sql.query(`SELECT listening FROM capture.wakeup`);
+    expect(rows).toEqual([{ listening: false }]); // writers do not NOTIFY for a drainer that is gone
     t = await createTestApp({ db });
     try {
       await writing;

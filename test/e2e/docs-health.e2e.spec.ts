@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgListener } from '../../src/capture/pg-listener.service.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -78,6 +79,12 @@ describe('OpenAPI and health', () => {
       database: 'up',
       listener: { connected: true, draining: true, lagMs: 0, backlog: 0 },
     });
+  });
+
+  it('answers 503 while the listener is not connected', async () => {
+    await t.app.get(PgListener).onApplicationShutdown();
+    const res = await t.http.get('/health').expect(503);
+    expect(res.body).toMatchObject({ status: 'error', database: 'up', listener: { connected: false, draining: false } });
   });
 
   it('answers unknown routes with the error shape', async () => {

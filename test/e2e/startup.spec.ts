@@ -130,6 +130,50 @@ describe('starting the service', () => {
     }
   });
 
+  describe('the capture CLI', () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      await db.sql.query(`CREATE TABLE orders (id int PRIMARY KEY, status text, total int)`);
+      await db.sql.query(`CREATE TABLE loose (a int)`);
+    });
+    afterAll(() => db.drop());
+
+    const cli = (...args: string[]) => {
+      try {
+        const stdout = execFileSync(process.execPath, [path.join(root, 'dist/src/capture/capture.cli.js'), ...args], {
+          env: { PATH: process.env.PATH, DATABASE_URL: db.url },
+          stdio: 'pipe',
+        });
+        return { status: 0, stdout: stdout.toString(), stderr: '' };
+      } catch (error) {
+        const failed = error as { status: number; stdout: Buffer; stderr: Buffer };
+        return { status: failed.status, stdout: failed.stdout.toString(), stderr: failed.stderr.toString() };
+      }
+    };
+
+    it('enables, lists and disables capture of a table', () => {
+      expect(cli('enable', 'public.orders', '--columns', 'status,total')).toMatchObject({
+        status: 0,
+        stdout: 'capturing public.orders (updates of status, total)\n',
+      });
+      const list = cli('list');
+      expect(list.status).toBe(0);
+      expect(list.stdout).toMatch(/public\.orders\s+status, total/);
+      expect(list.stdout).toMatch(/public\.invoices\s+all columns/);
+      expect(cli('disable', 'orders')).toMatchObject({ status: 0, stdout: 'stopped capturing orders\n' });
+      expect(cli('disable', 'orders')).toMatchObject({ status: 0, stdout: 'orders was not captured\n' });
+      expect(cli('list').stdout).not.toContain('orders');
+    });
+
+    it('says clearly what is wrong', () => {
+      expect(cli('enable', 'loose')).toMatchObject({ status: 1, stderr: 'capture: capture.enable: loose has no primary key\n' });
+      expect(cli('enable', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('"nope" does not exist') });
+      expect(cli('enable', 'orders', '--columns')).toMatchObject({ status: 2, stderr: expect.stringContaining('--columns a,b') });
+      expect(cli('frobnicate')).toMatchObject({ status: 2, stderr: expect.stringContaining('usage: npm run capture') });
+    });
+  });
+
   describe('with DATABASE_URL', () => {
     let db: TestDatabase;
     beforeAll(async () => {
