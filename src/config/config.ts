@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { applyDecorators } from '@nestjs/common';
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 import path from 'node:path';
@@ -9,6 +10,12 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
 
+/** An integer variable within [min, max], with one message for every way it can be wrong. */
+function IntVar(min: number, max: number): PropertyDecorator {
+  const message = `must be an integer from ${min} to ${max}`;
+  return applyDecorators(Transform(toInt), IsInt({ message }), Min(min, { message }), Max(max, { message }));
+}
+
 /** The environment as the service reads it; every variable is documented in README.md. */
 class EnvironmentVariables {
   @IsOptional()
@@ -16,10 +23,7 @@ class EnvironmentVariables {
   DATABASE_URL?: string;
 
   @IsOptional()
-  @Transform(toInt)
-  @IsInt({ message: 'must be an integer from 0 to 65535' })
-  @Min(0, { message: 'must be an integer from 0 to 65535' })
-  @Max(65535, { message: 'must be an integer from 0 to 65535' })
+  @IntVar(0, 65535)
   PORT?: number;
 
   @IsOptional()
@@ -36,10 +40,7 @@ class EnvironmentVariables {
   EMBEDDED_PG_DIR?: string;
 
   @IsOptional()
-  @Transform(toInt)
-  @IsInt({ message: 'must be an integer from 1 to 100' })
-  @Min(1, { message: 'must be an integer from 1 to 100' })
-  @Max(100, { message: 'must be an integer from 1 to 100' })
+  @IntVar(1, 100)
   DB_POOL_SIZE?: number;
 
   @IsOptional()
@@ -47,24 +48,15 @@ class EnvironmentVariables {
   BODY_LIMIT?: string;
 
   @IsOptional()
-  @Transform(toInt)
-  @IsInt({ message: 'must be an integer from 1 to 3650' })
-  @Min(1, { message: 'must be an integer from 1 to 3650' })
-  @Max(3650, { message: 'must be an integer from 1 to 3650' })
+  @IntVar(1, 3650)
   RETENTION_DAYS?: number;
 
   @IsOptional()
-  @Transform(toInt)
-  @IsInt({ message: 'must be an integer from 10 to 10000' })
-  @Min(10, { message: 'must be an integer from 10 to 10000' })
-  @Max(10000, { message: 'must be an integer from 10 to 10000' })
+  @IntVar(10, 10000)
   CAPTURE_BATCH_SIZE?: number;
 
   @IsOptional()
-  @Transform(toInt)
-  @IsInt({ message: 'must be an integer from 50 to 60000' })
-  @Min(50, { message: 'must be an integer from 50 to 60000' })
-  @Max(60000, { message: 'must be an integer from 50 to 60000' })
+  @IntVar(50, 60000)
   CAPTURE_TAKEOVER_MS?: number;
 }
 
