@@ -7,8 +7,15 @@ export interface JournalBatch {
   rows: JournalRow[];
   /** Transactions read to their end: their pending marks go when the batch commits. */
   completed: string[];
-  /** Where the drain stands inside a transaction it has not finished, if any. */
-  cursor: { tx: string | null; lastChangeId: string };
+  /** Where the drain stands inside a transaction it has not finished, if any... */
+  cursor: Cursor;
+  /** ...and where it stood before this batch. */
+  from: Cursor;
+}
+
+interface Cursor {
+  tx: string | null;
+  lastChangeId: string;
 }
 
 /**
@@ -44,6 +51,7 @@ export class JournalReader {
       `SELECT tx::text AS tx, last_change_id::text AS last_change_id FROM capture.cursor WHERE id = 1 FOR UPDATE`,
     );
     const current = cursorRow.rows[0] ?? { tx: null, last_change_id: '0' };
+    const from: Cursor = { tx: current.tx, lastChangeId: current.last_change_id };
     const txs = ready.rows.map((row) => row.tx);
     if (current.tx !== null) {
       // Finish the transaction in progress first (it is still pending, so still ready).
@@ -51,7 +59,7 @@ export class JournalReader {
       if (index > 0) txs.splice(index, 1);
       if (index !== 0) txs.unshift(current.tx);
     }
-    if (txs.length === 0) return { rows: [], completed: [], cursor: { tx: null, lastChangeId: '0' } };
+    if (txs.length === 0) return { rows: [], completed: [], cursor: from, from };
 
     const { rows } = await client.query<JournalRow>(
       `SELECT c.id::text AS id, c.tx::text AS tx, c.schema_name, c.table_name, c.op, c.row_pk, c.old, c.new,
@@ -68,13 +76,14 @@ export class JournalReader {
       [txs, current.tx, current.last_change_id, this.batchSize],
     );
     if (rows.length < this.batchSize) {
-      return { rows, completed: txs, cursor: { tx: null, lastChangeId: '0' } };
+      return { rows, completed: txs, cursor: { tx: null, lastChangeId: '0' }, from };
     }
     const last = rows[rows.length - 1];
     return {
       rows,
       completed: txs.slice(0, txs.indexOf(last.tx)),
       cursor: { tx: last.tx, lastChangeId: last.id },
+      from,
     };
   }
 
@@ -83,6 +92,8 @@ export class JournalReader {
     if (batch.completed.length) {
       await client.query(`DELETE FROM capture.pending WHERE tx = ANY($1::xid8[])`, [batch.completed]);
     }
+    const unchanged = batch.cursor.tx === batch.from.tx && batch.cursor.lastChangeId === batch.from.lastChangeId;
+    if (unchanged) return; // the common case: whole transactions, no partial one before or after
     await client.query(
       `UPDATE capture.cursor SET tx = $1::xid8, last_change_id = $2, updated_at = now() WHERE id = 1`,
       [batch.cursor.tx, batch.cursor.lastChangeId],

@@ -142,8 +142,12 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
     let idleSince: number | undefined;
     while (this.running) {
       this.throwIfBroken();
-      if ((await this.drainOnce(client)) > 0) {
+      const moved = await this.drainOnce(client);
+      if (moved > 0) {
         idleSince = undefined;
+        // A trickle: wait a moment so that the next batch carries more. Every drain transaction
+        // costs round trips and CPU that the writers share on a small machine.
+        if (moved < this.config.capture.batchSize / 10) await this.sleep(this.config.capture.pollIntervalMs);
         continue;
       }
       idleSince ??= Date.now();

@@ -76,7 +76,7 @@ export interface AppConfig {
     batchSize: number;
     /** How often a standby instance tries to take the drain lock. */
     takeoverIntervalMs: number;
-    /** Polls this often while the journal keeps yielding rows... */
+    /** Waits this long after a small batch, and between polls while lingering... */
     pollIntervalMs: number;
     /** ...and for this long after it last did, before sleeping on LISTEN. */
     lingerMs: number;
@@ -117,7 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     capture: {
       batchSize: parsed.CAPTURE_BATCH_SIZE ?? 1000,
       takeoverIntervalMs: parsed.CAPTURE_TAKEOVER_MS ?? 2000,
-      pollIntervalMs: 2,
+      pollIntervalMs: 5,
       lingerMs: 25,
       safetyPollMs: 500,
       maxBackoffMs: 10_000,
