@@ -20,6 +20,14 @@ export class Notifications1763800000001 implements MigrationInterface {
         created_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT notifications_change_id_key UNIQUE (change_id)
       )`);
+    // The highest id retention has deleted: a client resuming from an id below it has missed
+    // notifications that no longer exist, and is told so instead of getting a silent gap.
+    await queryRunner.query(`
+      CREATE TABLE notification_retention (
+        id int PRIMARY KEY CHECK (id = 1),
+        purged_through bigint NOT NULL DEFAULT 0
+      )`);
+    await queryRunner.query(`INSERT INTO notification_retention (id) VALUES (1)`);
     await queryRunner.query(`CREATE INDEX notifications_event_id_idx ON notifications (event text_pattern_ops, id)`);
     await queryRunner.query(`CREATE INDEX notifications_table_id_idx ON notifications (table_name, id)`);
     await queryRunner.query(`CREATE INDEX notifications_entity_id_idx ON notifications (entity_id, id)`);
@@ -28,6 +36,7 @@ export class Notifications1763800000001 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE notification_retention`);
     await queryRunner.query(`DROP TABLE notifications`);
   }
 }

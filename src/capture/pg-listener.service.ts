@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { ChangesCapturedEvent, TransactionSql } from '../events/event-catalog.js';
 import { parseJournalRow } from './change.parser.js';
 import { JournalBatch, JournalReader, QueryRows } from './journal-reader.js';
+import { backoff, WakeableSleep } from '../database/wakeable-sleep.js';
 
 /** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
 const DRAIN_LOCK = 7_160_902;
@@ -38,8 +39,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
   private broken: Error | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
-  private endSleep: (() => void) | undefined;
-  private wakeRequested = false;
+  private readonly sleeper = new WakeableSleep();
   private firstAttemptDone: (() => void) | undefined;
   /** Consecutive failed sessions; reset by a successful drain. */
   private failures = 0;
@@ -225,34 +225,13 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
     if (this.broken) throw this.broken;
   }
 
-  /** A NOTIFY, a broken connection or shutdown: ends the current sleep, or the next one at once. */
   private wakeUp(): void {
-    this.wakeRequested = true;
-    this.endSleep?.();
+    this.sleeper.wake();
   }
 
-  /** Sleeps until the time is up or wakeUp() is called. */
   private sleep(ms: number): Promise<void> {
-    if (this.wakeRequested) {
-      this.wakeRequested = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.endSleep = undefined;
-        this.wakeRequested = false;
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      this.endSleep = finish;
-    });
+    return this.sleeper.sleep(ms);
   }
-}
-
-function backoff(failures: number, maxMs: number): number {
-  const base = Math.min(maxMs, 100 * 2 ** Math.min(failures - 1, 10));
-  return Math.round(base / 2 + (Math.random() * base) / 2);
 }
 
 function describe(error: unknown): string {

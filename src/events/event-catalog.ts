@@ -16,3 +16,30 @@ export class ChangesCapturedEvent {
     readonly sql: TransactionSql,
   ) {}
 }
+
+/** The PostgreSQL channel the drainer NOTIFYs after each committed batch of notifications. */
+export const NOTIFICATIONS_CHANNEL = 'rowcast_notifications';
+
+/** A notification as stored and pushed (see NotificationDto for the API shape). */
+export interface StoredNotification {
+  id: string;
+  event: string;
+  tableName: string;
+  createdAt: Date;
+  payload: {
+    op: string;
+    new: Record<string, unknown> | null;
+    old: Record<string, unknown> | null;
+    [key: string]: unknown;
+  };
+}
+
+/**
+ * Emitted on every instance by its NotificationFeed: notifications newly committed to the log,
+ * in ascending id order, each exactly once per instance.
+ */
+export class NotificationsAppendedEvent {
+  static readonly eventName = 'notifications.appended';
+
+  constructor(readonly notifications: readonly StoredNotification[]) {}
+}

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { ChangesCapturedEvent } from '../events/event-catalog.js';
+import { ChangesCapturedEvent, NOTIFICATIONS_CHANNEL } from '../events/event-catalog.js';
 import { toNotificationPayload } from './notification.mapper.js';
 
 /** Writes each captured change once to the notification log, inside the drainer's transaction. */
@@ -27,5 +27,8 @@ export class NotificationHandler {
        ON CONFLICT (change_id) DO NOTHING`,
       [JSON.stringify(rows)],
     );
+    // Delivered at commit, once per batch (writers never NOTIFY for this): every instance's
+    // NotificationFeed wakes and pushes the new notifications to its own clients.
+    await event.sql(`SELECT pg_notify('${NOTIFICATIONS_CHANNEL}', '')`);
   }
 }

@@ -40,18 +40,27 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   async purge(): Promise<{ notifications: number; changes: number }> {
     const cutoff = `${this.config.retentionDays} days`;
     const notifications = await this.inBatches(
-      `DELETE FROM notifications WHERE id IN (
-         SELECT id FROM notifications WHERE created_at < now() - $1::interval ORDER BY id LIMIT ${BATCH})`,
+      `WITH deleted AS (
+         DELETE FROM notifications WHERE id IN (
+           SELECT id FROM notifications WHERE created_at < now() - $1::interval ORDER BY id LIMIT ${BATCH})
+         RETURNING id),
+       watermark AS (
+         UPDATE notification_retention SET purged_through = greatest(purged_through, (SELECT max(id) FROM deleted))
+         WHERE id = 1 AND EXISTS (SELECT 1 FROM deleted))
+       SELECT count(*)::int AS deleted FROM deleted`,
       [cutoff],
     );
     // A journal row is drained when its transaction has finished and is no longer pending.
     const changes = await this.inBatches(
-      `DELETE FROM capture.changes WHERE id IN (
-         SELECT c.id FROM capture.changes c
-         WHERE c.changed_at < now() - $1::interval
-           AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
-           AND NOT EXISTS (SELECT 1 FROM capture.pending p WHERE p.tx = c.tx)
-         ORDER BY c.id LIMIT ${BATCH})`,
+      `WITH deleted AS (
+         DELETE FROM capture.changes WHERE id IN (
+           SELECT c.id FROM capture.changes c
+           WHERE c.changed_at < now() - $1::interval
+             AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
+             AND NOT EXISTS (SELECT 1 FROM capture.pending p WHERE p.tx = c.tx)
+           ORDER BY c.id LIMIT ${BATCH})
+         RETURNING id)
+       SELECT count(*)::int AS deleted FROM deleted`,
       [cutoff],
     );
     if (notifications || changes) {
@@ -63,7 +72,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private async inBatches(sql: string, values: unknown[]): Promise<number> {
     let total = 0;
     for (;;) {
-      const [, deleted] = (await this.dataSource.query(sql, values)) as [unknown, number];
+      const [{ deleted }] = (await this.dataSource.query(sql, values)) as [{ deleted: number }];
       total += deleted;
       if (deleted < BATCH) return total;
     }

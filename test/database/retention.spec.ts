@@ -44,6 +44,9 @@ describe('RetentionService', () => {
                      SELECT id, 'x.created', 'x', id::text, '{}', now() - make_interval(days => CASE WHEN id % 2 = 0 THEN 40 ELSE 1 END)
                      FROM capture.changes`);
     const changesBefore = (await sql.query(`SELECT count(*)::int AS n FROM capture.changes`)).rows[0].n;
+    const lastExpired = (
+      await sql.query(`SELECT max(id)::text AS id FROM notifications WHERE created_at < now() - interval '30 days'`)
+    ).rows[0].id;
 
     const result = await sut.purge();
 
@@ -59,5 +62,8 @@ describe('RetentionService', () => {
     expect(rows.filter((row) => row.table_name === 'invoice_items')).toHaveLength(1); // OLD-2's item
     expect(result.changes).toBe(changesBefore - rows.length);
     expect((await sql.query(`SELECT count(*)::int AS n FROM notifications WHERE created_at < now() - interval '30 days'`)).rows[0].n).toBe(0);
+    // Resuming clients learn how far the log has been purged.
+    const { rows: purged } = await sql.query(`SELECT purged_through::text AS id FROM notification_retention`);
+    expect(purged[0].id).toBe(lastExpired);
   });
 });

@@ -11,6 +11,8 @@ export interface TestApp {
   http: ReturnType<typeof supertest>;
   db: TestDatabase;
   config: AppConfig;
+  /** http://127.0.0.1:<port> when started with `listen` (WebSocket tests need a real port). */
+  url: string;
   /** Closes the app; drops the database too when this app created it. */
   close(): Promise<void>;
 }
@@ -19,7 +21,9 @@ export interface TestApp {
  * The whole app module, configured as main.ts configures it, on a database of its own or on
  * `db` (a second instance, or the same one started again).
  */
-export async function createTestApp(options: { db?: TestDatabase; env?: Record<string, string> } = {}): Promise<TestApp> {
+export async function createTestApp(
+  options: { db?: TestDatabase; env?: Record<string, string>; listen?: boolean } = {},
+): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const config = loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'silent', CAPTURE_TAKEOVER_MS: '200', ...options.env });
   const moduleRef = await Test.createTestingModule({
@@ -27,8 +31,15 @@ export async function createTestApp(options: { db?: TestDatabase; env?: Record<s
   }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
   configureApp(app, config);
-  await app.init();
+  let url = '';
+  if (options.listen) {
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+  } else {
+    await app.init();
+  }
   return {
+    url: url.replace('[::1]', '127.0.0.1'),
     app,
     http: supertest(app.getHttpServer()),
     db,

@@ -27,6 +27,15 @@ export class ExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger(ExceptionsFilter.name);
 
   catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') {
+      // WebSocket handlers answer bad input with error acks; anything reaching here is a bug.
+      this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+      host.switchToWs().getClient<{ emit(event: string, data: unknown): void }>().emit('exception', {
+        code: 'INTERNAL',
+        message: 'internal error',
+      });
+      return;
+    }
     const response = host.switchToHttp().getResponse<Response>();
     const body = this.toBody(exception);
     if (body.statusCode >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));

@@ -1,0 +1,248 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomBytes } from 'node:crypto';
+import type { Namespace, Socket } from 'socket.io';
+import { DataSource } from 'typeorm';
+import { validateMessage } from '../common/validation-message.js';
+import { StoredNotification } from '../events/event-catalog.js';
+import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
+import { NotificationFeed } from './notification-feed.service.js';
+import { Ack, refuse } from './realtime.errors.js';
+import { Subscription } from './subscription.js';
+
+export const LIMITS = {
+  subscriptionsPerSocket: 20,
+  /** Bytes of one subscribe/unsubscribe message, as JSON. */
+  messageBytes: 16 * 1024,
+  replayPage: 500,
+  /** Packets waiting to be written to one client before it counts as not reading. */
+  maxBufferedPackets: 5_000,
+};
+
+interface Client {
+  socket: Socket;
+  subscriptions: Map<string, Subscription>;
+  /** Every notification up to this id has been considered for this client (sent or not). */
+  position: bigint;
+  /** Replaying stored notifications; live pushes wait until it has caught up. */
+  replaying: boolean;
+  /** Something was sent on this connection: from then on its position only moves forward. */
+  sentAny: boolean;
+  /** Subscribe requests of one client run one after another. */
+  queue: Promise<unknown>;
+}
+
+/**
+ * Who subscribed to what, and delivery to them: each notification at most once per client, in
+ * ascending id order, whether it comes from a replay (`since`) or live from the feed.
+ *
+ * The seam between replay and live: a replaying client is skipped by live pushes; its replay reads
+ * the log after its position until a short page leaves it at or past the feed's last dispatched id,
+ * and switches to live in that same synchronous step. Later pushes carry only ids above the feed's
+ * position, and the client's position filters out anything the replay already covered.
+ */
+@Injectable()
+export class SubscriptionsService {
+  private readonly logger = new Logger(SubscriptionsService.name);
+  private readonly clients = new Map<string, Client>();
+  private namespace: Namespace | undefined;
+
+  constructor(
+    private readonly feed: NotificationFeed,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  attach(namespace: Namespace): void {
+    this.namespace = namespace;
+  }
+
+  register(socket: Socket): void {
+    this.clients.set(socket.id, {
+      socket,
+      subscriptions: new Map(),
+      position: this.feed.lastId,
+      replaying: false,
+      sentAny: false,
+      queue: Promise.resolve(),
+    });
+  }
+
+  unregister(socket: Socket): void {
+    this.clients.delete(socket.id);
+  }
+
+  get connectedClients(): number {
+    return this.clients.size;
+  }
+
+  subscribe(socket: Socket, payload: unknown): Promise<Ack> {
+    const client = this.clients.get(socket.id);
+    if (!client) return Promise.resolve(refuse('INVALID_REQUEST', 'not connected'));
+    const work = client.queue.then(() => this.addSubscription(client, payload));
+    client.queue = work.catch(() => undefined);
+    return work;
+  }
+
+  async unsubscribe(socket: Socket, payload: unknown): Promise<Ack> {
+    const client = this.clients.get(socket.id);
+    if (tooLarge(payload)) return refuse('MESSAGE_TOO_LARGE', `a message may hold at most ${LIMITS.messageBytes} bytes`);
+    const parsed = await validateMessage(UnsubscribeDto, payload);
+    if ('error' in parsed) return refuse('INVALID_REQUEST', parsed.error);
+    if (!client?.subscriptions.delete(parsed.value.subscriptionId)) {
+      return refuse('UNKNOWN_SUBSCRIPTION', `no subscription ${parsed.value.subscriptionId} on this connection`);
+    }
+    return { ok: true };
+  }
+
+  /** Live: called by the gateway for each batch the feed dispatches (ascending ids). */
+  push(notifications: readonly StoredNotification[]): void {
+    if (!this.namespace || notifications.length === 0) return;
+    const live = [...this.clients.values()].filter((client) => !client.replaying && client.subscriptions.size > 0);
+    for (const client of live) {
+      if (buffered(client.socket) > LIMITS.maxBufferedPackets) this.dropSlow(client);
+    }
+    for (const notification of notifications) {
+      const id = BigInt(notification.id);
+      const receivers = live
+        .filter((client) => id > client.position && this.clients.has(client.socket.id) && wants(client, notification))
+        .map((client) => {
+          client.sentAny = true;
+          return client.socket.id;
+        });
+      // One emit to all receivers: Socket.IO encodes the packet once for all of them.
+      if (receivers.length) this.namespace.to(receivers).emit('notification', toMessage(notification));
+    }
+    const last = BigInt(notifications[notifications.length - 1].id);
+    for (const client of this.clients.values()) {
+      if (!client.replaying && client.position < last) client.position = last;
+    }
+  }
+
+  private async addSubscription(client: Client, payload: unknown): Promise<Ack> {
+    if (tooLarge(payload)) return refuse('MESSAGE_TOO_LARGE', `a message may hold at most ${LIMITS.messageBytes} bytes`);
+    const parsed = await validateMessage(SubscribeDto, payload);
+    if ('error' in parsed) return refuse('INVALID_REQUEST', parsed.error);
+    if (client.subscriptions.size >= LIMITS.subscriptionsPerSocket) {
+      return refuse('TOO_MANY_SUBSCRIPTIONS', `a connection may hold at most ${LIMITS.subscriptionsPerSocket} subscriptions`);
+    }
+    const request = parsed.value;
+    const since = request.since === undefined ? undefined : BigInt(request.since);
+    if (since !== undefined) {
+      const purged = await this.purgedThrough();
+      if (since < purged) {
+        return refuse('SINCE_EXPIRED', `notifications up to ${purged} have been deleted by retention; re-sync, then subscribe without since`);
+      }
+    }
+    const subscription = new Subscription(randomBytes(6).toString('base64url'), request);
+    client.subscriptions.set(subscription.id, subscription);
+    if (since !== undefined && !client.sentAny && !client.replaying) {
+      // Ids ascend per connection: once something was sent, a replay can only start from there.
+      client.position = since;
+    }
+    const needsReplay = since !== undefined && client.position < this.feed.lastId;
+    if (needsReplay && !client.replaying) {
+      client.replaying = true;
+      void this.replay(client).catch((error: unknown) => {
+        this.logger.warn(`replay for ${client.socket.id} failed: ${String(error)}`);
+        client.socket.disconnect(true);
+      });
+    }
+    return { ok: true, subscriptionId: subscription.id, cursor: client.position.toString() };
+  }
+
+  private async replay(client: Client): Promise<void> {
+    while (this.clients.has(client.socket.id)) {
+      await this.writable(client);
+      const rows: ReplayRow[] = await this.dataSource.query(
+        `SELECT n.id::text AS id, n.event, n.table_name, n.created_at, n.payload
+         FROM notifications n WHERE n.id > $1 ORDER BY n.id LIMIT ${LIMITS.replayPage}`,
+        [client.position.toString()],
+      );
+      for (const row of rows) {
+        const notification = fromRow(row);
+        if (wants(client, notification)) {
+          client.sentAny = true;
+          client.socket.emit('notification', toMessage(notification));
+        }
+        client.position = BigInt(row.id);
+      }
+      if (rows.length < LIMITS.replayPage) {
+        // Synchronous from here to the switch: the feed cannot dispatch in between.
+        if (rows.length === 0 && client.position < this.feed.lastId) client.position = this.feed.lastId;
+        if (client.position >= this.feed.lastId) {
+          client.replaying = false;
+          return;
+        }
+      }
+    }
+  }
+
+  /** Replay waits for a client to read what it was sent; it never piles up more than a page. */
+  private async writable(client: Client): Promise<void> {
+    const conn = client.socket.conn;
+    while (buffered(client.socket) > LIMITS.replayPage && this.clients.has(client.socket.id)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          conn.off('drain', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 1000);
+        conn.once('drain', done);
+      });
+    }
+  }
+
+  private dropSlow(client: Client): void {
+    this.logger.warn(`disconnecting ${client.socket.id}: it is not reading (${buffered(client.socket)} packets waiting)`);
+    this.clients.delete(client.socket.id);
+    client.socket.emit('error_notice', { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
+    client.socket.disconnect(true);
+  }
+
+  private async purgedThrough(): Promise<bigint> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT purged_through::text AS id FROM notification_retention WHERE id = 1`,
+    );
+    return BigInt(rows[0]?.id ?? 0);
+  }
+}
+
+interface ReplayRow {
+  id: string;
+  event: string;
+  table_name: string;
+  created_at: Date;
+  payload: StoredNotification['payload'];
+}
+
+function fromRow(row: ReplayRow): StoredNotification {
+  return { id: row.id, event: row.event, tableName: row.table_name, createdAt: row.created_at, payload: row.payload };
+}
+
+function wants(client: Client, notification: StoredNotification): boolean {
+  for (const subscription of client.subscriptions.values()) if (subscription.matches(notification)) return true;
+  return false;
+}
+
+/** The notification as REST returns it. */
+function toMessage(notification: StoredNotification) {
+  return { id: notification.id, event: notification.event, createdAt: notification.createdAt, payload: notification.payload };
+}
+
+/**
+ * Packets waiting to be written to the client. engine.io keeps them in `writeBuffer` while the
+ * transport cannot write (a client that does not read fills TCP, then this); the typings mark it
+ * private, but it is the one measure of a client's backlog that Socket.IO has.
+ */
+function buffered(socket: Socket): number {
+  return (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+}
+
+function tooLarge(payload: unknown): boolean {
+  try {
+    return Buffer.byteLength(JSON.stringify(payload) ?? '') > LIMITS.messageBytes;
+  } catch {
+    return true;
+  }
+}

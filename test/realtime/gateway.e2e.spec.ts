@@ -1,0 +1,172 @@
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, TestApp } from '../support/app.js';
+import { waitForNotifications } from '../support/notifications.js';
+import { connectClient, TestClient } from '../support/socket.js';
+
+describe('WebSocket /events', () => {
+  let t: TestApp;
+  let sql: pg.Pool;
+  const clients: TestClient[] = [];
+  const client = async () => {
+    const c = await connectClient(t.url);
+    clients.push(c);
+    return c;
+  };
+  /** A marker change that every "catch-all" client sees: proves delivery has moved past earlier changes. */
+  async function barrier(...watchers: TestClient[]): Promise<void> {
+    const counts = watchers.map((w) => w.received.length);
+    await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('BARRIER-' || gen_random_uuid())`);
+    await Promise.all(watchers.map((w, i) => w.waitFor(counts[i] + 1)));
+  }
+
+  beforeAll(async () => {
+    t = await createTestApp({ listen: true });
+    sql = t.db.sql;
+  });
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+  });
+  afterAll(() => t.close());
+
+  it('acks a subscription and pushes a change made by direct SQL', async () => {
+    const c = await client();
+    const ack = await c.subscribe({ events: ['invoices.created'] });
+    expect(ack).toEqual({ ok: true, subscriptionId: expect.any(String), cursor: expect.stringMatching(/^\d+$/) });
+    await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-1')`);
+    const [n] = await c.waitFor(1);
+    expect(n).toEqual({
+      id: expect.stringMatching(/^\d+$/),
+      event: 'invoices.created',
+      createdAt: expect.any(String),
+      payload: expect.objectContaining({ table: 'invoices', op: 'INSERT', new: expect.objectContaining({ invoice_no: 'WS-1' }) }),
+    });
+    expect(BigInt(n.id)).toBeGreaterThan(BigInt(ack.cursor!));
+  });
+
+  it('filters by exact event, event prefix, table, and where on new (or old for deletions)', async () => {
+    const all = await client();
+    await all.subscribe({});
+    const exact = await client();
+    await exact.subscribe({ events: ['invoice_items.updated'] });
+    const prefix = await client();
+    await prefix.subscribe({ events: ['invoice_items.*'] });
+    const table = await client();
+    await table.subscribe({ tables: ['invoices'] });
+    const { rows } = await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-F') RETURNING id`);
+    const invoiceId = rows[0].id;
+    const where = await client();
+    await where.subscribe({ tables: ['invoice_items'], where: { invoice_id: invoiceId } });
+
+    await sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 5)`, [invoiceId]);
+    const { rows: other } = await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-F-other') RETURNING id`);
+    await sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 5)`, [other[0].id]);
+    await sql.query(`UPDATE invoice_items SET quantity = 2 WHERE invoice_id = $1`, [invoiceId]);
+    await sql.query(`DELETE FROM invoice_items WHERE invoice_id = $1`, [invoiceId]);
+    await barrier(all);
+
+    const events = (c: TestClient) => c.received.map((n) => n.event);
+    expect(events(exact)).toEqual(['invoice_items.updated']);
+    expect(events(prefix)).toEqual(['invoice_items.created', 'invoice_items.created', 'invoice_items.updated', 'invoice_items.deleted']);
+    expect(events(table).every((event) => event.startsWith('invoices.'))).toBe(true);
+    expect(events(table).length).toBeGreaterThanOrEqual(5);
+    expect(events(where)).toEqual(['invoice_items.created', 'invoice_items.updated', 'invoice_items.deleted']);
+    expect(where.received.at(-1)!.payload).toMatchObject({ new: null, old: { invoice_id: invoiceId } });
+  });
+
+  it('sends a notification once to a client whose several subscriptions match it, ids ascending', async () => {
+    const c = await client();
+    await c.subscribe({ events: ['invoices.*'] });
+    await c.subscribe({ tables: ['invoices'] });
+    await c.subscribe({});
+    for (let i = 0; i < 5; i++) await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`WS-ONCE-${i}`]);
+    await c.waitFor(5);
+    await barrier(c);
+    const ids = c.received.map((n) => BigInt(n.id));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
+  });
+
+  it('stops pushing after unsubscribe', async () => {
+    const watcher = await client();
+    await watcher.subscribe({});
+    const c = await client();
+    const { subscriptionId } = await c.subscribe({ events: ['invoices.created'] });
+    expect(await c.unsubscribe({ subscriptionId })).toEqual({ ok: true });
+    await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-UNSUB')`);
+    await barrier(watcher);
+    expect(c.received).toEqual([]);
+    expect(await c.unsubscribe({ subscriptionId })).toMatchObject({ ok: false, error: { code: 'UNKNOWN_SUBSCRIPTION' } });
+  });
+
+  it('replays from since, then continues live with no gap or duplicate while writes go on', async () => {
+    for (let i = 0; i < 300; i++) await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`SEAM-before-${i}`]);
+    await waitForNotifications(sql, 300, { where: `payload->'new'->>'invoice_no' LIKE 'SEAM-before-%'` });
+    const { rows } = await sql.query(`SELECT min(id)::text AS since FROM notifications WHERE payload->'new'->>'invoice_no' LIKE 'SEAM-%'`);
+    const since = (BigInt(rows[0].since) - 1n).toString();
+
+    let writing = true;
+    let written = 0;
+    const writer = (async () => {
+      while (writing) await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`SEAM-during-${written++}`]);
+    })();
+    const c = await client();
+    const ack = await c.subscribe({ events: ['invoices.created'], since });
+    expect(ack).toMatchObject({ ok: true, cursor: since });
+    await c.waitFor(600, 30_000);
+    writing = false;
+    await writer;
+
+    const { rows: expected } = await sql.query(`SELECT count(*)::int AS n FROM notifications WHERE event = 'invoices.created' AND id > $1`, [since]);
+    await waitForNotifications(sql, 300 + written, { where: `payload->'new'->>'invoice_no' LIKE 'SEAM-%'` });
+    const received = await c.waitFor(expected[0].n);
+    await barrier(c);
+    const ids = received.map((n) => BigInt(n.id));
+    expect(new Set(ids).size).toBe(ids.length); // no duplicate
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1))); // ascending
+    const { rows: all } = await sql.query(
+      `SELECT n.id::text AS id FROM notifications n WHERE n.event = 'invoices.created' AND n.id > $1 ORDER BY n.id`,
+      [since],
+    );
+    expect(received.map((n) => n.id).slice(0, all.length)).toEqual(all.map((row) => row.id)); // no gap
+    expect(written).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['a string', 'nope', 'INVALID_REQUEST', 'JSON object'],
+    ['an array', [1], 'INVALID_REQUEST', 'JSON object'],
+    ['an unknown field', { foo: 1 }, 'INVALID_REQUEST', 'property foo should not exist'],
+    ['events not an array', { events: 'invoices.created' }, 'INVALID_REQUEST', 'events must be an array'],
+    ['a bad event name', { events: ['*.created'] }, 'INVALID_REQUEST', 'events must hold event names'],
+    ['a table with two dots', { tables: ['a.b.c'] }, 'INVALID_REQUEST', 'tables must hold table names'],
+    ['where not an object', { where: ['x'] }, 'INVALID_REQUEST', 'where must map'],
+    ['where with an object value', { where: { a: { b: 1 } } }, 'INVALID_REQUEST', 'where must map'],
+    ['since as a number', { since: 5 }, 'INVALID_REQUEST', 'since must be a notification id given as a string'],
+    ['since not digits', { since: '5x' }, 'INVALID_REQUEST', 'since must be a notification id'],
+    ['an oversized message', { events: Array.from({ length: 40 }, () => 'x'.repeat(500)) }, 'MESSAGE_TOO_LARGE', 'at most'],
+  ])('answers subscribe with %s by an error ack', async (_what, request, code, fragment) => {
+    const c = await client();
+    const ack = await c.subscribe(request);
+    expect(ack).toEqual({ ok: false, error: { code, message: expect.stringContaining(fragment) } });
+    expect(c.socket.connected).toBe(true);
+  });
+
+  it('answers bad unsubscribes and too many subscriptions with error acks', async () => {
+    const c = await client();
+    expect(await c.unsubscribe({})).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('subscriptionId') } });
+    expect(await c.unsubscribe({ subscriptionId: 'x y' })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
+    for (let i = 0; i < 20; i++) expect((await c.subscribe({})).ok).toBe(true);
+    expect(await c.subscribe({})).toMatchObject({ ok: false, error: { code: 'TOO_MANY_SUBSCRIPTIONS' } });
+  });
+
+  it('refuses a since older than what retention has deleted with SINCE_EXPIRED', async () => {
+    await sql.query(`UPDATE notification_retention SET purged_through = 5`);
+    try {
+      const c = await client();
+      expect(await c.subscribe({ since: '3' })).toMatchObject({ ok: false, error: { code: 'SINCE_EXPIRED' } });
+      expect((await c.subscribe({ since: '5' })).ok).toBe(true);
+    } finally {
+      await sql.query(`UPDATE notification_retention SET purged_through = 0`);
+    }
+  });
+});

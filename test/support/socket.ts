@@ -1,0 +1,43 @@
+import { io, Socket } from 'socket.io-client';
+import { waitFor } from './wait.js';
+
+export interface Received {
+  id: string;
+  event: string;
+  createdAt: string;
+  payload: { table: string; op: string; new: Record<string, unknown> | null; old: Record<string, unknown> | null };
+}
+
+export interface TestClient {
+  socket: Socket;
+  received: Received[];
+  subscribe(request: unknown): Promise<Ack>;
+  unsubscribe(request: unknown): Promise<Ack>;
+  /** Waits until `count` notifications have arrived (or more). */
+  waitFor(count: number, timeout?: number): Promise<Received[]>;
+  close(): void;
+}
+
+export type Ack = { ok: boolean; subscriptionId?: string; cursor?: string; error?: { code: string; message: string } };
+
+/** A real socket.io-client on the /events namespace, recording every notification it receives. */
+export async function connectClient(url: string): Promise<TestClient> {
+  const socket = io(`${url}/events`, { transports: ['websocket'], forceNew: true, reconnection: false });
+  const received: Received[] = [];
+  socket.on('notification', (notification: Received) => received.push(notification));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return {
+    socket,
+    received,
+    subscribe: (request) => socket.timeout(10_000).emitWithAck('subscribe', request),
+    unsubscribe: (request) => socket.timeout(10_000).emitWithAck('unsubscribe', request),
+    waitFor: async (count, timeout = 20_000) => {
+      await waitFor(() => received.length >= count, { timeout, what: `${count} notifications (have ${received.length})` });
+      return received;
+    },
+    close: () => socket.close(),
+  };
+}
