@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SubscriptionsService } from '../../src/realtime/subscriptions.service.js';
+import { createTestApp, TestApp } from '../support/app.js';
+import { connectClient, TestClient } from '../support/socket.js';
+import { waitFor } from '../support/wait.js';
+
+/** The raw TCP socket under a socket.io-client websocket: pausing it stops reading. */
+function rawSocket(client: TestClient): { pause(): void; resume(): void } {
+  return (client.socket.io as unknown as { engine: { transport: { ws: { _socket: { pause(): void; resume(): void } } } } })
+    .engine.transport.ws._socket;
+}
+
+describe('a client that stops reading', () => {
+  let t: TestApp;
+  let fast: TestClient;
+  let slow: TestClient;
+  beforeAll(async () => {
+    t = await createTestApp({ listen: true });
+    fast = await connectClient(t.url);
+    slow = await connectClient(t.url);
+  });
+  afterAll(async () => {
+    fast.close();
+    rawSocket(slow).resume(); // lets its connection close instead of stalling the server's shutdown
+    slow.close();
+    await t.close();
+  });
+
+  it('is disconnected while 50,000 notifications flow, and the others receive everything', async () => {
+    await fast.subscribe({ events: ['invoices.created'] });
+    await slow.subscribe({ events: ['invoices.created'] });
+    const service = t.app.get(SubscriptionsService);
+    expect(service.connectedClients).toBe(2);
+    rawSocket(slow).pause();
+    await t.db.sql.query(
+      `INSERT INTO invoices (invoice_no) SELECT 'SLOW-' || g FROM generate_series(1, 50000) g`,
+    );
+    await waitFor(() => service.connectedClients === 1, { timeout: 60_000, what: 'the slow client to be dropped' });
+    const received = await fast.waitFor(50_000, 120_000);
+    const ids = received.map((n) => BigInt(n.id));
+    expect(new Set(ids).size).toBe(50_000);
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
+  }, 180_000);
+});
