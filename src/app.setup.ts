@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { actorMiddleware } from './common/actor/actor.middleware.js';
 import { jsonObjectBody } from './common/http/json-body.middleware.js';
 import { AppConfig } from './config/config.js';
+import { serveDashboard } from './dashboard/dashboard.js';
 
 /**
  * What the HTTP server needs beyond the module graph: logger, body limits, the OpenAPI page.
@@ -28,5 +29,6 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', customSiteTitle: 'rowcast API' });
+  serveDashboard(app);
   return app;
 }

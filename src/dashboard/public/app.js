@@ -1,0 +1,192 @@
+// rowcast dashboard: invoices with live totals, and the live notification feed.
+// No build step: plain ES module; the Socket.IO client comes from the app itself (/socket.io/).
+
+const FEED_LIMIT = 200;
+const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+const $ = (id) => document.getElementById(id);
+const invoices = new Map(); // id -> invoice as GET /invoices/:id returns it
+const refreshing = new Map(); // id -> timer: coalesces bursts of changes to one fetch
+const feed = []; // newest first
+const tables = new Set();
+let lastId; // the last notification id received: where a reconnect resumes
+let socket;
+
+function cents(amount) {
+  return money.format(amount / 100);
+}
+
+function setStatus(text, live) {
+  $('status').textContent = text;
+  document.body.classList.toggle('live', live);
+}
+
+// --- invoices ---------------------------------------------------------------
+
+async function loadInvoices() {
+  const response = await fetch('/invoices?limit=100');
+  if (!response.ok) return;
+  const page = await response.json();
+  for (const invoice of page.data) invoices.set(invoice.id, invoice);
+  renderInvoices();
+}
+
+function refreshInvoice(id) {
+  if (!id || refreshing.has(id)) return;
+  refreshing.set(
+    id,
+    setTimeout(async () => {
+      refreshing.delete(id);
+      const response = await fetch(`/invoices/${encodeURIComponent(id)}`);
+      if (response.status === 404) invoices.delete(id);
+      else if (response.ok) invoices.set(id, await response.json());
+      else return;
+      renderInvoices(id);
+    }, 50),
+  );
+}
+
+function renderInvoices(changedId) {
+  const rows = [...invoices.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  const body = $('invoices').tBodies[0];
+  body.replaceChildren(...rows.map((invoice) => invoiceRow(invoice, invoice.id === changedId)));
+  $('invoices-empty').hidden = rows.length > 0;
+}
+
+function invoiceRow(invoice, flash) {
+  const row = document.createElement('tr');
+  row.dataset.invoiceId = invoice.id;
+  if (flash) {
+    row.className = 'flash';
+    setTimeout(() => row.classList.remove('flash'), 1500);
+  }
+  const name = document.createElement('td');
+  const details = document.createElement('details');
+  const summary = document.createElement('summary');
+  summary.textContent = invoice.invoiceNo;
+  const list = document.createElement('ul');
+  for (const item of invoice.items) {
+    const li = document.createElement('li');
+    li.textContent = `${item.quantity} × ${cents(item.amountPerUnit)} = ${cents(item.totalAmount)}`;
+    list.append(li);
+  }
+  details.append(summary, list);
+  name.append(details);
+  row.append(name, cell(String(invoice.items.length), 'num'), cell(cents(invoice.totalAmount), 'num total'), timeCell(invoice.updatedAt));
+  return row;
+}
+
+function cell(text, className) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function timeCell(iso) {
+  const td = document.createElement('td');
+  const time = document.createElement('time');
+  time.dateTime = iso;
+  time.textContent = clock.format(new Date(iso));
+  td.append(time);
+  return td;
+}
+
+// --- feed -------------------------------------------------------------------
+
+function matchesFilters(notification) {
+  const event = $('filter-event').value.trim();
+  const table = $('filter-table').value;
+  if (table && notification.payload.table !== table) return false;
+  if (!event) return true;
+  return event.endsWith('.*') ? notification.event.startsWith(event.slice(0, -1)) : notification.event === event;
+}
+
+function feedItem(notification) {
+  const li = document.createElement('li');
+  const time = document.createElement('time');
+  time.dateTime = notification.createdAt;
+  time.textContent = clock.format(new Date(notification.createdAt));
+  const event = document.createElement('span');
+  event.className = 'event';
+  event.textContent = notification.event;
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  const { pk, actor, changedColumns } = notification.payload;
+  meta.textContent = `#${notification.id} · ${Object.values(pk).join(', ')} · by ${actor}` +
+    (changedColumns ? ` · ${changedColumns.join(', ')}` : '');
+  li.append(time, event, meta);
+  return li;
+}
+
+function renderFeed() {
+  const shown = feed.filter(matchesFilters);
+  $('notifications').replaceChildren(...shown.map(feedItem));
+  $('feed-empty').hidden = shown.length > 0;
+}
+
+function addTable(table) {
+  if (tables.has(table)) return;
+  tables.add(table);
+  const option = document.createElement('option');
+  option.value = option.textContent = table;
+  $('filter-table').append(option);
+}
+
+function onNotification(notification) {
+  lastId = notification.id;
+  feed.unshift(notification);
+  if (feed.length > FEED_LIMIT) feed.length = FEED_LIMIT;
+  addTable(notification.payload.table);
+  if (matchesFilters(notification)) {
+    $('notifications').prepend(feedItem(notification));
+    const list = $('notifications');
+    while (list.children.length > FEED_LIMIT) list.lastElementChild.remove();
+    $('feed-empty').hidden = true;
+  }
+  const { table, new: row, old } = notification.payload;
+  if (table === 'invoices') refreshInvoice((row ?? old).id);
+  if (table === 'invoice_items') {
+    refreshInvoice(row?.invoice_id);
+    if (old && old.invoice_id !== row?.invoice_id) refreshInvoice(old.invoice_id); // moved or deleted
+  }
+}
+
+// --- connection ---------------------------------------------------------------
+
+function connect() {
+  socket = io('/events', { transports: ['websocket'] });
+  socket.on('notification', onNotification);
+  socket.on('connect', async () => {
+    // Resume after the last notification seen: the server replays what was missed, then goes live.
+    const ack = await socket.emitWithAck('subscribe', lastId ? { since: lastId } : {});
+    if (!ack.ok) {
+      setStatus(`Subscription refused: ${ack.error.message}`, false);
+      if (ack.error.code === 'SINCE_EXPIRED') {
+        lastId = undefined;
+        invoices.clear();
+        await loadInvoices();
+        socket.disconnect().connect();
+      }
+      return;
+    }
+    lastId ??= ack.cursor;
+    setStatus('Live', true);
+    if (invoices.size === 0) await loadInvoices();
+  });
+  socket.on('disconnect', () => setStatus('Reconnecting…', false));
+}
+
+$('filters').addEventListener('input', renderFeed);
+$('filters').addEventListener('submit', (event) => event.preventDefault());
+connect();
+
+// A handle for the browser console (and the end-to-end test).
+window.rowcast = {
+  disconnect: () => socket.disconnect(),
+  connect: () => socket.connect(),
+  get lastId() {
+    return lastId;
+  },
+};

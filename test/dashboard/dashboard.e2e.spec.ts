@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Browser, chromium, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, TestApp } from '../support/app.js';
+import { waitForNotifications } from '../support/notifications.js';
+
+const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-results');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** The dashboard in a real headless Chromium (Debian's), driven by playwright-core. */
+describe('dashboard page', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    t = await createTestApp({ listen: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(t.url);
+    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t.close();
+  });
+
+  const totalOf = (invoiceId: string) => page.locator(`tr[data-invoice-id="${invoiceId}"] .total`);
+
+  it('shows a change made by direct SQL without a reload', async () => {
+    const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-1') RETURNING id`);
+    const id = rows[0].id;
+    await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 3, 1250)`, [id]);
+    await totalOf(id).filter({ hasText: '37.50' }).waitFor({ timeout: 15_000 });
+    await page.locator('#notifications li').filter({ hasText: 'invoice_items.created' }).first().waitFor();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  });
+
+  it('shows changes made through the REST API', async () => {
+    const created = await t.http.post('/invoices').set('X-Actor', 'dana').send({ invoiceNo: 'DASH-REST', items: [{ quantity: 2, amountPerUnit: 500 }] });
+    await totalOf(created.body.id).filter({ hasText: '10.00' }).waitFor({ timeout: 15_000 });
+    await page.locator('#notifications li').filter({ hasText: 'by dana' }).first().waitFor();
+  });
+
+  it('resumes after a dropped connection without losing the changes made meanwhile', async () => {
+    const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-GAP') RETURNING id`);
+    const id = rows[0].id;
+    await totalOf(id).waitFor({ timeout: 15_000 });
+    await page.evaluate(() => (window as unknown as { rowcast: { disconnect(): void } }).rowcast.disconnect());
+    await page.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
+    await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 999)`, [id]);
+    await waitForNotifications(t.db.sql, 1, { where: `event = 'invoice_items.created' AND payload->'new'->>'invoice_id' = $1`, values: [id] });
+    await page.evaluate(() => (window as unknown as { rowcast: { connect(): void } }).rowcast.connect());
+    await totalOf(id).filter({ hasText: '9.99' }).waitFor({ timeout: 15_000 });
+  });
+
+  it('filters the feed, and is usable with a keyboard and a screen reader', async () => {
+    await page.getByLabel('Event').fill('invoices.*');
+    const events = await page.locator('#notifications .event').allTextContents();
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((event) => event.startsWith('invoices.'))).toBe(true);
+    await page.getByLabel('Event').fill('');
+    expect(await page.getByRole('table').locator('caption').textContent()).toContain('Invoices');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('rowcast');
+    // On a fresh load, Tab reaches the skip link first; Enter opens an invoice's items.
+    const fresh = await browser.newPage();
+    try {
+      await fresh.goto(t.url);
+      await fresh.locator('summary').first().waitFor({ timeout: 15_000 });
+      await fresh.keyboard.press('Tab');
+      expect(await fresh.evaluate(() => document.activeElement?.textContent)).toContain('Skip to the live feed');
+      const summary = fresh.locator('summary').first();
+      await summary.focus();
+      await fresh.keyboard.press('Enter');
+      expect(await summary.evaluate((element) => (element.parentElement as HTMLDetailsElement).open)).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
