@@ -16,6 +16,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY docs/asyncapi.yaml ./docs/asyncapi.yaml
 RUN chown node:node /app
 USER node
 EXPOSE 3000

@@ -1,9 +1,11 @@
 import { INestApplication } from '@nestjs/common';
+import type { Response } from 'express';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { actorMiddleware } from './common/actor/actor.middleware.js';
 import { jsonObjectBody } from './common/http/json-body.middleware.js';
+import { projectFile } from './common/project-file.js';
 import { AppConfig } from './config/config.js';
 import { serveDashboard } from './dashboard/dashboard.js';
 
@@ -23,11 +25,16 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
       .setTitle('rowcast')
       .setDescription(
         'Every committed row change in PostgreSQL as a durable, ordered event. ' +
-          'Amounts are integers in minor units (cents).',
+          'Amounts are integers in minor units (cents). ' +
+          'Live push over Socket.IO (namespace /events): see the [AsyncAPI document](/docs/asyncapi.yaml).',
       )
       .setVersion('0.1.0')
       .build(),
   );
+  // Registered before Swagger UI's /docs routes so that this path is not taken for one of its files.
+  app.getHttpAdapter().get('/docs/asyncapi.yaml', (_req, res) => {
+    (res as Response).type('application/yaml').sendFile(projectFile('docs/asyncapi.yaml'));
+  });
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', customSiteTitle: 'rowcast API' });
   serveDashboard(app);
   return app;
