@@ -8,6 +8,7 @@ import { jsonObjectBody } from './common/http/json-body.middleware.js';
 import { projectFile } from './common/project-file.js';
 import { AppConfig } from './config/config.js';
 import { serveDashboard } from './dashboard/dashboard.js';
+import { RealtimeIoAdapter } from './realtime/io-adapter.js';
 
 /**
  * What the HTTP server needs beyond the module graph: logger, body limits, the OpenAPI page.
@@ -15,6 +16,7 @@ import { serveDashboard } from './dashboard/dashboard.js';
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): INestApplication {
   app.useLogger(app.get(Logger));
+  app.useWebSocketAdapter(new RealtimeIoAdapter(app, config));
   app.disable('x-powered-by');
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.use(jsonObjectBody);

@@ -58,6 +58,14 @@ class EnvironmentVariables {
   @IsOptional()
   @IntVar(50, 60000)
   CAPTURE_TAKEOVER_MS?: number;
+
+  @IsOptional()
+  @IntVar(100, 300000)
+  WS_PING_INTERVAL_MS?: number;
+
+  @IsOptional()
+  @IntVar(100, 300000)
+  WS_PING_TIMEOUT_MS?: number;
 }
 
 export interface AppConfig {
@@ -83,6 +91,11 @@ export interface AppConfig {
     /** Longest sleep on LISTEN: bounds the latency of a commit that races the wake-up flag. */
     safetyPollMs: number;
     maxBackoffMs: number;
+  };
+  websocket: {
+    /** Heartbeat: a ping this often; a peer that has not answered within the timeout is dropped. */
+    pingIntervalMs: number;
+    pingTimeoutMs: number;
   };
 }
 
@@ -121,6 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       lingerMs: 25,
       safetyPollMs: 500,
       maxBackoffMs: 10_000,
+    },
+    websocket: {
+      pingIntervalMs: parsed.WS_PING_INTERVAL_MS ?? 10_000,
+      pingTimeoutMs: parsed.WS_PING_TIMEOUT_MS ?? 5_000,
     },
   };
 }

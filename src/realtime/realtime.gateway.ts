@@ -16,9 +16,8 @@ import { SubscriptionsService } from './subscriptions.service.js';
 /** Socket.IO namespace /events: translates messages and delegates; see docs/DESIGN.md "WebSocket". */
 @WebSocketGateway({
   namespace: '/events',
-  pingInterval: 10_000,
-  pingTimeout: 5_000,
   // A hard cap per packet; subscribe messages over LIMITS.messageBytes get an error ack instead.
+  // The heartbeat comes from config (RealtimeIoAdapter).
   maxHttpBufferSize: 1_000_000,
 })
 export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {

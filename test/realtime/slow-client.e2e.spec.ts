@@ -4,24 +4,28 @@ import { createTestApp, TestApp } from '../support/app.js';
 import { connectClient, TestClient } from '../support/socket.js';
 import { waitFor } from '../support/wait.js';
 
-/** The raw TCP socket under a socket.io-client websocket: pausing it stops reading. */
-function rawSocket(client: TestClient): { pause(): void; resume(): void } {
-  return (client.socket.io as unknown as { engine: { transport: { ws: { _socket: { pause(): void; resume(): void } } } } })
-    .engine.transport.ws._socket;
+type Raw = { pause(): void; resume(): void };
+
+/** The raw TCP socket under a socket.io-client websocket (gone once closed): pausing it stops reading. */
+function rawSocket(client: TestClient): Raw {
+  const engine = (client.socket.io as unknown as { engine?: { transport?: { ws?: { _socket?: Raw } | null } } }).engine;
+  return engine?.transport?.ws?._socket ?? { pause: () => {}, resume: () => {} };
 }
 
 describe('a client that stops reading', () => {
   let t: TestApp;
   let fast: TestClient;
   let slow: TestClient;
+  let slowRaw: Raw;
   beforeAll(async () => {
     t = await createTestApp({ listen: true });
     fast = await connectClient(t.url);
     slow = await connectClient(t.url);
+    slowRaw = rawSocket(slow);
   });
   afterAll(async () => {
     fast.close();
-    rawSocket(slow).resume(); // lets its connection close instead of stalling the server's shutdown
+    slowRaw.resume(); // lets its connection close instead of stalling the server's shutdown
     slow.close();
     await t.close();
   });
@@ -31,7 +35,7 @@ describe('a client that stops reading', () => {
     await slow.subscribe({ events: ['invoices.created'] });
     const service = t.app.get(SubscriptionsService);
     expect(service.connectedClients).toBe(2);
-    rawSocket(slow).pause();
+    slowRaw.pause();
     await t.db.sql.query(
       `INSERT INTO invoices (invoice_no) SELECT 'SLOW-' || g FROM generate_series(1, 50000) g`,
     );
@@ -41,4 +45,23 @@ describe('a client that stops reading', () => {
     expect(new Set(ids).size).toBe(50_000);
     expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
   }, 180_000);
+});
+
+describe('a peer that stops answering', () => {
+  it('is dropped by the heartbeat', async () => {
+    const t = await createTestApp({ listen: true, env: { WS_PING_INTERVAL_MS: '200', WS_PING_TIMEOUT_MS: '300' } });
+    const dead = await connectClient(t.url);
+    const raw = rawSocket(dead);
+    try {
+      await dead.subscribe({});
+      const service = t.app.get(SubscriptionsService);
+      expect(service.connectedClients).toBe(1);
+      raw.pause(); // reads no ping, so sends no pong
+      await waitFor(() => service.connectedClients === 0, { timeout: 10_000, what: 'the heartbeat to drop the peer' });
+    } finally {
+      raw.resume(); // lets the connection close instead of stalling the server's shutdown
+      dead.close();
+      await t.close();
+    }
+  });
 });
