@@ -7,7 +7,8 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 
 export default defineConfig({
   plugins: [nestTypescript(root)],
-  esbuild: false,
+  // The plugin above compiles TypeScript; Vite's own transform (Oxc since Vite 8) must not run again.
+  oxc: false,
   test: {
     root,
     include: ['src/**/*.spec.ts', 'test/**/*.spec.ts'],
