@@ -75,7 +75,12 @@ export class Capture1763800000000 implements MigrationInterface {
       CREATE OR REPLACE FUNCTION capture.sequence_commit() RETURNS trigger
       LANGUAGE plpgsql AS $fn$
       BEGIN
-        INSERT INTO capture.pending (tx, seq) VALUES (pg_current_xact_id(), nextval('capture.commit_seq'));
+        -- Usually this fires once, at commit. If it fires earlier (SET CONSTRAINTS ALL IMMEDIATE)
+        -- and the transaction captures more afterwards, clearing the marker queues it again, and
+        -- the last firing, after the last captured write, sets the number.
+        PERFORM set_config('capture.sequenced_tx', '', true);
+        INSERT INTO capture.pending (tx, seq) VALUES (pg_current_xact_id(), nextval('capture.commit_seq'))
+        ON CONFLICT (tx) DO UPDATE SET seq = excluded.seq;
         IF (SELECT listening FROM capture.wakeup WHERE id = 1) THEN
           PERFORM pg_notify('capture', '');
         END IF;

@@ -41,7 +41,7 @@ export class JournalReader {
        FROM capture.pending p,
             LATERAL (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) w
        WHERE p.tx < w.xmin
-         AND NOT EXISTS (SELECT 1 FROM capture.pending q WHERE q.tx >= w.xmin AND q.seq < p.seq)
+         AND p.seq < coalesce((SELECT min(q.seq) FROM capture.pending q WHERE q.tx >= w.xmin), 9223372036854775807)
        ORDER BY p.seq
        LIMIT $1`,
       [this.batchSize],

@@ -93,7 +93,9 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
         const what = this.broken ? 'listener connection lost' : 'drain failed';
         this.logger.warn(`${what} (${describe(error)}); reconnecting in ${delay} ms`);
         await this.disconnect();
-        await this.sleep(delay);
+        // The dead connection's own 'end'/'error' must not cut the backoff short (a hot loop).
+        this.sleeper.forget();
+        if (this.running) await this.sleep(delay);
       }
     }
     await this.stopListening();
@@ -106,9 +108,13 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
       application_name: 'rowcast-listener',
       keepAlive: true,
       connectionTimeoutMillis: 5_000,
+      // If this host freezes or is cut off, the server ends the session (and frees the drain
+      // lock for a standby) within about 20 s instead of the OS default of two hours.
+      options: '-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=3 -c tcp_keepalives_count=3 -c tcp_user_timeout=20000',
     });
     this.broken = undefined;
     const fail = (error: Error) => {
+      if (client !== this.client) return; // a connection already given up on
       this.broken ??= error;
       this.status.connected = false;
       this.wakeUp();

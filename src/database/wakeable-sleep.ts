@@ -11,6 +11,11 @@ export class WakeableSleep {
     this.endSleep?.();
   }
 
+  /** Forgets a wake-up nobody slept through (before a backoff, which only shutdown may cut short). */
+  forget(): void {
+    this.wakeRequested = false;
+  }
+
   sleep(ms: number): Promise<void> {
     if (this.wakeRequested) {
       this.wakeRequested = false;

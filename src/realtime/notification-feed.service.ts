@@ -31,6 +31,9 @@ export class NotificationFeed implements OnApplicationBootstrap, OnApplicationSh
   private running = false;
   private loop: Promise<void> | undefined;
   private last = 0n;
+  private markReady!: () => void;
+  /** Resolves once the feed knows where the log ends (its first read): positions are real after it. */
+  readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -64,6 +67,7 @@ export class NotificationFeed implements OnApplicationBootstrap, OnApplicationSh
           const { rows } = await client.query<{ id: string }>(`SELECT coalesce(max(id), 0)::text AS id FROM notifications`);
           this.last = BigInt(rows[0].id);
           started = true;
+          this.markReady();
         }
         for (;;) {
           if (!this.running) break;
@@ -77,7 +81,8 @@ export class NotificationFeed implements OnApplicationBootstrap, OnApplicationSh
         const delay = backoff(failures, this.config.capture.maxBackoffMs);
         this.logger.warn(`notification feed lost its connection (${String(error)}); reconnecting in ${delay} ms`);
         await this.disconnect();
-        await this.sleeper.sleep(delay);
+        this.sleeper.forget(); // only shutdown may cut a backoff short
+        if (this.running) await this.sleeper.sleep(delay);
       }
     }
     await this.disconnect();
@@ -90,7 +95,8 @@ export class NotificationFeed implements OnApplicationBootstrap, OnApplicationSh
       keepAlive: true,
       connectionTimeoutMillis: 5_000,
     });
-    client.on('error', () => this.sleeper.wake()); // the next query fails and the loop reconnects
+    // A broken connection: the next query fails and the loop reconnects.
+    client.on('error', () => client === this.client && this.sleeper.wake());
     client.on('notification', () => this.sleeper.wake());
     this.client = client;
     await client.connect();

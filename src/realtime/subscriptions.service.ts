@@ -119,6 +119,8 @@ export class SubscriptionsService {
   }
 
   private async addSubscription(client: Client, payload: unknown): Promise<Ack> {
+    // Before the feed has read where the log ends, positions (and so since) mean nothing.
+    await this.feed.ready;
     if (tooLarge(payload)) return refuse('MESSAGE_TOO_LARGE', `a message may hold at most ${LIMITS.messageBytes} bytes`);
     const parsed = await validateMessage(SubscribeDto, payload);
     if ('error' in parsed) return refuse('INVALID_REQUEST', parsed.error);
@@ -135,9 +137,9 @@ export class SubscriptionsService {
     }
     const subscription = new Subscription(randomBytes(6).toString('base64url'), request);
     client.subscriptions.set(subscription.id, subscription);
-    if (since !== undefined && !client.sentAny && !client.replaying) {
+    if (!client.sentAny && !client.replaying) {
       // Ids ascend per connection: once something was sent, a replay can only start from there.
-      client.position = since;
+      client.position = since ?? (client.position > this.feed.lastId ? client.position : this.feed.lastId);
     }
     const needsReplay = since !== undefined && client.position < this.feed.lastId;
     if (needsReplay && !client.replaying) {
@@ -153,12 +155,25 @@ export class SubscriptionsService {
   private async replay(client: Client): Promise<void> {
     while (this.clients.has(client.socket.id)) {
       await this.writable(client);
-      const rows: ReplayRow[] = await this.dataSource.query(
-        `SELECT n.id::text AS id, n.event, n.table_name, n.created_at, n.payload
-         FROM notifications n WHERE n.id > $1 ORDER BY n.id LIMIT ${LIMITS.replayPage}`,
+      // Everything up to `target` was committed before the query below takes its snapshot.
+      const target = this.feed.lastId;
+      const rows: (ReplayRow & { purged_through: string })[] = await this.dataSource.query(
+        `SELECT n.id::text AS id, n.event, n.table_name, n.created_at, n.payload, r.purged_through::text
+         FROM notification_retention r
+         LEFT JOIN LATERAL (SELECT * FROM notifications n WHERE n.id > $1 ORDER BY n.id LIMIT ${LIMITS.replayPage}) n ON true
+         WHERE r.id = 1
+         ORDER BY n.id`,
         [client.position.toString()],
       );
-      for (const row of rows) {
+      if (rows.length && BigInt(rows[0].purged_through) > client.position) {
+        // Retention deleted notifications this replay had not sent yet: say so, never skip them.
+        this.clients.delete(client.socket.id);
+        client.socket.emit('error_notice', { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' });
+        client.socket.disconnect(true);
+        return;
+      }
+      const page = rows.filter((row) => row.id !== null);
+      for (const row of page) {
         const notification = fromRow(row);
         if (wants(client, notification)) {
           client.sentAny = true;
@@ -166,9 +181,12 @@ export class SubscriptionsService {
         }
         client.position = BigInt(row.id);
       }
-      if (rows.length < LIMITS.replayPage) {
+      if (page.length < LIMITS.replayPage) {
+        // Nothing after the position existed at the snapshot, yet `target` did: ids up to it
+        // that the page lacks were deleted, not missed. Ids the feed dispatched since are not
+        // covered, so the loop goes on until the position reaches the feed's.
+        if (page.length === 0 && client.position < target) client.position = target;
         // Synchronous from here to the switch: the feed cannot dispatch in between.
-        if (rows.length === 0 && client.position < this.feed.lastId) client.position = this.feed.lastId;
         if (client.position >= this.feed.lastId) {
           client.replaying = false;
           return;

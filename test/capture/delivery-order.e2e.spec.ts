@@ -153,6 +153,27 @@ describe('capture to notifications: content and commit order', () => {
     expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['W-0', 'W-by-t2', 'W-by-t1']);
   });
 
+  it('numbers a transaction after its last captured write, even after SET CONSTRAINTS ALL IMMEDIATE', async () => {
+    const r = await newInvoice('SC-0');
+    await waitForNotifications(sql, 1, forEntity(r));
+    const [t1, t2] = [await session(), await session()];
+    try {
+      await t1.query('BEGIN');
+      await t1.query(`INSERT INTO invoices (invoice_no) VALUES ('SC-t1-other')`);
+      await t1.query('SET CONSTRAINTS ALL IMMEDIATE'); // fires the numbering trigger early
+      await t2.query('BEGIN');
+      await t2.query(`UPDATE invoices SET invoice_no = 'SC-by-t2' WHERE id = $1`, [r]);
+      await t2.query('COMMIT');
+      await t1.query(`UPDATE invoices SET invoice_no = 'SC-by-t1' WHERE id = $1`, [r]);
+      await t1.query('COMMIT');
+    } finally {
+      t1.release();
+      t2.release();
+    }
+    const forR = await waitForNotifications(sql, 3, forEntity(r));
+    expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['SC-0', 'SC-by-t2', 'SC-by-t1']);
+  });
+
   it('holds later transactions back behind a long-open one, then delivers them all', async () => {
     const open = await session();
     try {

@@ -1,0 +1,34 @@
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { Test } from '@nestjs/testing';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/support/wait.js';
+import { loadConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { PgListener } from './pg-listener.service.js';
+
+/** A port on which nothing listens: every connection attempt is refused at once. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('PgListener', () => {
+  it('backs off between reconnects when the database refuses connections', async () => {
+    const config = loadConfig({ DATABASE_URL: `postgres://nobody@127.0.0.1:${await closedPort()}/none` });
+    const moduleRef = await Test.createTestingModule({
+      providers: [PgListener, { provide: APP_CONFIG, useValue: config }, { provide: EventEmitter2, useValue: new EventEmitter2() }],
+    }).compile();
+    const sut = moduleRef.get(PgListener);
+    const started = Date.now();
+    await sut.onApplicationBootstrap();
+    await waitFor(() => sut.getStatus().reconnects >= 4, { what: '4 failed connection attempts' });
+    // Backoff waits at least 50, 100 and 200 ms after the first three failures.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(sut.getStatus()).toMatchObject({ connected: false, draining: false });
+    await sut.onApplicationShutdown();
+  });
+});
