@@ -31,7 +31,11 @@ interface Cursor {
  * late with a low number is never skipped.
  */
 export class JournalReader {
-  constructor(private readonly batchSize: number) {}
+  constructor(
+    private readonly batchSize: number,
+    /** Stored bytes of old + new per batch: huge rows make smaller batches (at least one row). */
+    private readonly batchBytes: number,
+  ) {}
 
   async read(client: pg.Client): Promise<JournalBatch> {
     // First statement of the transaction, before it has an xid of its own (which would hold the
@@ -61,21 +65,30 @@ export class JournalReader {
     }
     if (txs.length === 0) return { rows: [], completed: [], cursor: from, from };
 
-    const { rows } = await client.query<JournalRow>(
-      `SELECT c.id::text AS id, c.tx::text AS tx, c.schema_name, c.table_name, c.op, c.row_pk, c.old, c.new,
-              c.changed_columns, c.actor, c.changed_at
-       FROM unnest($1::xid8[]) WITH ORDINALITY AS r(tx, ord)
-       CROSS JOIN LATERAL (
-         SELECT * FROM capture.changes c
-         WHERE c.tx = r.tx AND c.id > CASE WHEN r.tx = $2::xid8 THEN $3::bigint ELSE 0 END
-         ORDER BY c.id
-         LIMIT $4
-       ) c
-       ORDER BY r.ord, c.id
-       LIMIT $4`,
-      [txs, current.tx, current.last_change_id, this.batchSize],
+    const { rows } = await client.query<JournalRow & { candidates: string }>(
+      `SELECT id::text AS id, tx::text AS tx, schema_name, table_name, op, row_pk, old, new,
+              changed_columns, actor, changed_at, candidates
+       FROM (
+         SELECT s.*, sum(s.size) OVER (ORDER BY s.ord, s.id) AS running, count(*) OVER () AS candidates
+         FROM (
+           SELECT c.*, r.ord, coalesce(pg_column_size(c.old), 0) + coalesce(pg_column_size(c.new), 0) AS size
+           FROM unnest($1::xid8[]) WITH ORDINALITY AS r(tx, ord)
+           CROSS JOIN LATERAL (
+             SELECT * FROM capture.changes c
+             WHERE c.tx = r.tx AND c.id > CASE WHEN r.tx = $2::xid8 THEN $3::bigint ELSE 0 END
+             ORDER BY c.id
+             LIMIT $4
+           ) c
+           ORDER BY r.ord, c.id
+           LIMIT $4
+         ) s
+       ) w
+       WHERE w.running - w.size < $5
+       ORDER BY w.ord, w.id`,
+      [txs, current.tx, current.last_change_id, this.batchSize, this.batchBytes],
     );
-    if (rows.length < this.batchSize) {
+    const cut = rows.length > 0 && rows.length < Number(rows[0].candidates); // by the byte budget
+    if (rows.length < this.batchSize && !cut) {
       return { rows, completed: txs, cursor: { tx: null, lastChangeId: '0' }, from };
     }
     const last = rows[rows.length - 1];

@@ -49,7 +49,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly events: EventEmitter2,
   ) {
-    this.reader = new JournalReader(config.capture.batchSize);
+    this.reader = new JournalReader(config.capture.batchSize, config.capture.batchBytes);
   }
 
   /** Starts the loop; the app is ready once the first connection attempt has ended (bounded). */

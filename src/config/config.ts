@@ -60,6 +60,10 @@ class EnvironmentVariables {
   CAPTURE_TAKEOVER_MS?: number;
 
   @IsOptional()
+  @IntVar(1024, 268435456)
+  CAPTURE_BATCH_BYTES?: number;
+
+  @IsOptional()
   @IntVar(100, 300000)
   WS_PING_INTERVAL_MS?: number;
 
@@ -80,8 +84,10 @@ export interface AppConfig {
   /** Age after which notifications and drained journal rows are deleted. */
   retentionDays: number;
   capture: {
-    /** Journal rows per drain transaction (memory stays bounded by it). */
+    /** Journal rows per drain transaction (memory stays bounded by it)... */
     batchSize: number;
+    /** ...and stored bytes of their rows (a batch has at least one row, however large). */
+    batchBytes: number;
     /** How often a standby instance tries to take the drain lock. */
     takeoverIntervalMs: number;
     /** Waits this long after a small batch, and between polls while lingering... */
@@ -129,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     retentionDays: parsed.RETENTION_DAYS ?? 30,
     capture: {
       batchSize: parsed.CAPTURE_BATCH_SIZE ?? 1000,
+      batchBytes: parsed.CAPTURE_BATCH_BYTES ?? 16 * 1024 * 1024,
       takeoverIntervalMs: parsed.CAPTURE_TAKEOVER_MS ?? 2000,
       pollIntervalMs: 5,
       lingerMs: 25,

@@ -127,6 +127,31 @@ describe('capture survives failures and load', () => {
   }, 240_000);
 });
 
+describe('large rows', () => {
+  it('drains in batches bounded by bytes, at least one row each, every change once', async () => {
+    const db = await createTestDatabase();
+    const t = await createTestApp({ db, env: { CAPTURE_BATCH_BYTES: '100000' } });
+    try {
+      await db.sql.query(`CREATE TABLE blobs (id int PRIMARY KEY, body text)`);
+      await db.sql.query(`SELECT capture.enable('blobs')`);
+      // 30 rows of about 60 kB that do not compress (random hex), one of 300 kB: one transaction.
+      await db.sql.query(
+        `INSERT INTO blobs SELECT g, (SELECT string_agg(md5(random()::text || g || i), '')
+                                     FROM generate_series(1, CASE WHEN g = 1 THEN 9400 ELSE 1900 END) i)
+         FROM generate_series(1, 31) g`,
+      );
+      await drained(db.sql);
+      await expectEveryChangeOnce(db.sql);
+      const status = t.app.get(PgListener).getStatus();
+      expect(status.largestBatch).toBeGreaterThanOrEqual(1);
+      expect(status.largestBatch).toBeLessThan(31);
+    } finally {
+      await t.close();
+      await db.drop();
+    }
+  }, 60_000);
+});
+
 describe('two instances on one database', () => {
   let db: TestDatabase;
   beforeAll(async () => {
