@@ -4,7 +4,8 @@ export type RealtimeErrorCode =
   | 'MESSAGE_TOO_LARGE'
   | 'TOO_MANY_SUBSCRIPTIONS'
   | 'UNKNOWN_SUBSCRIPTION'
-  | 'SINCE_EXPIRED';
+  | 'SINCE_EXPIRED'
+  | 'UNAVAILABLE';
 
 export type Ack =
   | { ok: true; subscriptionId?: string; cursor?: string }

@@ -17,6 +17,8 @@ export const LIMITS = {
   replayPage: 500,
   /** Packets waiting to be written to one client before it counts as not reading. */
   maxBufferedPackets: 5_000,
+  /** How long a subscribe waits for the feed to start before it is refused as UNAVAILABLE. */
+  readyWaitMs: 5_000,
 };
 
 interface Client {
@@ -120,7 +122,11 @@ export class SubscriptionsService {
 
   private async addSubscription(client: Client, payload: unknown): Promise<Ack> {
     // Before the feed has read where the log ends, positions (and so since) mean nothing.
-    await this.feed.ready;
+    const ready = await Promise.race([
+      this.feed.ready.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(resolve, LIMITS.readyWaitMs, false).unref()),
+    ]);
+    if (!ready) return refuse('UNAVAILABLE', 'the service is not connected to its database yet; try again shortly');
     if (tooLarge(payload)) return refuse('MESSAGE_TOO_LARGE', `a message may hold at most ${LIMITS.messageBytes} bytes`);
     const parsed = await validateMessage(SubscribeDto, payload);
     if ('error' in parsed) return refuse('INVALID_REQUEST', parsed.error);
