@@ -4,18 +4,11 @@ import pg from 'pg';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { backoff, WakeableSleep } from '../database/wakeable-sleep.js';
-import { NOTIFICATIONS_CHANNEL, NotificationsAppendedEvent, StoredNotification } from '../events/event-catalog.js';
+import { NOTIFICATIONS_CHANNEL, NotificationsAppendedEvent } from '../events/event-catalog.js';
+import { fromRow, NOTIFICATION_COLUMNS, NotificationRow } from './notification-row.js';
 
 const PAGE = 1000;
 const SAFETY_POLL_MS = 1000;
-
-interface NotificationRow {
-  id: string;
-  event: string;
-  table_name: string;
-  created_at: Date;
-  payload: StoredNotification['payload'];
-}
 
 /**
  * Tails the notification log on every instance (one writer, the drainer, commits ids in order),
@@ -113,18 +106,11 @@ export class NotificationFeed implements OnApplicationBootstrap, OnApplicationSh
   /** Reads and dispatches one page after the last id; returns how many it read. */
   private async readPage(client: pg.Client): Promise<number> {
     const { rows } = await client.query<NotificationRow>(
-      `SELECT n.id::text AS id, n.event, n.table_name, n.created_at, n.payload
-       FROM notifications n WHERE n.id > $1 ORDER BY n.id LIMIT ${PAGE}`,
+      `SELECT ${NOTIFICATION_COLUMNS} FROM notifications n WHERE n.id > $1 ORDER BY n.id LIMIT ${PAGE}`,
       [this.last.toString()],
     );
     if (rows.length === 0) return 0;
-    const notifications = rows.map((row) => ({
-      id: row.id,
-      event: row.event,
-      tableName: row.table_name,
-      createdAt: row.created_at,
-      payload: row.payload,
-    }));
+    const notifications = rows.map(fromRow);
     // Dispatch and the new position happen in one synchronous step: a replay that compares its
     // position with lastId never sees one without the other.
     this.events.emit(NotificationsAppendedEvent.eventName, new NotificationsAppendedEvent(notifications));

@@ -7,6 +7,7 @@ import { validateMessage } from '../common/validation-message.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
 import { NotificationFeed } from './notification-feed.service.js';
+import { fromRow, NOTIFICATION_COLUMNS, NotificationRow } from './notification-row.js';
 import { Ack, refuse } from './realtime.errors.js';
 import { Subscription } from './subscription.js';
 
@@ -163,8 +164,8 @@ export class SubscriptionsService {
       await this.writable(client);
       // Everything up to `target` was committed before the query below takes its snapshot.
       const target = this.feed.lastId;
-      const rows: (ReplayRow & { purged_through: string })[] = await this.dataSource.query(
-        `SELECT n.id::text AS id, n.event, n.table_name, n.created_at, n.payload, r.purged_through::text
+      const rows: (NotificationRow & { purged_through: string })[] = await this.dataSource.query(
+        `SELECT ${NOTIFICATION_COLUMNS}, r.purged_through::text
          FROM notification_retention r
          LEFT JOIN LATERAL (SELECT * FROM notifications n WHERE n.id > $1 ORDER BY n.id LIMIT ${LIMITS.replayPage}) n ON true
          WHERE r.id = 1
@@ -230,18 +231,6 @@ export class SubscriptionsService {
     );
     return BigInt(rows[0]?.id ?? 0);
   }
-}
-
-interface ReplayRow {
-  id: string;
-  event: string;
-  table_name: string;
-  created_at: Date;
-  payload: StoredNotification['payload'];
-}
-
-function fromRow(row: ReplayRow): StoredNotification {
-  return { id: row.id, event: row.event, tableName: row.table_name, createdAt: row.created_at, payload: row.payload };
 }
 
 function wants(client: Client, notification: StoredNotification): boolean {

@@ -106,22 +106,32 @@ describe('capture to notifications: content and commit order', () => {
     expect(Number(delivered[0].change_id)).toBeGreaterThan(Number(delivered[1].change_id));
   });
 
-  it('ends a row on the values of the transaction that committed last, though it began first', async () => {
-    const r = await newInvoice('R-0');
+  /**
+   * T1 writes first (taking the lower xid); T2 updates row R and commits; T1 then updates R and
+   * commits. `betweenWrites` runs in T1 after its first write. Returns R's notifications.
+   */
+  async function lastCommitterScenario(label: string, betweenWrites?: (t1: pg.PoolClient) => Promise<unknown>) {
+    const r = await newInvoice(`${label}-0`);
+    await waitForNotifications(sql, 1, forEntity(r));
     const [t1, t2] = [await session(), await session()];
     try {
       await t1.query('BEGIN');
-      await t1.query(`INSERT INTO invoices (invoice_no) VALUES ('R-t1-other')`); // T1 takes the lower xid
+      await t1.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`${label}-t1-other`]);
+      await betweenWrites?.(t1);
       await t2.query('BEGIN');
-      await t2.query(`UPDATE invoices SET invoice_no = 'R-by-t2' WHERE id = $1`, [r]);
+      await t2.query(`UPDATE invoices SET invoice_no = $2 WHERE id = $1`, [r, `${label}-by-t2`]);
       await t2.query('COMMIT');
-      await t1.query(`UPDATE invoices SET invoice_no = 'R-by-t1' WHERE id = $1`, [r]);
+      await t1.query(`UPDATE invoices SET invoice_no = $2 WHERE id = $1`, [r, `${label}-by-t1`]);
       await t1.query('COMMIT');
     } finally {
       t1.release();
       t2.release();
     }
-    const forR = await waitForNotifications(sql, 3, forEntity(r));
+    return { r, forR: await waitForNotifications(sql, 3, forEntity(r)) };
+  }
+
+  it('ends a row on the values of the transaction that committed last, though it began first', async () => {
+    const { r, forR } = await lastCommitterScenario('R');
     expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['R-0', 'R-by-t2', 'R-by-t1']);
     const { rows } = await sql.query(`SELECT invoice_no FROM invoices WHERE id = $1`, [r]);
     expect(forR.at(-1)!.payload.new!.invoice_no).toBe(rows[0].invoice_no);
@@ -154,23 +164,8 @@ describe('capture to notifications: content and commit order', () => {
   });
 
   it('numbers a transaction after its last captured write, even after SET CONSTRAINTS ALL IMMEDIATE', async () => {
-    const r = await newInvoice('SC-0');
-    await waitForNotifications(sql, 1, forEntity(r));
-    const [t1, t2] = [await session(), await session()];
-    try {
-      await t1.query('BEGIN');
-      await t1.query(`INSERT INTO invoices (invoice_no) VALUES ('SC-t1-other')`);
-      await t1.query('SET CONSTRAINTS ALL IMMEDIATE'); // fires the numbering trigger early
-      await t2.query('BEGIN');
-      await t2.query(`UPDATE invoices SET invoice_no = 'SC-by-t2' WHERE id = $1`, [r]);
-      await t2.query('COMMIT');
-      await t1.query(`UPDATE invoices SET invoice_no = 'SC-by-t1' WHERE id = $1`, [r]);
-      await t1.query('COMMIT');
-    } finally {
-      t1.release();
-      t2.release();
-    }
-    const forR = await waitForNotifications(sql, 3, forEntity(r));
+    // SET CONSTRAINTS ALL IMMEDIATE fires the numbering trigger early, before T1's conflicting write.
+    const { forR } = await lastCommitterScenario('SC', (t1) => t1.query('SET CONSTRAINTS ALL IMMEDIATE'));
     expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['SC-0', 'SC-by-t2', 'SC-by-t1']);
   });
 
