@@ -2,6 +2,7 @@ import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { LoggerModule } from 'nestjs-pino';
+import { AuthModule } from './auth/auth.module.js';
 import { CaptureModule } from './capture/capture.module.js';
 import { ExceptionsFilter } from './common/http/exceptions.filter.js';
 import { AppConfig } from './config/config.js';
@@ -9,6 +10,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 
@@ -36,11 +38,13 @@ export class AppModule {
         }),
         DatabaseModule.forRoot(databaseUrl, config.dbPoolSize),
         EventEmitterModule.forRoot({ wildcard: false }),
+        AuthModule,
         InvoicesModule,
         CaptureModule,
         NotificationsModule,
         RealtimeModule,
         HealthModule,
+        MetricsModule,
       ],
       providers: [
         {

@@ -2,22 +2,37 @@ import { INestApplication } from '@nestjs/common';
 import type { Response } from 'express';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { actorMiddleware } from './common/actor/actor.middleware.js';
 import { jsonObjectBody } from './common/http/json-body.middleware.js';
 import { projectFile } from './common/project-file.js';
 import { AppConfig } from './config/config.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { serveDashboard } from './dashboard/dashboard.js';
 import { RealtimeIoAdapter } from './realtime/io-adapter.js';
 
 /**
- * What the HTTP server needs beyond the module graph: logger, body limits, the OpenAPI page.
+ * What the HTTP server needs beyond the module graph: logger, security headers, CORS, body
+ * limits, the OpenAPI page.
  * main.ts and the e2e tests both call it, so tests exercise the same server.
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): INestApplication {
   app.useLogger(app.get(Logger));
+  app.use(app.get(MetricsService).httpMiddleware());
   app.useWebSocketAdapter(new RealtimeIoAdapter(app, config));
   app.disable('x-powered-by');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        // The dashboard and Swagger UI load only their own files; plain HTTP deployments must
+        // not have those loads rewritten to https.
+        directives: { 'upgrade-insecure-requests': null },
+      },
+    }),
+  );
+  // Empty: no CORS headers at all, so only same-origin pages (the dashboard) can call from a browser.
+  if (config.corsOrigins.length) app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['Retry-After'] });
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.use(jsonObjectBody);
   app.use(actorMiddleware);
@@ -31,6 +46,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
           'Live push over Socket.IO (namespace /events): see the [AsyncAPI document](/docs/asyncapi.yaml).',
       )
       .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from `npm run keys -- create`' })
       .build(),
   );
   // Registered before Swagger UI's /docs routes so that this path is not taken for one of its files.

@@ -15,8 +15,11 @@ async function bootstrap(): Promise<void> {
 
   const database = await resolveDatabase(config, { onLog: (line) => log.debug({ postgres: line }) });
   let app: NestExpressApplication | undefined;
-  onShutdown(async (signal) => {
+  onShutdown(config.shutdownTimeoutMs, async (signal) => {
     log.info(`${signal} received, shutting down`);
+    // Stop accepting first; requests in flight finish. Then Nest's hooks: WebSocket clients are
+    // told to reconnect elsewhere, the drain batch in flight commits or rolls back, pools close.
+    app?.getHttpServer().close();
     await app?.close();
     await database.stop();
   }, log);
@@ -49,13 +52,20 @@ function readyLine(config: AppConfig, database: ResolvedDatabase, port: number):
   return `rowcast ready on ${db}: dashboard ${base}/ · API docs ${base}/docs · WebSocket ${base}/events`;
 }
 
-/** Ctrl-C or SIGTERM: close the app (drains requests), then the embedded database; once. */
-function onShutdown(close: (signal: string) => Promise<void>, log: pino.Logger): void {
+/**
+ * Ctrl-C or SIGTERM: close the app, then the embedded database; once, and within the bound.
+ * Nothing committed is lost by a cut-short shutdown: the next start resumes from the journal.
+ */
+function onShutdown(timeoutMs: number, close: (signal: string) => Promise<void>, log: pino.Logger): void {
   let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (closing) return;
       closing = true;
+      setTimeout(() => {
+        log.error(`shutdown took longer than ${timeoutMs} ms (SHUTDOWN_TIMEOUT_MS); exiting now`);
+        process.exit(1);
+      }, timeoutMs).unref();
       close(signal).then(
         () => process.exit(0),
         (error: unknown) => {

@@ -20,6 +20,8 @@ export interface ListenerStatus {
   reconnects: number;
   /** Largest batch read so far (rows); bounded by CAPTURE_BATCH_SIZE. */
   largestBatch: number;
+  /** Journal rows drained (committed) by this instance. */
+  drained: number;
   /** Drain transactions run so far, empty ones included. */
   rounds: number;
 }
@@ -43,7 +45,14 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
   private firstAttemptDone: (() => void) | undefined;
   /** Consecutive failed sessions; reset by a successful drain. */
   private failures = 0;
-  private readonly status: ListenerStatus = { connected: false, draining: false, reconnects: 0, largestBatch: 0, rounds: 0 };
+  private readonly status: ListenerStatus = {
+    connected: false,
+    draining: false,
+    reconnects: 0,
+    largestBatch: 0,
+    drained: 0,
+    rounds: 0,
+  };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -207,6 +216,7 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
       await this.reader.advance(client, batch);
       await client.query('COMMIT');
       this.status.rounds++;
+      this.status.drained += batch.rows.length;
       this.failures = 0;
       return batch.rows.length + batch.completed.length;
     } catch (error) {

@@ -70,6 +70,32 @@ class EnvironmentVariables {
   @IsOptional()
   @IntVar(100, 300000)
   WS_PING_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @IntVar(0, 1000000)
+  RATE_LIMIT?: number;
+
+  @IsOptional()
+  @IntVar(0, 1000000)
+  WS_RATE_LIMIT?: number;
+
+  @IsOptional()
+  @IntVar(1, 100000)
+  WS_MAX_CONNECTIONS_PER_KEY?: number;
+
+  @IsOptional()
+  @IntVar(1, 1000)
+  WS_MAX_SUBSCRIPTIONS?: number;
+
+  @IsOptional()
+  @Matches(/^(\*|https?:\/\/[^\s,/]+(,\s*https?:\/\/[^\s,/]+)*)$/, {
+    message: 'must be * or a comma-separated list of origins such as https://app.example.com',
+  })
+  CORS_ORIGINS?: string;
+
+  @IsOptional()
+  @IntVar(1000, 600000)
+  SHUTDOWN_TIMEOUT_MS?: number;
 }
 
 export interface AppConfig {
@@ -102,7 +128,19 @@ export interface AppConfig {
     /** Heartbeat: a ping this often; a peer that has not answered within the timeout is dropped. */
     pingIntervalMs: number;
     pingTimeoutMs: number;
+    maxConnectionsPerKey: number;
+    maxSubscriptionsPerSocket: number;
   };
+  limits: {
+    /** HTTP requests per minute per API key (per address while no key exists); 0: unlimited. */
+    restPerMinute: number;
+    /** WebSocket messages (subscribe, unsubscribe) per minute per key; 0: unlimited. */
+    wsPerMinute: number;
+  };
+  /** Origins allowed to call the API and the WebSocket from a browser; empty: same origin only. */
+  corsOrigins: string[] | '*';
+  /** A shutdown that takes longer than this is cut short (exit code 1). */
+  shutdownTimeoutMs: number;
 }
 
 /** One line, naming the variable, for a bad value; thrown by loadConfig. */
@@ -145,6 +183,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     websocket: {
       pingIntervalMs: parsed.WS_PING_INTERVAL_MS ?? 10_000,
       pingTimeoutMs: parsed.WS_PING_TIMEOUT_MS ?? 5_000,
+      maxConnectionsPerKey: parsed.WS_MAX_CONNECTIONS_PER_KEY ?? 500,
+      maxSubscriptionsPerSocket: parsed.WS_MAX_SUBSCRIPTIONS ?? 20,
     },
+    limits: {
+      restPerMinute: parsed.RATE_LIMIT ?? 6000,
+      wsPerMinute: parsed.WS_RATE_LIMIT ?? 600,
+    },
+    corsOrigins: parsed.CORS_ORIGINS === '*' ? '*' : (parsed.CORS_ORIGINS?.split(',').map((origin) => origin.trim()) ?? []),
+    shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS ?? 10_000,
   };
 }

@@ -43,3 +43,16 @@ export class NotificationsAppendedEvent {
 
   constructor(readonly notifications: readonly StoredNotification[]) {}
 }
+
+/**
+ * Emitted on every instance when its reload of the API keys finds keys revoked (or deleted), or
+ * the first key created (from then on every caller needs one).
+ */
+export class ApiKeysChangedEvent {
+  static readonly eventName = 'api-keys.changed';
+
+  constructor(
+    readonly revokedKeyIds: readonly string[],
+    readonly becameRequired: boolean,
+  ) {}
+}

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, HttpCode, HttpStatus, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import { RequireScope } from '../auth/require-scope.decorator.js';
 import { ApiErrors } from '../common/http/api-errors.decorator.js';
 import { UuidParam } from '../common/http/uuid-param.js';
 import { CreateInvoiceItemDto, InvoiceItemDto, UpdateInvoiceItemDto } from './dto/invoice-item.dto.js';
@@ -7,6 +8,7 @@ import { InvoicesService } from './invoices.service.js';
 
 @ApiTags('invoices')
 @Controller('invoices/:id/items')
+@RequireScope('invoices:write')
 export class InvoiceItemsController {
   constructor(private readonly service: InvoicesService) {}
 

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import { RequireScope } from '../auth/require-scope.decorator.js';
 import { ApiErrors } from '../common/http/api-errors.decorator.js';
 import { UuidParam } from '../common/http/uuid-param.js';
 import { CreateInvoiceDto, InvoiceDto, InvoicePageDto, ListInvoicesQueryDto, UpdateInvoiceDto } from './dto/invoice.dto.js';
@@ -12,6 +13,7 @@ export class InvoicesController {
 
   /** Create an invoice, optionally with items */
   @Post()
+  @RequireScope('invoices:write')
   @HttpCode(HttpStatus.CREATED)
   @ApiErrors(400, 409, 413, 422)
   create(@Body() dto: CreateInvoiceDto): Promise<InvoiceDto> {
@@ -20,6 +22,7 @@ export class InvoicesController {
 
   /** List invoices, newest first, one page at a time */
   @Get()
+  @RequireScope('invoices:read')
   @ApiErrors(400)
   list(@Query() query: ListInvoicesQueryDto): Promise<InvoicePageDto> {
     return this.service.list(query.limit ?? 20, query.cursor);
@@ -27,6 +30,7 @@ export class InvoicesController {
 
   /** Get one invoice with its items */
   @Get(':id')
+  @RequireScope('invoices:read')
   @ApiErrors(400, 404)
   get(@UuidParam('id') id: string): Promise<InvoiceDto> {
     return this.service.get(id);
@@ -34,6 +38,7 @@ export class InvoicesController {
 
   /** Change an invoice's number */
   @Patch(':id')
+  @RequireScope('invoices:write')
   @ApiErrors(400, 404, 409, 413)
   update(@UuidParam('id') id: string, @Body() dto: UpdateInvoiceDto): Promise<InvoiceDto> {
     return this.service.update(id, dto);
@@ -41,6 +46,7 @@ export class InvoicesController {
 
   /** Delete an invoice and its items */
   @Delete(':id')
+  @RequireScope('invoices:write')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiErrors(400, 404)
   remove(@UuidParam('id') id: string): Promise<void> {

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { ApiKey } from '../auth/api-key.js';
+import { TableNotAllowed } from '../auth/auth.errors.js';
 import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from './dto/notification.dto.js';
 import { mapNotification, NotificationRow } from './notification.mapper.js';
 import { NotificationNotFound } from './notifications.errors.js';
@@ -12,8 +14,13 @@ const COLUMNS = 'n.id::text AS id, n.event, n.payload, n.created_at';
 export class NotificationsService {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Ascending ids after `after`; each filter is an indexed condition (see the migration). */
-  async list(query: ListNotificationsQueryDto): Promise<NotificationPageDto> {
+  /**
+   * Ascending ids after `after`; each filter is an indexed condition (see the migration). A key
+   * limited to some tables reads only theirs.
+   */
+  async list(query: ListNotificationsQueryDto, key?: ApiKey): Promise<NotificationPageDto> {
+    const allowed = key?.tables;
+    if (allowed && query.table !== undefined && !allowed.includes(query.table)) throw new TableNotAllowed(key, allowed);
     const conditions: string[] = [];
     const values: unknown[] = [];
     const add = (condition: string, value: unknown) => {
@@ -23,6 +30,7 @@ export class NotificationsService {
     if (query.event?.endsWith('.*')) add('event LIKE ?', `${escapeLike(query.event.slice(0, -1))}%`);
     else if (query.event) add('event = ?', query.event);
     if (query.table) add('table_name = ?', query.table);
+    else if (allowed) add('table_name = ANY(?)', allowed);
     if (query.entityId !== undefined) add('entity_id = ?', query.entityId);
     if (query.after !== undefined) add('n.id > ?', query.after);
     values.push(query.limit ?? 100);
@@ -34,8 +42,12 @@ export class NotificationsService {
     return { data: rows.map(mapNotification), nextCursor: rows.length ? rows[rows.length - 1].id : null };
   }
 
-  async get(id: string): Promise<NotificationDto> {
-    const rows: NotificationRow[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM notifications n WHERE n.id = $1`, [id]);
+  /** One notification; one of a table the key may not read is not found. */
+  async get(id: string, key?: ApiKey): Promise<NotificationDto> {
+    const rows: NotificationRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM notifications n WHERE n.id = $1 AND ($2::text[] IS NULL OR table_name = ANY($2))`,
+      [id, key?.tables ?? null],
+    );
     if (!rows.length) throw new NotificationNotFound(id);
     return mapNotification(rows[0]);
   }

@@ -5,7 +5,9 @@ export type RealtimeErrorCode =
   | 'TOO_MANY_SUBSCRIPTIONS'
   | 'UNKNOWN_SUBSCRIPTION'
   | 'SINCE_EXPIRED'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'FORBIDDEN'
+  | 'RATE_LIMITED';
 
 export type Ack =
   | { ok: true; subscriptionId?: string; cursor?: string }

@@ -1,10 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
 import { NotificationFeed } from './notification-feed.service.js';
 import { RealtimeGateway } from './realtime.gateway.js';
+import { SocketAccess } from './socket-access.service.js';
 import { SubscriptionsService } from './subscriptions.service.js';
 
 @Module({
-  providers: [NotificationFeed, SubscriptionsService, RealtimeGateway],
-  exports: [SubscriptionsService],
+  imports: [AuthModule],
+  providers: [NotificationFeed, SubscriptionsService, SocketAccess, RealtimeGateway],
+  exports: [SubscriptionsService, NotificationFeed],
 })
 export class RealtimeModule {}

@@ -1,9 +1,11 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
 import { DataSource } from 'typeorm';
 import { validateMessage } from '../common/validation-message.js';
+import { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
 import { NotificationFeed } from './notification-feed.service.js';
@@ -12,7 +14,6 @@ import { Ack, refuse } from './realtime.errors.js';
 import { Subscription } from './subscription.js';
 
 export const LIMITS = {
-  subscriptionsPerSocket: 20,
   /** Bytes of one subscribe/unsubscribe message, as JSON. */
   messageBytes: 16 * 1024,
   replayPage: 500,
@@ -49,10 +50,13 @@ export class SubscriptionsService {
   private readonly logger = new Logger(SubscriptionsService.name);
   private readonly clients = new Map<string, Client>();
   private namespace: Namespace | undefined;
+  /** Counted for /metrics: notification messages sent, and clients dropped for not reading. */
+  readonly stats = { pushed: 0, slowDisconnects: 0 };
 
   constructor(
     private readonly feed: NotificationFeed,
     @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   attach(namespace: Namespace): void {
@@ -78,10 +82,11 @@ export class SubscriptionsService {
     return this.clients.size;
   }
 
-  subscribe(socket: Socket, payload: unknown): Promise<Ack> {
+  /** `allowedTables`: the tables the connection's API key may read (undefined: all). */
+  subscribe(socket: Socket, payload: unknown, allowedTables?: readonly string[]): Promise<Ack> {
     const client = this.clients.get(socket.id);
     if (!client) return Promise.resolve(refuse('INVALID_REQUEST', 'not connected'));
-    const work = client.queue.then(() => this.addSubscription(client, payload));
+    const work = client.queue.then(() => this.addSubscription(client, payload, allowedTables));
     client.queue = work.catch(() => undefined);
     return work;
   }
@@ -114,6 +119,7 @@ export class SubscriptionsService {
         });
       // One emit to all receivers: Socket.IO encodes the packet once for all of them.
       if (receivers.length) this.namespace.to(receivers).emit('notification', toMessage(notification));
+      this.stats.pushed += receivers.length;
     }
     const last = BigInt(notifications[notifications.length - 1].id);
     for (const client of this.clients.values()) {
@@ -121,7 +127,18 @@ export class SubscriptionsService {
     }
   }
 
-  private async addSubscription(client: Client, payload: unknown): Promise<Ack> {
+  /** Shutdown: every client is told, and its transport closed so that it reconnects (elsewhere). */
+  closeAll(notice: { code: string; message: string }): void {
+    for (const client of this.clients.values()) {
+      client.socket.emit('error_notice', notice);
+      // Closing the transport, not the socket, lets the client's own reconnection take over;
+      // engine.io writes what is buffered (the notice) before it closes.
+      client.socket.conn.close();
+    }
+    this.clients.clear();
+  }
+
+  private async addSubscription(client: Client, payload: unknown, allowedTables?: readonly string[]): Promise<Ack> {
     // Before the feed has read where the log ends, positions (and so since) mean nothing.
     const ready = await Promise.race([
       this.feed.ready.then(() => true),
@@ -131,10 +148,12 @@ export class SubscriptionsService {
     if (tooLarge(payload)) return refuse('MESSAGE_TOO_LARGE', `a message may hold at most ${LIMITS.messageBytes} bytes`);
     const parsed = await validateMessage(SubscribeDto, payload);
     if ('error' in parsed) return refuse('INVALID_REQUEST', parsed.error);
-    if (client.subscriptions.size >= LIMITS.subscriptionsPerSocket) {
-      return refuse('TOO_MANY_SUBSCRIPTIONS', `a connection may hold at most ${LIMITS.subscriptionsPerSocket} subscriptions`);
+    const max = this.config.websocket.maxSubscriptionsPerSocket;
+    if (client.subscriptions.size >= max) {
+      return refuse('TOO_MANY_SUBSCRIPTIONS', `a connection may hold at most ${max} subscriptions`);
     }
-    const request = parsed.value;
+    const request = restrictTables(parsed.value, allowedTables);
+    if (typeof request === 'string') return refuse('FORBIDDEN', request);
     const since = request.since === undefined ? undefined : BigInt(request.since);
     if (since !== undefined) {
       const purged = await this.purgedThrough();
@@ -185,6 +204,7 @@ export class SubscriptionsService {
         if (wants(client, notification)) {
           client.sentAny = true;
           client.socket.emit('notification', toMessage(notification));
+          this.stats.pushed++;
         }
         client.position = BigInt(row.id);
       }
@@ -221,6 +241,7 @@ export class SubscriptionsService {
   private dropSlow(client: Client): void {
     this.logger.warn(`disconnecting ${client.socket.id}: it is not reading (${buffered(client.socket)} packets waiting)`);
     this.clients.delete(client.socket.id);
+    this.stats.slowDisconnects++;
     client.socket.emit('error_notice', { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
     client.socket.disconnect(true);
   }
@@ -231,6 +252,14 @@ export class SubscriptionsService {
     );
     return BigInt(rows[0]?.id ?? 0);
   }
+}
+
+/** A key limited to some tables subscribes to those (or fewer); asking for others is refused. */
+function restrictTables(request: SubscribeDto, allowed: readonly string[] | undefined): SubscribeDto | string {
+  if (!allowed) return request;
+  const refused = request.tables?.filter((table) => !allowed.includes(table)) ?? [];
+  if (refused.length) return `this API key may not read ${refused.join(', ')}; it may read ${allowed.join(', ')}`;
+  return { ...request, tables: request.tables ?? [...allowed] };
 }
 
 function wants(client: Client, notification: StoredNotification): boolean {

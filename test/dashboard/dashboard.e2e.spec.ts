@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
+import { createKey, reloadKeys } from '../support/keys.js';
 import { waitForNotifications } from '../support/notifications.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-results');
@@ -13,6 +14,8 @@ describe('dashboard page', () => {
   let t: TestApp;
   let browser: Browser;
   let page: Page;
+  /** Console messages about the Content-Security-Policy header: the page must need no exception. */
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
     t = await createTestApp({ listen: true });
@@ -21,6 +24,9 @@ describe('dashboard page', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
     await page.goto(t.url);
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
   });
@@ -78,6 +84,48 @@ describe('dashboard page', () => {
       await summary.focus();
       await fresh.keyboard.press('Enter');
       expect(await summary.evaluate((element) => (element.parentElement as HTMLDetailsElement).open)).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('serves an API docs page that renders under the same Content-Security-Policy', async () => {
+    const docs = await browser.newPage();
+    const violations: string[] = [];
+    docs.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
+    });
+    try {
+      await docs.goto(`${t.url}/docs`);
+      await docs.locator('.swagger-ui .info .title').filter({ hasText: 'rowcast' }).waitFor({ timeout: 15_000 });
+      await docs.locator('.opblock-summary-path').filter({ hasText: '/invoices' }).first().waitFor();
+      expect(violations).toEqual([]);
+    } finally {
+      await docs.close();
+    }
+  });
+
+  // Last: it turns the service's keys on.
+  it('asks for an API key once keys exist, refuses a wrong one, and goes live with a good one', async () => {
+    expect(cspViolations).toEqual([]);
+    const token = await createKey(t.db, 'dashboard', ['invoices:read', 'events:subscribe']);
+    await reloadKeys(t);
+    // The open page is disconnected (it had no key) and asks for one.
+    await page.getByRole('status').filter({ hasText: 'API key needed' }).waitFor({ timeout: 5_000 });
+
+    const fresh = await browser.newPage();
+    try {
+      await fresh.goto(t.url);
+      const form = fresh.getByRole('form', { name: 'API key needed' });
+      await form.waitFor({ timeout: 15_000 });
+      await fresh.getByLabel('API key', { exact: true }).fill('rck_wrong');
+      await fresh.getByRole('button', { name: 'Use this key' }).click();
+      await fresh.getByRole('alert').filter({ hasText: 'the API key is not valid' }).waitFor({ timeout: 5_000 });
+      await fresh.getByLabel('API key', { exact: true }).fill(token);
+      await fresh.getByRole('button', { name: 'Use this key' }).click();
+      await fresh.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
+      await fresh.locator('summary').filter({ hasText: 'DASH-REST' }).waitFor({ timeout: 15_000 });
+      expect(await form.isHidden()).toBe(true);
     } finally {
       await fresh.close();
     }

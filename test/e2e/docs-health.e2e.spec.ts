@@ -6,6 +6,7 @@ import { waitFor } from '../support/wait.js';
 interface Operation {
   summary?: string;
   responses: Record<string, { content?: Record<string, { schema?: object }> }>;
+  security?: Record<string, string[]>[];
 }
 
 describe('OpenAPI and health', () => {
@@ -40,6 +41,7 @@ describe('OpenAPI and health', () => {
         'get /health',
         'get /invoices',
         'get /invoices/{id}',
+        'get /metrics',
         'get /notifications',
         'get /notifications/{id}',
         'patch /invoices/{id}',
@@ -53,9 +55,15 @@ describe('OpenAPI and health', () => {
       const codes = Object.keys(op.responses);
       const success = codes.find((code) => code.startsWith('2'));
       expect(success, route).toBeDefined();
-      if (success !== '204') expect(op.responses[success!].content?.['application/json']?.schema, route).toBeDefined();
+      const content = op.responses[success!].content;
+      if (success !== '204') expect((content?.['application/json'] ?? content?.['text/plain'])?.schema, route).toBeDefined();
       const errors = codes.filter((code) => /^[45]/.test(code));
       expect(errors.length, route).toBeGreaterThan(0);
+      // Every route but /health needs a key once keys exist, and says so.
+      if (route !== 'get /health') {
+        expect(op.security, route).toEqual([{ bearer: [] }]);
+        expect(codes, route).toEqual(expect.arrayContaining(['401', '403', '429']));
+      }
     }
   });
 

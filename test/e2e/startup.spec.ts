@@ -4,7 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io } from 'socket.io-client';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
+import { expectExactlyOnce } from '../support/notifications.js';
 import { waitFor } from '../support/wait.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -37,6 +39,20 @@ async function start(env: Record<string, string>): Promise<Started> {
     { timeout: 60_000, what: 'the ready line' },
   );
   return { child, base: ready[1], stdout: () => out.split('\n').filter(Boolean), exited };
+}
+
+/** Runs a built CLI on the database; its exit status and output, whatever they are. */
+function runCli(script: string, db: TestDatabase, args: string[]): { status: number; stdout: string; stderr: string } {
+  try {
+    const stdout = execFileSync(process.execPath, [path.join(root, 'dist/src', script), ...args], {
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url },
+      stdio: 'pipe',
+    });
+    return { status: 0, stdout: stdout.toString(), stderr: '' };
+  } catch (error) {
+    const failed = error as { status: number; stdout: Buffer; stderr: Buffer };
+    return { status: failed.status, stdout: failed.stdout.toString(), stderr: failed.stderr.toString() };
+  }
 }
 
 async function stop(app: Started, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
@@ -72,6 +88,8 @@ describe('starting the service', () => {
     const app = await start({ EMBEDDED_PG_DIR: pgDir });
     try {
       expect(app.stdout().join('\n')).toMatch(/ready on embedded PostgreSQL.*API docs http:\/\/\S+\/docs.*WebSocket http:\/\/\S+\/events/);
+      const warning = app.stdout().find((line) => line.includes('no API key exists'));
+      expect(JSON.parse(warning!)).toMatchObject({ level: 40, msg: expect.stringContaining('npm run keys -- create') });
       expect((await fetch(`${app.base}/health`)).status).toBe(200);
       expect((await fetch(`${app.base}/docs`)).status).toBe(200);
       const created = await fetch(`${app.base}/invoices`, {
@@ -139,18 +157,7 @@ describe('starting the service', () => {
     });
     afterAll(() => db.drop());
 
-    const cli = (...args: string[]) => {
-      try {
-        const stdout = execFileSync(process.execPath, [path.join(root, 'dist/src/capture/capture.cli.js'), ...args], {
-          env: { PATH: process.env.PATH, DATABASE_URL: db.url },
-          stdio: 'pipe',
-        });
-        return { status: 0, stdout: stdout.toString(), stderr: '' };
-      } catch (error) {
-        const failed = error as { status: number; stdout: Buffer; stderr: Buffer };
-        return { status: failed.status, stdout: failed.stdout.toString(), stderr: failed.stderr.toString() };
-      }
-    };
+    const cli = (...args: string[]) => runCli('capture/capture.cli.js', db, args);
 
     it('enables, lists and disables capture of a table', () => {
       expect(cli('enable', 'public.orders', '--columns', 'status,total')).toMatchObject({
@@ -171,6 +178,115 @@ describe('starting the service', () => {
       expect(cli('enable', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('"nope" does not exist') });
       expect(cli('enable', 'orders', '--columns')).toMatchObject({ status: 2, stderr: expect.stringContaining('--columns a,b') });
       expect(cli('frobnicate')).toMatchObject({ status: 2, stderr: expect.stringContaining('usage: npm run capture') });
+    });
+  });
+
+  describe('the keys CLI', () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase({ template: 'template0' });
+    });
+    afterAll(() => db.drop());
+    const cli = (...args: string[]) => runCli('auth/keys.cli.js', db, args);
+
+    it('creates a key whose secret is printed once, lists keys without secrets, and revokes them', async () => {
+      // On a database the service has not migrated yet: the CLI migrates it first.
+      const created = cli('create', 'ci-bot', '--scopes', 'invoices:read,notifications:read', '--tables', 'invoices');
+      expect(created.status).toBe(0);
+      const token = created.stdout.trim();
+      expect(token).toMatch(/^rck_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
+      const { rows } = await db.sql.query(`SELECT encode(secret_hash, 'hex') AS hash, tables FROM api_keys WHERE name = 'ci-bot'`);
+      expect(rows).toEqual([{ hash: expect.stringMatching(/^[0-9a-f]{64}$/), tables: ['invoices'] }]);
+      expect(JSON.stringify(rows)).not.toContain(token.slice(37));
+
+      const list = cli('list');
+      expect(list.stdout).toMatch(/^NAME\s+SCOPES\s+TABLES\s+CREATED\s+STATUS\nci-bot\s+invoices:read,notifications:read\s+invoices\s+\S+\s+active\n$/);
+      expect(list.stdout).not.toContain(token.slice(37));
+
+      const app = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
+      try {
+        expect(app.stdout().some((line) => line.includes('no API key exists'))).toBe(false);
+        expect((await fetch(`${app.base}/invoices`)).status).toBe(401);
+        expect((await fetch(`${app.base}/invoices`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+        expect(cli('revoke', 'ci-bot')).toMatchObject({ status: 0, stdout: 'revoked ci-bot\n' });
+        await waitFor(async () => (await fetch(`${app.base}/invoices`, { headers: { authorization: `Bearer ${token}` } })).status === 401, {
+          timeout: 2_000,
+          what: 'the revoked key to be refused',
+        });
+      } finally {
+        expect(await stop(app)).toBe(0);
+      }
+      expect(cli('list').stdout).toMatch(/ci-bot .* revoked \S+\n$/);
+    });
+
+    it('says clearly what is wrong', () => {
+      expect(cli('create', 'x', '--scopes', 'invoices:read,root')).toMatchObject({
+        status: 2,
+        stderr: 'unknown scope root; the scopes are invoices:read, invoices:write, notifications:read, events:subscribe, admin\n',
+      });
+      expect(cli('create', 'x')).toMatchObject({ status: 2, stderr: expect.stringContaining('--scopes') });
+      expect(cli('create', 'bad name', '--scopes', 'admin')).toMatchObject({ status: 2, stderr: expect.stringContaining('a key name is') });
+      expect(cli('create', 'x', '--scopes', 'admin', '--tables', 'a;drop')).toMatchObject({ status: 2, stderr: expect.stringContaining('not a table name') });
+      expect(cli('create', 'twice', '--scopes', 'admin').status).toBe(0);
+      expect(cli('create', 'twice', '--scopes', 'admin')).toMatchObject({
+        status: 1,
+        stderr: 'keys: an active key has that name; revoke it first or choose another name\n',
+      });
+      expect(cli('revoke', 'nobody')).toMatchObject({ status: 1, stderr: 'keys: no active key named nobody\n' });
+      expect(cli('frobnicate')).toMatchObject({ status: 2, stderr: expect.stringContaining('usage: npm run keys') });
+    });
+  });
+
+  describe('SIGTERM during a burst', () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase();
+    });
+    afterAll(() => db.drop());
+
+    it('tells clients to reconnect, exits in time, and the next start delivers every change exactly once', async () => {
+      const app = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
+      const client = io(`${app.base}/events`, { transports: ['websocket'], forceNew: true, reconnection: false });
+      const notice = new Promise<{ code: string }>((resolve) => client.once('error_notice', resolve));
+      const disconnected = new Promise<string>((resolve) => client.once('disconnect', resolve));
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', resolve);
+        client.once('connect_error', reject);
+      });
+      expect((await client.emitWithAck('subscribe', {})).ok).toBe(true);
+
+      // Four writers, 600 transactions each, straight to the database (it outlives the app).
+      const writers = Array.from({ length: 4 }, async (_, writer) => {
+        let written = 0;
+        for (let i = 0; i < 600; i++, written++) {
+          await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`TERM-${writer}-${i}`]);
+        }
+        return written;
+      });
+      const drained = async () => (await db.sql.query(`SELECT count(*)::int AS n FROM notifications`)).rows[0].n;
+      await waitFor(async () => (await drained()) >= 200, { timeout: 30_000, what: '200 notifications before SIGTERM' });
+
+      const committedAtSignal = (await db.sql.query(`SELECT count(*)::int AS n FROM invoices`)).rows[0].n;
+      const signalled = Date.now();
+      expect(await stop(app)).toBe(0);
+      const shutdownMs = Date.now() - signalled;
+      expect(shutdownMs).toBeLessThan(10_000); // SHUTDOWN_TIMEOUT_MS's default
+      expect(await notice).toMatchObject({ code: 'SERVER_SHUTTING_DOWN' });
+      // A transport close (not a server disconnect): Socket.IO clients reconnect on their own.
+      expect(await disconnected).toBe('transport close');
+      client.close();
+      expect(app.stdout().some((line) => line.includes('SIGTERM received, shutting down'))).toBe(true);
+
+      const again = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
+      try {
+        const written = (await Promise.all(writers)).reduce((sum, n) => sum + n, 0);
+        expect(written).toBe(2_400);
+        await waitFor(async () => (await drained()) >= 2_400, { timeout: 60_000, what: 'all 2,400 notifications' });
+        expect(await expectExactlyOnce(db.sql)).toEqual({ changes: 2_400, notifications: 2_400, missing: 0, duplicates: 0 });
+        expect(committedAtSignal).toBeLessThan(2_400); // the burst was still going
+      } finally {
+        expect(await stop(again)).toBe(0);
+      }
     });
   });
 

@@ -20,14 +20,25 @@ export interface TestClient {
 
 export type Ack = { ok: boolean; subscriptionId?: string; cursor?: string; error?: { code: string; message: string } };
 
-/** A real socket.io-client on the /events namespace, recording every notification it receives. */
-export async function connectClient(url: string): Promise<TestClient> {
-  const socket = io(`${url}/events`, { transports: ['websocket'], forceNew: true, reconnection: false });
+/**
+ * A real socket.io-client on the /events namespace, recording every notification it receives.
+ * Rejects with the server's refusal (`message`, `data.code`) when the handshake is refused.
+ */
+export async function connectClient(url: string, options: { token?: string } = {}): Promise<TestClient> {
+  const socket = io(`${url}/events`, {
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    auth: options.token === undefined ? {} : { token: options.token },
+  });
   const received: Received[] = [];
   socket.on('notification', (notification: Received) => received.push(notification));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
-    socket.once('connect_error', reject);
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
   });
   return {
     socket,

@@ -13,6 +13,40 @@ const tables = new Set();
 let lastId; // the last notification id received: where a reconnect resumes
 let socket;
 
+// --- API key ----------------------------------------------------------------
+// Once the service has API keys, every call needs one: the page asks for it and keeps it in
+// this tab's session storage. While the service has none, no key is asked for.
+
+const KEY_STORAGE = 'rowcast.apiKey';
+const apiKey = () => sessionStorage.getItem(KEY_STORAGE) ?? undefined;
+
+function askForKey(reason) {
+  setStatus('API key needed', false);
+  $('key-error').textContent = reason;
+  $('key-form').hidden = false;
+  $('api-key').focus();
+}
+
+$('key-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(KEY_STORAGE, $('api-key').value.trim());
+  $('api-key').value = '';
+  $('key-form').hidden = true;
+  setStatus('Connecting…', false);
+  if (!socket.connected) socket.connect();
+});
+
+/** GET with the key; a refused key asks for another and yields undefined. */
+async function api(path) {
+  const key = apiKey();
+  const response = await fetch(path, key ? { headers: { Authorization: `Bearer ${key}` } } : {});
+  if (response.status === 401 || response.status === 403) {
+    askForKey((await response.json().catch(() => ({}))).message ?? 'the key was refused');
+    return undefined;
+  }
+  return response;
+}
+
 function cents(amount) {
   return money.format(amount / 100);
 }
@@ -25,8 +59,8 @@ function setStatus(text, live) {
 // --- invoices ---------------------------------------------------------------
 
 async function loadInvoices() {
-  const response = await fetch('/invoices?limit=100');
-  if (!response.ok) return;
+  const response = await api('/invoices?limit=100');
+  if (!response?.ok) return;
   const page = await response.json();
   for (const invoice of page.data) invoices.set(invoice.id, invoice);
   renderInvoices();
@@ -38,7 +72,8 @@ function refreshInvoice(id) {
     id,
     setTimeout(async () => {
       refreshing.delete(id);
-      const response = await fetch(`/invoices/${encodeURIComponent(id)}`);
+      const response = await api(`/invoices/${encodeURIComponent(id)}`);
+      if (!response) return;
       if (response.status === 404) invoices.delete(id);
       else if (response.ok) invoices.set(id, await response.json());
       else return;
@@ -156,8 +191,16 @@ function onNotification(notification) {
 // --- connection ---------------------------------------------------------------
 
 function connect() {
-  socket = io('/events', { transports: ['websocket'] });
+  // auth as a function: every (re)connection presents the key current at that moment.
+  socket = io('/events', { transports: ['websocket'], auth: (send) => send(apiKey() ? { token: apiKey() } : {}) });
   socket.on('notification', onNotification);
+  // A refused handshake is not retried by Socket.IO: a new key reconnects (see the key form).
+  socket.on('connect_error', (error) => {
+    if (error.data?.code) askForKey(error.message);
+  });
+  socket.on('error_notice', (notice) => {
+    if (notice.code === 'KEY_REVOKED' || notice.code === 'UNAUTHORIZED') askForKey(notice.message);
+  });
   socket.on('connect', async () => {
     // Resume after the last notification seen: the server replays what was missed, then goes live.
     const ack = await socket.emitWithAck('subscribe', lastId ? { since: lastId } : {});
@@ -175,7 +218,13 @@ function connect() {
     setStatus('Live', true);
     if (invoices.size === 0) await loadInvoices();
   });
-  socket.on('disconnect', () => setStatus('Reconnecting…', false));
+  socket.on('disconnect', (reason) => {
+    if (!$('key-form').hidden) return; // refused: waits for a key, not for the network
+    setStatus('Reconnecting…', false);
+    // The server closed this connection on purpose (a slow reader, say): Socket.IO leaves such a
+    // connection closed, so the page reconnects itself, resuming with since.
+    if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 1000);
+  });
 }
 
 $('filters').addEventListener('input', renderFeed);

@@ -1,0 +1,90 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ApiKeysChangedEvent } from '../events/event-catalog.js';
+import { ApiKey, secretMatches, tokenKeyId } from './api-key.js';
+import { ApiKeyStore, Query } from './api-key.store.js';
+import { InvalidApiKey, MissingApiKey, RevokedApiKey } from './auth.errors.js';
+
+/** Every instance reloads the keys this often, so a revocation holds everywhere within a second. */
+export const KEYS_REFRESH_MS = 500;
+
+/**
+ * The API keys, held in memory and reloaded from the table twice a second (the table is small;
+ * one query per instance per refresh). Once any key exists, revoked ones included, every caller
+ * needs one; until then the service is open and says so at start.
+ */
+@Injectable()
+export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ApiKeysService.name);
+  private byId = new Map<string, ApiKey>();
+  private timer: NodeJS.Timeout | undefined;
+  private failing = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly events: EventEmitter2,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.refresh();
+    if (!this.required) {
+      this.logger.warn(
+        'no API key exists: every route and the WebSocket are open to anyone who can reach this port; ' +
+          'create one with `npm run keys -- create <name> --scopes ...`',
+      );
+    }
+    this.timer = setInterval(() => void this.refreshQuietly(), KEYS_REFRESH_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** True once any key has been created: from then on every caller must present one. */
+  get required(): boolean {
+    return this.byId.size > 0;
+  }
+
+  /** The active key a bearer token belongs to; throws a 401-kind error otherwise. */
+  authenticate(token: string | undefined): ApiKey {
+    if (!token) throw new MissingApiKey();
+    const id = tokenKeyId(token);
+    const key = id === undefined ? undefined : this.byId.get(id);
+    if (!key || !secretMatches(token, key.secretHash)) throw new InvalidApiKey();
+    if (key.revokedAt) throw new RevokedApiKey(key);
+    return key;
+  }
+
+  /** Whether the key is still active now (a long-lived connection checks this). */
+  isActive(key: ApiKey): boolean {
+    const current = this.byId.get(key.id);
+    return current !== undefined && current.revokedAt === null;
+  }
+
+  async refresh(): Promise<void> {
+    const query: Query = (text, values) => this.dataSource.query(text, values);
+    const keys = await ApiKeyStore.all(query);
+    const next = new Map(keys.map((key) => [key.id, key]));
+    const revoked = [...this.byId.values()].filter((key) => !key.revokedAt && next.get(key.id)?.revokedAt !== null);
+    const becameRequired = !this.required && next.size > 0;
+    this.byId = next;
+    if (revoked.length || becameRequired) {
+      this.events.emit(ApiKeysChangedEvent.eventName, new ApiKeysChangedEvent(revoked.map((key) => key.id), becameRequired));
+    }
+  }
+
+  private async refreshQuietly(): Promise<void> {
+    try {
+      await this.refresh();
+      if (this.failing) this.logger.log('API keys reloaded again');
+      this.failing = false;
+    } catch (error) {
+      // Keeps the keys it has; says so once per outage, not twice a second.
+      if (!this.failing) this.logger.warn(`cannot reload API keys (${error instanceof Error ? error.message : String(error)})`);
+      this.failing = true;
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * `npm run keys -- create <name> --scopes a,b [--tables t1,t2] | list | revoke <name>`
+ * Manages API keys on DATABASE_URL, or on the embedded database. `create` prints the new key on
+ * stdout (and only there, once), so `KEY=$(npm run -s keys -- create ...)` works.
+ */
+import pg from 'pg';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { resolveDatabase } from '../database/database-url.js';
+import { runMigrations } from '../database/run-migrations.js';
+import { Scope, SCOPES } from './api-key.js';
+import { ApiKeyStore, Query } from './api-key.store.js';
+
+const USAGE = `usage: npm run keys -- <command>
+  create <name> --scopes <scopes> [--tables <tables>]
+                   a new key; prints its secret once. Scopes, comma-separated:
+                   ${SCOPES.join(', ')} (admin: all of them, and /metrics)
+                   --tables limits the changes it may read (notifications, WebSocket) to these tables
+  list             every key: name, scopes, tables, created, revoked (never a secret)
+  revoke <name>    the key stops working on every instance within a second`;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
+
+type Command =
+  | { name: 'list' }
+  | { name: 'create'; key: string; scopes: Scope[]; tables: string[] | null }
+  | { name: 'revoke'; key: string };
+
+export function parseArgs(args: string[]): Command | string {
+  const [name, key, ...rest] = args;
+  if (name === 'list') return args.length === 1 ? { name } : `unexpected ${args.slice(1).join(' ')}`;
+  if (name !== 'create' && name !== 'revoke') return USAGE;
+  if (!key || key.startsWith('-')) return `give the key a name: npm run keys -- ${name} <name>`;
+  if (!NAME.test(key)) return 'a key name is 1 to 64 letters, digits, and . _ @ - (starting with a letter or digit)';
+  if (name === 'revoke') return rest.length ? `unexpected ${rest.join(' ')}` : { name, key };
+  const options = new Map<string, string>();
+  for (let i = 0; i < rest.length; i += 2) {
+    const [option, value] = [rest[i], rest[i + 1]];
+    if (option !== '--scopes' && option !== '--tables') return `unknown option ${option}\n${USAGE}`;
+    if (value === undefined || value.startsWith('-')) return `${option} needs a comma-separated list`;
+    options.set(option, value);
+  }
+  const scopes = options.get('--scopes')?.split(',').map((scope) => scope.trim());
+  if (!scopes) return `give the key its scopes: --scopes ${SCOPES.join(',')}`;
+  const unknown = scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));
+  if (unknown.length) return `unknown scope ${unknown.join(', ')}; the scopes are ${SCOPES.join(', ')}`;
+  const tables = options.get('--tables')?.split(',').map((table) => table.trim()) ?? null;
+  const badTable = tables?.find((table) => !TABLE.test(table));
+  if (badTable !== undefined) return `${JSON.stringify(badTable)} is not a table name (table or schema.table)`;
+  return { name, key, scopes: [...new Set(scopes)] as Scope[], tables };
+}
+
+async function run(command: Command, query: Query): Promise<{ out: string; info?: string }> {
+  switch (command.name) {
+    case 'create': {
+      const token = await ApiKeyStore.create(query, { name: command.key, scopes: command.scopes, tables: command.tables });
+      const tables = command.tables ? `tables ${command.tables.join(', ')}` : 'all tables';
+      return {
+        out: token,
+        info: `created key ${command.key} (${command.scopes.join(', ')}; ${tables}). ` +
+          'Its secret, below, is shown this once and stored nowhere: keep it now.',
+      };
+    }
+    case 'revoke':
+      if (await ApiKeyStore.revoke(query, command.key)) return { out: `revoked ${command.key}` };
+      throw new Error(`no active key named ${command.key}`);
+    case 'list': {
+      const keys = await ApiKeyStore.all(query);
+      if (!keys.length) return { out: 'no API key exists: the service is open to anyone who can reach it' };
+      const rows = keys.map((key) => [
+        key.name,
+        key.scopes.join(','),
+        key.tables?.join(',') ?? '*',
+        key.createdAt.toISOString(),
+        key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : 'active',
+      ]);
+      const all = [['NAME', 'SCOPES', 'TABLES', 'CREATED', 'STATUS'], ...rows];
+      const widths = all[0].map((_, column) => Math.max(...all.map((row) => row[column].length)));
+      return { out: all.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n') };
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const command = parseArgs(process.argv.slice(2));
+  if (typeof command === 'string') {
+    process.stderr.write(`${command}\n`);
+    return 2;
+  }
+  const database = await resolveDatabase(loadConfig(), { keepSignalHandlers: true });
+  const client = new pg.Client({ connectionString: database.url, application_name: 'rowcast-keys-cli' });
+  try {
+    // Keys may be made before the service first starts.
+    await runMigrations(database.url);
+    await client.connect();
+    const { out, info } = await run(command, async (text, values) => (await client.query(text, values)).rows);
+    if (info) process.stderr.write(`${info}\n`);
+    process.stdout.write(`${out}\n`);
+    return 0;
+  } finally {
+    await client.end().catch(() => undefined);
+    await database.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const pgError = error as { code?: string };
+    const message =
+      pgError.code === '23505'
+        ? 'an active key has that name; revoke it first or choose another name'
+        : error instanceof ConfigError || error instanceof Error
+          ? error.message
+          : String(error);
+    process.stderr.write(`keys: ${message}\n`);
+    process.exit(1);
+  },
+);

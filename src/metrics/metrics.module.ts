@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { CaptureModule } from '../capture/capture.module.js';
+import { RealtimeModule } from '../realtime/realtime.module.js';
+import { MetricsController } from './metrics.controller.js';
+import { MetricsService } from './metrics.service.js';
+
+@Module({
+  imports: [CaptureModule, RealtimeModule],
+  controllers: [MetricsController],
+  providers: [MetricsService],
+  exports: [MetricsService],
+})
+export class MetricsModule {}

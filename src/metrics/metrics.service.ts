@@ -1,0 +1,94 @@
+import { Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { NextFunction, Request, Response } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { PgListener } from '../capture/pg-listener.service.js';
+import { NotificationsAppendedEvent } from '../events/event-catalog.js';
+import { SubscriptionsService } from '../realtime/subscriptions.service.js';
+
+/**
+ * Prometheus metrics of this instance, in a registry of its own (several apps in one process, as
+ * in tests, do not collide). Most values are read from their owners when scraped; the owners keep
+ * plain counts and know nothing of Prometheus.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly notifications: Counter;
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+
+  constructor(
+    listener: PgListener,
+    subscriptions: SubscriptionsService,
+    @InjectDataSource() dataSource: DataSource,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'rowcast_' });
+    new Gauge({
+      name: 'rowcast_journal_backlog',
+      help: 'Journal rows committed but not yet drained into notifications',
+      registers,
+      async collect() {
+        this.set((await listener.backlog((sql) => dataSource.query(sql))).backlog);
+      },
+    });
+    new Gauge({
+      name: 'rowcast_drain_lag_seconds',
+      help: 'Age of the oldest undrained journal row (0 when the journal is drained)',
+      registers,
+      async collect() {
+        this.set((await listener.backlog((sql) => dataSource.query(sql))).lagMs / 1000);
+      },
+    });
+    const status = () => listener.getStatus();
+    gaugeOf('rowcast_listener_connected', 'Whether the listener connection is up (1) or not (0)', () => +status().connected);
+    gaugeOf('rowcast_listener_draining', 'Whether this instance holds the drain lock (1) or stands by (0)', () => +status().draining);
+    counterOf('rowcast_listener_reconnects_total', 'Listener connections lost or drains failed, each followed by a reconnect', () => status().reconnects);
+    counterOf('rowcast_changes_drained_total', 'Journal rows this instance drained into notifications', () => status().drained);
+    this.notifications = new Counter({
+      name: 'rowcast_notifications_total',
+      help: 'Notifications appended to the log, as this instance read them (the same on every instance)',
+      registers,
+    });
+    counterOf('rowcast_pushes_total', 'Notification messages sent to WebSocket clients (live and replay)', () => subscriptions.stats.pushed);
+    gaugeOf('rowcast_websocket_clients', 'WebSocket clients connected to this instance', () => subscriptions.connectedClients);
+    counterOf(
+      'rowcast_slow_clients_disconnected_total',
+      'WebSocket clients disconnected for not reading fast enough',
+      () => subscriptions.stats.slowDisconnects,
+    );
+    this.httpDuration = new Histogram({
+      name: 'rowcast_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+
+    function gaugeOf(name: string, help: string, read: () => number): void {
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    }
+    function counterOf(name: string, help: string, read: () => number): void {
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+    }
+  }
+
+  @OnEvent(NotificationsAppendedEvent.eventName)
+  countNotifications(event: NotificationsAppendedEvent): void {
+    this.notifications.inc(event.notifications.length);
+  }
+
+  /** Express middleware timing every request; labelled by route pattern, never by raw URL. */
+  httpMiddleware() {
+    return (req: Request, res: Response, next: NextFunction): void => {
+      const end = this.httpDuration.startTimer();
+      res.once('finish', () => {
+        const route = (req.route as { path?: string } | undefined)?.path;
+        end({ method: req.method, route: route ?? 'unmatched', status: String(res.statusCode) });
+      });
+      next();
+    };
+  }
+}
