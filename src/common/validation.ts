@@ -32,9 +32,10 @@ export function IntField(options: FieldOptions & { min: number; max: number }): 
   );
 }
 
-const PRINTABLE = /^[^\p{Cc}]*$/u;
+/** No control characters (NUL cannot be stored at all), no lone surrogates (not Unicode). */
+export const PRINTABLE = /^[^\p{Cc}\p{Cs}]*$/u;
 
-/** A trimmed, non-empty string without control characters. */
+/** A trimmed, non-empty string of printable, well-formed Unicode. */
 export function TextField(options: FieldOptions & { maxLength: number }): PropertyDecorator {
   return applyDecorators(
     ApiProperty({
@@ -50,7 +51,7 @@ export function TextField(options: FieldOptions & { maxLength: number }): Proper
     IsString(),
     IsNotEmpty(),
     MaxLength(options.maxLength),
-    Matches(PRINTABLE, { message: '$property must not contain control characters' }),
+    Matches(PRINTABLE, { message: '$property must not contain control characters or invalid Unicode' }),
   );
 }
 

@@ -56,6 +56,7 @@ describe('invoices over HTTP', () => {
       [{ invoiceNo: 42 }, 'invoiceNo must be a string'],
       [{ invoiceNo: 'x'.repeat(65) }, 'invoiceNo must be shorter than or equal to 64'],
       [{ invoiceNo: 'a\u0000b' }, 'invoiceNo must not contain control characters'],
+      [{ invoiceNo: 'a\uD800b' }, 'invoiceNo must not contain control characters or invalid Unicode'],
       [{ invoiceNo: 'ok', extra: 1 }, 'property extra should not exist'],
       [{ invoiceNo: 'ok', totalAmount: 5 }, 'property totalAmount should not exist'],
       [{ invoiceNo: 'ok', items: 'x' }, 'items must be an array'],

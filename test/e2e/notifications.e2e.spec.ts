@@ -91,6 +91,7 @@ describe('notifications over HTTP', () => {
     [{ event: "x'; DROP TABLE notifications; --" }, 'event must be'],
     [{ table: 'a.b.c' }, 'table must be'],
     [{ entityId: 'x'.repeat(501) }, 'entityId'],
+    [{ entityId: 'a\u0000b' }, 'entityId must not contain control characters'],
     [{ foo: 1 }, 'property foo should not exist'],
   ])('refuses %j with 400 naming the field', async (query, fragment) => {
     const res = await t.http.get('/notifications').query(query).expect(400);

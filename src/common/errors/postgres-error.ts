@@ -13,6 +13,8 @@ export const PG = {
   checkViolation: '23514',
   numericOutOfRange: '22003',
   invalidTextRepresentation: '22P02',
+  characterNotInRepertoire: '22021',
+  untranslatableCharacter: '22P05',
   serializationFailure: '40001',
   deadlockDetected: '40P01',
 } as const;

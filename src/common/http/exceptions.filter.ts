@@ -57,6 +57,10 @@ export class ExceptionsFilter implements ExceptionFilter {
       case PG.notNullViolation:
       case PG.numericOutOfRange:
         return body(HttpStatus.UNPROCESSABLE_ENTITY, 'the data refuses this change: a value is missing or out of range');
+      case PG.characterNotInRepertoire:
+      case PG.untranslatableCharacter:
+        // A value that slipped past validation with a character the database cannot store (NUL).
+        return body(HttpStatus.BAD_REQUEST, 'a value holds characters the database cannot store, such as NUL');
       case PG.serializationFailure:
       case PG.deadlockDetected:
         return body(HttpStatus.SERVICE_UNAVAILABLE, 'concurrent update, try again');

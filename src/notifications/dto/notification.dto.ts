@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { IntField } from '../../common/validation.js';
+import { IntField, PRINTABLE } from '../../common/validation.js';
 
 const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
 
@@ -26,6 +26,7 @@ export class ListNotificationsQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(500)
+  @Matches(PRINTABLE, { message: 'entityId must not contain control characters or invalid Unicode' })
   entityId?: string;
 
   /** Only notifications with a larger id (the previous page's `nextCursor`). */
