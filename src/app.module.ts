@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module.js';
 import { CaptureModule } from './capture/capture.module.js';
 import { ExceptionsFilter } from './common/http/exceptions.filter.js';
+import { ShutdownModule } from './common/shutdown/shutdown.js';
 import { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -27,6 +28,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot({ ...config, databaseUrl }),
+        ShutdownModule,
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,

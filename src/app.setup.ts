@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { actorMiddleware } from './common/actor/actor.middleware.js';
+import { refuseWhileClosing, ShutdownState } from './common/shutdown/shutdown.js';
 import { jsonObjectBody } from './common/http/json-body.middleware.js';
 import { projectFile } from './common/project-file.js';
 import { AppConfig } from './config/config.js';
@@ -20,6 +21,7 @@ import { RealtimeIoAdapter } from './realtime/io-adapter.js';
 export function configureApp(app: NestExpressApplication, config: AppConfig): INestApplication {
   app.useLogger(app.get(Logger));
   app.use(app.get(MetricsService).httpMiddleware());
+  app.use(refuseWhileClosing(app.get(ShutdownState)));
   app.useWebSocketAdapter(new RealtimeIoAdapter(app, config));
   app.disable('x-powered-by');
   app.use(

@@ -5,6 +5,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { pino } from 'pino';
 import { AppModule } from './app.module.js';
 import { configureApp } from './app.setup.js';
+import { stopAccepting } from './common/shutdown/shutdown.js';
 import { AppConfig, ConfigError, loadConfig } from './config/config.js';
 import { ResolvedDatabase, resolveDatabase } from './database/database-url.js';
 import { runMigrations } from './database/run-migrations.js';
@@ -18,8 +19,8 @@ async function bootstrap(): Promise<void> {
   onShutdown(config.shutdownTimeoutMs, async (signal) => {
     log.info(`${signal} received, shutting down`);
     // Stop accepting first; requests in flight finish. Then Nest's hooks: WebSocket clients are
-    // told to reconnect elsewhere, the drain batch in flight commits or rolls back, pools close.
-    app?.getHttpServer().close();
+    // told to reconnect elsewhere, the drain batch in flight commits, pools close.
+    if (app) stopAccepting(app, config.shutdownTimeoutMs / 2);
     await app?.close();
     await database.stop();
   }, log);

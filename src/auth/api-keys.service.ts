@@ -21,6 +21,8 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
   private byId = new Map<string, ApiKey>();
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
+  private reloading = false;
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -64,7 +66,14 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
     return current !== undefined && current.revokedAt === null;
   }
 
-  async refresh(): Promise<void> {
+  /** Reloads the keys now; reloads run one after another, never overlapping. */
+  refresh(): Promise<void> {
+    const run = this.queue.then(() => this.load());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async load(): Promise<void> {
     const query: Query = (text, values) => this.dataSource.query(text, values);
     const keys = await ApiKeyStore.all(query);
     const next = new Map(keys.map((key) => [key.id, key]));
@@ -77,6 +86,9 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async refreshQuietly(): Promise<void> {
+    // A slow reload is not joined by more: they would pile up on a busy pool.
+    if (this.reloading) return;
+    this.reloading = true;
     try {
       await this.refresh();
       if (this.failing) this.logger.log('API keys reloaded again');
@@ -85,6 +97,8 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
       // Keeps the keys it has; says so once per outage, not twice a second.
       if (!this.failing) this.logger.warn(`cannot reload API keys (${error instanceof Error ? error.message : String(error)})`);
       this.failing = true;
+    } finally {
+      this.reloading = false;
     }
   }
 }

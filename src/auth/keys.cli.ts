@@ -44,7 +44,8 @@ export function parseArgs(args: string[]): Command | string {
   if (!scopes) return `give the key its scopes: --scopes ${SCOPES.join(',')}`;
   const unknown = scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));
   if (unknown.length) return `unknown scope ${unknown.join(', ')}; the scopes are ${SCOPES.join(', ')}`;
-  const tables = options.get('--tables')?.split(',').map((table) => table.trim()) ?? null;
+  // Notifications name tables of the public schema without it (`invoices`), others as `sales.orders`.
+  const tables = options.get('--tables')?.split(',').map((table) => table.trim().replace(/^public\./, '')) ?? null;
   const badTable = tables?.find((table) => !TABLE.test(table));
   if (badTable !== undefined) return `${JSON.stringify(badTable)} is not a table name (table or schema.table)`;
   return { name, key, scopes: [...new Set(scopes)] as Scope[], tables };

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import pg from 'pg';
 import { AppConfig } from '../config/config.js';
@@ -34,7 +34,7 @@ export interface ListenerStatus {
  * backoff and starts from the persisted cursor, so nothing is lost and nothing is done twice.
  */
 @Injectable()
-export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown {
+export class PgListener implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(PgListener.name);
   private readonly reader: JournalReader;
   private client: pg.Client | undefined;
@@ -69,11 +69,18 @@ export class PgListener implements OnApplicationBootstrap, OnApplicationShutdown
     await Promise.race([firstAttempt, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
   }
 
-  /** Finishes the batch in flight (its transaction commits or rolls back), then closes. */
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Finishes the batch in flight (its transaction commits), then closes. Runs before Nest closes
+   * the HTTP server, so a slow HTTP client cannot hold the drain up.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
     this.wakeUp();
     await this.loop;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.beforeApplicationShutdown();
   }
 
   getStatus(): ListenerStatus {

@@ -18,6 +18,8 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly notifications: Counter;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** One backlog query per scrape (both gauges share it), bounded in time. */
+  private backlog: { at: number; value: Promise<{ backlog: number; lagMs: number } | undefined> } | undefined;
 
   constructor(
     listener: PgListener,
@@ -26,20 +28,38 @@ export class MetricsService {
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'rowcast_' });
+    // A scrape must answer when the database does not: the backlog is then NaN and database_up 0.
+    const backlog = () => {
+      if (!this.backlog || Date.now() - this.backlog.at > 1000) {
+        const query = listener.backlog((sql) => dataSource.query(sql));
+        const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, 2000, undefined).unref());
+        this.backlog = { at: Date.now(), value: Promise.race([query, timeout]).catch(() => undefined) };
+      }
+      return this.backlog.value;
+    };
     new Gauge({
-      name: 'rowcast_journal_backlog',
-      help: 'Journal rows committed but not yet drained into notifications',
+      name: 'rowcast_database_up',
+      help: 'Whether the backlog query of this scrape answered within 2 s (1) or not (0)',
       registers,
       async collect() {
-        this.set((await listener.backlog((sql) => dataSource.query(sql))).backlog);
+        this.set((await backlog()) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'rowcast_journal_backlog',
+      help: 'Journal rows committed but not yet drained into notifications (NaN: database unreachable)',
+      registers,
+      async collect() {
+        this.set((await backlog())?.backlog ?? NaN);
       },
     });
     new Gauge({
       name: 'rowcast_drain_lag_seconds',
-      help: 'Age of the oldest undrained journal row (0 when the journal is drained)',
+      help: 'Age of the oldest undrained journal row, 0 when drained (NaN: database unreachable)',
       registers,
       async collect() {
-        this.set((await listener.backlog((sql) => dataSource.query(sql))).lagMs / 1000);
+        const value = await backlog();
+        this.set(value ? value.lagMs / 1000 : NaN);
       },
     });
     const status = () => listener.getStatus();

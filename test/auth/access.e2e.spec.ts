@@ -167,6 +167,19 @@ describe('API keys', () => {
       });
     });
 
+    it('serves only the /events namespace: the default one is refused even with a key', async () => {
+      const { io } = await import('socket.io-client');
+      for (const transport of ['websocket', 'polling']) {
+        const root = io(`${t.url}/`, { transports: [transport], forceNew: true, reconnection: false, auth: { token: tokens.get('admin') } });
+        const error = await new Promise<Error>((resolve, reject) => {
+          root.once('connect', () => reject(new Error(`the default namespace accepted a ${transport} connection`)));
+          root.once('connect_error', resolve);
+        });
+        root.close();
+        expect(error.message).toBe('connect to the /events namespace');
+      }
+    });
+
     it('accepts events:subscribe, by auth token or by Authorization header', async () => {
       const client = await connect(tokens.get('events:subscribe'));
       expect((await client.subscribe({ events: ['invoices.*'] })).ok).toBe(true);

@@ -26,13 +26,14 @@ describe('limits and revocation', () => {
     await Promise.all(apps.splice(0).reverse().map((t) => t.close()));
   });
 
-  it('answers 429 with Retry-After once a key has made RATE_LIMIT requests in a minute; other keys go on', async () => {
+  it('answers 429 with Retry-After once a key has made RATE_LIMIT requests in a minute, on any route; other keys go on', async () => {
     const t = await app({ RATE_LIMIT: '5' });
-    const busy = await createKey(t.db, 'busy', ['invoices:read']);
+    const busy = await createKey(t.db, 'busy', ['invoices:read', 'notifications:read']);
     const calm = await createKey(t.db, 'calm', ['invoices:read']);
     await reloadKeys(t);
-    for (let i = 0; i < 5; i++) await t.http.get('/invoices').set(bearer(busy)).expect(200);
-    const refused = await t.http.get('/invoices').set(bearer(busy)).expect(429);
+    for (let i = 0; i < 3; i++) await t.http.get('/invoices').set(bearer(busy)).expect(200);
+    for (let i = 0; i < 2; i++) await t.http.get('/notifications').set(bearer(busy)).expect(200);
+    const refused = await t.http.get('/notifications').set(bearer(busy)).expect(429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(refused.body).toEqual({
@@ -43,6 +44,16 @@ describe('limits and revocation', () => {
     await t.http.get('/invoices').set(bearer(calm)).expect(200);
     // Health probes are never limited.
     for (let i = 0; i < 7; i++) expect([200, 503]).toContain((await t.http.get('/health')).status);
+  });
+
+  it('does not count WebSocket messages against the HTTP RATE_LIMIT', async () => {
+    const t = await app({ RATE_LIMIT: '2', WS_RATE_LIMIT: '0' });
+    const token = await createKey(t.db, 'ws-only', ['events:subscribe']);
+    const other = await createKey(t.db, 'ws-other', ['events:subscribe']);
+    await reloadKeys(t);
+    const [one, two] = [await connect(t, token), await connect(t, other)];
+    for (let i = 0; i < 4; i++) expect((await one.subscribe({ tables: ['invoices'] })).ok).toBe(true);
+    expect((await two.subscribe({})).ok).toBe(true);
   });
 
   it('answers WebSocket messages over WS_RATE_LIMIT a minute with a RATE_LIMITED ack', async () => {

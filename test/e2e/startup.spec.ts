@@ -1,4 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -191,7 +192,8 @@ describe('starting the service', () => {
 
     it('creates a key whose secret is printed once, lists keys without secrets, and revokes them', async () => {
       // On a database the service has not migrated yet: the CLI migrates it first.
-      const created = cli('create', 'ci-bot', '--scopes', 'invoices:read,notifications:read', '--tables', 'invoices');
+      // public.invoices is stored as invoices, the name notifications give it.
+      const created = cli('create', 'ci-bot', '--scopes', 'invoices:read,notifications:read', '--tables', 'public.invoices');
       expect(created.status).toBe(0);
       const token = created.stdout.trim();
       expect(token).toMatch(/^rck_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
@@ -239,10 +241,15 @@ describe('starting the service', () => {
 
   describe('SIGTERM during a burst', () => {
     let db: TestDatabase;
+    let writers: Promise<number>[] = [];
     beforeAll(async () => {
       db = await createTestDatabase();
     });
-    afterAll(() => db.drop());
+    // Even when the test fails early, the writers finish before their database goes.
+    afterAll(async () => {
+      await Promise.allSettled(writers);
+      await db.drop();
+    });
 
     it('tells clients to reconnect, exits in time, and the next start delivers every change exactly once', async () => {
       const app = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
@@ -256,7 +263,7 @@ describe('starting the service', () => {
       expect((await client.emitWithAck('subscribe', {})).ok).toBe(true);
 
       // Four writers, 600 transactions each, straight to the database (it outlives the app).
-      const writers = Array.from({ length: 4 }, async (_, writer) => {
+      writers = Array.from({ length: 4 }, async (_, writer) => {
         let written = 0;
         for (let i = 0; i < 600; i++, written++) {
           await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`TERM-${writer}-${i}`]);
@@ -267,8 +274,39 @@ describe('starting the service', () => {
       await waitFor(async () => (await drained()) >= 200, { timeout: 30_000, what: '200 notifications before SIGTERM' });
 
       const committedAtSignal = (await db.sql.query(`SELECT count(*)::int AS n FROM invoices`)).rows[0].n;
+      // Clients that keep asking on kept-alive connections must not hold the shutdown up (eight,
+      // so that some connection is busy, not idle, when the signal arrives).
+      let polling = true;
+      const statuses: number[][] = Array.from({ length: 8 }, () => []);
+      const pollers = statuses.map(async (seen) => {
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        const get = () =>
+          new Promise<number>((resolve, reject) => {
+            http.get(`${app.base}/health`, { agent }, (response) => {
+              response.resume();
+              response.on('end', () => resolve(response.statusCode!));
+            }).on('error', reject);
+          });
+        while (polling) {
+          try {
+            seen.push(await get());
+          } catch {
+            break; // the connection was closed: the server has stopped accepting
+          }
+        }
+        agent.destroy();
+      });
+      await waitFor(() => statuses.every((seen) => seen.length > 0), { what: 'the pollers to start' });
+
       const signalled = Date.now();
       expect(await stop(app)).toBe(0);
+      polling = false;
+      await Promise.all(pollers);
+      for (const seen of statuses) {
+        expect(seen[0]).toBe(200);
+        // Once refused (503, Connection: close), never served again.
+        if (seen.includes(503)) expect(seen.slice(seen.indexOf(503)).every((status) => status === 503)).toBe(true);
+      }
       const shutdownMs = Date.now() - signalled;
       expect(shutdownMs).toBeLessThan(10_000); // SHUTDOWN_TIMEOUT_MS's default
       expect(await notice).toMatchObject({ code: 'SERVER_SHUTTING_DOWN' });

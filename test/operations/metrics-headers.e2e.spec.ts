@@ -100,6 +100,31 @@ describe('operations', () => {
     });
   });
 
+  describe('/metrics without its database', () => {
+    it('still answers, with the backlog unknown and rowcast_database_up 0', async () => {
+      const t = await createTestApp();
+      const admin = await createKey(t.db, 'scraper', ['admin']);
+      await reloadKeys(t);
+      const { withAdmin } = await import('../support/database.js');
+      const { inject } = await import('vitest');
+      const cutOff = (allow: boolean) =>
+        withAdmin(inject('adminUrl'), async (pg) => {
+          await pg.query(`ALTER DATABASE ${t.db.name} WITH ALLOW_CONNECTIONS ${allow}`);
+          if (!allow) await pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [t.db.name]);
+        });
+      try {
+        await cutOff(false);
+        const response = await t.http.get('/metrics').set(bearer(admin)).expect(200);
+        const samples = parsePrometheus(response.text);
+        expect(samples.get('rowcast_database_up')).toBe(0);
+        expect(samples.get('rowcast_journal_backlog')).toBeNaN();
+      } finally {
+        await cutOff(true);
+        await t.close();
+      }
+    });
+  });
+
   describe('security headers and CORS', () => {
     let t: TestApp;
     beforeAll(async () => {
@@ -132,6 +157,28 @@ describe('operations', () => {
       const polling = (origin: string) => fetch(`${t.url}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: origin } });
       expect((await polling('https://app.example.com')).headers.get('access-control-allow-origin')).toBe('https://app.example.com');
       expect((await polling('https://evil.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+
+      // Browsers open WebSockets to any origin: the handshake checks Origin itself.
+      const { io } = await import('socket.io-client');
+      const handshake = (origin?: string) =>
+        new Promise<string>((resolve) => {
+          const socket = io(`${t.url}/events`, {
+            transports: ['websocket'],
+            forceNew: true,
+            reconnection: false,
+            extraHeaders: origin ? { Origin: origin } : {},
+          });
+          const end = (outcome: string) => {
+            socket.close();
+            resolve(outcome);
+          };
+          socket.once('connect', () => end('connected'));
+          socket.once('connect_error', () => end('refused'));
+        });
+      expect(await handshake('https://evil.example.com')).toBe('refused');
+      expect(await handshake('https://app.example.com')).toBe('connected');
+      expect(await handshake(t.url)).toBe('connected'); // same origin (the dashboard)
+      expect(await handshake()).toBe('connected'); // not a browser
     });
 
     it('sends no CORS headers when CORS_ORIGINS is unset', async () => {
