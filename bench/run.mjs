@@ -1,0 +1,78 @@
+// `npm run bench` (about 10 minutes) or `npm run bench -- --quick` (about a minute): runs every
+// scenario against a PostgreSQL of its own (embedded, or BENCH_DATABASE_URL), prints a table,
+// writes bench/results/<date>[-quick].json and .svg (a full run also docs/benchmarks.svg).
+// `--only writes,latency` runs some scenarios; `--profile` also records where the time goes
+// (pg_stat_statements in the JSON, V8 CPU profiles of the app in bench/results/profiles).
+// See docs/benchmarks.md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startPostgres, serverVersion } from './lib/postgres.mjs';
+import { svg, table } from './lib/report.mjs';
+import { burst } from './scenarios/burst.mjs';
+import { catchup } from './scenarios/catchup.mjs';
+import { fanout } from './scenarios/fanout.mjs';
+import { latency } from './scenarios/latency.mjs';
+import { rest } from './scenarios/rest.mjs';
+import { writes } from './scenarios/writes.mjs';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false } },
+});
+const quick = args.quick;
+const profile = args.profile;
+const PROFILES = path.join(ROOT, 'bench/results/profiles');
+// --profile: the app writes V8 CPU profiles (bench/results/profiles) and PostgreSQL tracks statements.
+if (profile) process.env.BENCH_CPU_PROF_DIR = PROFILES;
+const PLAN = {
+  writes: (pg) => writes(pg, { ...(quick ? { seconds: 3, rounds: 1 } : { seconds: 15, rounds: 3 }), profile }),
+  latency: (pg) => latency(pg, quick ? { seconds: 3, rounds: 1 } : { seconds: 15, rounds: 2 }),
+  // The same with one client: the pipeline's own latency, without the cost of fanning out.
+  latency1: (pg) => latency(pg, { ...(quick ? { seconds: 3, rounds: 1 } : { seconds: 10, rounds: 2 }), clients: 1 }),
+  fanout: (pg) => fanout(pg, { seconds: quick ? 5 : 30 }),
+  catchup: (pg) => catchup(pg, { behind: quick ? 20_000 : 100_000 }),
+  burst: (pg) => burst(pg, { rows: quick ? 20_000 : 100_000 }),
+  rest: (pg) => rest(pg, { seconds: quick ? 3 : 15 }),
+};
+const chosen = args.only ? args.only.split(',') : Object.keys(PLAN);
+const unknown = chosen.filter((name) => !(name in PLAN));
+if (unknown.length) {
+  console.error(`unknown scenario ${unknown.join(', ')}; the scenarios are ${Object.keys(PLAN).join(', ')}`);
+  process.exit(2);
+}
+
+const postgres = await startPostgres({ profile });
+const results = {
+  mode: quick ? 'quick' : 'full',
+  date: new Date().toISOString(),
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${await serverVersion(postgres.adminUrl)} (${postgres.description})`,
+  scenarios: {},
+};
+try {
+  for (const name of chosen) {
+    const started = Date.now();
+    console.error(`${name}…`);
+    results.scenarios[name] = await PLAN[name](postgres);
+    console.error(`  ${name} took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  }
+} finally {
+  await postgres.stop();
+}
+
+console.log(`\nrowcast benchmark, ${results.mode} run, ${results.date}\n${results.machine}\n`);
+console.log(table(results));
+const stem = `${results.date.slice(0, 10)}${quick ? '-quick' : ''}`;
+const dir = path.join(ROOT, 'bench/results');
+mkdirSync(dir, { recursive: true });
+if (results.scenarios.writes?.profileAfterB) {
+  console.log('\nPostgreSQL statements during rounds A and B (pg_stat_statements, by total time):');
+  for (const s of results.scenarios.writes.profileAfterB) {
+    console.log(`${String(s.total_ms).padStart(9)} ms ${String(s.calls).padStart(8)} calls ${s.toplevel ? 'top   ' : 'nested'} ${s.query}`);
+  }
+}
+writeFileSync(path.join(dir, `${stem}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(path.join(dir, `${stem}.svg`), svg(results));
+if (!quick && !args.only) writeFileSync(path.join(ROOT, 'docs/benchmarks.svg'), svg(results));
+console.log(`\nwritten: bench/results/${stem}.json, bench/results/${stem}.svg${!quick && !args.only ? ', docs/benchmarks.svg' : ''}`);
