@@ -3,10 +3,7 @@
  * Manages API keys on DATABASE_URL, or on the embedded database. `create` prints the new key on
  * stdout (and only there, once), so `KEY=$(npm run -s keys -- create ...)` works.
  */
-import pg from 'pg';
-import { ConfigError, loadConfig } from '../config/config.js';
-import { resolveDatabase } from '../database/database-url.js';
-import { runMigrations } from '../database/run-migrations.js';
+import { CliResult, runCli } from '../common/cli.js';
 import { Scope, SCOPES } from './api-key.js';
 import { ApiKeyStore, Query } from './api-key.store.js';
 
@@ -51,7 +48,7 @@ export function parseArgs(args: string[]): Command | string {
   return { name, key, scopes: [...new Set(scopes)] as Scope[], tables };
 }
 
-async function run(command: Command, query: Query): Promise<{ out: string; info?: string }> {
+async function run(command: Command, query: Query): Promise<CliResult> {
   switch (command.name) {
     case 'create': {
       const token = await ApiKeyStore.create(query, { name: command.key, scopes: command.scopes, tables: command.tables });
@@ -82,39 +79,12 @@ async function run(command: Command, query: Query): Promise<{ out: string; info?
   }
 }
 
-async function main(): Promise<number> {
-  const command = parseArgs(process.argv.slice(2));
-  if (typeof command === 'string') {
-    process.stderr.write(`${command}\n`);
-    return 2;
-  }
-  const database = await resolveDatabase(loadConfig(), { keepSignalHandlers: true });
-  const client = new pg.Client({ connectionString: database.url, application_name: 'rowcast-keys-cli' });
-  try {
-    // Keys may be made before the service first starts.
-    await runMigrations(database.url);
-    await client.connect();
-    const { out, info } = await run(command, async (text, values) => (await client.query(text, values)).rows);
-    if (info) process.stderr.write(`${info}\n`);
-    process.stdout.write(`${out}\n`);
-    return 0;
-  } finally {
-    await client.end().catch(() => undefined);
-    await database.stop();
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const pgError = error as { code?: string };
-    const message =
-      pgError.code === '23505'
-        ? 'an active key has that name; revoke it first or choose another name'
-        : error instanceof ConfigError || error instanceof Error
-          ? error.message
-          : String(error);
-    process.stderr.write(`keys: ${message}\n`);
-    process.exit(1);
-  },
-);
+runCli({
+  name: 'keys',
+  parse: parseArgs,
+  run: (command, client) => run(command, async (text, values) => (await client.query(text, values)).rows),
+  // Keys may be made before the service first starts.
+  migrate: true,
+  explain: (error) =>
+    (error as { code?: string }).code === '23505' ? 'an active key has that name; revoke it first or choose another name' : undefined,
+});

@@ -3,8 +3,7 @@
  * Puts tables under capture (or takes them out) on DATABASE_URL, or on the embedded database.
  */
 import pg from 'pg';
-import { ConfigError, loadConfig } from '../config/config.js';
-import { resolveDatabase } from '../database/database-url.js';
+import { runCli } from '../common/cli.js';
 
 const USAGE = `usage: npm run capture -- <command>
   enable <table> [--columns a,b]   capture every change of <table> (schema.table; public by default);
@@ -49,29 +48,4 @@ async function run(command: Command, client: pg.Client): Promise<string> {
   }
 }
 
-async function main(): Promise<number> {
-  const command = parseArgs(process.argv.slice(2));
-  if (typeof command === 'string') {
-    process.stderr.write(`${command}\n`);
-    return 2;
-  }
-  const database = await resolveDatabase(loadConfig(), { keepSignalHandlers: true });
-  const client = new pg.Client({ connectionString: database.url, application_name: 'rowcast-capture-cli' });
-  try {
-    await client.connect();
-    process.stdout.write(`${await run(command, client)}\n`);
-    return 0;
-  } finally {
-    await client.end().catch(() => undefined);
-    await database.stop();
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
-    process.stderr.write(`capture: ${message}\n`);
-    process.exit(1);
-  },
-);
+runCli({ name: 'capture', parse: parseArgs, run: async (command, client) => ({ out: await run(command, client) }) });
