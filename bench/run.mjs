@@ -1,4 +1,4 @@
-// `npm run bench` (about 10 minutes) or `npm run bench -- --quick` (about a minute): runs every
+// `npm run bench` (about 13 minutes) or `npm run bench -- --quick` (about 80 s): runs every
 // scenario against a PostgreSQL of its own (embedded, or BENCH_DATABASE_URL), prints a table,
 // writes bench/results/<date>[-quick].json and .svg (a full run also docs/benchmarks.svg).
 // `--only writes,latency` runs some scenarios; `--profile` also records where the time goes

@@ -46,6 +46,18 @@ describe('limits and revocation', () => {
     for (let i = 0; i < 7; i++) expect([200, 503]).toContain((await t.http.get('/health')).status);
   });
 
+  it('throttles an address that keeps presenting keys that are refused, not the valid keys from it', async () => {
+    const t = await app({ RATE_LIMIT: '5' });
+    const valid = await createKey(t.db, 'valid', ['invoices:read']);
+    await reloadKeys(t);
+    for (let i = 0; i < 5; i++) await t.http.get('/invoices').set(bearer(`rck_guess_${i}`)).expect(401);
+    const refused = await t.http.get('/invoices').set(bearer('rck_guess_6')).expect(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.body.message).toMatch(/^too many requests without a valid API key from this address; retry in \d+ s$/);
+    await t.http.get('/invoices').expect(429); // no key at all counts too
+    await t.http.get('/invoices').set(bearer(valid)).expect(200);
+  });
+
   it('does not count WebSocket messages against the HTTP RATE_LIMIT', async () => {
     const t = await app({ RATE_LIMIT: '2', WS_RATE_LIMIT: '0' });
     const token = await createKey(t.db, 'ws-only', ['events:subscribe']);
