@@ -89,8 +89,11 @@ describe('starting the service', () => {
     const app = await start({ EMBEDDED_PG_DIR: pgDir });
     try {
       expect(app.stdout().join('\n')).toMatch(/ready on embedded PostgreSQL.*API docs http:\/\/\S+\/docs.*WebSocket http:\/\/\S+\/events/);
-      const warning = app.stdout().find((line) => line.includes('no API key exists'));
-      expect(JSON.parse(warning!)).toMatchObject({ level: 40, msg: expect.stringContaining('npm run keys -- create') });
+      // Logged by the app's own logger, which may flush after main's ready line.
+      const warning = await waitFor(() => app.stdout().find((line) => line.includes('no API key exists')), {
+        what: 'the warning that no key exists',
+      });
+      expect(JSON.parse(warning)).toMatchObject({ level: 40, msg: expect.stringContaining('npm run keys -- create') });
       expect((await fetch(`${app.base}/health`)).status).toBe(200);
       expect((await fetch(`${app.base}/docs`)).status).toBe(200);
       const created = await fetch(`${app.base}/invoices`, {
