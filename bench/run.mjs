@@ -63,7 +63,8 @@ try {
 
 console.log(`\nrowcast benchmark, ${results.mode} run, ${results.date}\n${results.machine}\n`);
 console.log(table(results));
-const stem = `${results.date.slice(0, 10)}${quick ? '-quick' : ''}`;
+// A partial run never overwrites a full one.
+const stem = `${results.date.slice(0, 10)}${quick ? '-quick' : ''}${args.only ? `-${chosen.join('-')}` : ''}`;
 const dir = path.join(ROOT, 'bench/results');
 mkdirSync(dir, { recursive: true });
 if (results.scenarios.writes?.profileAfterB) {
