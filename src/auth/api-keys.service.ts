@@ -60,12 +60,6 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
     return key;
   }
 
-  /** Whether the key is still active now (a long-lived connection checks this). */
-  isActive(key: ApiKey): boolean {
-    const current = this.byId.get(key.id);
-    return current !== undefined && current.revokedAt === null;
-  }
-
   /** Reloads the keys now; reloads run one after another, never overlapping. */
   refresh(): Promise<void> {
     const run = this.queue.then(() => this.load());
