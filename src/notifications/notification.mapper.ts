@@ -1,5 +1,5 @@
 import { CapturedChange } from '../events/captured-change.event.js';
-import { NotificationDto, NotificationPayloadDto } from './dto/notification.dto.js';
+import { NotificationPayloadDto } from './dto/notification.dto.js';
 
 /** The payload as DESIGN.md shows it; rows stay as PostgreSQL's to_jsonb wrote them. */
 export function toNotificationPayload(change: CapturedChange): NotificationPayloadDto {
@@ -15,15 +15,4 @@ export function toNotificationPayload(change: CapturedChange): NotificationPaylo
     txId: change.txId,
     changedAt: change.changedAt.toISOString(),
   };
-}
-
-export interface NotificationRow {
-  id: string;
-  event: string;
-  payload: NotificationPayloadDto;
-  created_at: Date;
-}
-
-export function mapNotification(row: NotificationRow): NotificationDto {
-  return { id: row.id, event: row.event, createdAt: row.created_at, payload: row.payload };
 }

@@ -3,12 +3,15 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ApiKey } from '../auth/api-key.js';
 import { TableNotAllowed } from '../auth/auth.errors.js';
-import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from './dto/notification.dto.js';
-import { mapNotification, NotificationRow } from './notification.mapper.js';
+import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto, NotificationPayloadDto } from './dto/notification.dto.js';
+import { fromRow, NOTIFICATION_COLUMNS, NotificationRow, toNotificationMessage } from '../events/notification-row.js';
 import { NotificationNotFound } from './notifications.errors.js';
 
-// Ids go out as strings; every ORDER BY names n.id, the bigint (the alias would sort as text).
-const COLUMNS = 'n.id::text AS id, n.event, n.payload, n.created_at';
+function toDto(row: NotificationRow): NotificationDto {
+  const message = toNotificationMessage(fromRow(row));
+  // The stored payload is what toNotificationPayload wrote: the API's payload shape.
+  return { ...message, payload: message.payload as unknown as NotificationPayloadDto };
+}
 
 @Injectable()
 export class NotificationsService {
@@ -36,20 +39,20 @@ export class NotificationsService {
     values.push(query.limit ?? 100);
     const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
     const rows: NotificationRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM notifications n ${where} ORDER BY n.id LIMIT $${values.length}`,
+      `SELECT ${NOTIFICATION_COLUMNS} FROM notifications n ${where} ORDER BY n.id LIMIT $${values.length}`,
       values,
     );
-    return { data: rows.map(mapNotification), nextCursor: rows.length ? rows[rows.length - 1].id : null };
+    return { data: rows.map(toDto), nextCursor: rows.length ? rows[rows.length - 1].id : null };
   }
 
   /** One notification; one of a table the key may not read is not found. */
   async get(id: string, key?: ApiKey): Promise<NotificationDto> {
     const rows: NotificationRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM notifications n WHERE n.id = $1 AND ($2::text[] IS NULL OR table_name = ANY($2))`,
+      `SELECT ${NOTIFICATION_COLUMNS} FROM notifications n WHERE n.id = $1 AND ($2::text[] IS NULL OR table_name = ANY($2))`,
       [id, key?.tables ?? null],
     );
     if (!rows.length) throw new NotificationNotFound(id);
-    return mapNotification(rows[0]);
+    return toDto(rows[0]);
   }
 }
 

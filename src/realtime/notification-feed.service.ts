@@ -5,7 +5,7 @@ import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { backoff, WakeableSleep } from '../database/wakeable-sleep.js';
 import { NOTIFICATIONS_CHANNEL, NotificationsAppendedEvent } from '../events/event-catalog.js';
-import { fromRow, NOTIFICATION_COLUMNS, NotificationRow } from './notification-row.js';
+import { fromRow, NOTIFICATION_COLUMNS, NotificationRow } from '../events/notification-row.js';
 
 const PAGE = 1000;
 const SAFETY_POLL_MS = 1000;

@@ -9,7 +9,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
 import { NotificationFeed } from './notification-feed.service.js';
-import { fromRow, NOTIFICATION_COLUMNS, NotificationRow } from './notification-row.js';
+import { fromRow, NOTIFICATION_COLUMNS, NotificationRow, toNotificationMessage } from '../events/notification-row.js';
 import { Ack, refuse } from './realtime.errors.js';
 import { Subscription } from './subscription.js';
 
@@ -118,7 +118,7 @@ export class SubscriptionsService {
           return client.socket.id;
         });
       // One emit to all receivers: Socket.IO encodes the packet once for all of them.
-      if (receivers.length) this.namespace.to(receivers).emit('notification', toMessage(notification));
+      if (receivers.length) this.namespace.to(receivers).emit('notification', toNotificationMessage(notification));
       this.stats.pushed += receivers.length;
     }
     const last = BigInt(notifications[notifications.length - 1].id);
@@ -203,7 +203,7 @@ export class SubscriptionsService {
         const notification = fromRow(row);
         if (wants(client, notification)) {
           client.sentAny = true;
-          client.socket.emit('notification', toMessage(notification));
+          client.socket.emit('notification', toNotificationMessage(notification));
           this.stats.pushed++;
         }
         client.position = BigInt(row.id);
@@ -265,11 +265,6 @@ function restrictTables(request: SubscribeDto, allowed: readonly string[] | unde
 function wants(client: Client, notification: StoredNotification): boolean {
   for (const subscription of client.subscriptions.values()) if (subscription.matches(notification)) return true;
   return false;
-}
-
-/** The notification as REST returns it. */
-function toMessage(notification: StoredNotification) {
-  return { id: notification.id, event: notification.event, createdAt: notification.createdAt, payload: notification.payload };
 }
 
 /**

@@ -210,9 +210,11 @@ describe('starting the service', () => {
 
       const app = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
       try {
-        expect(app.stdout().some((line) => line.includes('no API key exists'))).toBe(false);
         expect((await fetch(`${app.base}/invoices`)).status).toBe(401);
         expect((await fetch(`${app.base}/invoices`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+        // The app's logger writes in order: once this request's line is out, a start warning would be too.
+        await waitFor(() => app.stdout().some((line) => line.includes('GET /invoices 200')), { what: 'the request log line' });
+        expect(app.stdout().some((line) => line.includes('no API key exists'))).toBe(false);
         expect(cli('revoke', 'ci-bot')).toMatchObject({ status: 0, stdout: 'revoked ci-bot\n' });
         await waitFor(async () => (await fetch(`${app.base}/invoices`, { headers: { authorization: `Bearer ${token}` } })).status === 401, {
           timeout: 2_000,
