@@ -15,47 +15,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * unlogged table capture.wakeup, that it sleeps on LISTEN; busy writers never take the NOTIFY
  * commit lock.
  */
-export class Capture1763800000000 implements MigrationInterface {
-  name = 'Capture1763800000000';
-
-  async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`CREATE SCHEMA capture`);
-    await queryRunner.query(`
-      CREATE TABLE capture.changes (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
-        schema_name text NOT NULL,
-        table_name text NOT NULL,
-        op text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE')),
-        row_pk jsonb NOT NULL,
-        old jsonb,
-        new jsonb,
-        changed_columns text[],
-        actor text NOT NULL,
-        changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
-      )`);
-    await queryRunner.query(`CREATE INDEX changes_tx_id_idx ON capture.changes (tx, id)`);
-    // Only retention reads by time, and rows arrive in time order: BRIN costs writers next to nothing.
-    await queryRunner.query(`CREATE INDEX changes_changed_at_idx ON capture.changes USING brin (changed_at)`);
-    await queryRunner.query(`CREATE SEQUENCE capture.commit_seq`);
-    await queryRunner.query(`
-      CREATE TABLE capture.pending (
-        tx xid8 PRIMARY KEY,
-        seq bigint NOT NULL -- from capture.commit_seq, so unique without an index to maintain
-      )`);
-    // The drainer's place inside a transaction it has only partly drained (a 100,000-row one).
-    await queryRunner.query(`
-      CREATE TABLE capture.cursor (
-        id int PRIMARY KEY CHECK (id = 1),
-        tx xid8,
-        last_change_id bigint NOT NULL DEFAULT 0,
-        updated_at timestamptz NOT NULL DEFAULT now()
-      )`);
-    await queryRunner.query(`INSERT INTO capture.cursor (id) VALUES (1)`);
-    await queryRunner.query(`CREATE UNLOGGED TABLE capture.wakeup (id int PRIMARY KEY CHECK (id = 1), listening boolean NOT NULL)`);
-    await queryRunner.query(`INSERT INTO capture.wakeup VALUES (1, false)`);
-
-    await queryRunner.query(`
+// The definitions as this migration made them; the next one replaces them and its down() restores them.
+export const FIRST_CHANGE_OF_TRANSACTION = `
       CREATE OR REPLACE FUNCTION capture.first_change_of_transaction() RETURNS boolean
       LANGUAGE plpgsql AS $fn$
       DECLARE
@@ -69,9 +30,9 @@ export class Capture1763800000000 implements MigrationInterface {
         PERFORM set_config('capture.sequenced_tx', current, true);
         RETURN true;
       END
-      $fn$`);
+      $fn$`;
 
-    await queryRunner.query(`
+export const SEQUENCE_COMMIT = `
       CREATE OR REPLACE FUNCTION capture.sequence_commit() RETURNS trigger
       LANGUAGE plpgsql AS $fn$
       BEGIN
@@ -86,15 +47,9 @@ export class Capture1763800000000 implements MigrationInterface {
         END IF;
         RETURN NULL;
       END
-      $fn$`);
-    await queryRunner.query(`
-      CREATE CONSTRAINT TRIGGER changes_sequence_commit AFTER INSERT ON capture.changes
-        DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW WHEN (capture.first_change_of_transaction())
-        EXECUTE FUNCTION capture.sequence_commit()`);
+      $fn$`;
 
-    // TG_ARGV: the number of primary key columns, those columns, then the column filter.
-    await queryRunner.query(`
+export const CAPTURE_ROW = `
       CREATE OR REPLACE FUNCTION capture.capture_row() RETURNS trigger
       LANGUAGE plpgsql AS $fn$
       DECLARE
@@ -125,9 +80,9 @@ export class Capture1763800000000 implements MigrationInterface {
         );
         RETURN NULL;
       END
-      $fn$`);
+      $fn$`;
 
-    await queryRunner.query(`
+export const ENABLE = `
       CREATE OR REPLACE FUNCTION capture.enable(tbl regclass, columns text[] DEFAULT NULL) RETURNS void
       LANGUAGE plpgsql AS $fn$
       DECLARE
@@ -165,9 +120,9 @@ export class Capture1763800000000 implements MigrationInterface {
           (SELECT string_agg(quote_literal(arg), ', ')
            FROM unnest(ARRAY[cardinality(pk)::text] || pk || coalesce(columns, '{}')) arg));
       END
-      $fn$`);
+      $fn$`;
 
-    await queryRunner.query(`
+export const DISABLE = `
       CREATE OR REPLACE FUNCTION capture.disable(tbl regclass) RETURNS boolean
       LANGUAGE plpgsql AS $fn$
       DECLARE
@@ -179,11 +134,9 @@ export class Capture1763800000000 implements MigrationInterface {
         EXECUTE format('DROP TRIGGER %I ON %s', name, tbl);
         RETURN true;
       END
-      $fn$`);
+      $fn$`;
 
-    // What is under capture: one row per table, with its column filter (NULL: every column).
-    // tgargs holds the trigger arguments, each ended by a zero byte.
-    await queryRunner.query(`
+export const TABLES_VIEW = `
       CREATE OR REPLACE VIEW capture.tables AS
       SELECT n.nspname AS schema_name, c.relname AS table_name,
              (SELECT nullif(args[2 + args[1]::int : cardinality(args) - 1], '{}')
@@ -191,7 +144,71 @@ export class Capture1763800000000 implements MigrationInterface {
       FROM pg_trigger t
       JOIN pg_class c ON c.oid = t.tgrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE t.tgfoid = 'capture.capture_row()'::regprocedure AND NOT t.tgisinternal`);
+      WHERE t.tgfoid = 'capture.capture_row()'::regprocedure AND NOT t.tgisinternal`;
+
+export const CURSOR_TABLE = `
+      CREATE TABLE capture.cursor (
+        id int PRIMARY KEY CHECK (id = 1),
+        tx xid8,
+        last_change_id bigint NOT NULL DEFAULT 0,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`;
+
+export const SEQUENCE_COMMIT_TRIGGER = `
+      CREATE CONSTRAINT TRIGGER changes_sequence_commit AFTER INSERT ON capture.changes
+        DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW WHEN (capture.first_change_of_transaction())
+        EXECUTE FUNCTION capture.sequence_commit()`;
+
+export class Capture1763800000000 implements MigrationInterface {
+  name = 'Capture1763800000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`CREATE SCHEMA capture`);
+    await queryRunner.query(`
+      CREATE TABLE capture.changes (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        schema_name text NOT NULL,
+        table_name text NOT NULL,
+        op text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE')),
+        row_pk jsonb NOT NULL,
+        old jsonb,
+        new jsonb,
+        changed_columns text[],
+        actor text NOT NULL,
+        changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      )`);
+    await queryRunner.query(`CREATE INDEX changes_tx_id_idx ON capture.changes (tx, id)`);
+    // Only retention reads by time, and rows arrive in time order: BRIN costs writers next to nothing.
+    await queryRunner.query(`CREATE INDEX changes_changed_at_idx ON capture.changes USING brin (changed_at)`);
+    await queryRunner.query(`CREATE SEQUENCE capture.commit_seq`);
+    await queryRunner.query(`
+      CREATE TABLE capture.pending (
+        tx xid8 PRIMARY KEY,
+        seq bigint NOT NULL -- from capture.commit_seq, so unique without an index to maintain
+      )`);
+    // The drainer's place inside a transaction it has only partly drained (a 100,000-row one).
+    await queryRunner.query(CURSOR_TABLE);
+    await queryRunner.query(`INSERT INTO capture.cursor (id) VALUES (1)`);
+    await queryRunner.query(`CREATE UNLOGGED TABLE capture.wakeup (id int PRIMARY KEY CHECK (id = 1), listening boolean NOT NULL)`);
+    await queryRunner.query(`INSERT INTO capture.wakeup VALUES (1, false)`);
+
+    await queryRunner.query(FIRST_CHANGE_OF_TRANSACTION);
+
+    await queryRunner.query(SEQUENCE_COMMIT);
+    await queryRunner.query(SEQUENCE_COMMIT_TRIGGER);
+
+    // TG_ARGV: the number of primary key columns, those columns, then the column filter.
+    await queryRunner.query(CAPTURE_ROW);
+
+    await queryRunner.query(ENABLE);
+
+    await queryRunner.query(DISABLE);
+
+    // What is under capture: one row per table, with its column filter (NULL: every column).
+    // tgargs holds the trigger arguments, each ended by a zero byte.
+    await queryRunner.query(TABLES_VIEW);
 
     await queryRunner.query(`SELECT capture.enable('public.invoices')`);
     await queryRunner.query(`SELECT capture.enable('public.invoice_items')`);

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
+import { NotificationsModule } from '../notifications/notifications.module.js';
 import { PgListener } from './pg-listener.service.js';
+import { RetentionService } from './retention.service.js';
 
 @Module({
-  providers: [PgListener],
-  exports: [PgListener],
+  imports: [NotificationsModule],
+  providers: [PgListener, RetentionService],
+  exports: [PgListener, RetentionService],
 })
 export class CaptureModule {}

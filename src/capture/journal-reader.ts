@@ -1,34 +1,43 @@
 import pg from 'pg';
-import { JournalRow } from './change.parser.js';
+import { JOURNAL_COLUMNS, JournalRow } from '../events/journal-row.js';
 
 export type QueryRows = <R>(sql: string) => Promise<R[]>;
 
-export interface JournalBatch {
-  rows: JournalRow[];
-  /** Transactions read to their end: their pending marks go when the batch commits. */
-  completed: string[];
-  /** Where the drain stands inside a transaction it has not finished, if any... */
-  cursor: Cursor;
-  /** ...and where it stood before this batch. */
-  from: Cursor;
-}
-
-interface Cursor {
-  tx: string | null;
+/** Where the drain stands (capture.drain_cursor). */
+export interface DrainCursor {
+  /** Every transaction visible in this snapshot has been drained, but for the batch below. */
+  snapshot: string;
+  /** A batch drained in several transactions: its upper snapshot... */
+  batchSnapshot: string | null;
+  /** ...and its transactions not finished yet, in order; the first is drained up to lastChangeId. */
+  batchTxs: string[] | null;
   lastChangeId: string;
 }
 
+export interface JournalBatch {
+  /** In delivery order. */
+  rows: JournalRow[];
+  /** The cursor once this batch has committed. */
+  next: DrainCursor;
+}
+
+/** Journal rows `c` of a batch: not visible in the lower snapshot, visible in the upper one. */
+const inBatch = (lower: string, upper: string) =>
+  `(c.tx = ANY (ARRAY(SELECT pg_snapshot_xip(${lower}))) OR c.tx >= pg_snapshot_xmax(${lower}))
+   AND c.tx < pg_snapshot_xmax(${upper}) AND pg_visible_in_snapshot(c.tx, ${upper})`;
+
 /**
- * Reads the journal in commit order, in bounded batches. Every query runs on the drainer's own
- * connection inside its open transaction.
+ * Reads the journal in commit order, in bounded batches, on the drainer's own connection inside
+ * its open transaction. A batch is what committed between the cursor's snapshot and
+ * pg_current_snapshot() (PgQ's model): no transaction can be in a batch before one that committed
+ * before it, and nothing can still appear behind a snapshot once it is the cursor's, so nothing
+ * is skipped however late a transaction with a low xid or low ids commits.
  *
- * Which transactions are safe to take: those below the watermark pg_snapshot_xmin (every one of
- * them has finished, so none can still appear behind it), and of those only the ones whose commit
- * number is smaller than that of any committed transaction still above the watermark. Without the
- * second rule, a transaction with a low xid that committed after a conflicting one with a high xid
- * could be taken first while an unrelated open transaction pins the watermark between them.
- * Progress is the set of pending transactions, not "seq > last", so a transaction that commits
- * late with a low number is never skipped.
+ * Inside a batch, a transaction's changes stay together, and transactions go in the order of
+ * their last journal id. That is commit order wherever it matters: when T1 has to wait for T2's
+ * row lock, T1 writes that row (and takes its journal id) after T2 committed, so T1's last id is
+ * above all of T2's. Transactions that touched no common row may go either way. Ordering by xid
+ * would not do: a transaction takes its xid at its first write, not at its conflicting one.
  */
 export class JournalReader {
   constructor(
@@ -37,37 +46,45 @@ export class JournalReader {
     private readonly batchBytes: number,
   ) {}
 
-  async read(client: pg.Client): Promise<JournalBatch> {
-    // First statement of the transaction, before it has an xid of its own (which would hold the
-    // watermark back).
-    const ready = await client.query<{ tx: string }>(
-      `SELECT p.tx::text AS tx
-       FROM capture.pending p,
-            LATERAL (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) w
-       WHERE p.tx < w.xmin
-         AND p.seq < coalesce((SELECT min(q.seq) FROM capture.pending q WHERE q.tx >= w.xmin), 9223372036854775807)
-       ORDER BY p.seq
-       LIMIT $1`,
-      [this.batchSize],
+  async cursor(client: pg.ClientBase): Promise<DrainCursor> {
+    const { rows } = await client.query<CursorRow>(`SELECT ${CURSOR_COLUMNS} FROM capture.drain_cursor WHERE id = 1`);
+    return fromCursorRow(rows[0]);
+  }
+
+  /** Whether anything committed after `cursor` (one cheap statement, outside a transaction). */
+  async hasWork(client: pg.ClientBase, cursor: DrainCursor): Promise<boolean> {
+    if (cursor.batchTxs) return true;
+    const { rows } = await client.query<{ work: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM capture.changes c WHERE ${inBatch('$1::pg_snapshot', 's.now')}) AS work
+       FROM (SELECT pg_current_snapshot() AS now) s`,
+      [cursor.snapshot],
     );
+    return rows[0].work;
+  }
+
+  /** The next batch; no rows when nothing committed since the cursor. */
+  async read(client: pg.ClientBase): Promise<JournalBatch> {
     // FOR UPDATE fences a second drainer that lost track of the advisory lock.
-    const cursorRow = await client.query<{ tx: string | null; last_change_id: string }>(
-      `SELECT tx::text AS tx, last_change_id::text AS last_change_id FROM capture.cursor WHERE id = 1 FOR UPDATE`,
+    const { rows: cursorRows } = await client.query<CursorRow & { now: string }>(
+      `SELECT ${CURSOR_COLUMNS}, pg_current_snapshot()::text AS now FROM capture.drain_cursor WHERE id = 1 FOR UPDATE`,
     );
-    const current = cursorRow.rows[0] ?? { tx: null, last_change_id: '0' };
-    const from: Cursor = { tx: current.tx, lastChangeId: current.last_change_id };
-    const txs = ready.rows.map((row) => row.tx);
-    if (current.tx !== null) {
-      // Finish the transaction in progress first (it is still pending, so still ready).
-      const index = txs.indexOf(current.tx);
-      if (index > 0) txs.splice(index, 1);
-      if (index !== 0) txs.unshift(current.tx);
+    const from = fromCursorRow(cursorRows[0]);
+    let batch: { snapshot: string; txs: string[]; lastChangeId: string };
+    if (from.batchSnapshot && from.batchTxs) {
+      batch = { snapshot: from.batchSnapshot, txs: from.batchTxs, lastChangeId: from.lastChangeId };
+    } else {
+      const upper = cursorRows[0].now;
+      const { rows } = await client.query<{ tx: string }>(
+        `SELECT c.tx::text AS tx FROM capture.changes c WHERE ${inBatch('$1::pg_snapshot', '$2::pg_snapshot')}
+         GROUP BY c.tx ORDER BY max(c.id)`,
+        [from.snapshot, upper],
+      );
+      if (rows.length === 0) return { rows: [], next: from };
+      batch = { snapshot: upper, txs: rows.map((row) => row.tx), lastChangeId: '0' };
     }
-    if (txs.length === 0) return { rows: [], completed: [], cursor: from, from };
 
     const { rows } = await client.query<JournalRow & { candidates: string }>(
-      `SELECT id::text AS id, tx::text AS tx, schema_name, table_name, op, row_pk, old, new,
-              changed_columns, actor, changed_at, candidates
+      `SELECT ${JOURNAL_COLUMNS.replaceAll('c.', 'w.')}, w.candidates
        FROM (
          SELECT s.*, sum(s.size) OVER (ORDER BY s.ord, s.id) AS running, count(*) OVER () AS candidates
          FROM (
@@ -75,54 +92,69 @@ export class JournalReader {
            FROM unnest($1::xid8[]) WITH ORDINALITY AS r(tx, ord)
            CROSS JOIN LATERAL (
              SELECT * FROM capture.changes c
-             WHERE c.tx = r.tx AND c.id > CASE WHEN r.tx = $2::xid8 THEN $3::bigint ELSE 0 END
+             WHERE c.tx = r.tx AND c.id > CASE WHEN r.ord = 1 THEN $2::bigint ELSE 0 END
              ORDER BY c.id
-             LIMIT $4
+             LIMIT $3
            ) c
            ORDER BY r.ord, c.id
-           LIMIT $4
+           LIMIT $3
          ) s
        ) w
-       WHERE w.running - w.size < $5
+       WHERE w.running - w.size < $4
        ORDER BY w.ord, w.id`,
-      [txs, current.tx, current.last_change_id, this.batchSize, this.batchBytes],
+      [batch.txs, batch.lastChangeId, this.batchSize, this.batchBytes],
     );
     const cut = rows.length > 0 && rows.length < Number(rows[0].candidates); // by the byte budget
     if (rows.length < this.batchSize && !cut) {
-      return { rows, completed: txs, cursor: { tx: null, lastChangeId: '0' }, from };
+      return { rows, next: { snapshot: batch.snapshot, batchSnapshot: null, batchTxs: null, lastChangeId: '0' } };
     }
     const last = rows[rows.length - 1];
     return {
       rows,
-      completed: txs.slice(0, txs.indexOf(last.tx)),
-      cursor: { tx: last.tx, lastChangeId: last.id },
-      from,
+      next: {
+        snapshot: from.snapshot,
+        batchSnapshot: batch.snapshot,
+        batchTxs: batch.txs.slice(batch.txs.indexOf(last.tx)),
+        lastChangeId: last.id,
+      },
     };
   }
 
-  /** Moves the cursor past the batch; commits with whatever the handlers wrote. */
-  async advance(client: pg.Client, batch: JournalBatch): Promise<void> {
-    if (batch.completed.length) {
-      await client.query(`DELETE FROM capture.pending WHERE tx = ANY($1::xid8[])`, [batch.completed]);
-    }
-    const unchanged = batch.cursor.tx === batch.from.tx && batch.cursor.lastChangeId === batch.from.lastChangeId;
-    if (unchanged) return; // the common case: whole transactions, no partial one before or after
+  /** Moves the cursor past the batch; commits with whatever the log wrote. */
+  async advance(client: pg.ClientBase, next: DrainCursor): Promise<void> {
     await client.query(
-      `UPDATE capture.cursor SET tx = $1::xid8, last_change_id = $2, updated_at = now() WHERE id = 1`,
-      [batch.cursor.tx, batch.cursor.lastChangeId],
+      `UPDATE capture.drain_cursor
+       SET snapshot = $1::pg_snapshot, batch_snapshot = $2::pg_snapshot, batch_txs = $3::xid8[], last_change_id = $4, updated_at = now()
+       WHERE id = 1`,
+      [next.snapshot, next.batchSnapshot, next.batchTxs, next.lastChangeId],
     );
   }
 
-  /** Undrained journal rows and the age of the oldest, for /health. */
+  /** Journal rows that are not changes (written by hand, malformed): dropped once skipped. */
+  async discard(client: pg.ClientBase, ids: string[]): Promise<void> {
+    if (ids.length) await client.query(`DELETE FROM capture.changes WHERE id = ANY($1::bigint[])`, [ids]);
+  }
+
+  /** Undrained journal rows and the age of the oldest, for /health and /metrics. */
   async backlog(query: QueryRows): Promise<{ backlog: number; lagMs: number }> {
     const rows = await query<{ backlog: string; lag_ms: string | null }>(
-      `SELECT count(*) AS backlog,
-              round(extract(epoch FROM clock_timestamp() - min(c.changed_at)) * 1000) AS lag_ms
-       FROM capture.pending p
-       JOIN capture.changes c ON c.tx = p.tx
-       LEFT JOIN capture.cursor k ON k.id = 1 AND k.tx = p.tx
-       WHERE k.tx IS NULL OR c.id > k.last_change_id`,
+      `SELECT count(*) AS backlog, round(extract(epoch FROM clock_timestamp() - min(c.changed_at)) * 1000) AS lag_ms
+       FROM capture.undrained() c`,
     );
     return { backlog: Number(rows[0].backlog), lagMs: Math.max(0, Number(rows[0].lag_ms ?? 0)) };
   }
+}
+
+const CURSOR_COLUMNS = `snapshot::text AS snapshot, batch_snapshot::text AS batch_snapshot,
+  batch_txs::text[] AS batch_txs, last_change_id::text AS last_change_id`;
+
+interface CursorRow {
+  snapshot: string;
+  batch_snapshot: string | null;
+  batch_txs: string[] | null;
+  last_change_id: string;
+}
+
+function fromCursorRow(row: CursorRow): DrainCursor {
+  return { snapshot: row.snapshot, batchSnapshot: row.batch_snapshot, batchTxs: row.batch_txs, lastChangeId: row.last_change_id };
 }

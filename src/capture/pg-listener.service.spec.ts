@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
 import { loadConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { NotificationLog } from '../notifications/notification-log.js';
 import { PgListener } from './pg-listener.service.js';
 
 /** A port on which nothing listens: every connection attempt is refused at once. */
@@ -20,7 +21,13 @@ describe('PgListener', () => {
   it('backs off between reconnects when the database refuses connections', async () => {
     const config = loadConfig({ DATABASE_URL: `postgres://nobody@127.0.0.1:${await closedPort()}/none` });
     const moduleRef = await Test.createTestingModule({
-      providers: [PgListener, { provide: APP_CONFIG, useValue: config }, { provide: EventEmitter2, useValue: new EventEmitter2() }],
+      providers: [
+        PgListener,
+        { provide: APP_CONFIG, useValue: config },
+        { provide: EventEmitter2, useValue: new EventEmitter2() },
+        // Never reached: no connection ever opens.
+        { provide: NotificationLog, useValue: {} },
+      ],
     }).compile();
     const sut = moduleRef.get(PgListener);
     const started = Date.now();

@@ -3,13 +3,16 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { TransactionSql } from '../events/event-catalog.js';
+import { NotificationLog } from '../notifications/notification-log.js';
 
 const BATCH = 5_000;
 const EVERY_MS = 60 * 60 * 1000;
 
 /**
- * Deletes notifications, and journal rows already drained, older than RETENTION_DAYS. Small
- * batches, each its own short transaction, so no long lock is held and writers never wait.
+ * Deletes notifications older than RETENTION_DAYS, and with them the journal rows that were their
+ * one stored copy. Small batches, each its own short transaction (the log's entries and their
+ * journal rows go together), so no long lock is held and writers never wait.
  */
 @Injectable()
 export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -20,6 +23,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly log: NotificationLog,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -39,42 +43,25 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   /** Runs one purge now; returns what it deleted. */
   async purge(): Promise<{ notifications: number; changes: number }> {
     const cutoff = `${this.config.retentionDays} days`;
-    const notifications = await this.inBatches(
-      `WITH deleted AS (
-         DELETE FROM notifications WHERE id IN (
-           SELECT id FROM notifications WHERE created_at < now() - $1::interval ORDER BY id LIMIT ${BATCH})
-         RETURNING id),
-       watermark AS (
-         UPDATE notification_retention SET purged_through = greatest(purged_through, (SELECT max(id) FROM deleted))
-         WHERE id = 1 AND EXISTS (SELECT 1 FROM deleted))
-       SELECT count(*)::int AS deleted FROM deleted`,
-      [cutoff],
-    );
-    // A journal row is drained when its transaction has finished and is no longer pending.
-    const changes = await this.inBatches(
-      `WITH deleted AS (
-         DELETE FROM capture.changes WHERE id IN (
-           SELECT c.id FROM capture.changes c
-           WHERE c.changed_at < now() - $1::interval
-             AND c.tx < pg_snapshot_xmin(pg_current_snapshot())
-             AND NOT EXISTS (SELECT 1 FROM capture.pending p WHERE p.tx = c.tx)
-           ORDER BY c.id LIMIT ${BATCH})
-         RETURNING id)
-       SELECT count(*)::int AS deleted FROM deleted`,
-      [cutoff],
-    );
-    if (notifications || changes) {
-      this.logger.log(`retention deleted ${notifications} notifications and ${changes} journal rows`);
-    }
-    return { notifications, changes };
-  }
-
-  private async inBatches(sql: string, values: unknown[]): Promise<number> {
-    let total = 0;
+    const total = { notifications: 0, changes: 0 };
     for (;;) {
-      const [{ deleted }] = (await this.dataSource.query(sql, values)) as [{ deleted: number }];
-      total += deleted;
-      if (deleted < BATCH) return total;
+      const done = await this.dataSource.transaction(async (manager) => {
+        const sql: TransactionSql = (text, values) => manager.query(text, values);
+        const expired = await this.log.expire(sql, cutoff, BATCH);
+        const [{ deleted }] = await sql<{ deleted: number }>(
+          `WITH deleted AS (DELETE FROM capture.changes WHERE id = ANY($1::bigint[]) RETURNING 1)
+           SELECT count(*)::int AS deleted FROM deleted`,
+          [expired.changeIds],
+        );
+        total.notifications += expired.notifications;
+        total.changes += deleted;
+        return expired.notifications === 0;
+      });
+      if (done) break;
     }
+    if (total.notifications || total.changes) {
+      this.logger.log(`retention deleted ${total.notifications} notifications and ${total.changes} journal rows`);
+    }
+    return total;
   }
 }

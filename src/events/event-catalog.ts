@@ -1,23 +1,7 @@
-import { CapturedChange } from './captured-change.event.js';
-
 /** Runs SQL inside the drainer's open transaction. */
 export type TransactionSql = <R extends object = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
 
-/**
- * Emitted by PgListener for each batch it drains from the journal, in commit order. Handlers run
- * inside the drainer's transaction (`sql`): what they write commits together with the drainer's
- * cursor, or not at all. A handler that throws makes the whole batch roll back and be retried.
- */
-export class ChangesCapturedEvent {
-  static readonly eventName = 'capture.changes';
-
-  constructor(
-    readonly changes: readonly CapturedChange[],
-    readonly sql: TransactionSql,
-  ) {}
-}
-
-/** The PostgreSQL channel the drainer NOTIFYs after each committed batch of notifications. */
+/** The PostgreSQL channel the drainer NOTIFYs (payload: the batch's last id) with each batch it commits. */
 export const NOTIFICATIONS_CHANNEL = 'rowcast_notifications';
 
 /** A notification as stored and pushed (see NotificationDto for the API shape). */
@@ -32,6 +16,16 @@ export interface StoredNotification {
     old: Record<string, unknown> | null;
     [key: string]: unknown;
   };
+}
+
+/**
+ * Emitted by PgListener on the draining instance right after a batch has committed to the log:
+ * its notifications, ascending ids, for this instance's feed to push without reading them back.
+ */
+export class NotificationsDrainedEvent {
+  static readonly eventName = 'notifications.drained';
+
+  constructor(readonly notifications: readonly StoredNotification[]) {}
 }
 
 /**

@@ -1,6 +1,6 @@
-import { CapturedChange, ChangeOp } from '../events/captured-change.event.js';
+import { CapturedChange, ChangeOp } from './captured-change.event.js';
 
-/** A journal row as the drainer selects it. */
+/** A journal row (capture.changes) as the drainer and the log's readers select it (JOURNAL_COLUMNS). */
 export interface JournalRow {
   id: string;
   tx: string;
@@ -15,6 +15,10 @@ export interface JournalRow {
   changed_at: unknown;
 }
 
+/** The columns of capture.changes `c` that parseJournalRow reads. */
+export const JOURNAL_COLUMNS =
+  'c.id::text AS id, c.tx::text AS tx, c.schema_name, c.table_name, c.op, c.row_pk, c.old, c.new, c.changed_columns, c.actor, c.changed_at';
+
 export type ParsedRow = { change: CapturedChange } | { skip: string };
 
 const OPS = new Set(['INSERT', 'UPDATE', 'DELETE']);
@@ -23,9 +27,10 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Checks a journal row before it becomes an event. The journal is an ordinary table that anyone
- * with SQL access can write to; a row that does not have the shape the capture trigger writes is
- * skipped with the reason, never allowed to stop the drain.
+ * Checks a journal row before it becomes an event, and computes what the writer no longer does:
+ * the changed columns of an update (rows written before issue 10 carry them). The journal is an
+ * ordinary table that anyone with SQL access can write to; a row that does not have the shape the
+ * capture trigger writes is skipped with the reason, never allowed to stop the drain.
  */
 export function parseJournalRow(row: JournalRow): ParsedRow {
   const { schema_name: schema, table_name: table, op, row_pk: pk, actor, changed_at: changedAt } = row;
@@ -55,9 +60,20 @@ export function parseJournalRow(row: JournalRow): ParsedRow {
       pk,
       newRow,
       oldRow,
-      changed as string[] | null,
+      (changed as string[] | null) ?? (op === 'UPDATE' ? changedColumns(oldRow!, newRow!) : null),
       actor,
       changedAt,
     ),
   };
+}
+
+/**
+ * Columns of `newRow` whose value differs from `oldRow`'s, in code-point order (as
+ * capture.payload() lists them with COLLATE "C"). Values are compared as JSON; jsonb writes object
+ * keys in one canonical order, so equal values print alike.
+ */
+export function changedColumns(oldRow: Record<string, unknown>, newRow: Record<string, unknown>): string[] {
+  return Object.keys(newRow)
+    .filter((column) => !(column in oldRow) || JSON.stringify(newRow[column]) !== JSON.stringify(oldRow[column]))
+    .sort();
 }

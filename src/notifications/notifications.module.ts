@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
-import { NotificationHandler } from './notification.handler.js';
+import { NotificationLog } from './notification-log.js';
 import { NotificationsController } from './notifications.controller.js';
 import { NotificationsService } from './notifications.service.js';
-import { RetentionService } from './retention.service.js';
 
 @Module({
   controllers: [NotificationsController],
-  providers: [NotificationHandler, NotificationsService, RetentionService],
-  exports: [NotificationsService, RetentionService],
+  providers: [NotificationLog, NotificationsService],
+  exports: [NotificationLog],
 })
 export class NotificationsModule {}

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
+import { NotificationsModule } from '../notifications/notifications.module.js';
 import { NotificationFeed } from './notification-feed.service.js';
 import { RealtimeGateway } from './realtime.gateway.js';
 import { SocketAccess } from './socket-access.service.js';
 import { SubscriptionsService } from './subscriptions.service.js';
 
 @Module({
-  imports: [AuthModule],
+  imports: [AuthModule, NotificationsModule],
   providers: [NotificationFeed, SubscriptionsService, SocketAccess, RealtimeGateway],
   exports: [SubscriptionsService, NotificationFeed],
 })

@@ -1,15 +1,14 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
-import { DataSource } from 'typeorm';
 import { validateMessage } from '../common/validation-message.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
 import { NotificationFeed } from './notification-feed.service.js';
-import { fromRow, NOTIFICATION_COLUMNS, NotificationRow, toNotificationMessage } from '../events/notification-row.js';
+import { toNotificationMessage } from '../events/notification-message.js';
+import { NotificationLog } from '../notifications/notification-log.js';
 import { Ack, refuse } from './realtime.errors.js';
 import { Subscription } from './subscription.js';
 
@@ -55,7 +54,7 @@ export class SubscriptionsService {
 
   constructor(
     private readonly feed: NotificationFeed,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly log: NotificationLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -156,7 +155,7 @@ export class SubscriptionsService {
     if (typeof request === 'string') return refuse('FORBIDDEN', request);
     const since = request.since === undefined ? undefined : BigInt(request.since);
     if (since !== undefined) {
-      const purged = await this.purgedThrough();
+      const purged = await this.log.purgedThrough();
       if (since < purged) {
         return refuse('SINCE_EXPIRED', `notifications up to ${purged} have been deleted by retention; re-sync, then subscribe without since`);
       }
@@ -183,30 +182,22 @@ export class SubscriptionsService {
       await this.writable(client);
       // Everything up to `target` was committed before the query below takes its snapshot.
       const target = this.feed.lastId;
-      const rows: (NotificationRow & { purged_through: string })[] = await this.dataSource.query(
-        `SELECT ${NOTIFICATION_COLUMNS}, r.purged_through::text
-         FROM notification_retention r
-         LEFT JOIN LATERAL (SELECT * FROM notifications n WHERE n.id > $1 ORDER BY n.id LIMIT ${LIMITS.replayPage}) n ON true
-         WHERE r.id = 1
-         ORDER BY n.id`,
-        [client.position.toString()],
-      );
-      if (rows.length && BigInt(rows[0].purged_through) > client.position) {
-        // Retention deleted notifications this replay had not sent yet: say so, never skip them.
+      const page = await this.log.readAfter(client.position, LIMITS.replayPage);
+      // Read after the page: if retention deleted anything past the position meanwhile, the page
+      // may have a hole. Say so, never skip.
+      if ((await this.log.purgedThrough()) > client.position) {
         this.clients.delete(client.socket.id);
         client.socket.emit('error_notice', { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' });
         client.socket.disconnect(true);
         return;
       }
-      const page = rows.filter((row) => row.id !== null);
-      for (const row of page) {
-        const notification = fromRow(row);
+      for (const notification of page) {
         if (wants(client, notification)) {
           client.sentAny = true;
           client.socket.emit('notification', toNotificationMessage(notification));
           this.stats.pushed++;
         }
-        client.position = BigInt(row.id);
+        client.position = BigInt(notification.id);
       }
       if (page.length < LIMITS.replayPage) {
         // Nothing after the position existed at the snapshot, yet `target` did: ids up to it
@@ -246,12 +237,6 @@ export class SubscriptionsService {
     client.socket.disconnect(true);
   }
 
-  private async purgedThrough(): Promise<bigint> {
-    const rows: { id: string }[] = await this.dataSource.query(
-      `SELECT purged_through::text AS id FROM notification_retention WHERE id = 1`,
-    );
-    return BigInt(rows[0]?.id ?? 0);
-  }
 }
 
 /** A key limited to some tables subscribes to those (or fewer); asking for others is refused. */

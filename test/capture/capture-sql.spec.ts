@@ -27,8 +27,9 @@ describe('capture triggers (direct SQL)', () => {
 
   async function journal(table: string): Promise<Change[]> {
     const { rows } = await sql.query<Change>(
-      `SELECT schema_name, table_name, op, row_pk, old, new, changed_columns, actor
-       FROM capture.changes WHERE table_name = $1 ORDER BY id`,
+      // The writer no longer stores changed columns; capture.payload() (the log's SQL view) computes them.
+      `SELECT schema_name, table_name, op, row_pk, old, new, capture.payload(c)->'changedColumns' AS changed_columns, actor
+       FROM capture.changes c WHERE table_name = $1 ORDER BY id`,
       [table],
     );
     return rows;
@@ -131,14 +132,21 @@ describe('capture triggers (direct SQL)', () => {
     expect(ids).not.toContain(7);
   });
 
-  it('numbers each committed transaction once, at commit', async () => {
-    const { rows } = await sql.query(`
-      SELECT c.tx::text, count(*) AS marks FROM capture.changes c
-      JOIN capture.pending p ON p.tx = c.tx GROUP BY c.tx, p.seq`);
-    const { rows: txs } = await sql.query(`SELECT DISTINCT tx FROM capture.changes`);
-    expect(rows.length).toBe(txs.length);
-    const { rows: dup } = await sql.query(`SELECT tx FROM capture.pending GROUP BY tx HAVING count(*) > 1`);
-    expect(dup).toEqual([]);
+  it('journals each row of a multi-row statement once, with its own old row, even when keys change', async () => {
+    await sql.query(`CREATE TABLE moves (id int PRIMARY KEY, label text)`);
+    await sql.query(`SELECT capture.enable('moves')`);
+    await sql.query(`INSERT INTO moves SELECT g, 'v' || g FROM generate_series(1, 200) g`);
+    // Rows 1–100 move to new keys; 101–200 are "updated" to the value they have: no change.
+    await sql.query(`UPDATE moves SET id = CASE WHEN id <= 100 THEN id + 1000 ELSE id END, label = CASE WHEN id <= 100 THEN 'moved' || id ELSE label END`);
+    const changes = await journal('moves');
+    expect(changes.filter((change) => change.op === 'INSERT')).toHaveLength(200);
+    const updates = changes.filter((change) => change.op === 'UPDATE');
+    expect(updates).toHaveLength(100);
+    for (const update of updates) {
+      expect(update.new).toEqual({ id: (update.old!.id as number) + 1000, label: `moved${update.old!.id}` });
+      expect(update.row_pk).toEqual({ id: update.new!.id });
+      expect(update.changed_columns).toEqual(['id', 'label']);
+    }
   });
 
   it('journals a row of any size (no NOTIFY payload limit)', async () => {
@@ -160,6 +168,6 @@ describe('capture triggers (direct SQL)', () => {
     await sql.query(`INSERT INTO orders VALUES (9, 'quiet', 1, 'x')`);
     expect((await journal('orders')).some((change) => change.new?.id === 9)).toBe(false);
     const { rows } = await sql.query(`SELECT table_name FROM capture.tables ORDER BY 1`);
-    expect(rows.map((row) => row.table_name)).toEqual(['invoice_items', 'invoices', 'lines']);
+    expect(rows.map((row) => row.table_name)).toEqual(['invoice_items', 'invoices', 'lines', 'moves']);
   });
 });

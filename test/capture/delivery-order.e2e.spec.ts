@@ -40,7 +40,7 @@ describe('capture to notifications: content and commit order', () => {
       await client.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 3, 7)`, [invoiceId]);
       await client.query('COMMIT');
     } finally {
-      client.release();
+      client.release(true); // never back to the pool with a transaction open
     }
     await sql.query(`UPDATE invoice_items SET quantity = 4 WHERE invoice_id = $1`, [invoiceId]);
     const all = await waitForNotifications(sql, 5, {
@@ -73,6 +73,12 @@ describe('capture to notifications: content and commit order', () => {
     });
     expect(all[4].payload.new).toMatchObject({ total_amount: 28 });
     expect(all[4].entity_id).toBe(invoiceId);
+    // The SQL view (capture.payload) and the service (notification.mapper) build the same payload.
+    for (const n of all) {
+      const { body } = await t.http.get(`/notifications/${n.id}`).expect(200);
+      expect(body).toMatchObject({ id: n.id, event: n.event, payload: n.payload });
+      expect(Object.keys(body.payload).sort()).toEqual(Object.keys(n.payload).sort());
+    }
   });
 
   it('captures a table enabled at run time, in another schema too, with deletions', async () => {
@@ -88,18 +94,19 @@ describe('capture to notifications: content and commit order', () => {
     expect(all.map((n) => n.entity_id)).toEqual(['1', '1', '1']);
   });
 
-  it('delivers two transactions that commit out of id order in commit order', async () => {
+  it('delivers a transaction with lower ids that commits later after the one that committed first', async () => {
     const [first, second] = [await session(), await session()];
     try {
       await first.query('BEGIN');
       await first.query(`INSERT INTO invoices (invoice_no) VALUES ('OOO-low-id')`); // lower journal id
       await second.query('BEGIN');
       await second.query(`INSERT INTO invoices (invoice_no) VALUES ('OOO-high-id')`);
-      await second.query('COMMIT'); // commits first
+      await second.query('COMMIT'); // commits first, and is drained while the first is open
+      await waitForNotifications(sql, 1, { where: `payload->'new'->>'invoice_no' LIKE 'OOO-%'` });
       await first.query('COMMIT');
     } finally {
-      first.release();
-      second.release();
+      first.release(true); // never back to the pool with a transaction open
+      second.release(true); // never back to the pool with a transaction open
     }
     const delivered = await waitForNotifications(sql, 2, { where: `payload->'new'->>'invoice_no' LIKE 'OOO-%'` });
     expect(delivered.map((n) => n.payload.new!.invoice_no)).toEqual(['OOO-high-id', 'OOO-low-id']);
@@ -124,8 +131,8 @@ describe('capture to notifications: content and commit order', () => {
       await t1.query(`UPDATE invoices SET invoice_no = $2 WHERE id = $1`, [r, `${label}-by-t1`]);
       await t1.query('COMMIT');
     } finally {
-      t1.release();
-      t2.release();
+      t1.release(true); // never back to the pool with a transaction open
+      t2.release(true); // never back to the pool with a transaction open
     }
     return { r, forR: await waitForNotifications(sql, 3, forEntity(r)) };
   }
@@ -137,7 +144,7 @@ describe('capture to notifications: content and commit order', () => {
     expect(forR.at(-1)!.payload.new!.invoice_no).toBe(rows[0].invoice_no);
   });
 
-  it('keeps that order while an unrelated transaction holds the watermark between the two', async () => {
+  it('keeps that order while an unrelated transaction with an xid between the two stays open, without waiting for it', async () => {
     const r = await newInvoice('W-0');
     await waitForNotifications(sql, 1, forEntity(r));
     const [t1, t3, t2] = [await session(), await session(), await session()];
@@ -150,17 +157,19 @@ describe('capture to notifications: content and commit order', () => {
       await t2.query(`UPDATE invoices SET invoice_no = 'W-by-t2' WHERE id = $1`, [r]); // highest xid
       await t2.query('COMMIT');
       await t1.query(`UPDATE invoices SET invoice_no = 'W-by-t1' WHERE id = $1`, [r]);
-      await t1.query('COMMIT'); // below the watermark now, but must not overtake T2
-      await drainRounds(3);
-      expect((await notifications(sql, 'entity_id = $1', [r])).map((n) => n.payload.new!.invoice_no)).toEqual(['W-0']);
+      await t1.query('COMMIT'); // must not overtake T2, and need not wait for T3
+      const forR = await waitForNotifications(sql, 3, forEntity(r));
+      expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['W-0', 'W-by-t2', 'W-by-t1']);
+      expect(await notifications(sql, `payload->'new'->>'invoice_no' = 'W-t3-open'`)).toEqual([]);
       await t3.query('COMMIT');
     } finally {
-      t1.release();
-      t2.release();
-      t3.release();
+      t1.release(true); // never back to the pool with a transaction open
+      t2.release(true); // never back to the pool with a transaction open
+      t3.release(true); // never back to the pool with a transaction open
     }
-    const forR = await waitForNotifications(sql, 3, forEntity(r));
-    expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['W-0', 'W-by-t2', 'W-by-t1']);
+    const [opened] = await waitForNotifications(sql, 1, { where: `payload->'new'->>'invoice_no' = 'W-t3-open'` });
+    const [byT1] = await notifications(sql, `payload->'new'->>'invoice_no' = 'W-by-t1'`);
+    expect(BigInt(opened.id)).toBeGreaterThan(BigInt(byT1.id));
   });
 
   it('numbers a transaction after its last captured write, even after SET CONSTRAINTS ALL IMMEDIATE', async () => {
@@ -169,17 +178,18 @@ describe('capture to notifications: content and commit order', () => {
     expect(forR.map((n) => n.payload.new!.invoice_no)).toEqual(['SC-0', 'SC-by-t2', 'SC-by-t1']);
   });
 
-  it('holds later transactions back behind a long-open one, then delivers them all', async () => {
+  it('delivers later transactions while a long one stays open, and the long one once it commits', async () => {
     const open = await session();
     try {
       await open.query('BEGIN');
       await open.query(`INSERT INTO invoices (invoice_no) VALUES ('L-open')`);
       for (let i = 0; i < 5; i++) await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`L-later-${i}`]);
+      await waitForNotifications(sql, 5, { where: `payload->'new'->>'invoice_no' LIKE 'L-later-%'` });
       await drainRounds(3);
-      expect(await notifications(sql, `payload->'new'->>'invoice_no' LIKE 'L-%'`)).toEqual([]);
+      expect(await notifications(sql, `payload->'new'->>'invoice_no' = 'L-open'`)).toEqual([]);
       await open.query('COMMIT');
     } finally {
-      open.release();
+      open.release(true); // never back to the pool with a transaction open
     }
     const all = await waitForNotifications(sql, 6, { where: `payload->'new'->>'invoice_no' LIKE 'L-%'` });
     expect(all.map((n) => n.payload.new!.invoice_no)).toEqual([
@@ -211,7 +221,7 @@ describe('capture to notifications: content and commit order', () => {
     await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('after-malformed')`);
     await waitForNotifications(sql, 1, { where: `payload->'new'->>'invoice_no' = 'after-malformed'` });
     expect(await notifications(sql, `table_name = 'ghost'`)).toEqual([]);
-    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM capture.pending`);
-    expect(rows[0].n).toBe(0);
+    const { rows } = await sql.query(`SELECT capture.backlog()::int AS backlog, (SELECT count(*)::int FROM capture.changes WHERE table_name = 'ghost') AS ghosts`);
+    expect(rows[0]).toEqual({ backlog: 0, ghosts: 0 });
   });
 });

@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PgListener } from '../../src/capture/pg-listener.service.js';
+import { NotificationLog } from '../../src/notifications/notification-log.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 import { expectExactlyOnce } from '../support/notifications.js';
@@ -27,10 +28,9 @@ async function burst(sql: pg.Pool, { writers, transactions }: { writers: number;
 async function drained(sql: pg.Pool, timeout = 60_000): Promise<void> {
   await waitFor(
     async () => {
-      const { rows } = await sql.query(`SELECT
-        (SELECT count(*) FROM capture.pending) AS pending,
+      const { rows } = await sql.query(`SELECT capture.backlog() AS backlog,
         (SELECT count(*) FROM capture.changes) - (SELECT count(*) FROM notifications) AS missing`);
-      return Number(rows[0].pending) === 0 && Number(rows[0].missing) === 0;
+      return Number(rows[0].backlog) === 0 && Number(rows[0].missing) === 0;
     },
     { timeout, interval: 100, what: 'every change to become a notification' },
   );
@@ -125,6 +125,36 @@ describe('capture survives failures and load', () => {
       await t.close();
     }
   }, 240_000);
+});
+
+describe('a failing sink', () => {
+  it('rolls the batch back and retries it: the cursor never passes what the log did not store', async () => {
+    const db = await createTestDatabase();
+    const t = await createTestApp({ db });
+    try {
+      const log = t.app.get(NotificationLog);
+      const append = log.append.bind(log);
+      let failures = 0;
+      const spy = vi.spyOn(log, 'append').mockImplementation(async (sql, changes) => {
+        if (failures < 3) {
+          failures++;
+          // The sink wrote part of its work before it failed: that must roll back too.
+          await append(sql, changes);
+          throw new Error('the log is unavailable');
+        }
+        return append(sql, changes);
+      });
+      await db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'SINK-' || g FROM generate_series(1, 50) g`);
+      await drained(db.sql);
+      expect(failures).toBe(3);
+      expect(t.app.get(PgListener).getStatus().reconnects).toBeGreaterThanOrEqual(3);
+      expect(await expectEveryChangeOnce(db.sql)).toBe(50);
+      spy.mockRestore();
+    } finally {
+      await t.close();
+      await db.drop();
+    }
+  }, 60_000);
 });
 
 describe('large rows', () => {

@@ -50,11 +50,16 @@ describe('migrations', () => {
       expect.arrayContaining([
         'r public.invoices',
         'r public.invoice_items',
-        'r public.notifications',
+        'v public.notifications',
+        'r public.notification_batches',
+        'r public.notifications_legacy',
         'r capture.changes',
+        'r capture.drain_cursor',
         'schema capture',
         'trigger invoices_keep_total',
-        'trigger invoice_items_capture',
+        'trigger invoice_items_capture_insert',
+        'trigger invoice_items_capture_update',
+        'trigger invoice_items_capture_delete',
       ]),
     );
 

@@ -1,0 +1,191 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { CapturedChange } from '../events/captured-change.event.js';
+import { NOTIFICATIONS_CHANNEL, StoredNotification, TransactionSql } from '../events/event-catalog.js';
+import { JOURNAL_COLUMNS, JournalRow, parseJournalRow } from '../events/journal-row.js';
+import { toNotificationPayload } from './notification.mapper.js';
+
+/** Which notifications a read wants; every filter given must hold. */
+export interface LogFilter {
+  /** An event name, or a prefix ending in `.*`. */
+  event?: string;
+  tables?: readonly string[];
+  entityId?: string;
+}
+
+/** Runs one statement: the pool's, or an open transaction's. */
+type Query = <R>(text: string, values?: unknown[]) => Promise<R[]>;
+
+/**
+ * The one owner of the notification log's SQL: the drainer appends through it, REST, replays, the
+ * live feed and retention read or trim it through it.
+ *
+ * Storage (migration OneWritePerChange): one row per drained batch in notification_batches, whose
+ * ids are first_id … last_id, the n-th being change_ids[n], a journal row (capture.changes) that is
+ * the change's one stored copy. Notifications written before that migration keep their rows in
+ * notifications_legacy; all of their ids are below the first batch's. Ids never go backwards, not
+ * even after retention emptied the log (notification_retention keeps the highest id it deleted).
+ */
+@Injectable()
+export class NotificationLog {
+  private readonly logger = new Logger(NotificationLog.name);
+  private readonly query: Query;
+
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    this.query = (text, values) => dataSource.query(text, values);
+  }
+
+  /**
+   * Gives the changes the next ids, in order, inside the drainer's transaction, and tells every
+   * instance's feed at commit (one NOTIFY per batch, never one per writer). Returns them as
+   * notifications, to be handed to this instance's feed once the transaction has committed.
+   */
+  async append(sql: TransactionSql, changes: readonly CapturedChange[]): Promise<StoredNotification[]> {
+    if (changes.length === 0) return [];
+    const [batch] = await sql<{ first_id: string; created_at: Date }>(
+      `INSERT INTO notification_batches (first_id, last_id, change_ids)
+       SELECT s.next, s.next + $2 - 1, $1::bigint[] FROM (SELECT (${LAST_ID}) + 1 AS next) s
+       RETURNING first_id::text AS first_id, created_at, pg_notify('${NOTIFICATIONS_CHANNEL}', last_id::text)`,
+      [changes.map((change) => change.changeId), changes.length],
+    );
+    const first = BigInt(batch.first_id);
+    return changes.map((change, i) => toNotification((first + BigInt(i)).toString(), batch.created_at, change));
+  }
+
+  /** The highest id given so far (0 for an empty log). */
+  async lastId(query: Query = this.query): Promise<bigint> {
+    const [row] = await query<{ id: string }>(`SELECT (${LAST_ID})::text AS id`);
+    return BigInt(row.id);
+  }
+
+  /** Up to `limit` notifications with ids above `after`, ascending, that pass `filter`. */
+  async readAfter(after: bigint, limit: number, filter: LogFilter = {}, query: Query = this.query): Promise<StoredNotification[]> {
+    const where = conditions(filter, [after.toString(), limit]);
+    const rows = await query<LogRow>(
+      `SELECT x.*, x.pos::text AS id FROM (
+         (SELECT n.id AS pos, n.created_at, n.event AS legacy_event, n.table_name AS legacy_table, n.payload AS legacy_payload,
+                 NULL AS change_id, NULL AS tx, NULL AS schema_name, NULL AS table_name, NULL AS op, NULL::jsonb AS row_pk,
+                 NULL::jsonb AS old, NULL::jsonb AS new, NULL::text[] AS changed_columns, NULL AS actor, NULL::timestamptz AS changed_at
+          FROM notifications_legacy n
+          WHERE n.id > $1 ${where.legacy}
+          ORDER BY n.id LIMIT $2)
+         UNION ALL
+         (SELECT b.first_id + u.ord - 1, b.created_at, NULL, NULL, NULL,
+                 ${JOURNAL_COLUMNS.replace('c.id::text AS id', 'c.id::text AS change_id')}
+          FROM notification_batches b
+          CROSS JOIN LATERAL unnest(b.change_ids) WITH ORDINALITY AS u(change_id, ord)
+          JOIN capture.changes c ON c.id = u.change_id
+          WHERE b.last_id > $1 AND b.first_id + u.ord - 1 > $1 ${where.batches}
+          ORDER BY b.last_id, u.ord LIMIT $2)
+       ) x
+       ORDER BY x.pos LIMIT $2`,
+      where.values,
+    );
+    return this.toNotifications(rows);
+  }
+
+  /** One notification, or undefined; `tables` limits it to those tables. */
+  async get(id: string, tables?: readonly string[]): Promise<StoredNotification | undefined> {
+    const [found] = await this.readAfter(BigInt(id) - 1n, 1, { tables });
+    return found?.id === id ? found : undefined;
+  }
+
+  /** The highest id retention has deleted: a resume from below it has lost notifications. */
+  async purgedThrough(query: Query = this.query): Promise<bigint> {
+    const [row] = await query<{ id: string }>(`SELECT purged_through::text AS id FROM notification_retention WHERE id = 1`);
+    return BigInt(row?.id ?? 0);
+  }
+
+  /**
+   * Deletes, oldest first, up to `max` batches (and legacy notifications) created before `cutoff`
+   * ago, in the caller's transaction; records the highest id deleted. Returns the journal rows the
+   * deleted batches referred to, for capture to delete with them, and how many notifications went.
+   */
+  async expire(sql: TransactionSql, cutoff: string, max: number): Promise<{ notifications: number; changeIds: string[] }> {
+    const [row] = await sql<{ legacy: number; batches: number; change_ids: string[] }>(
+      `WITH legacy AS (
+         DELETE FROM notifications_legacy WHERE id IN (
+           SELECT id FROM notifications_legacy WHERE created_at < now() - $1::interval ORDER BY id LIMIT $2)
+         RETURNING id),
+       batches AS (
+         DELETE FROM notification_batches WHERE last_id IN (
+           SELECT last_id FROM notification_batches WHERE created_at < now() - $1::interval ORDER BY last_id LIMIT $2)
+         RETURNING last_id, change_ids),
+       mark AS (
+         UPDATE notification_retention
+         SET purged_through = greatest(purged_through, (SELECT max(id) FROM legacy), (SELECT max(last_id) FROM batches))
+         WHERE id = 1 AND (EXISTS (SELECT 1 FROM legacy) OR EXISTS (SELECT 1 FROM batches)))
+       SELECT (SELECT count(*)::int FROM legacy) AS legacy,
+              (SELECT coalesce(sum(cardinality(change_ids)), 0)::int FROM batches) AS batches,
+              (SELECT coalesce(array_agg(x::text), '{}') FROM batches, unnest(change_ids) x) AS change_ids`,
+      [cutoff, max],
+    );
+    return { notifications: row.legacy + row.batches, changeIds: row.change_ids };
+  }
+
+  private toNotifications(rows: LogRow[]): StoredNotification[] {
+    const notifications: StoredNotification[] = [];
+    for (const row of rows) {
+      if (row.legacy_payload) {
+        notifications.push({
+          id: row.id,
+          event: row.legacy_event!,
+          tableName: row.legacy_table!,
+          createdAt: row.created_at,
+          payload: row.legacy_payload as StoredNotification['payload'],
+        });
+        continue;
+      }
+      const parsed = parseJournalRow({ ...row, id: row.change_id! });
+      // Appended rows were parsed when they were drained; only a hand edit of the journal gets here.
+      if ('skip' in parsed) this.logger.warn(`notification ${row.id}: journal row ${row.change_id} ${parsed.skip}; left out`);
+      else notifications.push(toNotification(row.id, row.created_at, parsed.change));
+    }
+    return notifications;
+  }
+}
+
+/** The highest id given or deleted so far. */
+const LAST_ID = `greatest((SELECT max(last_id) FROM notification_batches), (SELECT max(id) FROM notifications_legacy),
+  (SELECT purged_through FROM notification_retention WHERE id = 1), 0)`;
+
+interface LogRow extends Omit<JournalRow, 'id'> {
+  id: string;
+  created_at: Date;
+  legacy_event: string | null;
+  legacy_table: string | null;
+  legacy_payload: unknown;
+  change_id: string | null;
+}
+
+function toNotification(id: string, createdAt: Date, change: CapturedChange): StoredNotification {
+  return {
+    id,
+    event: change.event,
+    tableName: change.qualifiedTable,
+    createdAt,
+    payload: toNotificationPayload(change) as unknown as StoredNotification['payload'],
+  };
+}
+
+/** The filter as SQL for each part of the log: legacy rows by their columns, batches by the journal's. */
+function conditions(filter: LogFilter, values: unknown[]): { legacy: string; batches: string; values: unknown[] } {
+  const legacy: string[] = [];
+  const batches: string[] = [];
+  const add = (legacyColumn: string, journalExpression: string, operator: string, value: unknown) => {
+    values.push(value);
+    legacy.push(`AND ${legacyColumn} ${operator.replace('?', `$${values.length}`)}`);
+    batches.push(`AND ${journalExpression} ${operator.replace('?', `$${values.length}`)}`);
+  };
+  const event = 'capture.event_name(c.schema_name, c.table_name, c.op)';
+  if (filter.event?.endsWith('.*')) add('n.event', event, 'LIKE ?', `${escapeLike(filter.event.slice(0, -1))}%`);
+  else if (filter.event) add('n.event', event, '= ?', filter.event);
+  if (filter.tables) add('n.table_name', 'capture.qualified_name(c.schema_name, c.table_name)', '= ANY(?)', filter.tables);
+  if (filter.entityId !== undefined) add('n.entity_id', 'capture.entity_id(c.row_pk)', '= ?', filter.entityId);
+  return { legacy: legacy.join(' '), batches: batches.join(' '), values };
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
