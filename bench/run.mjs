@@ -8,8 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { pinning, pinSelf } from './lib/cpus.mjs';
 import { startPostgres, serverVersion } from './lib/postgres.mjs';
 import { svg, table } from './lib/report.mjs';
+import { bulk } from './scenarios/bulk.mjs';
 import { burst } from './scenarios/burst.mjs';
 import { catchup } from './scenarios/catchup.mjs';
 import { fanout } from './scenarios/fanout.mjs';
@@ -28,6 +30,7 @@ const PROFILES = path.join(ROOT, 'bench/results/profiles');
 if (profile) process.env.BENCH_CPU_PROF_DIR = PROFILES;
 const PLAN = {
   writes: (pg) => writes(pg, { ...(quick ? { seconds: 3, rounds: 1 } : { seconds: 15, rounds: 3 }), profile }),
+  bulk: (pg) => bulk(pg, { rounds: quick ? 3 : 7 }),
   latency: (pg) => latency(pg, quick ? { seconds: 3, rounds: 1 } : { seconds: 15, rounds: 2 }),
   // The same with one client: the pipeline's own latency, without the cost of fanning out.
   latency1: (pg) => latency(pg, { ...(quick ? { seconds: 3, rounds: 1 } : { seconds: 10, rounds: 2 }), clients: 1 }),
@@ -43,10 +46,18 @@ if (unknown.length) {
   process.exit(2);
 }
 
+// The clients (this process and its threads, pgbench) on one core, the server side on another:
+// see lib/cpus.mjs. Before PostgreSQL starts, which is then moved to the server's core.
+pinSelf();
 const postgres = await startPostgres({ profile });
+const cpus = pinning.applied
+  ? `clients on core ${pinning.clients}, app or relay${postgres.pinned ? ' and PostgreSQL' : ''} on core ${pinning.server}`
+  : `not pinned (${pinning.reason}): clients and server share the cores`;
+console.error(`CPUs: ${cpus}`);
 const results = {
   mode: quick ? 'quick' : 'full',
   date: new Date().toISOString(),
+  pinning: { ...pinning, postgres: postgres.pinned, note: cpus },
   machine: `${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${await serverVersion(postgres.adminUrl)} (${postgres.description})`,
   scenarios: {},
 };
@@ -61,7 +72,7 @@ try {
   await postgres.stop();
 }
 
-console.log(`\nrowcast benchmark, ${results.mode} run, ${results.date}\n${results.machine}\n`);
+console.log(`\nrowcast benchmark, ${results.mode} run, ${results.date}\nCPUs: ${cpus}\n${results.machine}\n`);
 console.log(table(results));
 // A partial run never overwrites a full one.
 const stem = `${results.date.slice(0, 10)}${quick ? '-quick' : ''}${args.only ? `-${chosen.join('-')}` : ''}`;

@@ -1,9 +1,11 @@
 // The service as its own process (`node dist/src/main.js`, as `npm start` runs it), and the
-// benchmark's raw relay as its own process too, so both are measured the same way.
+// benchmark's raw relay as its own process too, so both are measured the same way: each on the
+// server's core when the benchmark pins CPUs (./cpus.mjs).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pinnedCommand } from './cpus.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -23,7 +25,8 @@ export function startRelay(databaseUrl) {
 }
 
 async function startProcess(args, env, ready) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [file, fileArgs] = pinnedCommand('server', process.execPath, args);
+  const child = spawn(file, fileArgs, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const keep = (chunk) => {
     if (log.length < 200_000) log += chunk;

@@ -8,7 +8,7 @@ const range = (s, format) => `${format(s.median)} (${format(s.min)}–${format(s
 export function rows(results) {
   const out = [];
   const check = (value, ok) => (Number.isNaN(value) ? '—' : ok ? 'met' : 'NOT met');
-  const { writes, latency, latency1, fanout, catchup, burst, rest } = results.scenarios;
+  const { writes, bulk, latency, latency1, fanout, catchup, burst, rest } = results.scenarios;
   if (writes) {
     const t = writes.tps;
     out.push([`writes, 8 writers (${writes.driver})`, `A ${n0.format(t.A.median)} · B ${n0.format(t.B.median)} · C ${n0.format(t.C.median)} · D ${n0.format(t.D.median)} tps`, '', '']);
@@ -16,6 +16,10 @@ export function rows(results) {
     out.push(['  B/A capture on, app stopped', range(r['B/A'], n2), '≥ 0.85', check(r['B/A'].median, r['B/A'].median >= 0.85)]);
     out.push(['  C/A capture on, app draining', range(r['C/A'], n2), '≥ 0.75', check(r['C/A'].median, r['C/A'].median >= 0.75)]);
     out.push(['  C/D rowcast vs pg_notify trigger', range(r['C/D'], n2), '≥ 2.3', check(r['C/D'].median, r['C/D'].median >= 2.3)]);
+  }
+  if (bulk) {
+    out.push([`bulk, one UPDATE of ${n0.format(bulk.rows)} rows, app stopped`, `capture off ${range(bulk.offMs, ms)} · on ${range(bulk.onMs, ms)}`, '', '']);
+    out.push(['  on/off ratio (per round)', range(bulk.ratio, n2), '≤ 2.0', check(bulk.ratio.median, bulk.ratio.median <= 2)]);
   }
   for (const measured of [latency, latency1].filter(Boolean)) {
     for (const [key, run] of Object.entries(measured.runs)) {

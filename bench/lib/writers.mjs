@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { pinnedCommand } from './cpus.mjs';
 
 const INSERT = `INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit)
   SELECT id, 1, 100 FROM invoices ORDER BY id OFFSET :n - 1 LIMIT 1;`;
@@ -26,7 +27,9 @@ export async function writeTps(url, seconds) {
   if (pgbench) {
     const script = path.join(os.tmpdir(), `rowcast-bench-${process.pid}.sql`);
     writeFileSync(script, `\\set n random(1, 100)\n${INSERT}\n`);
-    const { stdout } = await promisify(execFile)(pgbench, ['-n', '-c', '8', '-j', '2', '-T', String(seconds), '-f', script, url]);
+    // A client: the clients' core (explicit, not merely inherited from this process).
+    const [file, args] = pinnedCommand('clients', pgbench, ['-n', '-c', '8', '-j', '2', '-T', String(seconds), '-f', script, url]);
+    const { stdout } = await promisify(execFile)(file, args);
     return Number(/^tps = ([\d.]+)/m.exec(stdout)[1]);
   }
   return nodeWriters(url, seconds);

@@ -26,7 +26,8 @@ export async function writes(postgres, { seconds, rounds, profile = false }) {
   const sql = (text) => query(db.url, text);
   if (profile) await sql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()');
   const capture = (on) => sql(`SELECT capture.${on ? 'enable' : 'disable'}('invoices'), capture.${on ? 'enable' : 'disable'}('invoice_items')`);
-  const backlog = async () => Number((await sql('SELECT count(*) AS n FROM capture.pending'))[0].n);
+  // Journal rows not yet drained into notifications.
+  const backlog = async () => Number((await sql('SELECT capture.backlog() AS n'))[0].n);
   const drained = async () => {
     while ((await backlog()) > 10) await sleep(200);
   };
