@@ -103,6 +103,7 @@ export class OneWritePerChange1764100000000 implements MigrationInterface {
     }
     await sql(`DROP FUNCTION capture.capture_row()`);
     await sql(BACKLOG);
+    await sql(TAKE_BATCH);
     await sql(PAYLOAD);
     await sql(NOTIFICATIONS_VIEW);
   }
@@ -161,6 +162,7 @@ export class OneWritePerChange1764100000000 implements MigrationInterface {
     await sql(`DROP FUNCTION capture.event_name(text, text, text)`);
     await sql(`DROP FUNCTION capture.qualified_name(text, text)`);
     await sql(`DROP FUNCTION capture.entity_id(jsonb)`);
+    await sql(`DROP FUNCTION capture.take_batch(int, bigint)`);
     await sql(`DROP FUNCTION capture.backlog()`);
     await sql(`DROP FUNCTION capture.undrained()`);
     await sql(`DROP FUNCTION capture.trigger_function_name(regclass)`);
@@ -342,6 +344,69 @@ const BACKLOG = `
   $fn$;
   CREATE FUNCTION capture.backlog() RETURNS bigint
   LANGUAGE sql STABLE AS $fn$ SELECT count(*) FROM capture.undrained() $fn$`;
+
+/**
+ * The drainer's next batch, in delivery order, at most max_rows rows and max_bytes of old + new
+ * (at least one row), moving capture.drain_cursor past it in the caller's transaction: the caller
+ * commits only once the rows are in the log. No rows (and no write) when nothing committed since
+ * the cursor. One call, so one round trip and plans cached for the session; see JournalReader.
+ */
+const TAKE_BATCH = `
+  CREATE FUNCTION capture.take_batch(max_rows int, max_bytes bigint) RETURNS SETOF capture.changes
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    k capture.drain_cursor;
+    upper pg_snapshot;
+    txs xid8[];
+    after bigint;
+    taken int := 0;
+    bytes bigint := 0;
+    size bigint;
+    r capture.changes;
+  BEGIN
+    -- FOR UPDATE fences a second drainer that lost track of the advisory lock.
+    SELECT * INTO k FROM capture.drain_cursor WHERE id = 1 FOR UPDATE;
+    IF k.batch_txs IS NULL THEN
+      upper := pg_current_snapshot();
+      SELECT array_agg(b.tx ORDER BY b.last) INTO txs
+      FROM (SELECT c.tx, max(c.id) AS last FROM capture.changes c
+            WHERE (c.tx = ANY (ARRAY(SELECT pg_snapshot_xip(k.snapshot))) OR c.tx >= pg_snapshot_xmax(k.snapshot))
+              AND c.tx < pg_snapshot_xmax(upper) AND pg_visible_in_snapshot(c.tx, upper)
+            GROUP BY c.tx) b;
+      IF txs IS NULL THEN
+        RETURN;
+      END IF;
+      after := 0;
+    ELSE
+      upper := k.batch_snapshot;
+      txs := k.batch_txs;
+      after := k.last_change_id;
+    END IF;
+    FOR i IN 1 .. cardinality(txs) LOOP
+      IF i > 1 THEN
+        after := 0;
+      END IF;
+      FOR r IN SELECT * FROM capture.changes c WHERE c.tx = txs[i] AND c.id > after ORDER BY c.id LIMIT max_rows - taken LOOP
+        size := coalesce(pg_column_size(r.old), 0) + coalesce(pg_column_size(r.new), 0);
+        IF taken > 0 AND bytes + size > max_bytes THEN
+          UPDATE capture.drain_cursor SET batch_snapshot = upper, batch_txs = txs[i:], last_change_id = after, updated_at = now() WHERE id = 1;
+          RETURN;
+        END IF;
+        RETURN NEXT r;
+        taken := taken + 1;
+        bytes := bytes + size;
+        after := r.id;
+        IF taken = max_rows THEN
+          UPDATE capture.drain_cursor SET batch_snapshot = upper, batch_txs = txs[i:], last_change_id = after, updated_at = now() WHERE id = 1;
+          RETURN;
+        END IF;
+      END LOOP;
+    END LOOP;
+    UPDATE capture.drain_cursor
+    SET snapshot = upper, batch_snapshot = NULL, batch_txs = NULL, last_change_id = 0, updated_at = now()
+    WHERE id = 1;
+  END
+  $fn$`;
 
 /**
  * A journal row as a notification: its event name, table, entity and payload, for SQL readers

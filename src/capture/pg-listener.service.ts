@@ -8,7 +8,7 @@ import { CapturedChange } from '../events/captured-change.event.js';
 import { NotificationsDrainedEvent, TransactionSql } from '../events/event-catalog.js';
 import { parseJournalRow } from '../events/journal-row.js';
 import { NotificationLog } from '../notifications/notification-log.js';
-import { DrainCursor, JournalReader, QueryRows } from './journal-reader.js';
+import { JournalReader, QueryRows } from './journal-reader.js';
 
 /** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
 const DRAIN_LOCK = 7_160_902;
@@ -102,19 +102,20 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     this.status.draining = true;
     this.logger.log('draining the journal');
     try {
-      let cursor = await this.reader.cursor(client);
       let idleSince: number | undefined;
+      let busy = false;
       while (this.connection.isRunning) {
         this.connection.throwIfBroken();
-        const drained = (await this.reader.hasWork(client, cursor)) ? await this.drainOnce(client) : undefined;
+        // After a batch there is likely more: drain at once. Otherwise one cheap look first.
+        const drained: number = busy || (await this.reader.hasWork(client)) ? await this.drainOnce(client) : 0;
         this.status.rounds++;
         this.connection.succeeded();
-        if (drained) {
-          cursor = drained.cursor;
+        busy = drained > 0;
+        if (busy) {
           idleSince = undefined;
           // A trickle: wait a moment so that the next batch carries more. Every drain transaction
           // costs round trips and CPU that the writers share on a small machine.
-          if (drained.rows < capture.batchSize / 10) await this.connection.sleep(capture.pollIntervalMs);
+          if (drained < capture.batchSize / 10) await this.connection.sleep(capture.pollIntervalMs);
           continue;
         }
         idleSince ??= Date.now();
@@ -125,7 +126,7 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
         // Idle: ask writers to wake us, look once more (a commit may have slipped in before the
         // flag), then sleep on LISTEN with a slow safety poll for the race at the flag.
         await this.setListening(client, true);
-        if (!(await this.reader.hasWork(client, cursor))) await this.connection.sleep(capture.safetyPollMs);
+        if (!(await this.reader.hasWork(client))) await this.connection.sleep(capture.safetyPollMs);
         await this.setListening(client, false);
         idleSince = undefined;
       }
@@ -150,19 +151,19 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     );
   }
 
-  /** One batch in one transaction; undefined when there was nothing after all. */
-  private async drainOnce(client: pg.Client): Promise<{ rows: number; cursor: DrainCursor } | undefined> {
+  /** One batch in one transaction; returns how many journal rows it moved (0: nothing new after all). */
+  private async drainOnce(client: pg.Client): Promise<number> {
     await client.query('BEGIN');
     try {
-      const batch = await this.reader.read(client);
-      if (batch.rows.length === 0) {
-        await client.query('COMMIT');
-        return undefined;
+      const rows = await this.reader.take(client);
+      if (rows.length === 0) {
+        await client.query('COMMIT'); // the end of a batch taken in several parts moves the cursor
+        return 0;
       }
-      this.status.largestBatch = Math.max(this.status.largestBatch, batch.rows.length);
+      this.status.largestBatch = Math.max(this.status.largestBatch, rows.length);
       const changes: CapturedChange[] = [];
       const malformed: string[] = [];
-      for (const row of batch.rows) {
+      for (const row of rows) {
         const parsed = parseJournalRow(row);
         if ('change' in parsed) changes.push(parsed.change);
         else {
@@ -170,14 +171,14 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
           malformed.push(row.id);
         }
       }
-      const sql: TransactionSql = async (text, values) => (await client.query(text, values)).rows;
+      const sql: TransactionSql = async (statement, values) =>
+        (await client.query(typeof statement === 'string' ? { text: statement, values } : { ...statement, values })).rows;
       const appended = await this.log.append(sql, changes);
       await this.reader.discard(client, malformed);
-      await this.reader.advance(client, batch.next);
       await client.query('COMMIT');
-      this.status.drained += batch.rows.length;
+      this.status.drained += rows.length;
       if (appended.length) this.events.emit(NotificationsDrainedEvent.eventName, new NotificationsDrainedEvent(appended));
-      return { rows: batch.rows.length, cursor: batch.next };
+      return rows.length;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;

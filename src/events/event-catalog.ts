@@ -1,5 +1,8 @@
-/** Runs SQL inside the drainer's open transaction. */
-export type TransactionSql = <R extends object = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
+/** A statement: its text, or its text with a name under which a connection keeps it prepared. */
+export type Statement = string | { name: string; text: string };
+
+/** Runs SQL inside an open transaction (the drainer's, retention's). */
+export type TransactionSql = <R extends object = Record<string, unknown>>(statement: Statement, values?: unknown[]) => Promise<R[]>;
 
 /** The PostgreSQL channel the drainer NOTIFYs (payload: the batch's last id) with each batch it commits. */
 export const NOTIFICATIONS_CHANNEL = 'rowcast_notifications';

@@ -43,12 +43,7 @@ export class NotificationLog {
    */
   async append(sql: TransactionSql, changes: readonly CapturedChange[]): Promise<StoredNotification[]> {
     if (changes.length === 0) return [];
-    const [batch] = await sql<{ first_id: string; created_at: Date }>(
-      `INSERT INTO notification_batches (first_id, last_id, change_ids)
-       SELECT s.next, s.next + $2 - 1, $1::bigint[] FROM (SELECT (${LAST_ID}) + 1 AS next) s
-       RETURNING first_id::text AS first_id, created_at, pg_notify('${NOTIFICATIONS_CHANNEL}', last_id::text)`,
-      [changes.map((change) => change.changeId), changes.length],
-    );
+    const [batch] = await sql<{ first_id: string; created_at: Date }>(APPEND, [changes.map((change) => change.changeId)]);
     const first = BigInt(batch.first_id);
     return changes.map((change, i) => toNotification((first + BigInt(i)).toString(), batch.created_at, change));
   }
@@ -149,6 +144,14 @@ export class NotificationLog {
 /** The highest id given or deleted so far. */
 const LAST_ID = `greatest((SELECT max(last_id) FROM notification_batches), (SELECT max(id) FROM notifications_legacy),
   (SELECT purged_through FROM notification_retention WHERE id = 1), 0)`;
+
+/** A batch's ids follow the last one given; every instance's feed hears of it at commit. */
+const APPEND = {
+  name: 'rowcast-append-batch',
+  text: `INSERT INTO notification_batches (first_id, last_id, change_ids)
+         SELECT s.next, s.next + cardinality($1::bigint[]) - 1, $1::bigint[] FROM (SELECT (${LAST_ID}) + 1 AS next) s
+         RETURNING first_id::text AS first_id, created_at, pg_notify('${NOTIFICATIONS_CHANNEL}', last_id::text)`,
+};
 
 interface LogRow extends Omit<JournalRow, 'id'> {
   id: string;
