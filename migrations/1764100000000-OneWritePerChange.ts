@@ -103,6 +103,7 @@ export class OneWritePerChange1764100000000 implements MigrationInterface {
     }
     await sql(`DROP FUNCTION capture.capture_row()`);
     await sql(BACKLOG);
+    await sql(MOVE_CURSOR);
     await sql(TAKE_BATCH);
     await sql(PAYLOAD);
     await sql(NOTIFICATIONS_VIEW);
@@ -139,6 +140,10 @@ export class OneWritePerChange1764100000000 implements MigrationInterface {
       ) t`);
     await sql(CURSOR_TABLE);
     await sql(`INSERT INTO capture.cursor (id) VALUES (1)`);
+    await sql(`DROP FUNCTION capture.take_batch(int, bigint)`);
+    await sql(`DROP FUNCTION capture.move_cursor(capture.drain_cursor, pg_snapshot, pg_snapshot, xid8[], bigint)`);
+    await sql(`DROP FUNCTION capture.backlog()`);
+    await sql(`DROP FUNCTION capture.undrained()`);
     await sql(`DROP TABLE capture.drain_cursor`);
     await sql(FIRST_CHANGE_OF_TRANSACTION);
     await sql(SEQUENCE_COMMIT);
@@ -162,9 +167,6 @@ export class OneWritePerChange1764100000000 implements MigrationInterface {
     await sql(`DROP FUNCTION capture.event_name(text, text, text)`);
     await sql(`DROP FUNCTION capture.qualified_name(text, text)`);
     await sql(`DROP FUNCTION capture.entity_id(jsonb)`);
-    await sql(`DROP FUNCTION capture.take_batch(int, bigint)`);
-    await sql(`DROP FUNCTION capture.backlog()`);
-    await sql(`DROP FUNCTION capture.undrained()`);
     await sql(`DROP FUNCTION capture.trigger_function_name(regclass)`);
     await sql(`DROP FUNCTION capture.wake_drainer()`);
     await sql(`DROP FUNCTION capture.actor()`);
@@ -364,8 +366,9 @@ const TAKE_BATCH = `
     size bigint;
     r capture.changes;
   BEGIN
-    -- FOR UPDATE fences a second drainer that lost track of the advisory lock.
-    SELECT * INTO k FROM capture.drain_cursor WHERE id = 1 FOR UPDATE;
+    -- Not FOR UPDATE: that would write (and wait for a flush) even when nothing is new. The
+    -- cursor's UPDATE below checks it still is what this read (the fence against a second drainer).
+    SELECT * INTO k FROM capture.drain_cursor WHERE id = 1;
     IF k.batch_txs IS NULL THEN
       upper := pg_current_snapshot();
       SELECT array_agg(b.tx ORDER BY b.last) INTO txs
@@ -387,9 +390,19 @@ const TAKE_BATCH = `
         after := 0;
       END IF;
       FOR r IN SELECT * FROM capture.changes c WHERE c.tx = txs[i] AND c.id > after ORDER BY c.id LIMIT max_rows - taken LOOP
+        -- The journal is an ordinary table anyone with SQL access can write to: a row without the
+        -- shape the capture triggers write is dropped with a warning, never allowed to stop the drain.
+        IF NOT (r.schema_name <> '' AND r.table_name <> '' AND jsonb_typeof(r.row_pk) = 'object' AND r.row_pk <> '{}'
+                AND (r.op = 'DELETE') = (r.new IS NULL) AND (r.op = 'INSERT') = (r.old IS NULL)
+                AND coalesce(jsonb_typeof(r.new), 'object') = 'object' AND coalesce(jsonb_typeof(r.old), 'object') = 'object') THEN
+          RAISE WARNING 'capture: dropping malformed journal row %', r.id;
+          DELETE FROM capture.changes WHERE id = r.id;
+          after := r.id;
+          CONTINUE;
+        END IF;
         size := coalesce(pg_column_size(r.old), 0) + coalesce(pg_column_size(r.new), 0);
         IF taken > 0 AND bytes + size > max_bytes THEN
-          UPDATE capture.drain_cursor SET batch_snapshot = upper, batch_txs = txs[i:], last_change_id = after, updated_at = now() WHERE id = 1;
+          PERFORM capture.move_cursor(k, k.snapshot, upper, txs[i:], after);
           RETURN;
         END IF;
         RETURN NEXT r;
@@ -397,14 +410,30 @@ const TAKE_BATCH = `
         bytes := bytes + size;
         after := r.id;
         IF taken = max_rows THEN
-          UPDATE capture.drain_cursor SET batch_snapshot = upper, batch_txs = txs[i:], last_change_id = after, updated_at = now() WHERE id = 1;
+          PERFORM capture.move_cursor(k, k.snapshot, upper, txs[i:], after);
           RETURN;
         END IF;
       END LOOP;
     END LOOP;
-    UPDATE capture.drain_cursor
-    SET snapshot = upper, batch_snapshot = NULL, batch_txs = NULL, last_change_id = 0, updated_at = now()
-    WHERE id = 1;
+    PERFORM capture.move_cursor(k, upper, NULL, NULL, 0);
+  END
+  $fn$`;
+
+/** Moves the drain cursor from \`k\`, which must still be where it is; otherwise another drainer moved it. */
+const MOVE_CURSOR = `
+  CREATE FUNCTION capture.move_cursor(k capture.drain_cursor, snapshot pg_snapshot, batch_snapshot pg_snapshot,
+                                      batch_txs xid8[], last_change_id bigint) RETURNS void
+  LANGUAGE plpgsql AS $fn$
+  BEGIN
+    UPDATE capture.drain_cursor c
+    SET snapshot = move_cursor.snapshot, batch_snapshot = move_cursor.batch_snapshot, batch_txs = move_cursor.batch_txs,
+        last_change_id = move_cursor.last_change_id, updated_at = now()
+    WHERE c.id = 1 AND c.snapshot::text = k.snapshot::text AND c.batch_txs IS NOT DISTINCT FROM k.batch_txs
+      AND c.last_change_id = k.last_change_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'capture: the drain cursor moved under this drainer (another drainer is running)'
+        USING ERRCODE = 'serialization_failure';
+    END IF;
   END
   $fn$`;
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { JournalRow } from '../events/journal-row.js';
+import type { JournalSource } from '../notifications/notification-log.js';
 
 export type QueryRows = <R>(sql: string) => Promise<R[]>;
 
@@ -17,8 +17,8 @@ export type QueryRows = <R>(sql: string) => Promise<R[]>;
  * touched no common row and committed within one batch may go either way. Ordering by xid would not
  * do: a transaction takes its xid at its first write, not at its conflicting one.
  *
- * The work is in SQL (capture.take_batch): one round trip per batch, plans cached by the session.
- * Statements here are prepared (named) for the same reason.
+ * The work is in SQL (capture.take_batch, which also drops journal rows of the wrong shape): one
+ * statement per batch, plans cached by the session. Statements here are prepared (named) too.
  */
 export class JournalReader {
   constructor(
@@ -40,20 +40,12 @@ export class JournalReader {
     return rows[0].work;
   }
 
-  /** The next batch, in delivery order, with the cursor moved past it in the caller's transaction. */
-  async take(client: pg.ClientBase): Promise<JournalRow[]> {
-    const { rows } = await client.query<JournalRow>({
-      name: 'rowcast-take-batch',
-      text: `SELECT id::text AS id, tx::text AS tx, schema_name, table_name, op, row_pk, old, new, changed_columns, actor, changed_at
-             FROM capture.take_batch($1, $2)`,
-      values: [this.batchSize, this.batchBytes],
-    });
-    return rows;
-  }
-
-  /** Journal rows that are not changes (written by hand, malformed): dropped once skipped. */
-  async discard(client: pg.ClientBase, ids: string[]): Promise<void> {
-    if (ids.length) await client.query(`DELETE FROM capture.changes WHERE id = ANY($1::bigint[])`, [ids]);
+  /**
+   * The next batch, in delivery order, as a statement for the log to run inside its append (one
+   * statement: its rows and the cursor move past them commit together, or neither does).
+   */
+  nextBatch(): JournalSource {
+    return { name: 'take-batch', text: 'SELECT * FROM capture.take_batch($1, $2)', values: [this.batchSize, this.batchBytes] };
   }
 
   /** Undrained journal rows and the age of the oldest, for /health and /metrics. */

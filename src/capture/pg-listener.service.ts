@@ -4,10 +4,8 @@ import pg from 'pg';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DedicatedConnection } from '../database/dedicated-connection.js';
-import { CapturedChange } from '../events/captured-change.event.js';
-import { NotificationsDrainedEvent, TransactionSql } from '../events/event-catalog.js';
-import { parseJournalRow } from '../events/journal-row.js';
-import { NotificationLog } from '../notifications/notification-log.js';
+import { NotificationsDrainedEvent } from '../events/event-catalog.js';
+import { NotificationLog, RunStatement } from '../notifications/notification-log.js';
 import { JournalReader, QueryRows } from './journal-reader.js';
 
 /** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
@@ -104,18 +102,20 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     try {
       let idleSince: number | undefined;
       let busy = false;
+      let lastDrain = 0;
       while (this.connection.isRunning) {
         this.connection.throwIfBroken();
         // After a batch there is likely more: drain at once. Otherwise one cheap look first.
+        lastDrain = performance.now();
         const drained: number = busy || (await this.reader.hasWork(client)) ? await this.drainOnce(client) : 0;
         this.status.rounds++;
         this.connection.succeeded();
         busy = drained > 0;
         if (busy) {
           idleSince = undefined;
-          // A trickle: wait a moment so that the next batch carries more. Every drain transaction
-          // costs round trips and CPU that the writers share on a small machine.
-          if (drained < capture.batchSize / 10) await this.connection.sleep(capture.pollIntervalMs);
+          // A full batch means a backlog: go on at once. Otherwise let the next batch gather.
+          const wait = capture.drainIntervalMs - (performance.now() - lastDrain);
+          if (drained < capture.batchSize && wait >= 1) await this.connection.sleep(wait);
           continue;
         }
         idleSince ??= Date.now();
@@ -151,37 +151,14 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     );
   }
 
-  /** One batch in one transaction; returns how many journal rows it moved (0: nothing new after all). */
+  /** One batch in one statement (its own transaction); returns how many journal rows it moved. */
   private async drainOnce(client: pg.Client): Promise<number> {
-    await client.query('BEGIN');
-    try {
-      const rows = await this.reader.take(client);
-      if (rows.length === 0) {
-        await client.query('COMMIT'); // the end of a batch taken in several parts moves the cursor
-        return 0;
-      }
-      this.status.largestBatch = Math.max(this.status.largestBatch, rows.length);
-      const changes: CapturedChange[] = [];
-      const malformed: string[] = [];
-      for (const row of rows) {
-        const parsed = parseJournalRow(row);
-        if ('change' in parsed) changes.push(parsed.change);
-        else {
-          this.logger.warn(`skipping journal row ${row.id}: ${parsed.skip}`);
-          malformed.push(row.id);
-        }
-      }
-      const sql: TransactionSql = async (statement, values) =>
-        (await client.query(typeof statement === 'string' ? { text: statement, values } : { ...statement, values })).rows;
-      const appended = await this.log.append(sql, changes);
-      await this.reader.discard(client, malformed);
-      await client.query('COMMIT');
-      this.status.drained += rows.length;
-      if (appended.length) this.events.emit(NotificationsDrainedEvent.eventName, new NotificationsDrainedEvent(appended));
-      return rows.length;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+    const run: RunStatement = async (statement, values) => (await client.query({ ...statement, values })).rows;
+    // The log runs capture's read inside its own insert: if either fails, neither happened.
+    const { taken, notifications } = await this.log.appendFrom(run, this.reader.nextBatch());
+    this.status.largestBatch = Math.max(this.status.largestBatch, taken);
+    this.status.drained += taken;
+    if (notifications.length) this.events.emit(NotificationsDrainedEvent.eventName, new NotificationsDrainedEvent(notifications));
+    return taken;
   }
 }

@@ -64,6 +64,10 @@ class EnvironmentVariables {
   CAPTURE_BATCH_BYTES?: number;
 
   @IsOptional()
+  @IntVar(0, 1000)
+  CAPTURE_DRAIN_INTERVAL_MS?: number;
+
+  @IsOptional()
   @IntVar(100, 300000)
   WS_PING_INTERVAL_MS?: number;
 
@@ -116,7 +120,13 @@ export interface AppConfig {
     batchBytes: number;
     /** How often a standby instance tries to take the drain lock. */
     takeoverIntervalMs: number;
-    /** Waits this long after a small batch, and between polls while lingering... */
+    /**
+     * While changes keep coming, drain transactions start at most this often: each costs round
+     * trips and a commit whatever it carries, so under load fewer, larger batches leave the
+     * writers more of the machine, for at most this much latency.
+     */
+    drainIntervalMs: number;
+    /** Between polls while lingering... */
     pollIntervalMs: number;
     /** ...and for this long after it last did, before sleeping on LISTEN. */
     lingerMs: number;
@@ -175,9 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       batchSize: parsed.CAPTURE_BATCH_SIZE ?? 1000,
       batchBytes: parsed.CAPTURE_BATCH_BYTES ?? 16 * 1024 * 1024,
       takeoverIntervalMs: parsed.CAPTURE_TAKEOVER_MS ?? 2000,
-      // 1 ms, not 5: commit → client p50 with one client 10.7 → 5.9 ms at 200/s, 13.4 → 8.7 ms
-      // at 1,000/s; the writers' throughput with the app draining did not change (npm run bench,
-      // docs/benchmarks.md). The price: up to lingerMs / 1 ms empty drain rounds when traffic stops.
+      drainIntervalMs: parsed.CAPTURE_DRAIN_INTERVAL_MS ?? 2,
       pollIntervalMs: 1,
       lingerMs: 25,
       safetyPollMs: 500,

@@ -37,15 +37,26 @@ export class NotificationLog {
   }
 
   /**
-   * Gives the changes the next ids, in order, inside the drainer's transaction, and tells every
-   * instance's feed at commit (one NOTIFY per batch, never one per writer). Returns them as
-   * notifications, to be handed to this instance's feed once the transaction has committed.
+   * Runs `source` (capture's next batch: journal rows in delivery order) and gives its rows the
+   * next ids, in one statement: one round trip, and the batch is in the log exactly when the
+   * source's own effects (the drain cursor) are. Every instance's feed hears of it at commit (one
+   * NOTIFY per batch, never one per writer). Returns the rows taken and their notifications, for
+   * this instance's feed.
    */
-  async append(sql: TransactionSql, changes: readonly CapturedChange[]): Promise<StoredNotification[]> {
-    if (changes.length === 0) return [];
-    const [batch] = await sql<{ first_id: string; created_at: Date }>(APPEND, [changes.map((change) => change.changeId)]);
-    const first = BigInt(batch.first_id);
-    return changes.map((change, i) => toNotification((first + BigInt(i)).toString(), batch.created_at, change));
+  async appendFrom(run: RunStatement, source: JournalSource): Promise<{ taken: number; notifications: StoredNotification[] }> {
+    const rows = await run<JournalRow & { first_id: string; batch_created_at: Date }>(
+      { name: `rowcast-append-${source.name}`, text: appendFrom(source.text) },
+      source.values,
+    );
+    const notifications: StoredNotification[] = [];
+    rows.forEach((row, i) => {
+      const id = (BigInt(row.first_id) + BigInt(i)).toString();
+      const parsed = parseJournalRow(row);
+      // capture.take_batch drops rows of the wrong shape; this would be a type it did not check.
+      if ('skip' in parsed) this.logger.warn(`notification ${id}: journal row ${row.id} ${parsed.skip}; not pushed`);
+      else notifications.push(toNotification(id, row.batch_created_at, parsed.change));
+    });
+    return { taken: rows.length, notifications };
   }
 
   /** The highest id given so far (0 for an empty log). */
@@ -145,13 +156,30 @@ export class NotificationLog {
 const LAST_ID = `greatest((SELECT max(last_id) FROM notification_batches), (SELECT max(id) FROM notifications_legacy),
   (SELECT purged_through FROM notification_retention WHERE id = 1), 0)`;
 
-/** A batch's ids follow the last one given; every instance's feed hears of it at commit. */
-const APPEND = {
-  name: 'rowcast-append-batch',
-  text: `INSERT INTO notification_batches (first_id, last_id, change_ids)
-         SELECT s.next, s.next + cardinality($1::bigint[]) - 1, $1::bigint[] FROM (SELECT (${LAST_ID}) + 1 AS next) s
-         RETURNING first_id::text AS first_id, created_at, pg_notify('${NOTIFICATIONS_CHANNEL}', last_id::text)`,
-};
+/** A statement whose rows are journal rows (capture.changes) in delivery order. */
+export interface JournalSource {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
+/** Runs one statement on the caller's connection (prepared under its name). */
+export type RunStatement = <R>(statement: { name: string; text: string }, values: unknown[]) => Promise<R[]>;
+
+/** The source's rows, in order, with the batch they became; a batch's ids follow the last one given. */
+function appendFrom(source: string): string {
+  return `
+    WITH taken AS (SELECT s.*, row_number() OVER () AS ord FROM (${source}) s),
+    batch AS (
+      INSERT INTO notification_batches (first_id, last_id, change_ids)
+      SELECT n.next, n.next + t.count - 1, t.ids
+      FROM (SELECT count(*) AS count, array_agg(id ORDER BY ord) AS ids FROM taken) t, (SELECT (${LAST_ID}) + 1 AS next) n
+      WHERE t.count > 0
+      RETURNING first_id, created_at, pg_notify('${NOTIFICATIONS_CHANNEL}', last_id::text))
+    SELECT ${JOURNAL_COLUMNS.replaceAll('c.', 't.')}, b.first_id::text AS first_id, b.created_at AS batch_created_at
+    FROM taken t, batch b
+    ORDER BY t.ord`;
+}
 
 interface LogRow extends Omit<JournalRow, 'id'> {
   id: string;

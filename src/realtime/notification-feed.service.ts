@@ -11,6 +11,7 @@ import {
   StoredNotification,
 } from '../events/event-catalog.js';
 import { NotificationLog } from '../notifications/notification-log.js';
+import { PgListener } from '../capture/pg-listener.service.js';
 
 const PAGE = 1000;
 const SAFETY_POLL_MS = 1000;
@@ -38,6 +39,7 @@ export class NotificationFeed implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly log: NotificationLog,
+    private readonly listener: PgListener,
     private readonly events: EventEmitter2,
   ) {
     this.connection = new DedicatedConnection({
@@ -74,8 +76,12 @@ export class NotificationFeed implements OnApplicationBootstrap, OnApplicationSh
     this.dispatch(notifications);
   }
 
-  /** A batch already handed over needs no read; anything else (or a payload we do not know) does. */
+  /**
+   * Whether a NOTIFY needs a read: not while this instance's drainer hands its batches over (a
+   * hand-over that does not follow on wakes the feed itself), nor for a batch already dispatched.
+   */
   private heard(message: pg.Notification): boolean {
+    if (this.listener.getStatus().draining) return false;
     return !message.payload || !/^\d{1,19}$/.test(message.payload) || BigInt(message.payload) > this.last;
   }
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
+import { CaptureModule } from '../capture/capture.module.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { NotificationFeed } from './notification-feed.service.js';
 import { RealtimeGateway } from './realtime.gateway.js';
@@ -7,7 +8,7 @@ import { SocketAccess } from './socket-access.service.js';
 import { SubscriptionsService } from './subscriptions.service.js';
 
 @Module({
-  imports: [AuthModule, NotificationsModule],
+  imports: [AuthModule, CaptureModule, NotificationsModule],
   providers: [NotificationFeed, SubscriptionsService, SocketAccess, RealtimeGateway],
   exports: [SubscriptionsService, NotificationFeed],
 })

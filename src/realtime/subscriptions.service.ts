@@ -10,6 +10,7 @@ import { NotificationFeed } from './notification-feed.service.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { NotificationLog } from '../notifications/notification-log.js';
 import { Ack, refuse } from './realtime.errors.js';
+import { replayUntilLive, ReplayTarget } from './replay.js';
 import { Subscription } from './subscription.js';
 
 export const LIMITS = {
@@ -36,13 +37,9 @@ interface Client {
 }
 
 /**
- * Who subscribed to what, and delivery to them: each notification at most once per client, in
- * ascending id order, whether it comes from a replay (`since`) or live from the feed.
- *
- * The seam between replay and live: a replaying client is skipped by live pushes; its replay reads
- * the log after its position until a short page leaves it at or past the feed's last dispatched id,
- * and switches to live in that same synchronous step. Later pushes carry only ids above the feed's
- * position, and the client's position filters out anything the replay already covered.
+ * Who subscribed to what, and live delivery to them: each notification at most once per client, in
+ * ascending id order. A subscribe with `since` first replays the stored log (replay.ts, which
+ * writes down the hand-over rule); live pushes skip a client until its replay hands it over.
  */
 @Injectable()
 export class SubscriptionsService {
@@ -177,40 +174,30 @@ export class SubscriptionsService {
     return { ok: true, subscriptionId: subscription.id, cursor: client.position.toString() };
   }
 
-  private async replay(client: Client): Promise<void> {
-    while (this.clients.has(client.socket.id)) {
-      await this.writable(client);
-      // Everything up to `target` was committed before the query below takes its snapshot.
-      const target = this.feed.lastId;
-      const page = await this.log.readAfter(client.position, LIMITS.replayPage);
-      // Read after the page: if retention deleted anything past the position meanwhile, the page
-      // may have a hole. Say so, never skip.
-      if ((await this.log.purgedThrough()) > client.position) {
+  private replay(client: Client): Promise<void> {
+    const target: ReplayTarget = {
+      get position() {
+        return client.position;
+      },
+      set position(id: bigint) {
+        client.position = id;
+      },
+      connected: () => this.clients.has(client.socket.id),
+      wants: (notification) => wants(client, notification),
+      send: (notification) => {
+        client.sentAny = true;
+        client.socket.emit('notification', toNotificationMessage(notification));
+        this.stats.pushed++;
+      },
+      writable: () => this.writable(client),
+      expired: () => {
         this.clients.delete(client.socket.id);
         client.socket.emit('error_notice', { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' });
         client.socket.disconnect(true);
-        return;
-      }
-      for (const notification of page) {
-        if (wants(client, notification)) {
-          client.sentAny = true;
-          client.socket.emit('notification', toNotificationMessage(notification));
-          this.stats.pushed++;
-        }
-        client.position = BigInt(notification.id);
-      }
-      if (page.length < LIMITS.replayPage) {
-        // Nothing after the position existed at the snapshot, yet `target` did: ids up to it
-        // that the page lacks were deleted, not missed. Ids the feed dispatched since are not
-        // covered, so the loop goes on until the position reaches the feed's.
-        if (page.length === 0 && client.position < target) client.position = target;
-        // Synchronous from here to the switch: the feed cannot dispatch in between.
-        if (client.position >= this.feed.lastId) {
-          client.replaying = false;
-          return;
-        }
-      }
-    }
+      },
+      goLive: () => (client.replaying = false),
+    };
+    return replayUntilLive(target, this.log, this.feed, LIMITS.replayPage);
   }
 
   /** Replay waits for a client to read what it was sent; it never piles up more than a page. */
