@@ -333,6 +333,54 @@ describe('starting the service', () => {
     });
   });
 
+  describe('SIGKILL during a burst', () => {
+    let db: TestDatabase;
+    let writers: Promise<void>[] = [];
+    beforeAll(async () => {
+      db = await createTestDatabase();
+    });
+    afterAll(async () => {
+      await Promise.allSettled(writers);
+      await db.drop();
+    });
+
+    it('loses nothing: the next start drains every change once, and a client resuming with since gets each once, in order', async () => {
+      const connect = async (base: string, since?: string) => {
+        const client = io(`${base}/events`, { transports: ['websocket'], forceNew: true, reconnection: false });
+        await new Promise<void>((resolve, reject) => {
+          client.once('connect', resolve);
+          client.once('connect_error', reject);
+        });
+        client.on('notification', (n: { id: string }) => received.push(n.id));
+        expect((await client.emitWithAck('subscribe', since === undefined ? {} : { since })).ok).toBe(true);
+        return client;
+      };
+      const received: string[] = [];
+      const app = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
+      const first = await connect(app.base);
+      writers = Array.from({ length: 4 }, async (_, writer) => {
+        for (let i = 0; i < 500; i++) await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`KILL-${writer}-${i}`]);
+      });
+      await waitFor(() => received.length >= 200, { timeout: 30_000, what: '200 notifications at the client' });
+      await stop(app, 'SIGKILL');
+      first.close();
+      const last = received.at(-1)!;
+
+      const again = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
+      try {
+        const second = await connect(again.base, last);
+        await Promise.all(writers);
+        await waitFor(() => received.length >= 2_000, { timeout: 60_000, what: 'all 2,000 at the client' });
+        expect(await expectExactlyOnce(db.sql)).toEqual({ changes: 2_000, notifications: 2_000, missing: 0, duplicates: 0 });
+        const { rows } = await db.sql.query(`SELECT n.id::text AS id FROM notifications n ORDER BY n.id`);
+        expect(received).toEqual(rows.map((row) => row.id));
+        second.close();
+      } finally {
+        expect(await stop(again)).toBe(0);
+      }
+    });
+  });
+
   describe('with DATABASE_URL', () => {
     let db: TestDatabase;
     beforeAll(async () => {
