@@ -65,36 +65,85 @@ export class NotificationLog {
     return BigInt(row.id);
   }
 
-  /** Up to `limit` notifications with ids above `after`, ascending, that pass `filter`. */
+  /**
+   * Up to `limit` notifications with ids above `after`, ascending, that pass `filter`: the legacy
+   * rows first (all their ids are lower), then the batches, a window of them at a time. Each window
+   * is an index range on notification_batches that covers a known number of ids, so a page costs
+   * what it returns (plus what a filter skips), however long the log behind it.
+   */
   async readAfter(after: bigint, limit: number, filter: LogFilter = {}, query: Query = this.query): Promise<StoredNotification[]> {
     const where = conditions(filter, [after.toString(), limit]);
-    const rows = await query<LogRow>(
-      `SELECT x.*, x.pos::text AS id FROM (
-         (SELECT n.id AS pos, n.created_at, n.event AS legacy_event, n.table_name AS legacy_table, n.payload AS legacy_payload,
-                 NULL AS change_id, NULL AS tx, NULL AS schema_name, NULL AS table_name, NULL AS op, NULL::jsonb AS row_pk,
-                 NULL::jsonb AS old, NULL::jsonb AS new, NULL::text[] AS changed_columns, NULL AS actor, NULL::timestamptz AS changed_at
-          FROM notifications_legacy n
-          WHERE n.id > $1 ${where.legacy}
-          ORDER BY n.id LIMIT $2)
-         UNION ALL
-         (SELECT b.first_id + u.ord - 1, b.created_at, NULL, NULL, NULL,
-                 ${JOURNAL_COLUMNS.replace('c.id::text AS id', 'c.id::text AS change_id')}
-          FROM notification_batches b
-          CROSS JOIN LATERAL unnest(b.change_ids) WITH ORDINALITY AS u(change_id, ord)
-          JOIN capture.changes c ON c.id = u.change_id
-          WHERE b.last_id > $1 AND b.first_id + u.ord - 1 > $1 ${where.batches}
-          ORDER BY b.last_id, u.ord LIMIT $2)
-       ) x
-       ORDER BY x.pos LIMIT $2`,
-      where.values,
+    const found = this.toNotifications(
+      await query<LogRow>(
+        `SELECT n.id::text AS id, n.created_at, n.event AS legacy_event, n.table_name AS legacy_table, n.payload AS legacy_payload
+         FROM notifications_legacy n
+         WHERE n.id > $1 ${where.legacy}
+         ORDER BY n.id LIMIT $2`,
+        where.values,
+      ),
     );
-    return this.toNotifications(rows);
+    let from = found.length ? BigInt(found[found.length - 1].id) : after;
+    while (found.length < limit) {
+      const need = limit - found.length;
+      const upTo = await this.windowEnd(from, filter.event || filter.tables || filter.entityId !== undefined ? Math.max(need, WINDOW) : need, query);
+      if (upTo === undefined) break;
+      const values = [from.toString(), need, upTo.toString(), ...where.values.slice(2)];
+      const rows = await query<LogRow>(
+        `SELECT (b.first_id + u.ord - 1)::text AS id, b.created_at, ${JOURNAL_COLUMNS.replace('c.id::text AS id', 'c.id::text AS change_id')}
+         FROM notification_batches b
+         CROSS JOIN LATERAL unnest(b.change_ids) WITH ORDINALITY AS u(change_id, ord)
+         JOIN capture.changes c ON c.id = u.change_id
+         WHERE b.last_id > $1 AND b.last_id <= $3 AND b.first_id + u.ord - 1 > $1 ${where.batches.replaceAll(/\$(\d+)/g, (_, n) => `$${Number(n) + 1}`)}
+         ORDER BY b.last_id, u.ord LIMIT $2`,
+        values,
+      );
+      found.push(...this.toNotifications(rows));
+      from = upTo;
+    }
+    return found;
+  }
+
+  /**
+   * The last id of the batch that brings the ids after `from` to at least `count`, reading batch
+   * bounds only (or of the last batch read, when the log ends first); undefined when nothing
+   * follows `from`.
+   */
+  private async windowEnd(from: bigint, count: number, query: Query): Promise<bigint | undefined> {
+    const rows = await query<{ first_id: string; last_id: string }>(
+      `SELECT first_id::text AS first_id, last_id::text AS last_id FROM notification_batches
+       WHERE last_id > $1 ORDER BY last_id LIMIT 64`,
+      [from.toString()],
+    );
+    let covered = 0n;
+    for (const row of rows) {
+      const first = BigInt(row.first_id) > from ? BigInt(row.first_id) : from + 1n;
+      covered += BigInt(row.last_id) - first + 1n;
+      if (covered >= BigInt(count)) return BigInt(row.last_id);
+    }
+    return rows.length ? BigInt(rows[rows.length - 1].last_id) : undefined;
   }
 
   /** One notification, or undefined; `tables` limits it to those tables. */
   async get(id: string, tables?: readonly string[]): Promise<StoredNotification | undefined> {
-    const [found] = await this.readAfter(BigInt(id) - 1n, 1, { tables });
-    return found?.id === id ? found : undefined;
+    const [legacy] = this.toNotifications(
+      await this.query<LogRow>(
+        `SELECT n.id::text AS id, n.created_at, n.event AS legacy_event, n.table_name AS legacy_table, n.payload AS legacy_payload
+         FROM notifications_legacy n WHERE n.id = $1`,
+        [id],
+      ),
+    );
+    const found =
+      legacy ??
+      this.toNotifications(
+        await this.query<LogRow>(
+          `SELECT $1::text AS id, b.created_at, ${JOURNAL_COLUMNS.replace('c.id::text AS id', 'c.id::text AS change_id')}
+           FROM (SELECT * FROM notification_batches WHERE last_id >= $1 ORDER BY last_id LIMIT 1) b
+           JOIN capture.changes c ON c.id = b.change_ids[$1 - b.first_id + 1]
+           WHERE b.first_id <= $1`,
+          [id],
+        ),
+      )[0];
+    return found && (!tables || tables.includes(found.tableName)) ? found : undefined;
   }
 
   /** The highest id retention has deleted: a resume from below it has lost notifications. */
@@ -151,6 +200,9 @@ export class NotificationLog {
     return notifications;
   }
 }
+
+/** Ids a filtered read looks at per round trip (at least a page's worth). */
+const WINDOW = 5_000;
 
 /** The highest id given or deleted so far. */
 const LAST_ID = `greatest((SELECT max(last_id) FROM notification_batches), (SELECT max(id) FROM notifications_legacy),
