@@ -1,4 +1,4 @@
-// `npm run bench` (about 13 minutes) or `npm run bench -- --quick` (about 80 s): runs every
+// `npm run bench` (about 15 minutes) or `npm run bench -- --quick` (about 90 s): runs every
 // scenario against a PostgreSQL of its own (embedded, or BENCH_DATABASE_URL), prints a table,
 // writes bench/results/<date>[-quick].json and .svg (a full run also docs/benchmarks.svg).
 // `--only writes,latency` runs some scenarios; `--profile` also records where the time goes
@@ -34,7 +34,7 @@ const PLAN = {
   latency: (pg) => latency(pg, quick ? { seconds: 3, rounds: 1 } : { seconds: 15, rounds: 2 }),
   // The same with one client: the pipeline's own latency, without the cost of fanning out.
   latency1: (pg) => latency(pg, { ...(quick ? { seconds: 3, rounds: 1 } : { seconds: 10, rounds: 2 }), clients: 1 }),
-  fanout: (pg) => fanout(pg, { seconds: quick ? 5 : 30 }),
+  fanout: (pg) => fanout(pg, quick ? { seconds: 5, rounds: 1 } : { seconds: 30, rounds: 2 }),
   catchup: (pg) => catchup(pg, { behind: quick ? 20_000 : 100_000 }),
   burst: (pg) => burst(pg, { rows: quick ? 20_000 : 100_000 }),
   rest: (pg) => rest(pg, { seconds: quick ? 3 : 15 }),

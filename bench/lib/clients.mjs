@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { io } from 'socket.io-client';
 
-const now = () => performance.timeOrigin + performance.now();
+export const now = () => performance.timeOrigin + performance.now();
 
 /** Commit acknowledgement times by key; a receipt seen before its ack waits for it. */
 export class Ledger {
@@ -12,6 +12,8 @@ export class Ledger {
   early = new Map();
   latencies = [];
   received = 0;
+  /** When the last receipt came (same clock): the end of a run for its delivered rate. */
+  lastAt = 0;
 
   ack(key, at) {
     this.acked.set(key, at);
@@ -26,6 +28,7 @@ export class Ledger {
   receipt(key) {
     const at = now();
     this.received++;
+    this.lastAt = at;
     const acked = this.acked.get(key);
     if (acked !== undefined) this.latencies.push(at - acked);
     else if (key !== undefined) this.early.set(key, [...(this.early.get(key) ?? []), at]);

@@ -1,8 +1,9 @@
-import { INestApplicationContext } from '@nestjs/common';
+import { INestApplicationContext, Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions } from 'socket.io';
 import { AppConfig } from '../config/config.js';
+import { coalesceWebSocketWrites } from './coalesced-writes.js';
 
 /**
  * Socket.IO with the configured heartbeat (a peer that stops answering pings is dropped) and the
@@ -19,6 +20,7 @@ export class RealtimeIoAdapter extends IoAdapter {
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
+    if (!coalesceWebSocketWrites()) new Logger(RealtimeIoAdapter.name).warn('engine.io changed shape: WebSocket writes are not coalesced');
     const origins = this.config.corsOrigins;
     const server: Server = super.createIOServer(port, {
       ...options,
