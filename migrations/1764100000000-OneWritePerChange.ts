@@ -341,12 +341,18 @@ const TABLES_VIEW = `
 const BACKLOG = `
   CREATE FUNCTION capture.undrained() RETURNS SETOF capture.changes
   LANGUAGE sql STABLE AS $fn$
+    -- Committed after the batch in progress (or after the cursor's snapshot when there is none)...
     SELECT c.*
     FROM capture.drain_cursor k, capture.changes c
-    WHERE (c.tx = ANY (ARRAY(SELECT pg_snapshot_xip(k.snapshot))) OR c.tx >= pg_snapshot_xmax(k.snapshot))
+    WHERE (c.tx = ANY (ARRAY(SELECT pg_snapshot_xip(coalesce(k.batch_snapshot, k.snapshot))))
+           OR c.tx >= pg_snapshot_xmax(coalesce(k.batch_snapshot, k.snapshot)))
       AND pg_visible_in_snapshot(c.tx, pg_current_snapshot())
-      AND NOT (k.batch_txs IS NOT NULL AND c.tx = k.batch_txs[1] AND c.id <= k.last_change_id)
-      AND NOT (k.batch_txs IS NOT NULL AND pg_visible_in_snapshot(c.tx, k.batch_snapshot) AND c.tx <> ALL (k.batch_txs))
+    UNION ALL
+    -- ...and what the batch in progress has not taken yet (each transaction by the (tx, id) index).
+    SELECT c.*
+    FROM capture.drain_cursor k
+    CROSS JOIN LATERAL unnest(k.batch_txs) WITH ORDINALITY AS t(tx, i)
+    JOIN capture.changes c ON c.tx = t.tx AND (t.i > 1 OR c.id > k.last_change_id)
   $fn$;
   CREATE FUNCTION capture.backlog() RETURNS bigint
   LANGUAGE sql STABLE AS $fn$ SELECT count(*) FROM capture.undrained() $fn$`;

@@ -149,6 +149,35 @@ describe('capture triggers (direct SQL)', () => {
     }
   });
 
+  it('counts the backlog exactly while a batch is taken in parts, and quickly however many transactions it holds', async () => {
+    const backlog = async () => (await sql.query(`SELECT capture.backlog()::int AS n`)).rows[0].n;
+    const take = async (rows: number) => (await sql.query(`SELECT count(*)::int AS n FROM capture.take_batch($1, 1000000000)`, [rows])).rows[0].n;
+    while ((await take(100_000)) > 0); // what earlier tests left
+    await sql.query(`CREATE TABLE counted (id int PRIMARY KEY)`);
+    await sql.query(`SELECT capture.enable('counted')`);
+    for (let i = 0; i < 3; i++) await sql.query(`INSERT INTO counted SELECT g FROM generate_series($1::int, $1::int + 4) g`, [i * 5]);
+    expect(await backlog()).toBe(15);
+    expect(await take(4)).toBe(4);
+    expect(await backlog()).toBe(11);
+    await sql.query(`INSERT INTO counted VALUES (100)`); // commits after the batch's snapshot
+    expect(await backlog()).toBe(12);
+    expect(await take(10)).toBe(10);
+    expect(await backlog()).toBe(2);
+    expect(await take(10)).toBe(1); // the rest of the batch...
+    expect(await take(10)).toBe(1); // ...then the next one
+    expect(await backlog()).toBe(0);
+
+    // 20,000 one-row transactions, a batch of them in progress: counting stays an index walk.
+    await sql.query(`CREATE PROCEDURE many() LANGUAGE plpgsql AS $$
+      BEGIN FOR i IN 1000..20999 LOOP INSERT INTO counted VALUES (i); COMMIT; END LOOP; END $$`);
+    await sql.query(`CALL many()`);
+    expect(await take(10)).toBe(10);
+    const started = Date.now();
+    expect(await backlog()).toBe(19_990);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    while ((await take(100_000)) > 0);
+  });
+
   it('journals a row of any size (no NOTIFY payload limit)', async () => {
     await sql.query(`INSERT INTO orders VALUES (8, 'big', 1, repeat('x', 100000))`);
     const change = (await journal('orders')).find((c) => c.new?.id === 8)!;
@@ -168,6 +197,6 @@ describe('capture triggers (direct SQL)', () => {
     await sql.query(`INSERT INTO orders VALUES (9, 'quiet', 1, 'x')`);
     expect((await journal('orders')).some((change) => change.new?.id === 9)).toBe(false);
     const { rows } = await sql.query(`SELECT table_name FROM capture.tables ORDER BY 1`);
-    expect(rows.map((row) => row.table_name)).toEqual(['invoice_items', 'invoices', 'lines', 'moves']);
+    expect(rows.map((row) => row.table_name)).toEqual(['counted', 'invoice_items', 'invoices', 'lines', 'moves']);
   });
 });
