@@ -100,35 +100,40 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     this.status.draining = true;
     this.logger.log('draining the journal');
     try {
-      let idleSince: number | undefined;
+      // Whether writers NOTIFY us (the flag in capture.wakeup): while we wait for a commit, yes, so
+      // that its NOTIFY wakes us at once; while changes keep coming, no (no commit lock for them).
+      let woken = false;
+      const wakeOnCommit = async (on: boolean) => {
+        if (woken !== on) await this.setListening(client, on);
+        woken = on;
+      };
+      await wakeOnCommit(false); // whatever a previous drainer left
       let busy = false;
-      let lastDrain = 0;
       while (this.connection.isRunning) {
         this.connection.throwIfBroken();
         // After a batch there is likely more: drain at once. Otherwise one cheap look first.
-        lastDrain = performance.now();
+        const started = performance.now();
         const drained: number = busy || (await this.reader.hasWork(client)) ? await this.drainOnce(client) : 0;
         this.status.rounds++;
         this.connection.succeeded();
-        busy = drained > 0;
-        if (busy) {
-          idleSince = undefined;
+        if (drained > 0) {
+          // Two batches in a row: changes keep coming, so poll instead of being NOTIFYed.
+          if (busy) await wakeOnCommit(false);
+          busy = true;
           // A full batch means a backlog: go on at once. Otherwise let the next batch gather.
-          const wait = capture.drainIntervalMs - (performance.now() - lastDrain);
+          const wait = capture.drainIntervalMs - (performance.now() - started);
           if (drained < capture.batchSize && wait >= 1) await this.connection.sleep(wait);
           continue;
         }
-        idleSince ??= Date.now();
-        if (Date.now() - idleSince < capture.lingerMs) {
-          await this.connection.sleep(capture.pollIntervalMs);
-          continue;
-        }
-        // Idle: ask writers to wake us, look once more (a commit may have slipped in before the
-        // flag), then sleep on LISTEN with a slow safety poll for the race at the flag.
-        await this.setListening(client, true);
-        if (!(await this.reader.hasWork(client))) await this.connection.sleep(capture.safetyPollMs);
-        await this.setListening(client, false);
-        idleSince = undefined;
+        busy = false;
+        // Nothing new: be woken by the next commit. A writer that read the flag just before it
+        // was set does not NOTIFY, but commits within moments: look again after a short wait,
+        // then sleep until a NOTIFY, with a safety poll for a long transaction that raced the flag.
+        await wakeOnCommit(true);
+        if (await this.reader.hasWork(client)) continue;
+        await this.connection.sleep(capture.pollIntervalMs * 2);
+        if (await this.reader.hasWork(client)) continue;
+        await this.connection.sleep(capture.safetyPollMs);
       }
       // A stopped drainer must not leave writers NOTIFYing (and taking the commit lock) for nobody.
       if (!this.connection.broken) await this.setListening(client, false).catch(() => undefined);

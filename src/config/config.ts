@@ -126,11 +126,9 @@ export interface AppConfig {
      * writers more of the machine, for at most this much latency.
      */
     drainIntervalMs: number;
-    /** Between polls while lingering... */
+    /** Idle, the drainer looks again this long (twice) after asking writers to wake it... */
     pollIntervalMs: number;
-    /** ...and for this long after it last did, before sleeping on LISTEN. */
-    lingerMs: number;
-    /** Longest sleep on LISTEN: bounds the latency of a commit that races the wake-up flag. */
+    /** ...then sleeps on LISTEN at most this long: bounds the latency of a commit that raced the flag. */
     safetyPollMs: number;
     maxBackoffMs: number;
   };
@@ -185,10 +183,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       batchSize: parsed.CAPTURE_BATCH_SIZE ?? 1000,
       batchBytes: parsed.CAPTURE_BATCH_BYTES ?? 16 * 1024 * 1024,
       takeoverIntervalMs: parsed.CAPTURE_TAKEOVER_MS ?? 2000,
-      drainIntervalMs: parsed.CAPTURE_DRAIN_INTERVAL_MS ?? 2,
+      drainIntervalMs: parsed.CAPTURE_DRAIN_INTERVAL_MS ?? 1,
       pollIntervalMs: 1,
-      lingerMs: 25,
-      safetyPollMs: 500,
+      safetyPollMs: 100,
       maxBackoffMs: 10_000,
     },
     websocket: {
