@@ -344,8 +344,15 @@ const BACKLOG = `
     -- Committed after the batch in progress (or after the cursor's snapshot when there is none)...
     SELECT c.*
     FROM capture.drain_cursor k, capture.changes c
-    WHERE (c.tx = ANY (ARRAY(SELECT pg_snapshot_xip(coalesce(k.batch_snapshot, k.snapshot))))
-           OR c.tx >= pg_snapshot_xmax(coalesce(k.batch_snapshot, k.snapshot)))
+    WHERE c.tx >= pg_snapshot_xmin(coalesce(k.batch_snapshot, k.snapshot))
+      AND c.tx < pg_snapshot_xmax(coalesce(k.batch_snapshot, k.snapshot))
+      AND c.tx = ANY (ARRAY(SELECT pg_snapshot_xip(coalesce(k.batch_snapshot, k.snapshot))))
+      AND pg_visible_in_snapshot(c.tx, pg_current_snapshot())
+    UNION ALL
+    SELECT c.*
+    FROM capture.drain_cursor k, capture.changes c
+    WHERE c.tx >= pg_snapshot_xmax(coalesce(k.batch_snapshot, k.snapshot))
+      AND c.tx < pg_snapshot_xmax(pg_current_snapshot())
       AND pg_visible_in_snapshot(c.tx, pg_current_snapshot())
     UNION ALL
     -- ...and what the batch in progress has not taken yet (each transaction by the (tx, id) index).
@@ -381,10 +388,17 @@ const TAKE_BATCH = `
     SELECT * INTO k FROM capture.drain_cursor WHERE id = 1;
     IF k.batch_txs IS NULL THEN
       upper := pg_current_snapshot();
+      -- Two bounded index ranges on (tx, id): the lower snapshot's open transactions, and
+      -- everything that began after it. (One condition with an OR, or a range bounded on one side,
+      -- and the planner scans the whole journal once it is large.)
       SELECT array_agg(b.tx ORDER BY b.last) INTO txs
       FROM (SELECT c.tx, max(c.id) AS last FROM capture.changes c
-            WHERE (c.tx = ANY (ARRAY(SELECT pg_snapshot_xip(k.snapshot))) OR c.tx >= pg_snapshot_xmax(k.snapshot))
-              AND c.tx < pg_snapshot_xmax(upper) AND pg_visible_in_snapshot(c.tx, upper)
+            WHERE c.tx >= pg_snapshot_xmin(k.snapshot) AND c.tx < pg_snapshot_xmax(k.snapshot)
+              AND c.tx = ANY (ARRAY(SELECT pg_snapshot_xip(k.snapshot))) AND pg_visible_in_snapshot(c.tx, upper)
+            GROUP BY c.tx
+            UNION ALL
+            SELECT c.tx, max(c.id) AS last FROM capture.changes c
+            WHERE c.tx >= pg_snapshot_xmax(k.snapshot) AND c.tx < pg_snapshot_xmax(upper) AND pg_visible_in_snapshot(c.tx, upper)
             GROUP BY c.tx) b;
       IF txs IS NULL THEN
         RETURN;

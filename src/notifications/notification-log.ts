@@ -85,42 +85,49 @@ export class NotificationLog {
     let from = found.length ? BigInt(found[found.length - 1].id) : after;
     while (found.length < limit) {
       const need = limit - found.length;
-      const upTo = await this.windowEnd(from, filter.event || filter.tables || filter.entityId !== undefined ? Math.max(need, WINDOW) : need, query);
-      if (upTo === undefined) break;
-      const values = [from.toString(), need, upTo.toString(), ...where.values.slice(2)];
+      const window = await this.window(from, filter.event || filter.tables || filter.entityId !== undefined ? Math.max(need, WINDOW) : need, query);
+      if (!window) break;
+      // Only the slice of each batch's ids that falls in (from, upTo] is unnested and looked up:
+      // a batch can hold many thousand ids (the upgrade's first one: every change pending then).
+      const values = [from.toString(), need, window.upTo.toString(), window.lastBatch.toString(), ...where.values.slice(2)];
       const rows = await query<LogRow>(
-        `SELECT (b.first_id + u.ord - 1)::text AS id, b.created_at, ${JOURNAL_COLUMNS.replace('c.id::text AS id', 'c.id::text AS change_id')}
+        `SELECT (b.first_id + s.lo + u.ord - 2)::text AS id, b.created_at, ${JOURNAL_COLUMNS.replace('c.id::text AS id', 'c.id::text AS change_id')}
          FROM notification_batches b
-         CROSS JOIN LATERAL unnest(b.change_ids) WITH ORDINALITY AS u(change_id, ord)
-         JOIN capture.changes c ON c.id = u.change_id
-         WHERE b.last_id > $1 AND b.last_id <= $3 AND b.first_id + u.ord - 1 > $1 ${where.batches.replaceAll(/\$(\d+)/g, (_, n) => `$${Number(n) + 1}`)}
+         CROSS JOIN LATERAL (SELECT greatest(1, $1 - b.first_id + 2)::int AS lo, least(cardinality(b.change_ids), $3 - b.first_id + 1)::int AS hi) s
+         CROSS JOIN LATERAL unnest(b.change_ids[s.lo:s.hi]) WITH ORDINALITY AS u(change_id, ord)
+         -- One index lookup per id, always: OFFSET 0 keeps the planner from hashing the journal.
+         CROSS JOIN LATERAL (SELECT * FROM capture.changes c WHERE c.id = u.change_id OFFSET 0) c
+         WHERE b.last_id > $1 AND b.last_id <= $4 ${where.batches.replaceAll(/\$(\d+)/g, (_, n) => `$${Number(n) + 2}`)}
          ORDER BY b.last_id, u.ord LIMIT $2`,
         values,
       );
       found.push(...this.toNotifications(rows));
-      from = upTo;
+      from = window.upTo;
     }
     return found;
   }
 
   /**
-   * The last id of the batch that brings the ids after `from` to at least `count`, reading batch
-   * bounds only (or of the last batch read, when the log ends first); undefined when nothing
+   * The ids after `from` to read next: up to `count` of them, ending at `upTo`, in batches up to
+   * the one whose last id is `lastBatch` (reading batch bounds only); undefined when nothing
    * follows `from`.
    */
-  private async windowEnd(from: bigint, count: number, query: Query): Promise<bigint | undefined> {
+  private async window(from: bigint, count: number, query: Query): Promise<{ upTo: bigint; lastBatch: bigint } | undefined> {
     const rows = await query<{ first_id: string; last_id: string }>(
       `SELECT first_id::text AS first_id, last_id::text AS last_id FROM notification_batches
        WHERE last_id > $1 ORDER BY last_id LIMIT 64`,
       [from.toString()],
     );
-    let covered = 0n;
+    let left = BigInt(count);
     for (const row of rows) {
       const first = BigInt(row.first_id) > from ? BigInt(row.first_id) : from + 1n;
-      covered += BigInt(row.last_id) - first + 1n;
-      if (covered >= BigInt(count)) return BigInt(row.last_id);
+      const last = BigInt(row.last_id);
+      if (last - first + 1n >= left) return { upTo: first + left - 1n, lastBatch: last };
+      left -= last - first + 1n;
     }
-    return rows.length ? BigInt(rows[rows.length - 1].last_id) : undefined;
+    if (!rows.length) return undefined;
+    const last = BigInt(rows[rows.length - 1].last_id);
+    return { upTo: last, lastBatch: last };
   }
 
   /** One notification, or undefined; `tables` limits it to those tables. */
