@@ -131,7 +131,7 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
         // then sleep until a NOTIFY, with a safety poll for a long transaction that raced the flag.
         await wakeOnCommit(true);
         if (await this.reader.hasWork(client)) continue;
-        await this.connection.sleep(capture.pollIntervalMs * 2);
+        await this.connection.sleep(capture.flagRaceMs);
         if (await this.reader.hasWork(client)) continue;
         await this.connection.sleep(capture.safetyPollMs);
       }

@@ -46,7 +46,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     const total = { notifications: 0, changes: 0 };
     for (;;) {
       const done = await this.dataSource.transaction(async (manager) => {
-        const sql: TransactionSql = (statement, values) => manager.query(typeof statement === 'string' ? statement : statement.text, values);
+        const sql: TransactionSql = (text, values) => manager.query(text, values);
         const expired = await this.log.expire(sql, cutoff, BATCH);
         const [{ deleted }] = await sql<{ deleted: number }>(
           `WITH deleted AS (DELETE FROM capture.changes WHERE id = ANY($1::bigint[]) RETURNING 1)

@@ -126,8 +126,8 @@ export interface AppConfig {
      * writers more of the machine, for at most this much latency.
      */
     drainIntervalMs: number;
-    /** Idle, the drainer looks again this long (twice) after asking writers to wake it... */
-    pollIntervalMs: number;
+    /** Idle, the drainer looks again this long after asking writers to wake it (a writer that read the flag just before)... */
+    flagRaceMs: number;
     /** ...then sleeps on LISTEN at most this long: bounds the latency of a commit that raced the flag. */
     safetyPollMs: number;
     maxBackoffMs: number;
@@ -184,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       batchBytes: parsed.CAPTURE_BATCH_BYTES ?? 16 * 1024 * 1024,
       takeoverIntervalMs: parsed.CAPTURE_TAKEOVER_MS ?? 2000,
       drainIntervalMs: parsed.CAPTURE_DRAIN_INTERVAL_MS ?? 1,
-      pollIntervalMs: 1,
+      flagRaceMs: 2,
       safetyPollMs: 100,
       maxBackoffMs: 10_000,
     },

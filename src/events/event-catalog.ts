@@ -1,8 +1,5 @@
-/** A statement: its text, or its text with a name under which a connection keeps it prepared. */
-export type Statement = string | { name: string; text: string };
-
-/** Runs SQL inside an open transaction (the drainer's, retention's). */
-export type TransactionSql = <R extends object = Record<string, unknown>>(statement: Statement, values?: unknown[]) => Promise<R[]>;
+/** Runs SQL inside an open transaction (retention's). */
+export type TransactionSql = <R extends object = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
 
 /** The PostgreSQL channel the drainer NOTIFYs (payload: the batch's last id) with each batch it commits. */
 export const NOTIFICATIONS_CHANNEL = 'rowcast_notifications';
