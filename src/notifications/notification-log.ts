@@ -90,7 +90,7 @@ export class NotificationLog {
     let from = found.length ? BigInt(found[found.length - 1].id) : after;
     while (found.length < limit) {
       const need = limit - found.length;
-      const window = await this.window(from, filter.event || filter.tables || filter.entityId !== undefined ? Math.max(need, WINDOW) : need, query);
+      const window = await this.nextWindow(from, filter.event || filter.tables || filter.entityId !== undefined ? Math.max(need, WINDOW) : need, query);
       if (!window) break;
       // Only the slice of each batch's ids that falls in (from, upTo] is unnested and looked up:
       // a batch can hold many thousand ids (the upgrade's first one: every change pending then).
@@ -117,10 +117,11 @@ export class NotificationLog {
    * the one whose last id is `lastBatch` (reading batch bounds only); undefined when nothing
    * follows `from`.
    */
-  private async window(from: bigint, count: number, query: Query): Promise<{ upTo: bigint; lastBatch: bigint } | undefined> {
+  async nextWindow(from: bigint, count: number, query: Query = this.query): Promise<{ upTo: bigint; lastBatch: bigint } | undefined> {
+    // Ordered by the column, not by the text it is selected as: '10000' sorts before '2000'.
     const rows = await query<{ first_id: string; last_id: string }>(
-      `SELECT first_id::text AS first_id, last_id::text AS last_id FROM notification_batches
-       WHERE last_id > $1 ORDER BY last_id LIMIT 64`,
+      `SELECT b.first_id::text AS first_id, b.last_id::text AS last_id FROM notification_batches b
+       WHERE b.last_id > $1 ORDER BY b.last_id LIMIT 64`,
       [from.toString()],
     );
     let left = BigInt(count);
