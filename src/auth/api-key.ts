@@ -1,6 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export const SCOPES = ['invoices:read', 'invoices:write', 'notifications:read', 'events:subscribe', 'admin'] as const;
+export const SCOPES = [
+  'invoices:read',
+  'invoices:write',
+  'notifications:read',
+  'events:subscribe',
+  'webhooks:manage',
+  'sinks:manage',
+  'admin',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** A key as the service knows it; the secret is known only as its SHA-256. */

@@ -16,6 +16,15 @@ function IntVar(min: number, max: number): PropertyDecorator {
   return applyDecorators(Transform(toInt), IsInt({ message }), Min(min, { message }), Max(max, { message }));
 }
 
+/** Durations such as 250ms, 5s, 30m, 2h. */
+const DURATION = '\\d{1,9}(ms|s|m|h)';
+const DURATIONS = new RegExp(`^${DURATION}(,\\s*${DURATION}){0,19}$`);
+
+function milliseconds(duration: string): number {
+  const [, value, unit] = /^(\d+)(ms|s|m|h)$/.exec(duration.trim())!;
+  return Number(value) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+}
+
 /** The environment as the service reads it; every variable is documented in README.md. */
 class EnvironmentVariables {
   @IsOptional()
@@ -100,6 +109,22 @@ class EnvironmentVariables {
   @IsOptional()
   @IntVar(1000, 600000)
   SHUTDOWN_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @IntVar(100, 120000)
+  WEBHOOK_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @Matches(DURATIONS, { message: 'must be a comma-separated list of durations such as 5s,5m,30m,2h (ms, s, m or h)' })
+  WEBHOOK_RETRY_SCHEDULE?: string;
+
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'must be true or false' })
+  WEBHOOK_ALLOW_PRIVATE?: string;
+
+  @IsOptional()
+  @IntVar(500, 600000)
+  SINK_LEASE_MS?: number;
 }
 
 export interface AppConfig {
@@ -149,6 +174,19 @@ export interface AppConfig {
   corsOrigins: string[] | '*';
   /** A shutdown that takes longer than this is cut short (exit code 1). */
   shutdownTimeoutMs: number;
+  sinks: {
+    /** An instance delivers a sink while it holds the sink's lease; a lease not renewed this long is taken over. */
+    leaseMs: number;
+    /** Broker sinks retry without end, backing off up to this long. */
+    maxBackoffMs: number;
+    webhook: {
+      timeoutMs: number;
+      /** Waits before the 2nd, 3rd … attempt; after the last one a notification is dead-lettered. */
+      retryScheduleMs: number[];
+      /** Loopback, private and link-local targets are refused unless this is set. */
+      allowPrivate: boolean;
+    };
+  };
 }
 
 /** One line, naming the variable, for a bad value; thrown by loadConfig. */
@@ -200,5 +238,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     corsOrigins: parsed.CORS_ORIGINS === '*' ? '*' : (parsed.CORS_ORIGINS?.split(',').map((origin) => origin.trim()) ?? []),
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS ?? 10_000,
+    sinks: {
+      leaseMs: parsed.SINK_LEASE_MS ?? 15_000,
+      maxBackoffMs: 30_000,
+      webhook: {
+        timeoutMs: parsed.WEBHOOK_TIMEOUT_MS ?? 10_000,
+        // Standard Webhooks' suggested schedule: 27 hours from the first attempt to the last.
+        retryScheduleMs: (parsed.WEBHOOK_RETRY_SCHEDULE ?? '5s,5m,30m,2h,5h,10h,10h').split(',').map(milliseconds),
+        allowPrivate: parsed.WEBHOOK_ALLOW_PRIVATE === 'true',
+      },
+    },
   };
 }
