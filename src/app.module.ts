@@ -14,6 +14,7 @@ import { InvoicesModule } from './invoices/invoices.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
+import { SinksModule } from './sinks/sinks.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -45,6 +46,7 @@ export class AppModule {
         CaptureModule,
         NotificationsModule,
         RealtimeModule,
+        SinksModule,
         HealthModule,
         MetricsModule,
       ],

@@ -7,6 +7,8 @@ import { DataSource } from 'typeorm';
 import { PgListener } from '../capture/pg-listener.service.js';
 import { NotificationsAppendedEvent } from '../events/event-catalog.js';
 import { SubscriptionsService } from '../realtime/subscriptions.service.js';
+import { SinkEngine } from '../sinks/sink-engine.service.js';
+import { RunnerStats } from '../sinks/sink-runner.js';
 
 /**
  * Prometheus metrics of this instance, in a registry of its own (several apps in one process, as
@@ -25,6 +27,7 @@ export class MetricsService {
     listener: PgListener,
     subscriptions: SubscriptionsService,
     @InjectDataSource() dataSource: DataSource,
+    sinks: SinkEngine,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'rowcast_' });
@@ -79,6 +82,39 @@ export class MetricsService {
       'WebSocket clients disconnected for not reading fast enough',
       () => subscriptions.stats.slowDisconnects,
     );
+    // Per sink, from the instance delivering it (each sink is delivered by one instance at a time).
+    const sinkLabels = ['sink', 'kind'] as const;
+    const perSink = (read: (stats: RunnerStats, logEnd: bigint) => number) =>
+      function (this: Gauge<'sink' | 'kind'> | Counter<'sink' | 'kind'>) {
+        this.reset();
+        const logEnd = sinks.logEnd;
+        for (const stats of sinks.stats().filter((s) => s.name)) {
+          const labels = { sink: stats.name, kind: stats.kind };
+          if (this instanceof Gauge) this.set(labels, read(stats, logEnd));
+          else this.inc(labels, read(stats, logEnd));
+        }
+      };
+    new Gauge({
+      name: 'rowcast_sink_lag_notifications',
+      help: 'Notifications in the log after the sink position (delivered by this instance)',
+      labelNames: sinkLabels,
+      registers,
+      collect: perSink((stats, logEnd) => Math.max(0, Number(logEnd - stats.position))),
+    });
+    new Gauge({
+      name: 'rowcast_sink_lag_seconds',
+      help: 'Age of the oldest notification the sink has yet to deliver, 0 when caught up',
+      labelNames: sinkLabels,
+      registers,
+      collect: perSink((stats) => (stats.oldestPendingAt ? Math.max(0, (Date.now() - stats.oldestPendingAt.getTime()) / 1000) : 0)),
+    });
+    const sinkCounter = (name: string, help: string, read: (stats: RunnerStats) => number) =>
+      new Counter({ name, help, labelNames: sinkLabels, registers, collect: perSink(read) });
+    sinkCounter('rowcast_sink_deliveries_total', 'Notifications the receiver confirmed, by sink (since this instance took it)', (s) => s.delivered);
+    sinkCounter('rowcast_sink_failures_total', 'Sends the receiver did not confirm, by sink', (s) => s.failures);
+    sinkCounter('rowcast_sink_retries_total', 'Retries scheduled after a failed send, by sink', (s) => s.retries);
+    sinkCounter('rowcast_sink_dead_letters_total', 'Notifications given up on after the last retry, by sink', (s) => s.deadLetters);
+    gaugeOf('rowcast_sinks_delivering', 'Sinks this instance holds the lease of and delivers', () => sinks.stats().length);
     this.httpDuration = new Histogram({
       name: 'rowcast_http_request_duration_seconds',
       help: 'HTTP request duration by method, route pattern and status',

@@ -1,0 +1,254 @@
+import {
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import { connect, errors, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { Logger } from '@nestjs/common';
+import { SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
+
+export interface NatsTransportConfig {
+  servers: string[];
+  /** Messages go to `<subjectPrefix>.<table>.<op>`. */
+  subjectPrefix: string;
+  /** The stream that stores `<subjectPrefix>.>`: created when missing, used as is when present. */
+  stream: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Bound on one send, connecting and checking the stream included. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** How long a created stream remembers a Nats-Msg-Id: a redelivery within it is stored once. */
+const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+interface Session {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/**
+ * Publishes notifications to a JetStream stream, each with its id as Nats-Msg-Id, so that the
+ * stream's duplicate window drops what the engine redelivers after an unknown outcome. Connects on
+ * the first send; once connected, the client reconnects on its own for as long as it lives. A
+ * connection that failed before ever opening is tried again by the next send.
+ */
+export class NatsTransport implements SinkTransport {
+  private readonly timeoutMs: number;
+  private readonly secrets: string[];
+  private readonly encoder = new TextEncoder();
+  private session?: Promise<Session>;
+  /** The stream check for the current connection; a reconnect drops it (the server may be new). */
+  private streamCheck?: Promise<void>;
+  private closing?: Promise<void>;
+
+  constructor(
+    private readonly config: NatsTransportConfig,
+    private readonly logger?: Logger,
+  ) {
+    this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.secrets = [config.pass, config.token].filter((secret): secret is string => !!secret);
+  }
+
+  async send(messages: readonly SinkMessage[]): Promise<SendResult> {
+    if (messages.length === 0) return { confirmed: 0 };
+    if (this.closing) return { confirmed: 0, error: 'transport closed' };
+    const deadline = Date.now() + this.timeoutMs;
+    try {
+      const { js, jsm } = await before(deadline, this.connect());
+      await before(deadline, this.checkStream(jsm));
+      return await this.publish(js, messages, deadline);
+    } catch (error) {
+      return { confirmed: 0, error: this.describe(error) };
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /**
+   * Publishes every message at once (the connection keeps their order) and counts the PubAcks in
+   * order: a duplicate's PubAck confirms too, since the stream already holds that message.
+   */
+  private async publish(js: JetStreamClient, messages: readonly SinkMessage[], deadline: number): Promise<SendResult> {
+    const timeout = deadline - Date.now();
+    if (timeout < 1) return { confirmed: 0, error: this.timedOut() };
+    const acks = messages.map((message) => {
+      const hdrs = headers();
+      hdrs.set('Content-Type', 'application/json');
+      hdrs.set('Rowcast-Event', message.event);
+      return js.publish(this.subjectOf(message), this.encoder.encode(message.body), {
+        msgID: message.id,
+        headers: hdrs,
+        timeout,
+      });
+    });
+    const outcomes = await Promise.allSettled(acks);
+    const failed = outcomes.findIndex((outcome) => outcome.status === 'rejected');
+    if (failed === -1) return { confirmed: messages.length };
+    const reason: unknown = (outcomes[failed] as PromiseRejectedResult).reason;
+    // JetStream answers a publish through the stream that captures its subject: none, no answer.
+    // The stream was there when checked, so someone deleted it: the next send checks again.
+    if (!isNoResponders(reason)) return { confirmed: failed, error: this.describe(reason) };
+    this.streamCheck = undefined;
+    return { confirmed: failed, error: `no stream for subject ${this.subjectOf(messages[failed])}` };
+  }
+
+  private subjectOf(message: SinkMessage): string {
+    return `${this.config.subjectPrefix}.${message.table}.${message.op.toLowerCase()}`;
+  }
+
+  private connect(): Promise<Session> {
+    const session = (this.session ??= this.open());
+    session.catch(() => {
+      if (this.session === session) this.session = undefined;
+    });
+    return session;
+  }
+
+  private async open(): Promise<Session> {
+    const { servers, user, pass, token } = this.config;
+    const nc = await connect({
+      servers,
+      user,
+      pass,
+      token,
+      name: 'rowcast-sink',
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      timeout: this.timeoutMs,
+    });
+    if (this.closing) {
+      await nc.close();
+      throw new errors.ClosedConnectionError();
+    }
+    this.logger?.log(`connected to ${this.redact(nc.getServer())}`);
+    void this.watch(nc);
+    return {
+      nc,
+      js: jetstream(nc, { timeout: this.timeoutMs }),
+      // The stream check answers whether JetStream is there: no separate account request.
+      jsm: await jetstreamManager(nc, { timeout: this.timeoutMs, checkAPI: false }),
+    };
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    try {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect') this.logger?.warn(`disconnected from ${this.redact(status.server)}`);
+        if (status.type === 'error') this.logger?.warn(`server error: ${this.describe(status.error)}`);
+        if (status.type === 'reconnect') {
+          this.streamCheck = undefined;
+          this.logger?.log(`reconnected to ${this.redact(status.server)}`);
+        }
+      }
+    } catch (error) {
+      this.logger?.warn(`status watch ended: ${this.describe(error)}`);
+    }
+  }
+
+  private checkStream(jsm: JetStreamManager): Promise<void> {
+    const check = (this.streamCheck ??= this.ensureStream(jsm));
+    check.catch(() => {
+      if (this.streamCheck === check) this.streamCheck = undefined;
+    });
+    return check;
+  }
+
+  private async ensureStream(jsm: JetStreamManager): Promise<void> {
+    const { stream, subjectPrefix } = this.config;
+    const wanted = `${subjectPrefix}.>`;
+    const info = await findStream(jsm, stream);
+    if (!info) {
+      await jsm.streams.add({
+        name: stream,
+        subjects: [wanted],
+        storage: StorageType.File,
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      });
+      this.logger?.log(`created stream ${stream} for ${wanted}`);
+      return;
+    }
+    const subjects = info.config.subjects ?? [];
+    if (!subjects.some((filter) => covers(filter, wanted))) {
+      throw new Error(`stream ${stream} does not capture ${wanted} (its subjects: ${subjects.join(', ') || 'none'})`);
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    const session = await this.session?.catch(() => undefined);
+    this.session = undefined;
+    if (!session) return;
+    const { nc } = session;
+    // A drain waits for the server to answer, and the server may be gone for good: bounded.
+    await before(Date.now() + this.timeoutMs, nc.drain()).catch(() => undefined);
+    if (!nc.isClosed()) await nc.close();
+    this.logger?.log('closed');
+  }
+
+  private describe(error: unknown): string {
+    if (error instanceof errors.TimeoutError) return this.timedOut();
+    if (error instanceof errors.ClosedConnectionError) return 'connection closed';
+    if (error instanceof errors.ConnectionError) return this.redact(`cannot connect: ${error.message}`);
+    return this.redact(error instanceof Error ? error.message : String(error));
+  }
+
+  private timedOut(): string {
+    return `timed out after ${this.timeoutMs} ms`;
+  }
+
+  /** No password or token in a log line or an error, whatever the library put in its message. */
+  private redact(text: string): string {
+    let redacted = text.replace(/\/\/[^/@\s]+@/g, '//***@');
+    for (const secret of this.secrets) redacted = redacted.split(secret).join('***');
+    return redacted;
+  }
+}
+
+async function findStream(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
+    throw error;
+  }
+}
+
+/** Whether the stream subject `filter` matches every subject the filter `subject` matches. */
+function covers(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return i < s.length;
+    if (i >= s.length) return false;
+    if (f[i] === '*' ? s[i] === '>' : f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}
+
+/** The client wraps a request's no-responders answer (as JetStreamNotEnabled, when publishing). */
+function isNoResponders(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (e instanceof errors.RequestError && e.isNoResponders()) return true;
+  }
+  return false;
+}
+
+/** `work`, or a TimeoutError once the deadline has passed (the work goes on unobserved). */
+function before<T>(deadline: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new errors.TimeoutError()), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}

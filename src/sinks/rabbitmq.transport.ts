@@ -1,0 +1,178 @@
+import { Logger } from '@nestjs/common';
+import { AMQPError, Connection, Envelope, Publisher } from 'rabbitmq-client';
+import { SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
+
+export interface RabbitMqSinkConfig {
+  /** amqp:// or amqps://, usually with credentials: only ever shown through redactUrl. */
+  url: string;
+  /** Declared as a durable topic exchange; each message's routing key is its event. */
+  exchange: string;
+  /** Longest a send (or close) may take; 10 s by default. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+// The library's default backoff grows to 30 s; a broker that is back should be used within seconds.
+const RECONNECT_LOW_MS = 250;
+const RECONNECT_HIGH_MS = 5_000;
+
+/** The URL with its password replaced by `***`, for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) {
+      parsed.password = '***';
+      return parsed.href;
+    }
+  } catch {
+    // redacted below
+  }
+  // The parser saw no password (or no URL), yet a raw `/` in one can make it see a path instead:
+  // hide everything from the first `:` after `//` up to the last `@`.
+  return url.replace(/^([^:/]+:\/\/[^:@/]*):.*@/, '$1:***@');
+}
+
+/**
+ * Publishes to one RabbitMQ exchange with publisher confirms. The connection is opened at
+ * construction and reconnects on its own (rabbitmq-client does); the publisher's channel, and the
+ * exchange declaration, are set up again on the first publish after a reconnect.
+ */
+export class RabbitMqTransport implements SinkTransport {
+  private readonly connection: Connection;
+  private readonly publisher: Publisher;
+  private readonly exchange: string;
+  private readonly timeoutMs: number;
+  private readonly where: string;
+  /** Why the connection is down or blocked, while it is: a timed-out send says so. */
+  private connectionError: string | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    config: RabbitMqSinkConfig,
+    private readonly logger = new Logger(RabbitMqTransport.name),
+  ) {
+    this.exchange = config.exchange;
+    this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.where = `${redactUrl(config.url)} exchange ${config.exchange}`;
+    try {
+      this.connection = new Connection({
+        url: config.url,
+        connectionName: 'rowcast-sink',
+        retryLow: RECONNECT_LOW_MS,
+        retryHigh: RECONNECT_HIGH_MS,
+        connectionTimeout: this.timeoutMs,
+        // A publish waiting longer for a channel than its send may take would only go out late.
+        acquireTimeout: this.timeoutMs,
+      });
+    } catch (error) {
+      // The URL parser's error carries the whole URL (its `input`): never pass it on.
+      throw new Error(`invalid RabbitMQ URL ${redactUrl(config.url)}: ${reason(error)}`);
+    }
+    this.connection.on('connection', () => {
+      this.connectionError = undefined;
+      this.logger.log(`connected to ${this.where}`);
+    });
+    // Without a listener an 'error' event would crash the process. The library emits only the
+    // first error of a series of failed reconnects, so this does not flood the log.
+    this.connection.on('error', (error: unknown) => {
+      this.connectionError = reason(error);
+      this.logger.warn(`${this.where}: ${this.connectionError}`);
+    });
+    // A blocked broker (low on memory or disk) holds publishes back: sends time out until it unblocks.
+    this.connection.on('connection.blocked', (why: string) => {
+      this.connectionError = `blocked by the broker: ${why}`;
+      this.logger.warn(`${this.where}: ${this.connectionError}`);
+    });
+    this.connection.on('connection.unblocked', () => {
+      this.connectionError = undefined;
+      this.logger.log(`${this.where}: unblocked`);
+    });
+    this.publisher = this.connection.createPublisher({
+      confirm: true,
+      exchanges: [{ exchange: config.exchange, type: 'topic', durable: true }],
+    });
+  }
+
+  /**
+   * Hands every message to the publisher at once (pipelined) and then walks their confirms in
+   * order: the first one that fails or has not come when the time is up ends the confirmed prefix.
+   * Publishes left unconfirmed by a timeout may still reach the broker: the engine's retry sends
+   * the same ids again, after them.
+   */
+  async send(messages: readonly SinkMessage[]): Promise<SendResult> {
+    if (this.closing) return { confirmed: 0, error: 'transport is closed' };
+    const outcomes = messages.map((message) =>
+      this.publisher.send(this.envelope(message), Buffer.from(message.body, 'utf8')).then(
+        () => undefined,
+        (error: unknown) => this.failure(error),
+      ),
+    );
+    let confirmed = 0;
+    const walk = (async () => {
+      for (const outcome of outcomes) {
+        const error = await outcome;
+        if (error !== undefined) return error;
+        confirmed++;
+      }
+      return undefined;
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(this.timeoutReason()), this.timeoutMs);
+    });
+    try {
+      const error = await Promise.race([walk, timedOut]);
+      return error === undefined || confirmed === messages.length ? { confirmed } : { confirmed, error };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the publisher's channel and the connection; a broker that does not answer is cut off. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    // Both at once: the connection waits for its channels, and, while it is still connecting,
+    // closing it is what ends the publisher's wait for a channel.
+    const closed = Promise.allSettled([this.publisher.close(), this.connection.close()]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.timeoutMs);
+    });
+    try {
+      if ((await Promise.race([closed, timedOut])) === 'timeout') this.connection.unsafeDestroy();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private envelope(message: SinkMessage): Envelope {
+    return {
+      exchange: this.exchange,
+      routingKey: message.event,
+      durable: true,
+      messageId: message.id,
+      contentType: 'application/json',
+      headers: { 'rowcast-table': message.table, 'rowcast-op': message.op },
+    };
+  }
+
+  /** Why a publish failed, in a few words. */
+  private failure(error: unknown): string {
+    // The wait for a channel is bounded by the same timeout as the send: say it the same way.
+    if (error instanceof AMQPError && error.code === 'TIMEOUT') return this.timeoutReason();
+    return reason(error);
+  }
+
+  private timeoutReason(): string {
+    const down = this.connection.ready ? '' : ` (${this.connectionError ?? 'not connected'})`;
+    return `timed out after ${this.timeoutMs} ms${down}`;
+  }
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,152 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { NotificationsAppendedEvent } from '../events/event-catalog.js';
+import { NotificationLog } from '../notifications/notification-log.js';
+import { NatsTransport } from './nats.transport.js';
+import { RabbitMqTransport } from './rabbitmq.transport.js';
+import { NatsConfig, NatsSecrets, RabbitMqConfig, RabbitMqSecrets, signingSecrets, Sink, WebhookConfig, WebhookSecrets } from './sink.js';
+import { SinkRepository } from './sink.repository.js';
+import { RunnerStats, SinkRunner } from './sink-runner.js';
+import { SinkTransport } from './sink-transport.js';
+import { WebhookTransport } from './webhook.transport.js';
+
+/**
+ * Runs the delivery of every sink this instance holds the lease of (one SinkRunner each). Leases
+ * are renewed at a third of their length; a sink whose owner stopped renewing (it died) is taken
+ * by whichever instance renews next. Each runner has its own transport and its own pace: a slow or
+ * dead receiver holds back its own sink only, never the drainer, WebSocket pushes or other sinks.
+ */
+@Injectable()
+export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(SinkEngine.name);
+  /** This instance, as the sinks' owner column names it. */
+  readonly owner = randomUUID();
+  private readonly runners = new Map<string, SinkRunner>();
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
+  private stopped = false;
+  private sinceTrim = 0;
+  private end = 0n;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repository: SinkRepository,
+    private readonly log: NotificationLog,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.renew();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.renewing;
+    await Promise.all([...this.runners.values()].map((runner) => runner.stop()));
+    this.runners.clear();
+    // Handed back at once, so another instance need not wait for the lease to run out.
+    await this.repository.release(this.owner).catch(() => undefined);
+  }
+
+  @OnEvent(NotificationsAppendedEvent.eventName)
+  notificationsAppended(event: NotificationsAppendedEvent): void {
+    const last = BigInt(event.notifications[event.notifications.length - 1].id);
+    if (last > this.end) this.end = last;
+    for (const runner of this.runners.values()) runner.wake();
+  }
+
+  /** A sink changed through the API: its runner (if here) acts on it now; a new sink is claimed now. */
+  changed(sinkId: string): void {
+    const runner = this.runners.get(sinkId);
+    if (runner) runner.nudge();
+    else this.renew();
+  }
+
+  /** Delivery counts of the sinks this instance delivers. */
+  stats(): RunnerStats[] {
+    return [...this.runners.values()].map((runner) => runner.stats);
+  }
+
+  /** The newest notification id this instance knows of (lags are measured to it). */
+  get logEnd(): bigint {
+    return this.end;
+  }
+
+  private renew(): void {
+    if (this.stopped || this.renewing) return;
+    clearTimeout(this.timer);
+    this.renewing = this.claim()
+      .catch((error: unknown) => this.logger.warn(`sink leases: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        this.renewing = undefined;
+        if (!this.stopped) this.timer = setTimeout(() => this.renew(), Math.max(100, Math.floor(this.config.sinks.leaseMs / 3)));
+      });
+  }
+
+  private async claim(): Promise<void> {
+    const owned = new Set(await this.repository.claim(this.owner, this.config.sinks.leaseMs));
+    const end = await this.log.lastId();
+    if (end > this.end) this.end = end;
+    if (this.stopped) return;
+    for (const [id, runner] of this.runners) {
+      if (owned.has(id)) continue;
+      this.runners.delete(id); // deleted, or its lease was taken over
+      await runner.stop();
+    }
+    for (const id of owned) {
+      if (this.runners.has(id)) continue;
+      const runner = new SinkRunner(id, {
+        owner: this.owner,
+        repository: this.repository,
+        log: this.log,
+        transport: (sink) => this.transport(sink),
+        retryDelay: (sink, attempt) => this.retryDelay(sink, attempt),
+        logger: this.logger,
+      });
+      this.runners.set(id, runner);
+      runner.start();
+    }
+    // Attempts are kept for inspection, not forever.
+    if (++this.sinceTrim * this.config.sinks.leaseMs >= 60_000 * 3) {
+      this.sinceTrim = 0;
+      for (const id of owned) await this.repository.trimAttempts(id);
+    }
+  }
+
+  private transport(sink: Sink): SinkTransport {
+    switch (sink.kind) {
+      case 'webhook':
+        return new WebhookTransport({
+          url: (sink.config as WebhookConfig).url,
+          secrets: signingSecrets(sink.secrets as WebhookSecrets),
+          timeoutMs: this.config.sinks.webhook.timeoutMs,
+          allowPrivate: this.config.sinks.webhook.allowPrivate,
+        });
+      case 'rabbitmq': {
+        const config = sink.config as RabbitMqConfig;
+        return new RabbitMqTransport({ url: (sink.secrets as RabbitMqSecrets).url, exchange: config.exchange }, this.logger);
+      }
+      case 'nats': {
+        const { servers, subjectPrefix, stream, user } = sink.config as NatsConfig;
+        const { pass, token } = sink.secrets as NatsSecrets;
+        return new NatsTransport({ servers, subjectPrefix, stream, user, pass, token }, this.logger);
+      }
+    }
+  }
+
+  /**
+   * Webhooks follow their schedule, then give up on the notification; brokers retry without end,
+   * backing off exponentially. With ±20% jitter, so receivers that come back are not hit in step.
+   */
+  private retryDelay(sink: Sink, attempt: number): number | undefined {
+    const base =
+      sink.kind === 'webhook'
+        ? this.config.sinks.webhook.retryScheduleMs[attempt - 1]
+        : Math.min(this.config.sinks.maxBackoffMs, 100 * 2 ** Math.min(attempt - 1, 20));
+    return base === undefined ? undefined : Math.round(base * (0.8 + Math.random() * 0.4));
+  }
+}
+

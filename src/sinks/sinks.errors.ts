@@ -1,0 +1,31 @@
+import { DomainError } from '../common/errors/domain-error.js';
+
+export class SinkNotFound extends DomainError {
+  readonly kind = 'not_found';
+  constructor(what: string, id: string) {
+    super(`${what} ${id} not found`);
+  }
+}
+
+export class SinkNameTaken extends DomainError {
+  readonly kind = 'conflict';
+  constructor(name: string) {
+    super(`a sink named ${name} already exists`);
+  }
+}
+
+export class SinkTargetRefused extends DomainError {
+  readonly kind = 'bad_request';
+  constructor(reason: string) {
+    super(`url refused: ${reason} (set WEBHOOK_ALLOW_PRIVATE=true to allow such targets)`);
+  }
+}
+
+export class BadSinkRequest extends DomainError {
+  readonly kind = 'bad_request';
+}
+
+/** A position the log cannot resume from. */
+export class PositionUnavailable extends DomainError {
+  readonly kind = 'conflict';
+}
