@@ -22,6 +22,23 @@ const ROUTES: [Method, string, Scope][] = [
   ['get', '/notifications', 'notifications:read'],
   ['get', '/notifications/{id}', 'notifications:read'],
   ['get', '/metrics', 'admin'],
+  ['post', '/webhooks', 'webhooks:manage'],
+  ['get', '/webhooks', 'webhooks:manage'],
+  ['get', '/webhooks/{id}', 'webhooks:manage'],
+  ['patch', '/webhooks/{id}', 'webhooks:manage'],
+  ['delete', '/webhooks/{id}', 'webhooks:manage'],
+  ['post', '/webhooks/{id}/resume', 'webhooks:manage'],
+  ['post', '/webhooks/{id}/rotate-secret', 'webhooks:manage'],
+  ['post', '/webhooks/{id}/redeliver', 'webhooks:manage'],
+  ['get', '/webhooks/{id}/deliveries', 'webhooks:manage'],
+  ['get', '/webhooks/{id}/dead-letters', 'webhooks:manage'],
+  ['post', '/sinks', 'sinks:manage'],
+  ['get', '/sinks', 'sinks:manage'],
+  ['get', '/sinks/{id}', 'sinks:manage'],
+  ['patch', '/sinks/{id}', 'sinks:manage'],
+  ['delete', '/sinks/{id}', 'sinks:manage'],
+  ['post', '/sinks/{id}/resume', 'sinks:manage'],
+  ['post', '/sinks/{id}/redeliver', 'sinks:manage'],
 ];
 
 describe('API keys', () => {

@@ -9,6 +9,7 @@ import { io } from 'socket.io-client';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 import { expectExactlyOnce } from '../support/notifications.js';
 import { waitFor } from '../support/wait.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const main = path.join(root, 'dist/src/main.js');
@@ -229,7 +230,7 @@ describe('starting the service', () => {
     it('says clearly what is wrong', () => {
       expect(cli('create', 'x', '--scopes', 'invoices:read,root')).toMatchObject({
         status: 2,
-        stderr: 'unknown scope root; the scopes are invoices:read, invoices:write, notifications:read, events:subscribe, admin\n',
+        stderr: 'unknown scope root; the scopes are invoices:read, invoices:write, notifications:read, events:subscribe, webhooks:manage, sinks:manage, admin\n',
       });
       expect(cli('create', 'x')).toMatchObject({ status: 2, stderr: expect.stringContaining('--scopes') });
       expect(cli('create', 'bad name', '--scopes', 'admin')).toMatchObject({ status: 2, stderr: expect.stringContaining('a key name is') });
@@ -379,6 +380,68 @@ describe('starting the service', () => {
         expect(await stop(again)).toBe(0);
       }
     });
+  });
+
+  describe('webhook delivery across SIGKILL', () => {
+    let db: TestDatabase;
+    const receiver = new WebhookReceiver();
+    let writers: Promise<unknown>[] = [];
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      await receiver.accept();
+    });
+    afterAll(async () => {
+      await Promise.allSettled(writers);
+      await receiver.close();
+      await db.drop();
+    });
+
+    it('resumes from the persisted position: every notification delivered, in order; no credential in logs or responses', async () => {
+      const env = { DATABASE_URL: db.url, HOST: '127.0.0.1', WEBHOOK_ALLOW_PRIVATE: 'true', SINK_LEASE_MS: '1000' };
+      const post = async (base: string, path: string, body: object) => {
+        const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        expect(response.status).toBe(201);
+        return (await response.json()) as { id: string; secret?: string; position: string };
+      };
+      const app = await start(env);
+      const webhook = await post(app.base, '/webhooks', { name: 'killed', url: receiver.url, tables: ['invoices'] });
+      // A broker sink that cannot connect: failing, with a reason that holds no password.
+      const broker = await post(app.base, '/sinks', { kind: 'rabbitmq', name: 'nowhere', rabbitmq: { url: 'amqp://rowcast:Sup3rSecretPass@127.0.0.1:1' } });
+      writers = Array.from({ length: 4 }, async (_, writer) => {
+        for (let i = 0; i < 250; i++) await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`HOOK-${writer}-${i}`]);
+      });
+      await waitFor(() => receiver.delivered.length >= 200, { timeout: 30_000, what: '200 deliveries' });
+      await stop(app, 'SIGKILL');
+      const beforeKill = receiver.requests.length;
+
+      const again = await start(env);
+      try {
+        await Promise.all(writers);
+        const { rows } = await db.sql.query(`SELECT n.id::text AS id FROM notifications n WHERE n.id > $1 AND n.table_name = 'invoices' ORDER BY n.id`, [webhook.position]);
+        expect(rows).toHaveLength(1_000);
+        await waitFor(() => new Set(receiver.delivered).size >= 1_000, { timeout: 30_000, what: 'all 1,000 delivered' });
+        // Each id first arrives in log order; after the restart, delivery picks up at or before where it was.
+        expect([...new Set(receiver.delivered)]).toEqual(rows.map((row) => row.id));
+        const after = receiver.requests.slice(beforeKill).map((request) => BigInt(request.id));
+        expect(after.every((id, i) => i === 0 || id >= after[i - 1])).toBe(true);
+        expect(after[0]).toBeLessThanOrEqual(BigInt(receiver.requests[beforeKill - 1].id) + 1n);
+        const failing = await waitFor(
+          async () => {
+            const body = (await (await fetch(`${again.base}/sinks/${broker.id}`)).json()) as { state: string; lastError: string | null };
+            return body.state === 'failing' ? body : undefined;
+          },
+          { timeout: 20_000, what: 'the unreachable broker sink failing' },
+        );
+        const sinks = await (await fetch(`${again.base}/sinks`)).text();
+        for (const text of [...app.stdout(), ...again.stdout(), JSON.stringify(failing), sinks]) {
+          expect(text).not.toContain(webhook.secret);
+          expect(text).not.toContain('Sup3rSecretPass');
+        }
+        expect(failing.lastError).toBeTruthy();
+      } finally {
+        expect(await stop(again)).toBe(0);
+      }
+    }, 120_000);
   });
 
   describe('with DATABASE_URL', () => {

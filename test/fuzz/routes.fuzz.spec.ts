@@ -127,6 +127,7 @@ describe('fuzzing every route', () => {
   const invoices: { id: string; items: string[] }[] = [];
   const stored = new Map<string, string>(); // id -> invoiceNo as a 2xx response returned it
   const failures: string[] = [];
+  const hooks: string[] = [];
 
   beforeAll(async () => {
     t = await createTestApp({ env: { RATE_LIMIT: '0' } });
@@ -193,6 +194,25 @@ describe('fuzzing every route', () => {
       const notificationId = f.segment('1');
       await check(`${tag} GET /notifications/${notificationId}`, headers, () => t.http.get(`/notifications/${notificationId}`).set(headers));
       await check(`${tag} GET /metrics`, headers, () => t.http.get('/metrics').set(headers));
+      // Sinks: a public literal address (no DNS; deliveries time out in the background).
+      const hookBody = f.near({ url: 'http://203.0.113.10/hook', events: ['invoices.*'], tables: ['invoices'], where: { invoice_no: 'x' }, from: 'now', onExhausted: 'pause' });
+      await check(`${tag} POST /webhooks`, hookBody, async () => {
+        const response = await t.http.post('/webhooks').set(headers).send(hookBody);
+        if (response.status === 201) hooks.push(response.body.id);
+        return response;
+      });
+      const sinkBody = f.near({ kind: f.pick(['nats', 'rabbitmq']), nats: { servers: ['nats://127.0.0.1:1'], subjectPrefix: 'fuzz', stream: 'FUZZ' }, rabbitmq: { url: 'amqp://u:p@127.0.0.1:1', exchange: 'fuzz' }, tables: ['invoices'] });
+      await check(`${tag} POST /sinks`, sinkBody, () => t.http.post('/sinks').set(headers).send(sinkBody));
+      const hook = f.segment(hooks.length ? f.pick(hooks) : randomUUID());
+      const hookPatch = f.near({ paused: true, url: 'http://203.0.113.11/hook', events: ['invoice_items.*'], name: `h-${round}` });
+      await check(`${tag} PATCH /webhooks/${hook}`, hookPatch, () => t.http.patch(`/webhooks/${hook}`).set(headers).send(hookPatch));
+      const redeliver = f.near({ from: '0', notificationId: '1', deadLetters: true });
+      await check(`${tag} POST /webhooks/${hook}/redeliver`, redeliver, () => t.http.post(`/webhooks/${hook}/redeliver`).set(headers).send(redeliver));
+      const rotate = f.near({ overlapSeconds: 60 });
+      await check(`${tag} POST /webhooks/${hook}/rotate-secret`, rotate, () => t.http.post(`/webhooks/${hook}/rotate-secret`).set(headers).send(rotate));
+      const listQuery = f.query(['limit']);
+      await check(`${tag} GET /webhooks/${hook}/deliveries`, listQuery, () => t.http.get(`/webhooks/${hook}/deliveries`).query(listQuery).set(headers));
+      await check(`${tag} GET /sinks`, headers, () => t.http.get('/sinks').set(headers));
       // Bodies that are not what they claim: broken JSON, wrong types, a JSON array, deep nesting.
       const raw = f.pick(['{', '{"invoiceNo":', '[]', '"text"', '1', 'null', `${'['.repeat(5000)}${']'.repeat(5000)}`, '{"a":1,"a":2}']);
       await check(`${tag} raw ${raw.slice(0, 20)}`, raw, () =>

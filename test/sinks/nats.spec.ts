@@ -1,0 +1,248 @@
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NatsTransport, NatsTransportConfig } from '../../src/sinks/nats.transport.js';
+import { SinkMessage } from '../../src/sinks/sink-transport.js';
+import { createTestApp } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const OPS = ['INSERT', 'UPDATE', 'DELETE'] as const;
+
+interface StoredMessage {
+  seq: number;
+  subject: string;
+  id?: string;
+  event?: string;
+  contentType?: string;
+  body: string;
+}
+
+/** Against the machine's NATS server: every test has its own stream and prefix, deleted afterwards. */
+describe('NatsTransport', () => {
+  const run = randomBytes(4).toString('hex');
+  const streams: string[] = [];
+  const transports: NatsTransport[] = [];
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+
+  beforeAll(async () => {
+    nc = await connect({ servers: NATS_URL });
+    jsm = await jetstreamManager(nc);
+  });
+  afterAll(async () => {
+    for (const transport of transports) await transport.close();
+    // A test that failed early may not have created its stream.
+    for (const stream of streams) await jsm?.streams.delete(stream).catch(() => false);
+    await nc?.drain();
+  });
+
+  /** A stream name and subject prefix of this run, registered for deletion. */
+  function names(label: string): { stream: string; subjectPrefix: string } {
+    const stream = `rowcast_test_${run}_${label}`;
+    streams.push(stream);
+    return { stream, subjectPrefix: `rowcast-test-${run}.${label}` };
+  }
+
+  function createTransport(config: NatsTransportConfig): NatsTransport {
+    const transport = new NatsTransport(config);
+    transports.push(transport);
+    return transport;
+  }
+
+  /** Messages numbered `from`..`to` (inclusive), over a public and a schema-qualified table. */
+  function messages(label: string, from: number, to: number): SinkMessage[] {
+    return Array.from({ length: to - from + 1 }, (_, i) => {
+      const n = from + i;
+      const id = `${run}-${label}-${n}`;
+      const table = n % 2 ? 'invoices' : 'sales.orders';
+      const op = OPS[n % 3];
+      return { id, table, op, event: `${table}.${op.toLowerCase()}`, body: JSON.stringify({ id, n, note: 'Bücher €' }) };
+    });
+  }
+
+  function subjectOf(subjectPrefix: string, message: SinkMessage): string {
+    return `${subjectPrefix}.${message.table}.${message.op.toLowerCase()}`;
+  }
+
+  /** The whole stream, in order, through an ordered consumer. */
+  async function readStream(stream: string): Promise<StoredMessage[]> {
+    const { state } = await jsm.streams.info(stream);
+    const consumer = await jetstream(nc).consumers.get(stream);
+    const batch = await consumer.fetch({ max_messages: state.messages, expires: 10_000 });
+    const stored: StoredMessage[] = [];
+    for await (const m of batch) {
+      stored.push({
+        seq: m.seq,
+        subject: m.subject,
+        id: m.headers?.get('Nats-Msg-Id'),
+        event: m.headers?.get('Rowcast-Event'),
+        contentType: m.headers?.get('Content-Type'),
+        body: m.string(),
+      });
+    }
+    return stored;
+  }
+
+  it('as a sink: publishes what its filter matches in log order, and a redelivery from a cursor adds nothing to the stream', async () => {
+    const { stream, subjectPrefix } = names('sink');
+    const t = await createTestApp({ env: { SINK_LEASE_MS: '1000' } });
+    try {
+      const created = await t.http
+        .post('/sinks')
+        .send({ kind: 'nats', name: 'invoices', tables: ['invoices'], events: ['invoices.created'], nats: { servers: [NATS_URL], subjectPrefix, stream, token: 'n0t-a-real-token' } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      expect(JSON.stringify(created.body)).not.toContain('n0t-a-real-token');
+      const sink = created.body as { id: string; position: string };
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'NATS-' || g FROM generate_series(1, 300) g`);
+      await t.db.sql.query(`UPDATE invoices SET invoice_no = invoice_no || '-x' WHERE invoice_no LIKE 'NATS-1%'`); // invoices.updated: filtered out
+      const rows = await waitFor(async () => {
+        const { rows: found } = await t.db.sql.query(`SELECT n.id::text AS id FROM notifications n WHERE n.id > $1 AND n.event = 'invoices.created' ORDER BY n.id`, [
+          sink.position,
+        ]);
+        return found.length === 300 ? found : undefined;
+      });
+      const stored = async () => (await jsm.streams.info(stream).catch(() => undefined))?.state.messages ?? 0;
+      await waitFor(async () => (await stored()) >= 300, { timeout: 20_000, what: '300 messages in the stream' });
+      const first = await readStream(stream);
+      expect(first.map((message) => message.id)).toEqual(rows.map((row) => row.id));
+      expect(new Set(first.map((message) => message.subject))).toEqual(new Set([`${subjectPrefix}.invoices.insert`]));
+
+      // Everything again from the sink's first position: the stream's duplicate window drops it all.
+      const end = (await t.http.get(`/sinks/${sink.id}`)).body.position as string;
+      await t.http.post(`/sinks/${sink.id}/redeliver`).send({ from: sink.position }).expect(202);
+      await waitFor(async () => {
+        const body = (await t.http.get(`/sinks/${sink.id}`)).body as { position: string };
+        return BigInt(body.position) >= BigInt(end) && (await t.http.get('/metrics')).text.includes('rowcast_sink_deliveries_total{sink="invoices",kind="nats"} 600');
+      }, { timeout: 20_000, what: 'the redelivery confirmed' });
+      expect(await stored()).toBe(300);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
+
+  it('publishes 1,000 messages in order, each with its id, headers and body', async () => {
+    const { stream, subjectPrefix } = names('all');
+    const sut = createTransport({ servers: [NATS_URL], stream, subjectPrefix });
+    const sent = messages('all', 1, 1000);
+
+    expect(await sut.send(sent)).toEqual({ confirmed: 1000 });
+
+    const info = await jsm.streams.info(stream);
+    expect(info.config).toMatchObject({ subjects: [`${subjectPrefix}.>`], storage: 'file', duplicate_window: 120_000_000_000 });
+    const stored = await readStream(stream);
+    expect(stored).toEqual(
+      sent.map((message, i) => ({
+        seq: i + 1,
+        subject: subjectOf(subjectPrefix, message),
+        id: message.id,
+        event: message.event,
+        contentType: 'application/json',
+        body: message.body,
+      })),
+    );
+    expect(stored[1].subject).toBe(`${subjectPrefix}.sales.orders.delete`);
+  });
+
+  it('confirms a redelivered range without storing it twice', async () => {
+    const { stream, subjectPrefix } = names('again');
+    const sut = createTransport({ servers: [NATS_URL], stream, subjectPrefix });
+
+    expect(await sut.send(messages('again', 1, 1000))).toEqual({ confirmed: 1000 });
+    // As the engine does after an unknown outcome: from the first message it is unsure of.
+    expect(await sut.send(messages('again', 500, 1000))).toEqual({ confirmed: 501 });
+
+    const { state } = await jsm.streams.info(stream);
+    expect(state).toMatchObject({ messages: 1000, first_seq: 1, last_seq: 1000 });
+    const stored = await readStream(stream);
+    expect(stored.map((m) => m.id)).toEqual(messages('again', 1, 1000).map((m) => m.id));
+  });
+
+  it('reports an existing stream that does not capture the prefix, and leaves it as is', async () => {
+    const { stream, subjectPrefix } = names('elsewhere');
+    await jsm.streams.add({ name: stream, subjects: [`${subjectPrefix}-other.>`] });
+    const sut = createTransport({ servers: [NATS_URL], stream, subjectPrefix });
+
+    const result = await sut.send(messages('elsewhere', 1, 3));
+
+    expect(result.confirmed).toBe(0);
+    expect(result.error).toContain(stream);
+    expect(result.error).toContain(`${subjectPrefix}.>`);
+    const info = await jsm.streams.info(stream);
+    expect(info.config.subjects).toEqual([`${subjectPrefix}-other.>`]);
+    expect(info.state.messages).toBe(0);
+  });
+
+  it('reports a stream deleted under it, and creates it again on the next send', async () => {
+    const { stream, subjectPrefix } = names('deleted');
+    const sut = createTransport({ servers: [NATS_URL], stream, subjectPrefix });
+    expect(await sut.send(messages('deleted', 1, 10))).toEqual({ confirmed: 10 });
+    await jsm.streams.delete(stream);
+
+    const [first] = messages('deleted', 11, 11);
+    expect(await sut.send([first])).toEqual({ confirmed: 0, error: `no stream for subject ${subjectOf(subjectPrefix, first)}` });
+    expect(await sut.send([first])).toEqual({ confirmed: 1 });
+
+    expect((await readStream(stream)).map((m) => m.id)).toEqual([first.id]);
+  });
+
+  it('reports an unreachable server within the timeout, without its credentials', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { stream, subjectPrefix } = names('unreachable');
+      const secrets = { token: `token-${run}`, pass: `pass-${run}` };
+      const withToken = createTransport({ servers: ['nats://127.0.0.1:1'], stream, subjectPrefix, token: secrets.token, timeoutMs: 1500 });
+      const withPassword = createTransport({
+        servers: ['nats://127.0.0.1:1'],
+        stream,
+        subjectPrefix,
+        user: 'rowcast',
+        pass: secrets.pass,
+        timeoutMs: 1500,
+      });
+
+      for (const sut of [withToken, withPassword, withToken]) {
+        const started = Date.now();
+        const result = await sut.send(messages('unreachable', 1, 5));
+        expect(Date.now() - started).toBeLessThan(1500);
+        expect(result.confirmed).toBe(0);
+        expect(result.error).toBeTruthy();
+        expect(result.error).not.toContain(secrets.token);
+        expect(result.error).not.toContain(secrets.pass);
+      }
+      await withToken.close();
+      await withToken.close();
+      expect(await withToken.send(messages('unreachable', 1, 1))).toEqual({ confirmed: 0, error: 'transport closed' });
+      await new Promise(setImmediate);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('gives up on a server that accepts the connection but never answers, at the timeout', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket)).listen(0, '127.0.0.1');
+    await new Promise((resolve) => silent.once('listening', resolve));
+    try {
+      const { port } = silent.address() as net.AddressInfo;
+      const { stream, subjectPrefix } = names('silent');
+      const sut = createTransport({ servers: [`nats://127.0.0.1:${port}`], stream, subjectPrefix, timeoutMs: 1500 });
+
+      const started = Date.now();
+      const result = await sut.send(messages('silent', 1, 5));
+
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(result).toEqual({ confirmed: 0, error: 'timed out after 1500 ms' });
+      await sut.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});

@@ -1,0 +1,310 @@
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, TestApp } from '../support/app.js';
+import { createTestDatabase, TestDatabase } from '../support/database.js';
+import { waitFor } from '../support/wait.js';
+import { ReceivedRequest, WebhookReceiver } from '../support/webhook-receiver.js';
+
+/** Retries in milliseconds, not hours: ten of them, so a phase of failures never exhausts one. */
+const FAST_RETRIES = {
+  WEBHOOK_ALLOW_PRIVATE: 'true',
+  WEBHOOK_RETRY_SCHEDULE: '10ms,20ms,40ms,80ms,160ms,200ms,200ms,200ms,200ms,200ms',
+  WEBHOOK_TIMEOUT_MS: '300',
+  SINK_LEASE_MS: '1000',
+};
+
+interface CreatedWebhook {
+  id: string;
+  secret: string;
+  position: string;
+  state: string;
+}
+
+/** Ids of the notifications a webhook with `where` should get after `after`, ascending. */
+async function expectedIds(db: TestDatabase, after: string, where: string): Promise<string[]> {
+  const { rows } = await db.sql.query(`SELECT n.id::text AS id FROM notifications n WHERE n.id > $1 AND ${where} ORDER BY n.id`, [after]);
+  return rows.map((row) => row.id);
+}
+
+/** Each request's signature verifies with the secret, by the standardwebhooks package's own verifier. */
+function verifyAll(requests: readonly ReceivedRequest[], secret: string): void {
+  const verifier = new Webhook(secret);
+  for (const request of requests) expect(() => verifier.verify(request.body, request.headers)).not.toThrow();
+}
+
+/** In log order: ids never go back, and no id the receiver accepted comes again. */
+function expectInOrderOnceAccepted(requests: readonly ReceivedRequest[]): void {
+  const accepted = new Set<string>();
+  let last = 0n;
+  for (const request of requests) {
+    expect(BigInt(request.id)).toBeGreaterThanOrEqual(last);
+    expect(accepted.has(request.id), `id ${request.id} accepted twice`).toBe(false);
+    last = BigInt(request.id);
+    if (request.answer === 'ok') accepted.add(request.id);
+  }
+}
+
+async function insertItems(db: TestDatabase, writers: number, each: number, prefix: string): Promise<void> {
+  await Promise.all(
+    Array.from({ length: writers }, async (_, writer) => {
+      const { rows } = await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1) RETURNING id`, [`${prefix}-${writer}`]);
+      for (let i = 0; i < each; i++) {
+        await db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, $2)`, [rows[0].id, i + 1]);
+      }
+    }),
+  );
+}
+
+describe('webhooks', () => {
+  let t: TestApp;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: FAST_RETRIES });
+  });
+  afterAll(() => t.close());
+  afterEach(() => receiver?.close());
+
+  const create = async (body: Record<string, unknown>): Promise<CreatedWebhook> => {
+    const response = await t.http.post('/webhooks').send(body);
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    return response.body as CreatedWebhook;
+  };
+
+  it('delivers a 2,000-change burst in log order, signed, through failures, timeouts and refused connections', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    // 1,300 accepted, 5 failures (500), 100 accepted, 3 left hanging (the sender times out), then
+    // accepted; the test closes the port (refused) once 1,500 requests came, and opens it again
+    // later. Late in the burst, so the deliveries list (the newest 1,000 attempts) shows them all.
+    receiver.answer = (_request, index) => (index >= 1300 && index < 1305 ? 'fail' : index >= 1405 && index < 1408 ? 'hang' : 'ok');
+    const webhook = await create({ name: 'burst', url: receiver.url, events: ['invoice_items.*'] });
+    expect(webhook.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+
+    const writing = insertItems(t.db, 4, 500, 'BURST');
+    await waitFor(() => receiver.requests.length >= 1_500, { timeout: 30_000, what: '1,500 requests' });
+    await receiver.refuse();
+    const refused = async () => {
+      const attempts = (await t.http.get(`/webhooks/${webhook.id}/deliveries?limit=1000`)).body as { detail: string }[];
+      return attempts.filter((attempt) => attempt.detail === 'connection refused').length >= 2;
+    };
+    await waitFor(refused, { timeout: 10_000, what: 'two refused attempts' });
+    await receiver.accept();
+    await writing;
+
+    const expected = await expectedIds(t.db, webhook.position, `n.event LIKE 'invoice_items.%'`);
+    expect(expected).toHaveLength(2_000);
+    await waitFor(() => receiver.delivered.length >= expected.length, { timeout: 30_000, what: 'every notification accepted' });
+    expect(receiver.delivered).toEqual(expected);
+    expectInOrderOnceAccepted(receiver.requests);
+    verifyAll(receiver.requests, webhook.secret);
+    const answers = new Set(receiver.requests.map((request) => request.answer));
+    expect([...answers].sort()).toEqual(['fail', 'hang', 'ok']);
+
+    const attempts = (await t.http.get(`/webhooks/${webhook.id}/deliveries?limit=1000`)).body as {
+      statusCode?: number;
+      detail: string;
+      delivered: boolean;
+    }[];
+    expect(attempts.some((a) => a.statusCode === 500 && a.detail === 'HTTP 500: receiver failed on purpose' && !a.delivered)).toBe(true);
+    expect(attempts.some((a) => a.detail === 'timed out after 300 ms')).toBe(true);
+    expect(attempts.some((a) => a.statusCode === 204 && a.delivered)).toBe(true);
+    // Caught up: the position is the log's end (later invoice total updates passed over), state active again.
+    const { rows } = await t.db.sql.query(`SELECT max(n.id)::text AS id FROM notifications n`);
+    const state = await waitFor(
+      async () => {
+        const body = (await t.http.get(`/webhooks/${webhook.id}`)).body as CreatedWebhook;
+        return body.position === rows[0].id ? body : undefined;
+      },
+      { what: 'the position at the end of the log' },
+    );
+    expect(state.state).toBe('active');
+    expect(JSON.stringify(state)).not.toContain(webhook.secret);
+    const metrics = (await t.http.get('/metrics')).text;
+    expect(metrics).toMatch(/rowcast_sink_deliveries_total\{sink="burst",kind="webhook"\} 2000/);
+    expect(metrics).toMatch(/rowcast_sink_lag_notifications\{sink="burst",kind="webhook"\} 0/);
+    expect(metrics).toMatch(/rowcast_sink_retries_total\{sink="burst",kind="webhook"\} [1-9]/);
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  }, 90_000);
+
+  it('dead-letters a notification after its last retry, goes on, and redelivers dead letters on request', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    let poisoning = true;
+    receiver.answer = (request) => (poisoning && request.body.includes('"DL-2"') ? 'fail' : 'ok');
+    const webhook = await create({ name: 'dead-letters', url: receiver.url, tables: ['invoices'] });
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DL-1'), ('DL-2'), ('DL-3')`);
+    const expected = await waitFor(async () => {
+      const ids = await expectedIds(t.db, webhook.position, `n.table_name = 'invoices'`);
+      return ids.length === 3 ? ids : undefined;
+    });
+    const poisoned = expected[1];
+
+    await waitFor(() => receiver.delivered.length >= 2, { what: 'the other two delivered' });
+    expect(receiver.delivered).toEqual([expected[0], expected[2]]);
+    expect(receiver.requests.filter((request) => request.id === poisoned)).toHaveLength(11); // 1 + 10 retries
+    const deadLetters = (await t.http.get(`/webhooks/${webhook.id}/dead-letters`).expect(200)).body;
+    expect(deadLetters).toEqual([
+      { notificationId: poisoned, attempts: 11, lastError: 'HTTP 500: receiver failed on purpose', createdAt: expect.any(String) },
+    ]);
+    expect((await t.http.get(`/webhooks/${webhook.id}`)).body.lastError).toContain('dead-lettered after 11 attempts');
+
+    poisoning = false;
+    expect((await t.http.post(`/webhooks/${webhook.id}/redeliver`).send({ deadLetters: true }).expect(202)).body).toMatchObject({ queued: 1 });
+    await waitFor(() => receiver.delivered.length >= 3, { what: 'the dead letter delivered' });
+    expect(receiver.delivered).toEqual([expected[0], expected[2], expected[1]]);
+    expect((await t.http.get(`/webhooks/${webhook.id}/dead-letters`)).body).toEqual([]);
+
+    // Everything again from a cursor: the position moves back, and the same ids come again in order.
+    await t.http.post(`/webhooks/${webhook.id}/redeliver`).send({ from: webhook.position }).expect(202);
+    await waitFor(() => receiver.delivered.length >= 6, { what: 'the three again' });
+    expect(receiver.delivered.slice(3)).toEqual(expected);
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  }, 30_000);
+
+  it('pauses at a notification it gave up on when so configured, and resumes with it', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    let failing = true;
+    receiver.answer = () => (failing ? 'redirect' : 'ok');
+    const webhook = await create({ name: 'pauses', url: receiver.url, tables: ['invoices'], onExhausted: 'pause' });
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('P-1'), ('P-2')`);
+    const paused = await waitFor(async () => {
+      const body = (await t.http.get(`/webhooks/${webhook.id}`)).body as CreatedWebhook & { lastError: string };
+      return body.state === 'paused' ? body : undefined;
+    });
+    expect(paused.lastError).toContain('HTTP 302 (redirects are not followed)');
+    expect(paused.position).toBe(webhook.position);
+    expect(receiver.delivered).toEqual([]);
+
+    failing = false;
+    expect((await t.http.post(`/webhooks/${webhook.id}/resume`).expect(200)).body.state).toBe('active');
+    const expected = await expectedIds(t.db, webhook.position, `n.table_name = 'invoices'`);
+    await waitFor(() => receiver.delivered.length >= 2, { what: 'both delivered after resume' });
+    expect(receiver.delivered).toEqual(expected);
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  });
+
+  it('signs with both secrets while a rotated one overlaps, so receivers holding either verify', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    const webhook = await create({ name: 'rotates', url: receiver.url, tables: ['invoices'] });
+    const rotated = (await t.http.post(`/webhooks/${webhook.id}/rotate-secret`).send({ overlapSeconds: 3600 }).expect(200)).body;
+    expect(rotated.secret).not.toBe(webhook.secret);
+    expect(new Date(rotated.previousSecretExpiresAt).getTime()).toBeGreaterThan(Date.now() + 3_500_000);
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('R-1')`);
+    await waitFor(() => receiver.delivered.length >= 1, { what: 'a delivery' });
+    expect(receiver.requests[0].headers['webhook-signature'].split(' ')).toHaveLength(2);
+    verifyAll(receiver.requests, webhook.secret);
+    verifyAll(receiver.requests, rotated.secret);
+
+    // Without overlap the old secret stops at once.
+    const again = (await t.http.post(`/webhooks/${webhook.id}/rotate-secret`).send({ overlapSeconds: 0 }).expect(200)).body;
+    expect(again.previousSecretExpiresAt).toBeNull();
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('R-2')`);
+    await waitFor(() => receiver.delivered.length >= 2, { what: 'a second delivery' });
+    const last = receiver.requests.at(-1)!;
+    verifyAll([last], again.secret);
+    expect(() => new Webhook(rotated.secret).verify(last.body, last.headers)).toThrow();
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  });
+
+  it('answers bad input on every route with a 4xx naming what is wrong', async () => {
+    const bad: [string, string, Record<string, unknown> | undefined, number, RegExp][] = [
+      ['post', '/webhooks', {}, 400, /url must be an http/],
+      ['post', '/webhooks', { url: 'ftp://example.com/' }, 400, /url must be an http/],
+      ['post', '/webhooks', { url: 'https://example.com/', events: ['no spaces'] }, 400, /events must hold event names/],
+      ['post', '/webhooks', { url: 'https://example.com/', from: 'yesterday' }, 400, /from must be 'now', 'start' or a notification id/],
+      ['post', '/webhooks', { url: 'https://example.com/', from: '999999999' }, 400, /after the newest notification/],
+      ['post', '/webhooks', { url: 'https://example.com/', name: '-bad' }, 400, /name must be/],
+      ['post', '/webhooks', { url: 'https://example.com/', onExhausted: 'explode' }, 400, /onExhausted must be one of/],
+      ['post', '/webhooks', { url: 'https://example.com/', secret: 'mine' }, 400, /property secret should not exist/],
+      ['get', '/webhooks/not-a-uuid', undefined, 400, /id must be a UUID/],
+      ['get', '/webhooks/00000000-0000-4000-8000-000000000000', undefined, 404, /webhook 00000000-0000-4000-8000-000000000000 not found/],
+      ['patch', '/webhooks/00000000-0000-4000-8000-000000000000', { paused: 'yes' }, 400, /paused must be true or false/],
+      ['post', '/webhooks/00000000-0000-4000-8000-000000000000/rotate-secret', { overlapSeconds: -1 }, 400, /overlapSeconds must not be less than 0/],
+      ['get', '/webhooks/00000000-0000-4000-8000-000000000000/deliveries?limit=0', undefined, 400, /limit must not be less than 1/],
+      ['post', '/sinks', { kind: 'kafka' }, 400, /kind must be rabbitmq or nats/],
+      ['post', '/sinks', { kind: 'rabbitmq' }, 400, /rabbitmq/],
+      ['post', '/sinks', { kind: 'rabbitmq', rabbitmq: { url: 'http://x' } }, 400, /rabbitmq.url must be an amqp/],
+      ['post', '/sinks', { kind: 'nats', nats: { servers: [] } }, 400, /nats.servers must name at least one server/],
+      ['post', '/sinks', { kind: 'nats', nats: { servers: ['nats://127.0.0.1:4222'], subjectPrefix: 'a..b' } }, 400, /nats.subjectPrefix/],
+    ];
+    for (const [method, path, body, status, message] of bad) {
+      const request = (t.http as unknown as Record<string, (path: string) => { send(body?: object): Promise<{ status: number; body: { message: string } }> }>)[method](path);
+      const response = await request.send(body);
+      expect(response.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(status);
+      expect(response.body.message, `${method} ${path}`).toMatch(message);
+    }
+    const receiverless = await create({ name: 'taken', url: 'http://127.0.0.1:9/x' });
+    const taken = await t.http.post('/webhooks').send({ name: 'taken', url: 'http://127.0.0.1:9/y' });
+    expect(taken.status).toBe(409);
+    expect(taken.body.message).toBe('a sink named taken already exists');
+    const redeliver = await t.http.post(`/webhooks/${receiverless.id}/redeliver`).send({});
+    expect(redeliver.status).toBe(400);
+    expect(redeliver.body.message).toBe('give exactly one of notificationId, deadLetters or from');
+    // A webhook is not a broker sink, and the other way round.
+    expect((await t.http.get(`/sinks/${receiverless.id}`)).status).toBe(404);
+    await t.http.delete(`/webhooks/${receiverless.id}`).expect(204);
+  });
+});
+
+describe('webhooks on two instances', () => {
+  let db: TestDatabase;
+  let first: TestApp;
+  let second: TestApp;
+  const receiver = new WebhookReceiver();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    first = await createTestApp({ db, env: FAST_RETRIES });
+    second = await createTestApp({ db, env: FAST_RETRIES });
+    await receiver.accept();
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await second.close();
+    await first.close().catch(() => undefined);
+    await db.drop();
+  });
+
+  it('delivers each notification once, and the other instance takes over when the first stops', async () => {
+    const webhook = (await first.http.post('/webhooks').send({ name: 'shared', url: receiver.url, tables: ['invoices'] }).expect(201))
+      .body as CreatedWebhook;
+    const insert = (from: number, to: number) =>
+      db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'TWO-' || g FROM generate_series($1::int, $2::int) g`, [from, to]);
+    for (let i = 0; i < 10; i++) await insert(i * 50 + 1, i * 50 + 50);
+    await waitFor(() => receiver.delivered.length >= 500, { timeout: 20_000, what: '500 delivered' });
+    expect(new Set(receiver.requests.map((request) => request.id)).size).toBe(receiver.requests.length);
+
+    await first.close();
+    for (let i = 10; i < 20; i++) await insert(i * 50 + 1, i * 50 + 50);
+    const expected = await waitFor(
+      async () => {
+        const ids = await expectedIds(db, webhook.position, `n.table_name = 'invoices'`);
+        return ids.length === 1_000 ? ids : undefined;
+      },
+      { what: 'the second instance to drain the rest' },
+    );
+    await waitFor(() => receiver.delivered.length >= 1_000, { timeout: 20_000, what: 'the rest delivered by the second instance' });
+    expect(receiver.delivered).toEqual(expected);
+    expectInOrderOnceAccepted(receiver.requests);
+  }, 60_000);
+});
+
+describe('webhooks to private addresses', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('refuses loopback, private and link-local targets unless WEBHOOK_ALLOW_PRIVATE is set', async () => {
+    for (const url of ['http://127.0.0.1:8080/x', 'http://localhost/x', 'http://10.1.2.3/x', 'http://169.254.169.254/latest', 'http://[::1]/x']) {
+      const response = await t.http.post('/webhooks').send({ url });
+      expect(response.status, url).toBe(400);
+      expect(response.body.message, url).toMatch(/^url refused: .*(private, loopback or link-local).*WEBHOOK_ALLOW_PRIVATE=true/);
+    }
+    expect((await t.http.get('/webhooks')).body).toEqual([]);
+  });
+});
