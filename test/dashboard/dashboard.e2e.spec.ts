@@ -18,7 +18,7 @@ describe('dashboard page', () => {
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    t = await createTestApp({ listen: true });
+    t = await createTestApp({ listen: true, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1h' } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
@@ -87,6 +87,19 @@ describe('dashboard page', () => {
     } finally {
       await fresh.close();
     }
+  });
+
+  it('lists sinks with their state, lag and last error', async () => {
+    // Nothing listens on port 9: every connection is refused.
+    const { body: webhook } = await t.http.post('/webhooks').send({ name: 'ops-hook', url: 'http://127.0.0.1:9/hook', tables: ['invoices'] }).expect(201);
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-SINK-1'), ('DASH-SINK-2')`);
+    const row = page.locator(`tr[data-sink-id="${webhook.id}"]`);
+    await row.filter({ hasText: 'failing' }).filter({ hasText: 'connection refused' }).waitFor({ timeout: 15_000 });
+    expect(await row.locator('td').first().textContent()).toBe('ops-hook');
+    expect(await row.locator('td').nth(1).textContent()).toBe('webhook');
+    // Both inserts are behind its position (and whatever else the page has heard of since).
+    await row.locator('.lag').filter({ hasText: /^([2-9]|\d\d+)$/ }).waitFor({ timeout: 15_000 });
+    expect(await page.getByRole('table', { name: 'Sinks with their state, lag and last error' }).isVisible()).toBe(true);
   });
 
   it('serves an API docs page that renders under the same Content-Security-Policy', async () => {

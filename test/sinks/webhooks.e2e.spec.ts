@@ -185,6 +185,36 @@ describe('webhooks', () => {
     await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
   });
 
+  it('delivers every other sink on time while one receiver hangs', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    const stuck = new WebhookReceiver();
+    await stuck.accept();
+    stuck.answer = () => 'hang';
+    try {
+      const slow = await create({ name: 'hangs', url: stuck.url, tables: ['invoices'] });
+      const fast = await create({ name: 'answers', url: receiver.url, tables: ['invoices'] });
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'HANG-' || g FROM generate_series(1, 300) g`);
+      const expected = await waitFor(async () => {
+        const ids = await expectedIds(t.db, fast.position, `n.table_name = 'invoices'`);
+        return ids.length === 300 ? ids : undefined;
+      });
+      await waitFor(() => receiver.delivered.length >= 300, { what: 'the answering sink to get all 300' });
+      expect(receiver.delivered).toEqual(expected);
+      // The hanging one is still at its first notification, retrying it.
+      const state = await waitFor(async () => {
+        const body = (await t.http.get(`/webhooks/${slow.id}`)).body as CreatedWebhook & { lastError: string };
+        return body.state === 'failing' ? body : undefined;
+      });
+      expect(state).toMatchObject({ position: slow.position, lastError: `notification ${expected[0]}: timed out after 300 ms` });
+      expect(new Set(stuck.requests.map((request) => request.id))).toEqual(new Set([expected[0]]));
+      await t.http.delete(`/webhooks/${slow.id}`).expect(204);
+      await t.http.delete(`/webhooks/${fast.id}`).expect(204);
+    } finally {
+      await stuck.close();
+    }
+  });
+
   it('signs with both secrets while a rotated one overlaps, so receivers holding either verify', async () => {
     receiver = new WebhookReceiver();
     await receiver.accept();

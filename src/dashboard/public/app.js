@@ -188,6 +188,41 @@ function onNotification(notification) {
   }
 }
 
+// --- sinks --------------------------------------------------------------------
+// Shown when the key may list them (scope sinks:manage, or while the service has no keys); a key
+// without that scope still sees invoices and the feed. Lag: notifications after the sink's
+// position, up to the last one this page has heard of.
+
+const SINKS_REFRESH_MS = 2000;
+
+async function loadSinks() {
+  const key = apiKey();
+  const response = await fetch('/sinks', key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(() => undefined);
+  if (!response) return;
+  if (response.status === 401 || response.status === 403) {
+    $('sinks-note').textContent = 'Sinks are listed for a key with the scope sinks:manage.';
+    $('sinks').hidden = true;
+    return;
+  }
+  if (response.ok) renderSinks(await response.json());
+}
+
+function renderSinks(sinks) {
+  $('sinks').hidden = sinks.length === 0;
+  $('sinks-note').textContent = sinks.length ? '' : 'No sinks yet: create one with POST /webhooks or POST /sinks (see the API docs).';
+  $('sinks').tBodies[0].replaceChildren(...sinks.map(sinkRow));
+}
+
+function sinkRow(sink) {
+  const row = document.createElement('tr');
+  row.dataset.sinkId = sink.id;
+  const lag = lastId === undefined ? '—' : String(BigInt(lastId) > BigInt(sink.position) ? BigInt(lastId) - BigInt(sink.position) : 0n);
+  const error = cell(sink.lastError ?? '—', 'error');
+  if (sink.lastErrorAt) error.title = `at ${new Date(sink.lastErrorAt).toLocaleString()}`;
+  row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), cell(lag, 'num lag'), error);
+  return row;
+}
+
 // --- connection ---------------------------------------------------------------
 
 function connect() {
@@ -230,6 +265,8 @@ function connect() {
 $('filters').addEventListener('input', renderFeed);
 $('filters').addEventListener('submit', (event) => event.preventDefault());
 connect();
+loadSinks();
+setInterval(loadSinks, SINKS_REFRESH_MS);
 
 // A handle for the browser console (and the end-to-end test).
 window.rowcast = {
