@@ -432,6 +432,7 @@ describe('starting the service', () => {
           },
           { timeout: 20_000, what: 'the unreachable broker sink failing' },
         );
+        expect((await fetch(`${again.base}/health`)).status).toBe(200); // a failing sink is not the service failing
         const sinks = await (await fetch(`${again.base}/sinks`)).text();
         for (const text of [...app.stdout(), ...again.stdout(), JSON.stringify(failing), sinks]) {
           expect(text).not.toContain(webhook.secret);
