@@ -49,7 +49,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (live?.owner === 'orphan') await stopOrphan(live.pid, dataDir);
 
   await makeReachable(dataDir);
-  const port = await freePort();
+  const port = await choosePort(dataDir);
   const settings = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: '',
@@ -75,6 +75,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     throw new Error(`embedded PostgreSQL did not start in ${dataDir}${error ? `: ${String(error)}` : ''}`);
   }
   await writeFile(ownerFile(dataDir), String(process.pid));
+  await writeFile(portFile(dataDir), String(port));
   // One-shot tools end with process.exit(); the owner file must not outlive its owner's pid.
   const forgetOwner = () => rmSync(ownerFile(dataDir), { force: true });
   process.once('exit', forgetOwner);
@@ -194,12 +195,33 @@ async function makeReachable(dataDir: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
+/**
+ * The port of the previous start while it is free, so the psql URL printed then still works;
+ * else any free one.
+ */
+async function choosePort(dataDir: string): Promise<number> {
+  const previous = Number(await readFile(portFile(dataDir), 'utf8').catch(() => ''));
+  if (Number.isInteger(previous) && previous > 0 && previous < 65_536) {
+    const free = await freePort(previous).then(
+      () => true,
+      () => false,
+    );
+    if (free) return previous;
+  }
+  return freePort();
+}
+
+function portFile(dataDir: string): string {
+  return `${dataDir}.port`;
+}
+
+/** `port` if it is free (rejects otherwise), or any free port. */
+function freePort(port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });

@@ -58,6 +58,26 @@ describe('embedded PostgreSQL', () => {
     expect(() => readFileSync(pidFile())).toThrow();
   });
 
+  it('keeps its port across restarts while the port is free, and takes another when it is not', async () => {
+    const first = await startEmbeddedPostgres({ dataDir });
+    const port = new URL(first.adminUrl).port;
+    await first.stop();
+    const again = await startEmbeddedPostgres({ dataDir });
+    expect(new URL(again.adminUrl).port).toBe(port);
+    await again.stop();
+    // Someone else on that port now: a free one instead, and that one is kept from then on.
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(Number(port), '127.0.0.1', resolve));
+    try {
+      const moved = await startEmbeddedPostgres({ dataDir });
+      expect(new URL(moved.adminUrl).port).not.toBe(port);
+      expect(await selectOne(moved.adminUrl)).toBe(1);
+      await moved.stop();
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
   it('starts over a stale postmaster.pid whose process is gone', async () => {
     await writeFile(pidFile(), `2147483646\n${dataDir}\n0\n5432\n`);
     const server = await startEmbeddedPostgres({ dataDir });
