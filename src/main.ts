@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { pino } from 'pino';
@@ -13,6 +13,8 @@ import { runMigrations } from './database/run-migrations.js';
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const log = pino({ level: config.logLevel, name: 'rowcast' });
+  // Before anything starts (the database, the drainer): a second `npm start` says so and stops.
+  await exitIfPortTaken(config);
 
   const database = await resolveDatabase(config, { onLog: (line) => log.debug({ postgres: line }) });
   let app: NestExpressApplication | undefined;
@@ -34,6 +36,20 @@ async function bootstrap(): Promise<void> {
   configureApp(app, config);
   await app.listen(config.port, config.host);
   log.info(readyLine(config, database, (app.getHttpServer().address() as AddressInfo).port));
+}
+
+async function exitIfPortTaken(config: AppConfig): Promise<void> {
+  if (config.port === 0) return;
+  const taken = await new Promise<boolean>((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
+    probe.listen(config.port, config.host, () => probe.close(() => resolve(false)));
+  });
+  if (!taken) return;
+  process.stderr.write(
+    `rowcast did not start: port ${config.port} on ${config.host} is in use (another rowcast?); stop it, or set PORT to another port (PORT=0 picks a free one)\n`,
+  );
+  process.exit(1);
 }
 
 function loadConfigOrExit(): AppConfig {

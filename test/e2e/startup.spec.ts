@@ -85,6 +85,26 @@ describe('starting the service', () => {
     expect(failure!.stderr.toString().trim().split('\n')).toEqual([expect.stringMatching(/^Invalid configuration: PORT /)]);
   });
 
+  it('refuses a busy port with one line naming it and PORT, before starting anything', async () => {
+    const squatter = http.createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = String((squatter.address() as { port: number }).port);
+    let failure: { status: number; stdout: Buffer; stderr: Buffer } | undefined;
+    try {
+      execFileSync(process.execPath, [main], { env: { PATH: process.env.PATH, PORT: port, HOST: '127.0.0.1', EMBEDDED_PG_DIR: path.join(dir, 'busy') }, stdio: 'pipe' });
+    } catch (error) {
+      failure = error as typeof failure;
+    } finally {
+      squatter.close();
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure!.stderr.toString().trim().split('\n')).toEqual([
+      `rowcast did not start: port ${port} on 127.0.0.1 is in use (another rowcast?); stop it, or set PORT to another port (PORT=0 picks a free one)`,
+    ]);
+    expect(failure!.stdout.toString()).not.toMatch(/started|ready/);
+    expect(existsSync(path.join(dir, 'busy'))).toBe(false); // no database was started
+  });
+
   it('starts on an embedded PostgreSQL, logs requests as JSON lines without bodies, and stops cleanly', async () => {
     const pgDir = path.join(dir, 'embedded', 'postgres');
     const app = await start({ EMBEDDED_PG_DIR: pgDir });
