@@ -8,8 +8,8 @@ const NEW_SCOPES = `ARRAY['invoices:read', 'invoices:write', 'notifications:read
  * a position of their own. A sink's position is the highest notification id it has delivered or
  * passed over (its filter did not match); it only moves forward while its owner (the instance
  * holding its lease) delivers, and an owner whose lease was taken over can no longer move it.
- * `revision` counts changes made through the API: a deliverer that read an older revision (before a
- * rewind, a new filter or URL) cannot write its position over them.
+ * `revision` counts moves of the position through the API (a redelivery from a cursor): a
+ * deliverer that read an older revision cannot write its position over one.
  *
  * Kind-specific settings are in `config` (returned by the API); credentials and webhook secrets in
  * `secrets` (never returned after creation). Delivery attempts are kept per sink for inspection

@@ -25,6 +25,10 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   /** This instance, as the sinks' owner column names it. */
   readonly owner = randomUUID();
   private readonly runners = new Map<string, SinkRunner>();
+  /** Runners given up (a lease lost, a sink deleted) whose last send is still being cut short. */
+  private readonly stopping = new Set<Promise<void>>();
+  /** When the last renewal was sent: leases run from about then. */
+  private renewedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
   private stopped = false;
@@ -47,6 +51,7 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
     await this.renewing;
     await Promise.all([...this.runners.values()].map((runner) => runner.stop()));
     this.runners.clear();
+    await Promise.all(this.stopping);
     // Handed back at once, so another instance need not wait for the lease to run out.
     await this.repository.release(this.owner).catch(() => undefined);
   }
@@ -87,14 +92,19 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   private async claim(): Promise<void> {
+    const sentAt = Date.now();
     const owned = new Set(await this.repository.claim(this.owner, this.config.sinks.leaseMs));
+    this.renewedAt = sentAt;
     const end = await this.log.lastId();
     if (end > this.end) this.end = end;
     if (this.stopped) return;
     for (const [id, runner] of this.runners) {
-      if (owned.has(id)) continue;
-      this.runners.delete(id); // deleted, or its lease was taken over
-      await runner.stop();
+      if (owned.has(id) && !runner.ended) continue;
+      // Deleted, or its lease was taken over: stopped without holding up the renewal of the others.
+      this.runners.delete(id);
+      const stopping = runner.stop().catch(() => undefined);
+      this.stopping.add(stopping);
+      void stopping.finally(() => this.stopping.delete(stopping));
     }
     for (const id of owned) {
       if (this.runners.has(id)) continue;
@@ -104,10 +114,14 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
         log: this.log,
         transport: (sink) => this.transport(sink),
         retryDelay: (sink, attempt) => this.retryDelay(sink, attempt),
+        // A tenth of the lease as margin for the clocks and the renewal's own round trip.
+        leaseHeld: () => Date.now() < this.renewedAt + this.config.sinks.leaseMs * 0.9,
         logger: this.logger,
       });
       this.runners.set(id, runner);
-      runner.start();
+      runner.start(() => {
+        if (this.runners.get(id) === runner) this.runners.delete(id);
+      });
     }
     // Attempts are kept for inspection, not forever.
     if (++this.sinceTrim * this.config.sinks.leaseMs >= 60_000 * 3) {

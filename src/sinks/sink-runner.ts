@@ -5,7 +5,7 @@ import { toNotificationMessage } from '../events/notification-message.js';
 import { NotificationLog } from '../notifications/notification-log.js';
 import { Sink } from './sink.js';
 import { SinkRepository } from './sink.repository.js';
-import { DeliveryAttempt, SinkMessage, SinkTransport } from './sink-transport.js';
+import { DeliveryAttempt, SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
 
 /** Notifications read from the log per round trip. */
 const PAGE = 500;
@@ -15,6 +15,8 @@ const CHUNK = 100;
 const CHECKPOINT_MS = 200;
 /** Nothing new: look again after this long, unless woken first. */
 const IDLE_MS = 1000;
+/** A long retry wait looks this often whether the sink was changed on another instance. */
+const CHANGE_CHECK_MS = 5000;
 
 export interface RunnerContext {
   owner: string;
@@ -24,6 +26,8 @@ export interface RunnerContext {
   transport(sink: Sink): SinkTransport;
   /** Waits before retrying a notification that failed `attempt` times; undefined: give up on it. */
   retryDelay(sink: Sink, attempt: number): number | undefined;
+  /** Whether this instance renewed its leases recently enough to be sure it still holds them. */
+  leaseHeld(): boolean;
   logger: Logger;
 }
 
@@ -41,6 +45,13 @@ export interface RunnerStats {
 }
 
 class Stopped extends Error {}
+/** The sink changed (through the API, here or on another instance) or is gone: read it again. */
+class StaleSink extends Error {}
+class LeaseUnsure extends Error {
+  constructor() {
+    super('its lease was not renewed in time (is the database reachable?); not sending until it is');
+  }
+}
 
 /**
  * Delivers one sink while this instance holds its lease: reads the log after the sink's position,
@@ -49,11 +60,24 @@ class Stopped extends Error {}
  * nothing after it is sent, until it is delivered or given up on. Queued redeliveries go first.
  */
 export class SinkRunner {
-  readonly stats: RunnerStats = { name: '', kind: 'webhook', delivered: 0, failures: 0, retries: 0, deadLetters: 0, oldestPendingAt: undefined, position: 0n };
+  readonly stats: RunnerStats = {
+    name: '',
+    kind: 'webhook',
+    delivered: 0,
+    failures: 0,
+    retries: 0,
+    deadLetters: 0,
+    oldestPendingAt: undefined,
+    position: 0n,
+  };
   private running = true;
   private done: Promise<void> | undefined;
-  private transport: { revision: number; secretsKey: string; value: SinkTransport } | undefined;
-  /** Ends the current wait: `idle` waits end on new notifications, `any` also ends a retry's backoff. */
+  private transport: { key: string; value: SinkTransport } | undefined;
+  /** New notifications since the last read of the log: the next idle wait is skipped. */
+  private woken = false;
+  /** The sink changed through the API since it was read. */
+  private changed = false;
+  /** Ends the current wait: `idle` waits end on new notifications too, retry waits only on changes. */
   private wakeUp: { idle: boolean; resolve: () => void } | undefined;
 
   constructor(
@@ -61,24 +85,34 @@ export class SinkRunner {
     private readonly context: RunnerContext,
   ) {}
 
-  start(): void {
-    this.done = this.loop();
+  get ended(): boolean {
+    return !this.running;
+  }
+
+  /** `onEnd` runs once the runner gives up the sink (stopped, sink deleted, lease lost). */
+  start(onEnd: () => void): void {
+    this.done = this.loop().finally(() => {
+      this.running = false;
+      onEnd();
+    });
   }
 
   /** New notifications in the log. */
   wake(): void {
+    this.woken = true;
     if (this.wakeUp?.idle) this.wakeUp.resolve();
   }
 
-  /** The sink changed through the API (resumed, rewound, redelivery queued): act on it now. */
+  /** The sink changed through the API (new settings, paused, resumed, rewound, redelivery queued). */
   nudge(): void {
+    this.changed = true;
     this.wakeUp?.resolve();
   }
 
   /** Ends delivery: a send in flight is cut short (its confirmed part is still written down). */
   async stop(): Promise<void> {
     this.running = false;
-    this.nudge();
+    this.wakeUp?.resolve();
     await this.transport?.value.close();
     await this.done;
     this.transport = undefined;
@@ -88,6 +122,7 @@ export class SinkRunner {
     let failures = 0;
     while (this.running) {
       try {
+        this.changed = false;
         const sink = await this.context.repository.get(this.sinkId);
         if (!sink || sink.owner !== this.context.owner) return;
         Object.assign(this.stats, { name: sink.name, kind: sink.kind, position: sink.position });
@@ -96,17 +131,31 @@ export class SinkRunner {
           await this.wait(IDLE_MS * 5, false);
           continue;
         }
-        const moved = (await this.redeliver(sink)) || (await this.deliverNext(sink));
+        const moved = (await this.skipPurged(sink)) || (await this.redeliver(sink)) || (await this.deliverNext(sink));
         failures = 0;
-        if (!moved) await this.wait(IDLE_MS, true);
+        if (!moved && !this.woken) await this.wait(IDLE_MS, true);
       } catch (error) {
         if (error instanceof Stopped) return;
-        // The database, most likely: the position is safe in it; try again, backing off.
+        // The database, most likely (or the lease unsure): the position is safe in the database.
         failures++;
         this.context.logger.warn(`sink ${this.sinkId}: ${error instanceof Error ? error.message : String(error)}`);
         await this.wait(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), false);
       }
     }
+  }
+
+  /**
+   * Retention deleted notifications this sink had not delivered (it was paused or failing for
+   * longer than RETENTION_DAYS): they cannot be sent any more. Said in the sink's last error, not
+   * skipped in silence; delivery goes on after them.
+   */
+  private async skipPurged(sink: Sink): Promise<boolean> {
+    const purged = await this.context.log.purgedThrough();
+    if (purged <= sink.position) return false;
+    const lost = `notifications ${sink.position + 1n}–${purged} were deleted by retention (RETENTION_DAYS) before this sink delivered them`;
+    this.context.logger.warn(`sink ${sink.name}: ${lost}`);
+    await this.checkpoint(sink, { position: purged, state: 'failing', lastError: lost, attempts: [] });
+    return true;
   }
 
   /** Delivers queued redeliveries; false when there were none. */
@@ -127,7 +176,9 @@ export class SinkRunner {
   /** Delivers the next page after the position; false when the log has nothing after it. */
   private async deliverNext(sink: Sink): Promise<boolean> {
     const filter = new NotificationFilter(sink.filter);
-    const page = await this.context.log.readAfter(sink.position, PAGE, { tables: sink.filter.tables });
+    this.woken = false; // what is appended from here on is for the next read
+    // Filtered here, not in the read: the position then moves past a whole page, matched or not.
+    const page = await this.context.log.readAfter(sink.position, PAGE);
     if (!page.length) {
       this.stats.oldestPendingAt = undefined;
       return false;
@@ -153,27 +204,24 @@ export class SinkRunner {
     let pending: DeliveryAttempt[] = [];
     let lastCheckpoint = Date.now();
     const checkpoint = async (state: Sink['state'], lastError: string | null) => {
-      const owned = await this.context.repository.checkpoint(sink.id, this.context.owner, sink.revision, {
-        position: options.redelivery ? sink.position : position,
-        state,
-        lastError,
-        attempts: pending,
-      });
+      await this.checkpoint(sink, { position: options.redelivery ? sink.position : position, state, lastError, attempts: pending });
       pending = [];
       lastCheckpoint = Date.now();
       if (!options.redelivery) this.stats.position = position;
-      if (!owned) throw new StaleSink();
     };
     try {
       while (index < notifications.length) {
-        if (!this.running) {
-          // What was confirmed is written down, so the next owner does not send it again.
+        if (!this.running || this.changed) {
+          // What was confirmed is written down, so it is not sent again (by the next owner, or
+          // after the change is read).
           await checkpoint(sink.state, null);
-          throw new Stopped();
+          if (!this.running) throw new Stopped();
+          return 'stale';
         }
+        if (!this.context.leaseHeld()) throw new LeaseUnsure();
         this.stats.oldestPendingAt = notifications[index].createdAt;
         const chunk = notifications.slice(index, index + CHUNK);
-        const result = await this.send(sink).send(chunk.map(toSinkMessage));
+        const result = await this.send(sink, chunk.map(toSinkMessage));
         pending.push(...(result.attempts ?? []));
         this.stats.delivered += result.confirmed;
         if (result.confirmed > 0) {
@@ -212,8 +260,7 @@ export class SinkRunner {
         await checkpoint('failing', `notification ${head.id}: ${error}`);
         this.stats.retries++;
         attempt++;
-        await this.wait(delay, false);
-        if (!this.running) throw new Stopped();
+        await this.backoff(sink, delay);
       }
       if (options.pageEnd !== undefined && options.pageEnd > position) position = options.pageEnd;
       this.stats.oldestPendingAt = undefined;
@@ -225,14 +272,42 @@ export class SinkRunner {
     }
   }
 
-  /** The sink's transport, made again when the sink changed or a rotated secret stopped overlapping. */
-  private send(sink: Sink): SinkTransport {
-    const secretsKey = JSON.stringify(sink.secrets) + (sink.kind === 'webhook' ? String(this.overlapping(sink)) : '');
-    if (this.transport?.revision !== sink.revision || this.transport.secretsKey !== secretsKey) {
-      void this.transport?.value.close();
-      this.transport = { revision: sink.revision, secretsKey, value: this.context.transport(sink) };
+  /** Writes where the sink stands; a sink changed or taken over meanwhile is read again instead. */
+  private async checkpoint(sink: Sink, checkpoint: Parameters<SinkRepository['checkpoint']>[3]): Promise<void> {
+    const owned = await this.context.repository.checkpoint(sink.id, this.context.owner, sink.revision, checkpoint);
+    if (!owned) throw new StaleSink();
+  }
+
+  /**
+   * Waits before a retry. A change through the API ends the wait at once on this instance; one
+   * made on another instance is noticed within CHANGE_CHECK_MS (a retry may be hours away).
+   */
+  private async backoff(sink: Sink, delay: number): Promise<void> {
+    const until = Date.now() + delay;
+    while (this.running && !this.changed && Date.now() < until) {
+      await this.wait(Math.min(CHANGE_CHECK_MS, until - Date.now()), false);
+      if (!this.running || this.changed || Date.now() >= until) break;
+      const now = await this.context.repository.get(sink.id);
+      if (!now || now.owner !== this.context.owner || now.revision !== sink.revision || now.updatedAt.getTime() !== sink.updatedAt.getTime()) {
+        this.changed = true;
+      }
     }
-    return this.transport.value;
+  }
+
+  /** Sends through the sink's transport, made again when the sink's settings or signing secrets changed. */
+  private async send(sink: Sink, messages: SinkMessage[]): Promise<SendResult> {
+    const key = `${sink.updatedAt.getTime()}|${sink.kind === 'webhook' ? this.overlapping(sink) : ''}`;
+    if (this.transport?.key !== key) {
+      void this.transport?.value.close();
+      this.transport = undefined;
+      try {
+        this.transport = { key, value: this.context.transport(sink) };
+      } catch (error) {
+        // Settings the transport refuses (a URL its client cannot parse): the sink is failing, visibly.
+        return { confirmed: 0, error: error instanceof Error ? error.message : String(error) };
+      }
+    }
+    return this.transport.value.send(messages);
   }
 
   private overlapping(sink: Sink): boolean {
@@ -244,8 +319,7 @@ export class SinkRunner {
     if (!this.running) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
-      const wakeUp = { idle, resolve: done };
-      this.wakeUp = wakeUp;
+      this.wakeUp = { idle, resolve: done };
       function done() {
         clearTimeout(timer);
         resolve();
@@ -255,8 +329,6 @@ export class SinkRunner {
     });
   }
 }
-
-class StaleSink extends Error {}
 
 function toSinkMessage(notification: StoredNotification): SinkMessage {
   return {

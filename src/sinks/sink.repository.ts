@@ -94,7 +94,7 @@ export class SinkRepository {
       `UPDATE sinks SET
          name = coalesce($2, name), filter = coalesce($3, filter), config = coalesce($4, config),
          secrets = coalesce($5, secrets), state = coalesce($6, state), on_exhausted = coalesce($7, on_exhausted),
-         revision = revision + 1, updated_at = now()
+         updated_at = now()
        WHERE id = $1 RETURNING *`,
       [id, changes.name ?? null, changes.filter ?? null, changes.config ?? null, changes.secrets ?? null, changes.state ?? null, changes.onExhausted ?? null],
     );

@@ -52,7 +52,7 @@ export interface Sink {
   lastErrorAt: Date | null;
   /** Holder of the lease: the instance delivering it. */
   owner: string | null;
-  /** Counts changes made through the API (see the Sinks migration). */
+  /** Counts moves of the position through the API (see the Sinks migration). */
   revision: number;
   createdAt: Date;
   updatedAt: Date;

@@ -59,10 +59,12 @@ export class SinksService {
     const position = await this.startPosition(dto.from);
     if (dto.kind === 'rabbitmq') {
       const settings = dto.rabbitmq!;
+      checkBrokerUrl(settings.url, 'rabbitmq.url', true);
       const config: RabbitMqConfig = { url: redactUrl(settings.url), exchange: settings.exchange ?? 'rowcast' };
       return toDto(await this.create({ ...base, kind: 'rabbitmq', config, secrets: { url: settings.url }, position }));
     }
     const { servers, subjectPrefix, stream, user, pass, token } = dto.nats!;
+    for (const server of servers) checkBrokerUrl(server, 'nats.servers', false);
     const config: NatsConfig = { servers, subjectPrefix: subjectPrefix ?? 'rowcast', stream: stream ?? 'ROWCAST', ...(user ? { user } : {}) };
     return toDto(await this.create({ ...base, kind: 'nats', config, secrets: { pass, token }, position }));
   }
@@ -119,6 +121,9 @@ export class SinksService {
     let queued: number | null = 1;
     let position = sink.position;
     if (dto.notificationId !== undefined) {
+      if (BigInt(dto.notificationId) > sink.position) {
+        throw new BadSinkRequest(`notification ${dto.notificationId} is after the sink's position ${sink.position}: it is yet to be delivered, in order`);
+      }
       if (!(await this.log.get(dto.notificationId))) throw new SinkNotFound('notification', dto.notificationId);
       await this.repository.redeliver(sink.id, dto.notificationId);
     } else if (dto.deadLetters) {
@@ -179,6 +184,9 @@ export class SinksService {
     } catch {
       throw new BadSinkRequest('url must be an http:// or https:// URL');
     }
+    if (parsed.username || parsed.password) {
+      throw new BadSinkRequest('url must not hold credentials (user:password@): a receiver knows rowcast by the signature');
+    }
     const refused = await refusedTarget(parsed.hostname, this.config.sinks.webhook.allowPrivate);
     if (refused) throw new SinkTargetRefused(refused);
   }
@@ -193,6 +201,25 @@ export class SinksService {
     if (cursor > last) throw new BadSinkRequest(`from ${from} is after the newest notification (${last})`);
     if (cursor < purged) throw new PositionUnavailable(`notifications up to ${purged} were deleted by retention; from must be at least ${purged}`);
     return cursor;
+  }
+}
+
+/**
+ * A broker URL its client can use (the DTO checked the scheme only). Credentials: in a RabbitMQ
+ * URL (stored as a secret, shown redacted); never in NATS servers, which are shown as given.
+ */
+function checkBrokerUrl(url: string, field: string, credentials: boolean): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+  } catch {
+    throw new BadSinkRequest(`${field} must be a valid URL (host, a port up to 65535, %-encoded user and password)`);
+  }
+  if (!parsed.hostname) throw new BadSinkRequest(`${field} must name a host`);
+  if (!credentials && (parsed.username || parsed.password)) {
+    throw new BadSinkRequest(`${field} must not hold credentials: give nats.user and nats.pass, or nats.token`);
   }
 }
 

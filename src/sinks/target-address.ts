@@ -19,18 +19,23 @@ for (const [network, prefix] of [
   PRIVATE.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // unspecified, loopback and IPv4-compatible (::a.b.c.d)
+  ['64:ff9b::', 96], // NAT64: an IPv4 address behind a translator
+  ['2002::', 16], // 6to4: an IPv4 address inside
   ['fc00::', 7], // unique local
+  ['fec0::', 10], // site-local (deprecated, still routed by some)
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
 ] as const) {
   PRIVATE.addSubnet(network, prefix, 'ipv6');
 }
 
+/**
+ * Whether an address is one of the host's own networks, or could reach one: IPv4-mapped addresses
+ * are checked as the IPv4 address (BlockList does that), other IPv6 forms that embed an IPv4
+ * address (compatible, NAT64, 6to4) are refused whole, public or not.
+ */
 export function isPrivateAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return PRIVATE.check(mapped[1], 'ipv4');
   const family = isIP(address);
   return family === 0 || PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }

@@ -463,8 +463,15 @@ describe('starting the service', () => {
       const again = await start(env);
       try {
         await Promise.all(writers);
-        const { rows } = await db.sql.query(`SELECT n.id::text AS id FROM notifications n WHERE n.id > $1 AND n.table_name = 'invoices' ORDER BY n.id`, [webhook.position]);
-        expect(rows).toHaveLength(1_000);
+        const rows = await waitFor(
+          async () => {
+            const { rows: found } = await db.sql.query(`SELECT n.id::text AS id FROM notifications n WHERE n.id > $1 AND n.table_name = 'invoices' ORDER BY n.id`, [
+              webhook.position,
+            ]);
+            return found.length === 1_000 ? found : undefined;
+          },
+          { timeout: 30_000, what: 'all 1,000 drained' },
+        );
         await waitFor(() => new Set(receiver.delivered).size >= 1_000, { timeout: 30_000, what: 'all 1,000 delivered' });
         // Each id first arrives in log order; after the restart, delivery picks up at or before where it was.
         expect([...new Set(receiver.delivered)]).toEqual(rows.map((row) => row.id));
