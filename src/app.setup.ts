@@ -35,7 +35,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
   );
   // Empty: no CORS headers at all, so only same-origin pages (the dashboard) can call from a browser.
   if (config.corsOrigins.length) app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['Retry-After'] });
-  app.useBodyParser('json', { limit: config.bodyLimit });
+  // Not strict: `null` or `"text"` parse, so that jsonObjectBody says what is wrong with them
+  // (the same message as for an array) instead of the parser's "Unexpected token".
+  app.useBodyParser('json', { limit: config.bodyLimit, strict: false });
   app.use(jsonObjectBody);
   app.use(actorMiddleware);
   const document = SwaggerModule.createDocument(

@@ -139,8 +139,9 @@ export class InvoicesService {
   ): Promise<T> {
     try {
       return await this.dataSource.transaction(async (manager) => {
-        const actor = ActorContext.current();
-        if (actor) await manager.query(`SELECT set_config('rowcast.actor', $1, true)`, [actor]);
+        // Without a key or X-Actor the write is still the API's, not a psql session's: said so.
+        const actor = ActorContext.current() ?? ANONYMOUS_ACTOR;
+        await manager.query(`SELECT set_config('rowcast.actor', $1, true)`, [actor]);
         return work(manager);
       });
     } catch (error) {
@@ -156,6 +157,9 @@ export class InvoicesService {
     }
   }
 }
+
+/** The actor of a REST write made with no API key and no X-Actor. */
+export const ANONYMOUS_ACTOR = 'api (anonymous)';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -74,6 +74,11 @@ describe('invoices over HTTP', () => {
     it('refuses a body that is not a JSON object', async () => {
       expectError(await t.http.post('/invoices').set('content-type', 'application/json').send('{bad'), 400);
       expectError(await t.http.post('/invoices').send([1, 2]), 400, 'body must be a JSON object');
+      for (const scalar of ['null', '"text"', '1', 'true']) {
+        const response = await t.http.post('/invoices').set('content-type', 'application/json').send(scalar);
+        expectError(response, 400, 'body must be a JSON object');
+        expect(response.body.message, scalar).toBe('body must be a JSON object');
+      }
       expectError(await t.http.post('/invoices').set('content-type', 'text/plain').send('hello'), 415, 'application/json');
     });
 

@@ -113,4 +113,10 @@ describe('notifications over HTTP', () => {
     expect((await t.db.sql.query(`SELECT count(*)::int AS n FROM invoices`)).rows[0].n).toBe(before);
   });
 
+  // Last: it adds a notification the tests above do not expect.
+  it("records a REST write with no key and no X-Actor as the API's, not as the database user", async () => {
+    const created = await t.http.post('/invoices').send({ invoiceNo: 'ANON-1' }).expect(201);
+    const [notification] = await waitForNotifications(t.db.sql, 1, { where: `payload->'new'->>'id' = $1`, values: [created.body.id] });
+    expect(notification.payload.actor).toBe('api (anonymous)');
+  });
 });
