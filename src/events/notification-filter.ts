@@ -1,4 +1,5 @@
-import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches, MaxLength, ValidateBy } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
 import { StoredNotification } from './event-catalog.js';
 
 const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
@@ -7,7 +8,7 @@ const TABLE_PATTERN = new RegExp(`^${NAME}(\\.${NAME})?$`);
 const COLUMN_PATTERN = new RegExp(`^${NAME}$`);
 const MAX_WHERE = 20;
 
-/** `where`: up to 20 columns, each compared for equality with a string, number, boolean or null. */
+/** `where`: up to 20 columns, each compared with a string, number, boolean or null. */
 function IsColumnEqualities(): PropertyDecorator {
   return ValidateBy({
     name: 'isColumnEqualities',
@@ -25,33 +26,66 @@ function IsColumnEqualities(): PropertyDecorator {
   });
 }
 
+interface FieldOptions {
+  /** null is allowed (and means: no such filter), as in a change that removes it. */
+  nullable?: boolean;
+}
+
+/** Absent passes; null passes only where it is allowed. The type check runs first. */
+const given = ({ nullable }: FieldOptions) => ValidateIf((_object: object, value: unknown) => value !== undefined && !(nullable && value === null));
+
+/** `events`: at least one event name or `.*` prefix (left out: every event). */
+export function EventsField(options: FieldOptions = {}): PropertyDecorator {
+  const message = 'events must be a non-empty array of event names such as invoices.created or prefixes such as invoices.*';
+  return applyDecorators(
+    given(options),
+    IsArray({ message }),
+    ArrayMinSize(1, { message: 'events must name at least one event or prefix (leave it out for every event)' }),
+    ArrayMaxSize(50),
+    IsString({ each: true, message }),
+    MaxLength(200, { each: true }),
+    Matches(EVENT_PATTERN, { each: true, message }),
+  );
+}
+
+/** `tables`: at least one table, `invoices` or `sales.orders` (left out: every table). */
+export function TablesField(options: FieldOptions = {}): PropertyDecorator {
+  const message = 'tables must be a non-empty array of table names such as invoices or sales.orders';
+  return applyDecorators(
+    given(options),
+    IsArray({ message }),
+    ArrayMinSize(1, { message: 'tables must name at least one table (leave it out for every table)' }),
+    ArrayMaxSize(50),
+    IsString({ each: true, message }),
+    MaxLength(200, { each: true }),
+    Matches(TABLE_PATTERN, { each: true, message }),
+  );
+}
+
+/** `where`: column values the row must have. */
+export function WhereField(options: FieldOptions = {}): PropertyDecorator {
+  return applyDecorators(given(options), IsColumnEqualities());
+}
+
 /**
  * Which notifications a WebSocket subscription or a sink wants (the `subscribe` language): every
- * filter given must hold.
+ * filter given must hold; a filter left out holds for everything.
  */
-// Stacked decorators register bottom-up, so the type check at the bottom runs first.
 export class NotificationFilterDto {
-  /** Event names (`invoices.created`) or prefixes ending in `.*` (`invoices.*`); none or empty: every event. */
-  @IsOptional()
-  @Matches(EVENT_PATTERN, { each: true, message: 'events must hold event names such as invoices.created or prefixes such as invoices.*' })
-  @MaxLength(200, { each: true })
-  @IsString({ each: true })
-  @ArrayMaxSize(50)
-  @IsArray()
+  /** Event names (`invoices.created`) or prefixes ending in `.*` (`invoices.*`); left out: every event. */
+  @EventsField()
   events?: string[];
 
-  /** Tables (`invoices`, `sales.orders`); none: every table. */
-  @IsOptional()
-  @Matches(TABLE_PATTERN, { each: true, message: 'tables must hold table names such as invoices or sales.orders' })
-  @MaxLength(200, { each: true })
-  @IsString({ each: true })
-  @ArrayMaxSize(50)
-  @IsArray()
+  /** Tables (`invoices`, `sales.orders`); left out: every table. */
+  @TablesField()
   tables?: string[];
 
-  /** Column values the row (`new`, or `old` for deletions) must have, e.g. `{"invoice_id": "…"}`. */
-  @IsOptional()
-  @IsColumnEqualities()
+  /**
+   * Column values the row (`new`, or `old` for deletions) must have, e.g. `{"invoice_id": "…"}`.
+   * Values compare as text: `3` matches the column value `"3"` and the other way round; `null`
+   * matches a null or missing column.
+   */
+  @WhereField()
   where?: Record<string, string | number | boolean | null>;
 }
 
@@ -79,8 +113,15 @@ export class NotificationFilter {
     if (this.where.length) {
       // Deletions have no new row; their old one is what a client filters on.
       const row = notification.payload.new ?? notification.payload.old;
-      if (!row || this.where.some(([column, value]) => row[column] !== value)) return false;
+      if (!row || this.where.some(([column, value]) => !sameValue(row[column], value))) return false;
     }
     return true;
   }
+}
+
+/** A `where` value against a column's: as text, so that 3 and "3" match; null only null (or absent). */
+function sameValue(actual: unknown, wanted: unknown): boolean {
+  if (wanted === null) return actual === null || actual === undefined;
+  if (actual === null || actual === undefined || typeof actual === 'object') return false;
+  return String(actual) === String(wanted);
 }

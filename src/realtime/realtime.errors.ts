@@ -7,7 +7,8 @@ export type RealtimeErrorCode =
   | 'SINCE_EXPIRED'
   | 'UNAVAILABLE'
   | 'FORBIDDEN'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'INTERNAL';
 
 export type Ack =
   | { ok: true; subscriptionId?: string; cursor?: string }

@@ -82,8 +82,14 @@ export class SubscriptionsService {
   subscribe(socket: Socket, payload: unknown, allowedTables?: readonly string[]): Promise<Ack> {
     const client = this.clients.get(socket.id);
     if (!client) return Promise.resolve(refuse('INVALID_REQUEST', 'not connected'));
-    const work = client.queue.then(() => this.addSubscription(client, payload, allowedTables));
-    client.queue = work.catch(() => undefined);
+    const work = client.queue
+      .then(() => this.addSubscription(client, payload, allowedTables))
+      .catch((error: unknown) => {
+        // Every subscribe is answered, whatever happened.
+        this.logger.error(`subscribe on ${socket.id} failed: ${error instanceof Error ? error.stack : String(error)}`);
+        return refuse('INTERNAL', 'the subscription could not be made (an error in the service); try again');
+      });
+    client.queue = work;
     return work;
   }
 
@@ -155,6 +161,20 @@ export class SubscriptionsService {
       const purged = await this.log.purgedThrough();
       if (since < purged) {
         return refuse('SINCE_EXPIRED', `notifications up to ${purged} have been deleted by retention; re-sync, then subscribe without since`);
+      }
+      // An id from the future (another service's, a typo) would silently skip what comes next.
+      if (since > this.feed.lastId) {
+        const newest = await this.log.lastId();
+        if (since > newest) {
+          return refuse('INVALID_REQUEST', `since ${since} is after the newest notification (${newest}): give an id this service sent, or leave since out`);
+        }
+      }
+      // Ids ascend per connection: what was sent cannot be sent again, so an earlier since cannot be served.
+      if (client.sentAny && since < client.position) {
+        return refuse(
+          'INVALID_REQUEST',
+          `this connection has received notifications up to ${client.position}; since ${since} can only resume a new connection (or leave since out to subscribe from here)`,
+        );
       }
     }
     const subscription = new Subscription(randomBytes(6).toString('base64url'), request);

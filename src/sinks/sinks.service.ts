@@ -83,7 +83,12 @@ export class SinksService {
     const changes: SinkChanges = {};
     if (dto.name !== undefined) changes.name = dto.name;
     if (dto.events !== undefined || dto.tables !== undefined || dto.where !== undefined) {
-      changes.filter = { ...sink.filter, ...filterOf(dto) };
+      const filter: Record<string, unknown> = { ...sink.filter };
+      for (const field of ['events', 'tables', 'where'] as const) {
+        if (dto[field] === null) delete filter[field];
+        else if (dto[field] !== undefined) filter[field] = dto[field];
+      }
+      changes.filter = filter as NotificationFilterDto;
     }
     if (dto.paused !== undefined) changes.state = dto.paused ? 'paused' : 'active';
     if ('url' in dto && dto.url !== undefined) {

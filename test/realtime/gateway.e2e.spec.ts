@@ -159,9 +159,9 @@ describe('WebSocket /events', () => {
     ['a string', 'nope', 'INVALID_REQUEST', 'JSON object'],
     ['an array', [1], 'INVALID_REQUEST', 'JSON object'],
     ['an unknown field', { foo: 1 }, 'INVALID_REQUEST', 'property foo should not exist'],
-    ['events not an array', { events: 'invoices.created' }, 'INVALID_REQUEST', 'events must be an array'],
-    ['a bad event name', { events: ['*.created'] }, 'INVALID_REQUEST', 'events must hold event names'],
-    ['a table with two dots', { tables: ['a.b.c'] }, 'INVALID_REQUEST', 'tables must hold table names'],
+    ['events not an array', { events: 'invoices.created' }, 'INVALID_REQUEST', 'events must be a non-empty array'],
+    ['a bad event name', { events: ['*.created'] }, 'INVALID_REQUEST', 'events must be a non-empty array of event names'],
+    ['a table with two dots', { tables: ['a.b.c'] }, 'INVALID_REQUEST', 'tables must be a non-empty array of table names'],
     ['where not an object', { where: ['x'] }, 'INVALID_REQUEST', 'where must map'],
     ['where with an object value', { where: { a: { b: 1 } } }, 'INVALID_REQUEST', 'where must map'],
     ['since as a number', { since: 5 }, 'INVALID_REQUEST', 'since must be a notification id given as a string'],
@@ -180,6 +180,50 @@ describe('WebSocket /events', () => {
     expect(await c.unsubscribe({ subscriptionId: 'x y' })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
     for (let i = 0; i < 20; i++) expect((await c.subscribe({})).ok).toBe(true);
     expect(await c.subscribe({})).toMatchObject({ ok: false, error: { code: 'TOO_MANY_SUBSCRIPTIONS' } });
+  });
+
+  it('answers every malformed subscribe with INVALID_REQUEST naming the field: null, empty lists', async () => {
+    const c = await client();
+    for (const [request, field] of [
+      [{ since: null }, 'since'],
+      [{ events: null }, 'events'],
+      [{ tables: null }, 'tables'],
+      [{ where: null }, 'where'],
+      [{ events: [] }, 'events must name at least one'],
+      [{ tables: [] }, 'tables must name at least one'],
+      [{ since: 7 }, 'since'],
+    ] as const) {
+      const ack = await c.subscribe(request);
+      expect(ack, JSON.stringify(request)).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining(field) } });
+    }
+    expect((await c.subscribe({})).ok).toBe(true); // the connection is fine after all that
+  });
+
+  it('matches where values as text: 3 and "3" are the same value', async () => {
+    const { rows } = await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-TEXT') RETURNING id`);
+    const asText = await client();
+    await asText.subscribe({ tables: ['invoice_items'], where: { quantity: '3', invoice_id: rows[0].id } });
+    const asNumber = await client();
+    await asNumber.subscribe({ tables: ['invoice_items'], where: { quantity: 3, invoice_id: rows[0].id } });
+    await sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 3, 5), ($1, 4, 5)`, [rows[0].id]);
+    await barrier(asText, asNumber);
+    expect(real(asText).map((n) => n.payload.new?.quantity)).toEqual([3]);
+    expect(real(asNumber).map((n) => n.payload.new?.quantity)).toEqual([3]);
+  });
+
+  it('refuses a since after the newest notification, and an earlier since on a connection that already received notifications', async () => {
+    const { rows } = await sql.query(`SELECT max(n.id)::text AS id FROM notifications n`);
+    const newest = BigInt(rows[0].id);
+    const c = await client();
+    const ahead = await c.subscribe({ since: String(newest + 1000n) });
+    expect(ahead).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('after the newest notification') } });
+
+    expect((await c.subscribe({ tables: ['invoices'] })).ok).toBe(true);
+    await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-SINCE-1')`);
+    await c.waitFor(1);
+    const again = await c.subscribe({ since: String(newest - 1n) });
+    expect(again).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('can only resume a new connection') } });
+    expect((await c.subscribe({ since: c.received.at(-1)!.id })).ok).toBe(true); // from where it is: nothing lost
   });
 
   it('refuses a since older than what retention has deleted with SINCE_EXPIRED', async () => {

@@ -243,7 +243,7 @@ describe('webhooks', () => {
     const bad: [string, string, Record<string, unknown> | undefined, number, RegExp][] = [
       ['post', '/webhooks', {}, 400, /url must be an http/],
       ['post', '/webhooks', { url: 'ftp://example.com/' }, 400, /url must be an http/],
-      ['post', '/webhooks', { url: 'https://example.com/', events: ['no spaces'] }, 400, /events must hold event names/],
+      ['post', '/webhooks', { url: 'https://example.com/', events: ['no spaces'] }, 400, /events must be a non-empty array of event names/],
       ['post', '/webhooks', { url: 'https://example.com/', from: 'yesterday' }, 400, /from must be 'now', 'start' or a notification id/],
       ['post', '/webhooks', { url: 'https://example.com/', from: '999999999' }, 400, /after the newest notification/],
       ['post', '/webhooks', { url: 'https://example.com/', name: '-bad' }, 400, /name must be/],
@@ -280,6 +280,10 @@ describe('webhooks', () => {
     const ahead = await t.http.post(`/webhooks/${receiverless.id}/redeliver`).send({ notificationId: String(BigInt(receiverless.position) + 1000n) });
     expect(ahead.status).toBe(400);
     expect(ahead.body.message).toMatch(/is after the sink's position \d+: it is yet to be delivered, in order/);
+    // A filter field is replaced by a list, removed by null.
+    expect((await t.http.patch(`/webhooks/${receiverless.id}`).send({ events: ['invoices.*'] }).expect(200)).body.events).toEqual(['invoices.*']);
+    expect((await t.http.patch(`/webhooks/${receiverless.id}`).send({ events: null }).expect(200)).body.events).toBeNull();
+    expect((await t.http.patch(`/webhooks/${receiverless.id}`).send({ tables: [] })).status).toBe(400);
     // A webhook is not a broker sink, and the other way round.
     expect((await t.http.get(`/sinks/${receiverless.id}`)).status).toBe(404);
     await t.http.delete(`/webhooks/${receiverless.id}`).expect(204);

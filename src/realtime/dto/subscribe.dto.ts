@@ -1,8 +1,9 @@
-import { IsOptional, IsString, Matches } from 'class-validator';
+import { IsString, Matches, ValidateIf } from 'class-validator';
 import { NotificationFilterDto } from '../../events/notification-filter.js';
 
 export class SubscribeDto extends NotificationFilterDto {
-  @IsOptional()
+  /** Resume after this notification id: stored ones are replayed first. Absent: from now on. */
+  @ValidateIf((_object: object, value: unknown) => value !== undefined)
   @Matches(/^\d{1,18}$/, { message: 'since must be a notification id (digits)' })
   @IsString({ message: 'since must be a notification id given as a string' })
   since?: string;

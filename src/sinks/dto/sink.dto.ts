@@ -15,7 +15,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { NotificationFilterDto } from '../../events/notification-filter.js';
+import { EventsField, NotificationFilterDto, TablesField, WhereField } from '../../events/notification-filter.js';
 import { IntField } from '../../common/validation.js';
 import { EXHAUSTED_ACTIONS, type ExhaustedAction, SINK_STATES, type SinkState } from '../sink.js';
 
@@ -67,8 +67,20 @@ export class CreateWebhookDto extends NewSinkFields {
   onExhausted?: ExhaustedAction;
 }
 
-/** Changes to a sink; absent fields stay as they are. A new filter applies from the sink's position on. */
-export class UpdateSinkDto extends NotificationFilterDto {
+/**
+ * Changes to a sink; absent fields stay as they are, a filter field set to null is removed. A new
+ * filter applies from the sink's position on.
+ */
+export class UpdateSinkDto {
+  @EventsField({ nullable: true })
+  events?: string[] | null;
+
+  @TablesField({ nullable: true })
+  tables?: string[] | null;
+
+  @WhereField({ nullable: true })
+  where?: Record<string, string | number | boolean | null> | null;
+
   @SinkName()
   name?: string;
 
