@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { actorMiddleware } from './common/actor/actor.middleware.js';
 import { refuseWhileClosing, ShutdownState } from './common/shutdown/shutdown.js';
 import { jsonObjectBody } from './common/http/json-body.middleware.js';
+import { refineDocument } from './common/http/openapi.js';
 import { projectFile } from './common/project-file.js';
 import { AppConfig } from './config/config.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -40,7 +41,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
   app.useBodyParser('json', { limit: config.bodyLimit, strict: false });
   app.use(jsonObjectBody);
   app.use(actorMiddleware);
-  const document = SwaggerModule.createDocument(
+  const document = refineDocument(SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('rowcast')
@@ -52,7 +53,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
       .setVersion('0.1.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from `npm run keys -- create`' })
       .build(),
-  );
+  ));
   // Registered before Swagger UI's /docs routes so that this path is not taken for one of its files.
   app.getHttpAdapter().get('/docs/asyncapi.yaml', (_req, res) => {
     (res as Response).type('application/yaml').sendFile(projectFile('docs/asyncapi.yaml'));

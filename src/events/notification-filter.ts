@@ -1,4 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
 import { StoredNotification } from './event-catalog.js';
 
@@ -38,6 +39,14 @@ const given = ({ nullable }: FieldOptions) => ValidateIf((_object: object, value
 export function EventsField(options: FieldOptions = {}): PropertyDecorator {
   const message = 'events must be a non-empty array of event names such as invoices.created or prefixes such as invoices.*';
   return applyDecorators(
+    ApiPropertyOptional({
+      type: [String],
+      minItems: 1,
+      maxItems: 50,
+      nullable: options.nullable,
+      description: 'Event names (`invoices.created`) or prefixes ending in `.*` (`invoices.*`); left out: every event' + (options.nullable ? '; null removes the filter' : ''),
+      example: ['invoices.*'],
+    }),
     given(options),
     IsArray({ message }),
     ArrayMinSize(1, { message: 'events must name at least one event or prefix (leave it out for every event)' }),
@@ -52,6 +61,14 @@ export function EventsField(options: FieldOptions = {}): PropertyDecorator {
 export function TablesField(options: FieldOptions = {}): PropertyDecorator {
   const message = 'tables must be a non-empty array of table names such as invoices or sales.orders';
   return applyDecorators(
+    ApiPropertyOptional({
+      type: [String],
+      minItems: 1,
+      maxItems: 50,
+      nullable: options.nullable,
+      description: 'Tables (`invoices`, `sales.orders`); left out: every table' + (options.nullable ? '; null removes the filter' : ''),
+      example: ['invoices'],
+    }),
     given(options),
     IsArray({ message }),
     ArrayMinSize(1, { message: 'tables must name at least one table (leave it out for every table)' }),
@@ -64,7 +81,18 @@ export function TablesField(options: FieldOptions = {}): PropertyDecorator {
 
 /** `where`: column values the row must have. */
 export function WhereField(options: FieldOptions = {}): PropertyDecorator {
-  return applyDecorators(given(options), IsColumnEqualities());
+  return applyDecorators(
+    ApiPropertyOptional({
+      type: 'object',
+      additionalProperties: { oneOf: [{ type: 'string', nullable: true }, { type: 'number' }, { type: 'boolean' }] },
+      maxProperties: MAX_WHERE,
+      nullable: options.nullable,
+      description: 'Column values the row (`new`, `old` for deletions) must have, compared as text' + (options.nullable ? '; null removes the filter' : ''),
+      example: { invoice_id: '6c0f1b9e-8d4b-4a57-9a53-1c4a2f0f7e2d' },
+    }),
+    given(options),
+    IsColumnEqualities(),
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgListener } from '../../src/capture/pg-listener.service.js';
 import { createTestApp, TestApp } from '../support/app.js';
@@ -82,6 +83,27 @@ describe('OpenAPI and health', () => {
         expect(codes, route).toEqual(expect.arrayContaining(['401', '403', '429']));
       }
     }
+  });
+
+  it("passes Redocly's recommended rules with no error", async () => {
+    const { body: doc } = await t.http.get('/docs-json').expect(200);
+    const config = await createConfig({ extends: ['recommended'] });
+    const problems = await lintFromString({ source: JSON.stringify(doc), absoluteRef: 'docs-json.json', config });
+    const errors = problems.filter((problem) => problem.severity === 'error').map((problem) => `${problem.ruleId}: ${problem.message} at ${problem.location[0]?.pointer}`);
+    expect(errors).toEqual([]);
+  });
+
+  it('documents what every route shares: 415 for a body, rate-limit headers, X-Actor on writes, uuid ids, opaque keys', async () => {
+    const { body: doc } = await t.http.get('/docs-json').expect(200);
+    expect(doc.components.securitySchemes.bearer.bearerFormat).not.toBe('JWT');
+    expect(Object.keys(doc.paths['/invoices'].post.responses)).toContain('415');
+    expect(Object.keys(doc.paths['/invoices'].post.responses['429'].headers).sort()).toEqual(['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset']);
+    expect(doc.paths['/invoices'].post.parameters).toContainEqual(expect.objectContaining({ name: 'X-Actor', in: 'header' }));
+    expect(doc.paths['/invoices/{id}'].get.parameters[0].schema).toEqual({ type: 'string', format: 'uuid' });
+    expect(doc.components.schemas.InvoiceDto.properties.id.format).toBe('uuid');
+    expect(doc.components.schemas.NotificationPayloadDto.properties.changedAt.format).toBe('date-time');
+    expect(doc.paths['/health'].get.security).toEqual([]);
+    expect(doc.components.schemas.CreateWebhookDto.properties.events).toMatchObject({ type: 'array', minItems: 1 });
   });
 
   it('describes the DTOs from their validation rules', async () => {

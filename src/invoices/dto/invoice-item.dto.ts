@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IntField, UuidField } from '../../common/validation.js';
 
 const INT_MAX = 2_147_483_647;
@@ -22,7 +23,9 @@ export class UpdateInvoiceItemDto {
 }
 
 export class InvoiceItemDto {
+  @ApiProperty({ format: 'uuid' })
   id: string;
+  @ApiProperty({ format: 'uuid' })
   invoiceId: string;
   quantity: number;
   /** Unit price in minor units. */

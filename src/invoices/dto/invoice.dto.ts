@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
 import { IntField, TextField } from '../../common/validation.js';
@@ -35,6 +36,7 @@ export class ListInvoicesQueryDto {
 }
 
 export class InvoiceDto {
+  @ApiProperty({ format: 'uuid' })
   id: string;
   invoiceNo: string;
   /** Sum of the items' totals in minor units, kept by the database. */

@@ -59,6 +59,7 @@ export class NotificationPayloadDto {
   /** The writing transaction's id. @example "123456" */
   txId: string;
   /** When the row changed (the writer's clock in the database). */
+  @ApiProperty({ format: 'date-time' })
   changedAt: string;
 }
 
