@@ -31,6 +31,9 @@ export class MetricsService {
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'rowcast_' });
+    // Gauges named like counters (promtool refuses them); the same counts by type remain as
+    // rowcast_nodejs_active_handles, _requests and _resources.
+    for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`rowcast_nodejs_active_${name}_total`);
     // A scrape must answer when the database does not: the backlog is then NaN and database_up 0.
     const backlog = () => {
       if (!this.backlog || Date.now() - this.backlog.at > 1000) {

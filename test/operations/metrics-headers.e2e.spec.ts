@@ -52,6 +52,17 @@ describe('operations', () => {
       return parsePrometheus(response.text);
     };
 
+    it("names metrics as Prometheus' conventions (and promtool) ask: counters and only counters end in _total, each has HELP", async () => {
+      const text = (await t.http.get('/metrics').set(bearer(admin)).expect(200)).text;
+      const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => ({ name, type }));
+      expect(types.length).toBeGreaterThan(20);
+      const wrong = types.filter(({ name, type }) => (type === 'counter') !== name.endsWith('_total')).map(({ name, type }) => `${name} (${type})`);
+      expect(wrong).toEqual([]);
+      const helped = new Set([...text.matchAll(/^# HELP (\S+) \S.*$/gm)].map(([, name]) => name));
+      expect(types.filter(({ name }) => !helped.has(name))).toEqual([]);
+      expect(types.every(({ name }) => name.startsWith('rowcast_'))).toBe(true);
+    });
+
     it('needs the admin scope', async () => {
       await t.http.get('/metrics').expect(401);
       const reader = await createKey(t.db, 'not-admin', ['notifications:read']);
