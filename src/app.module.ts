@@ -3,6 +3,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module.js';
+import type { AuthenticatedRequest } from './auth/require-scope.decorator.js';
 import { CaptureModule } from './capture/capture.module.js';
 import { ExceptionsFilter } from './common/http/exceptions.filter.js';
 import { ShutdownModule } from './common/shutdown/shutdown.js';
@@ -37,6 +38,16 @@ export class AppModule {
             redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
             customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
             customErrorMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+            // What the line is for: method, URL, status, time (responseTime) and the caller's key
+            // name; not every header (they were most of each line, and some are secrets).
+            serializers: {
+              req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            },
+            customProps: (req) => {
+              const key = (req as AuthenticatedRequest).apiKey?.name;
+              return key ? { key } : {};
+            },
           },
         }),
         DatabaseModule.forRoot(databaseUrl, config.dbPoolSize),

@@ -137,7 +137,11 @@ describe('starting the service', () => {
       const requestLines = app.stdout().filter((line) => line.includes('POST /invoices 201'));
       expect(requestLines).toHaveLength(1);
       const logged = JSON.parse(requestLines[0]);
-      expect(logged).toMatchObject({ req: { method: 'POST', url: '/invoices' }, res: { statusCode: 201 } });
+      expect(logged).toMatchObject({ req: { method: 'POST', url: '/invoices' }, res: { statusCode: 201 }, responseTime: expect.any(Number) });
+      // What the README says a request line holds, not every header.
+      expect(Object.keys(logged.req).sort()).toEqual(['id', 'method', 'url']);
+      expect(Object.keys(logged.res)).toEqual(['statusCode']);
+      expect(requestLines[0].length).toBeLessThan(400);
       await waitFor(() => app.stdout().some((line) => line.includes('POST /invoices 409')), {
         what: 'the refused request log line',
       });
