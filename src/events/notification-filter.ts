@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
 import { StoredNotification } from './event-catalog.js';
 
@@ -57,7 +58,15 @@ export function EventsField(options: FieldOptions = {}): PropertyDecorator {
   );
 }
 
-/** `tables`: at least one table, `invoices` or `sales.orders` (left out: every table). */
+/**
+ * A table as the log names it: `invoices` for public.invoices, `sales.orders` elsewhere. Readers
+ * may write either form (`capture list` prints `public.invoices`).
+ */
+export function canonicalTable(table: string): string {
+  return table.startsWith('public.') ? table.slice('public.'.length) : table;
+}
+
+/** `tables`: at least one table, `invoices`, `public.invoices` or `sales.orders` (left out: every table). */
 export function TablesField(options: FieldOptions = {}): PropertyDecorator {
   const message = 'tables must be a non-empty array of table names such as invoices or sales.orders';
   return applyDecorators(
@@ -66,9 +75,12 @@ export function TablesField(options: FieldOptions = {}): PropertyDecorator {
       minItems: 1,
       maxItems: 50,
       nullable: options.nullable,
-      description: 'Tables (`invoices`, `sales.orders`); left out: every table' + (options.nullable ? '; null removes the filter' : ''),
+      description:
+        'Tables under capture or in the log (`invoices` or `public.invoices`, `sales.orders`); left out: every table' +
+        (options.nullable ? '; null removes the filter' : ''),
       example: ['invoices'],
     }),
+    Transform(({ value }: { value: unknown }) => (Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? canonicalTable(v) : v)) : value)),
     given(options),
     IsArray({ message }),
     ArrayMinSize(1, { message: 'tables must name at least one table (leave it out for every table)' }),

@@ -4,6 +4,7 @@ import { TableNotAllowed } from '../auth/auth.errors.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto, NotificationPayloadDto } from './dto/notification.dto.js';
+import { TableCatalog } from '../capture/table-catalog.js';
 import { NotificationLog } from './notification-log.js';
 import { NotificationNotFound } from './notifications.errors.js';
 
@@ -15,11 +16,15 @@ function toDto(notification: StoredNotification): NotificationDto {
 
 @Injectable()
 export class NotificationsService {
-  constructor(private readonly log: NotificationLog) {}
+  constructor(
+    private readonly log: NotificationLog,
+    private readonly tables: TableCatalog,
+  ) {}
 
   /** Ascending ids after `after`. A key limited to some tables reads only theirs. */
   async list(query: ListNotificationsQueryDto, key?: ApiKey): Promise<NotificationPageDto> {
     const allowed = key?.tables ?? undefined;
+    if (query.table !== undefined) await this.tables.check([query.table]);
     if (key && allowed && query.table !== undefined && !allowed.includes(query.table)) throw new TableNotAllowed(key, allowed);
     const page = await this.log.readAfter(BigInt(query.after ?? 0), query.limit ?? 100, {
       event: query.event,

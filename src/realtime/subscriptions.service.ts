@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
+import { TableCatalog, UnknownTables } from '../capture/table-catalog.js';
 import { validateMessage } from '../common/validation-message.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -53,6 +54,7 @@ export class SubscriptionsService {
     private readonly feed: NotificationFeed,
     private readonly log: NotificationLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tables: TableCatalog,
   ) {}
 
   attach(namespace: Namespace): void {
@@ -154,6 +156,8 @@ export class SubscriptionsService {
     if (client.subscriptions.size >= max) {
       return refuse('TOO_MANY_SUBSCRIPTIONS', `a connection may hold at most ${max} subscriptions`);
     }
+    const unknown = await this.tables.unknown(parsed.value.tables ?? []);
+    if (unknown.length) return refuse('INVALID_REQUEST', new UnknownTables(unknown).message);
     const request = restrictTables(parsed.value, allowedTables);
     if (typeof request === 'string') return refuse('FORBIDDEN', request);
     const since = request.since === undefined ? undefined : BigInt(request.since);

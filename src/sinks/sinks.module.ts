@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TableCatalogModule } from '../capture/table-catalog.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { SinkEngine } from './sink-engine.service.js';
 import { SinkRepository } from './sink.repository.js';
@@ -7,7 +8,7 @@ import { SinksService } from './sinks.service.js';
 import { WebhooksController } from './webhooks.controller.js';
 
 @Module({
-  imports: [NotificationsModule],
+  imports: [NotificationsModule, TableCatalogModule],
   controllers: [WebhooksController, SinksController],
   providers: [SinkRepository, SinkEngine, SinksService],
   exports: [SinkEngine],

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { PG, postgresError } from '../common/errors/postgres-error.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { TableCatalog } from '../capture/table-catalog.js';
 import { NotificationFilterDto } from '../events/notification-filter.js';
 import { NotificationLog } from '../notifications/notification-log.js';
 import {
@@ -37,10 +38,12 @@ export class SinksService {
     private readonly repository: SinkRepository,
     private readonly log: NotificationLog,
     private readonly engine: SinkEngine,
+    private readonly tables: TableCatalog,
   ) {}
 
   async createWebhook(dto: CreateWebhookDto): Promise<CreatedWebhookDto> {
     await this.checkTarget(dto.url);
+    await this.tables.check(dto.tables);
     const secret = newWebhookSecret();
     const sink = await this.create({
       kind: 'webhook',
@@ -55,6 +58,7 @@ export class SinksService {
   }
 
   async createBrokerSink(dto: CreateSinkDto): Promise<SinkDto> {
+    await this.tables.check(dto.tables);
     const base = { name: dto.name ?? defaultName(dto.kind), filter: filterOf(dto), onExhausted: 'dead-letter' as const };
     const position = await this.startPosition(dto.from);
     if (dto.kind === 'rabbitmq') {
@@ -80,6 +84,7 @@ export class SinksService {
 
   async update(id: string, scope: SinkScope, dto: UpdateSinkDto | UpdateWebhookDto): Promise<SinkDto> {
     const sink = await this.find(id, scope);
+    await this.tables.check(dto.tables);
     const changes: SinkChanges = {};
     if (dto.name !== undefined) changes.name = dto.name;
     if (dto.events !== undefined || dto.tables !== undefined || dto.where !== undefined) {

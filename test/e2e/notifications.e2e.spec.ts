@@ -113,6 +113,15 @@ describe('notifications over HTTP', () => {
     expect((await t.db.sql.query(`SELECT count(*)::int AS n FROM invoices`)).rows[0].n).toBe(before);
   });
 
+  it('takes ?table with or without the public schema, and refuses a table nothing is known of', async () => {
+    const bare = (await t.http.get('/notifications').query({ table: 'invoices' }).expect(200)).body.data;
+    const qualified = (await t.http.get('/notifications').query({ table: 'public.invoices' }).expect(200)).body.data;
+    expect(qualified).toEqual(bare);
+    expect(bare.length).toBeGreaterThan(0);
+    const unknown = await t.http.get('/notifications').query({ table: 'nosuch' }).expect(400);
+    expect(unknown.body.message).toBe('table nosuch is neither under capture nor in the log (npm run capture -- list shows what is captured)');
+  });
+
   // Last: it adds a notification the tests above do not expect.
   it("records a REST write with no key and no X-Actor as the API's, not as the database user", async () => {
     const created = await t.http.post('/invoices').send({ invoiceNo: 'ANON-1' }).expect(201);

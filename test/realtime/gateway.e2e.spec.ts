@@ -199,6 +199,16 @@ describe('WebSocket /events', () => {
     expect((await c.subscribe({})).ok).toBe(true); // the connection is fine after all that
   });
 
+  it('takes a table with or without its public schema, and refuses one nothing is known of', async () => {
+    const qualified = await client();
+    expect((await qualified.subscribe({ tables: ['public.invoices'] })).ok).toBe(true);
+    const unknown = await qualified.subscribe({ tables: ['invoices', 'nosuch'] });
+    expect(unknown).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('table nosuch is neither under capture nor in the log') } });
+    await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-PUBLIC')`);
+    await barrier(qualified);
+    expect(real(qualified).map((n) => n.payload.new?.invoice_no)).toEqual(['WS-PUBLIC']);
+  });
+
   it('matches where values as text: 3 and "3" are the same value', async () => {
     const { rows } = await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-TEXT') RETURNING id`);
     const asText = await client();

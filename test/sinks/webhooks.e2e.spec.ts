@@ -263,6 +263,8 @@ describe('webhooks', () => {
       ['post', '/sinks', { kind: 'rabbitmq', rabbitmq: { url: 'amqp://127.0.0.1:99999' } }, 400, /rabbitmq.url must be a valid URL/],
       ['post', '/sinks', { kind: 'rabbitmq', rabbitmq: { url: 'amqp://%zz:x@127.0.0.1' } }, 400, /rabbitmq.url must be a valid URL/],
       ['post', '/webhooks', { url: 'http://me:secret@127.0.0.1:9/x' }, 400, /url must not hold credentials/],
+      ['post', '/webhooks', { url: 'https://example.com/', tables: ['invoices', 'nosuch'] }, 400, /^table nosuch is neither under capture nor in the log/],
+      ['post', '/sinks', { kind: 'nats', tables: ['nosuch'], nats: { servers: ['nats://127.0.0.1:4222'] } }, 400, /table nosuch is neither/],
     ];
     for (const [method, path, body, status, message] of bad) {
       const request = (t.http as unknown as Record<string, (path: string) => { send(body?: object): Promise<{ status: number; body: { message: string } }> }>)[method](path);

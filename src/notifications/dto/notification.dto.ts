@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
+import { canonicalTable } from '../../events/notification-filter.js';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
 
@@ -15,8 +16,9 @@ export class ListNotificationsQueryDto {
   })
   event?: string;
 
-  /** A table, `invoices` or schema-qualified `sales.orders`. */
+  /** A table, `invoices` (or `public.invoices`) or schema-qualified `sales.orders`. */
   @IsOptional()
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? canonicalTable(value) : value))
   @IsString()
   @MaxLength(200)
   @Matches(new RegExp(`^${NAME}(\\.${NAME})?$`), { message: 'table must be a table name such as invoices' })

@@ -1,0 +1,68 @@
+import { Injectable, Module } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { DomainError } from '../common/errors/domain-error.js';
+
+/** Tables a request names that nothing is known of: a typo, most likely. */
+export class UnknownTables extends DomainError {
+  readonly kind = 'bad_request';
+  constructor(tables: readonly string[]) {
+    super(`${tables.length === 1 ? 'table' : 'tables'} ${tables.join(', ')} ${tables.length === 1 ? 'is' : 'are'} neither under capture nor in the log (npm run capture -- list shows what is captured)`);
+  }
+}
+
+/** Under capture: changes as a table's alter it. Seconds a cached list is used for. */
+const CAPTURED_TTL_MS = 5_000;
+/** In the log: only grows, and reading it scans the journal. */
+const LOGGED_TTL_MS = 60_000;
+
+/**
+ * Which table names mean something to a reader: those under capture, and those the log holds
+ * changes of (a table captured once, then disabled). Names as the log writes them: `invoices`,
+ * `sales.orders`.
+ */
+@Injectable()
+export class TableCatalog {
+  private captured: { at: number; names: Promise<Set<string>> } | undefined;
+  private logged: { at: number; names: Promise<Set<string>> } | undefined;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The ones of `tables` that are neither under capture nor in the log. */
+  async unknown(tables: readonly string[]): Promise<string[]> {
+    if (!tables.length) return [];
+    this.captured = this.fresh(this.captured, CAPTURED_TTL_MS, `SELECT capture.qualified_name(schema_name, table_name) AS name FROM capture.tables`);
+    const captured = await this.captured.names;
+    const rest = tables.filter((table) => !captured.has(table));
+    if (!rest.length) return [];
+    this.logged = this.fresh(
+      this.logged,
+      LOGGED_TTL_MS,
+      `SELECT DISTINCT capture.qualified_name(schema_name, table_name) AS name FROM capture.changes
+       UNION SELECT DISTINCT table_name FROM notifications_legacy`,
+    );
+    const logged = await this.logged.names;
+    return rest.filter((table) => !logged.has(table));
+  }
+
+  /** Throws UnknownTables naming the ones of `tables` nothing is known of. */
+  async check(tables: readonly string[] | undefined | null): Promise<void> {
+    const unknown = await this.unknown(tables ?? []);
+    if (unknown.length) throw new UnknownTables(unknown);
+  }
+
+  private fresh(cached: { at: number; names: Promise<Set<string>> } | undefined, ttl: number, sql: string) {
+    if (cached && Date.now() - cached.at < ttl) return cached;
+    const names = this.dataSource.query<{ name: string }[]>(sql).then((rows) => new Set(rows.map((row) => row.name)));
+    // A failed read is not kept: the next call asks again.
+    names.catch(() => {
+      if (this.captured?.names === names) this.captured = undefined;
+      if (this.logged?.names === names) this.logged = undefined;
+    });
+    return { at: Date.now(), names };
+  }
+}
+
+/** Imported by whoever checks table names (REST, WebSocket, sinks); depends on the database only. */
+@Module({ providers: [TableCatalog], exports: [TableCatalog] })
+export class TableCatalogModule {}
