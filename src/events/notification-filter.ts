@@ -36,26 +36,41 @@ interface FieldOptions {
 /** Absent passes; null passes only where it is allowed. The type check runs first. */
 const given = ({ nullable }: FieldOptions) => ValidateIf((_object: object, value: unknown) => value !== undefined && !(nullable && value === null));
 
-/** `events`: at least one event name or `.*` prefix (left out: every event). */
-export function EventsField(options: FieldOptions = {}): PropertyDecorator {
-  const message = 'events must be a non-empty array of event names such as invoices.created or prefixes such as invoices.*';
+/** A non-empty list of names (`events`, `tables`): absent means every one, null only where allowed. */
+function NameListField(
+  options: FieldOptions,
+  list: { pattern: RegExp; message: string; empty: string; description: string; example: string[]; map?: (name: string) => string },
+): PropertyDecorator {
+  const { message, map } = list;
   return applyDecorators(
     ApiPropertyOptional({
       type: [String],
       minItems: 1,
       maxItems: 50,
       nullable: options.nullable,
-      description: 'Event names (`invoices.created`) or prefixes ending in `.*` (`invoices.*`); left out: every event' + (options.nullable ? '; null removes the filter' : ''),
-      example: ['invoices.*'],
+      description: list.description + (options.nullable ? '; null removes the filter' : ''),
+      example: list.example,
     }),
+    ...(map ? [Transform(({ value }: { value: unknown }) => (Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? map(v) : v)) : value))] : []),
     given(options),
     IsArray({ message }),
-    ArrayMinSize(1, { message: 'events must name at least one event or prefix (leave it out for every event)' }),
+    ArrayMinSize(1, { message: list.empty }),
     ArrayMaxSize(50),
     IsString({ each: true, message }),
     MaxLength(200, { each: true }),
-    Matches(EVENT_PATTERN, { each: true, message }),
+    Matches(list.pattern, { each: true, message }),
   );
+}
+
+/** `events`: at least one event name or `.*` prefix (left out: every event). */
+export function EventsField(options: FieldOptions = {}): PropertyDecorator {
+  return NameListField(options, {
+    pattern: EVENT_PATTERN,
+    message: 'events must be a non-empty array of event names such as invoices.created or prefixes such as invoices.*',
+    empty: 'events must name at least one event or prefix (leave it out for every event)',
+    description: 'Event names (`invoices.created`) or prefixes ending in `.*` (`invoices.*`); left out: every event',
+    example: ['invoices.*'],
+  });
 }
 
 /**
@@ -68,27 +83,14 @@ export function canonicalTable(table: string): string {
 
 /** `tables`: at least one table, `invoices`, `public.invoices` or `sales.orders` (left out: every table). */
 export function TablesField(options: FieldOptions = {}): PropertyDecorator {
-  const message = 'tables must be a non-empty array of table names such as invoices or sales.orders';
-  return applyDecorators(
-    ApiPropertyOptional({
-      type: [String],
-      minItems: 1,
-      maxItems: 50,
-      nullable: options.nullable,
-      description:
-        'Tables under capture or in the log (`invoices` or `public.invoices`, `sales.orders`); left out: every table' +
-        (options.nullable ? '; null removes the filter' : ''),
-      example: ['invoices'],
-    }),
-    Transform(({ value }: { value: unknown }) => (Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? canonicalTable(v) : v)) : value)),
-    given(options),
-    IsArray({ message }),
-    ArrayMinSize(1, { message: 'tables must name at least one table (leave it out for every table)' }),
-    ArrayMaxSize(50),
-    IsString({ each: true, message }),
-    MaxLength(200, { each: true }),
-    Matches(TABLE_PATTERN, { each: true, message }),
-  );
+  return NameListField(options, {
+    pattern: TABLE_PATTERN,
+    message: 'tables must be a non-empty array of table names such as invoices or sales.orders',
+    empty: 'tables must name at least one table (leave it out for every table)',
+    description: 'Tables under capture or in the log (`invoices` or `public.invoices`, `sales.orders`); left out: every table',
+    example: ['invoices'],
+    map: canonicalTable,
+  });
 }
 
 /** `where`: column values the row must have. */
