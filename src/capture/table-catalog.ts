@@ -1,7 +1,8 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error.js';
+import { CapturedTableDto } from './dto/captured-table.dto.js';
 
 /** Tables a request names that nothing is known of: a typo, most likely. */
 export class UnknownTables extends DomainError {
@@ -27,6 +28,19 @@ export class TableCatalog {
   private logged: { at: number; names: Promise<Set<string>> } | undefined;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Every table under capture, as notifications name it, with its column filter. */
+  async list(): Promise<CapturedTableDto[]> {
+    const rows = await this.dataSource.query<{ schema_name: string; table_name: string; columns: string[] | null }[]>(
+      `SELECT schema_name, table_name, columns FROM capture.tables ORDER BY schema_name, table_name`,
+    );
+    return rows.map((row) => ({
+      table: row.schema_name === 'public' ? row.table_name : `${row.schema_name}.${row.table_name}`,
+      schema: row.schema_name,
+      name: row.table_name,
+      columns: row.columns,
+    }));
+  }
 
   /** The ones of `tables` that are neither under capture nor in the log. */
   async unknown(tables: readonly string[]): Promise<string[]> {
@@ -62,7 +76,3 @@ export class TableCatalog {
     return { at: Date.now(), names };
   }
 }
-
-/** Imported by whoever checks table names (REST, WebSocket, sinks); depends on the database only. */
-@Module({ providers: [TableCatalog], exports: [TableCatalog] })
-export class TableCatalogModule {}

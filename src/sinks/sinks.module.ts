@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { TableCatalogModule } from '../capture/table-catalog.js';
+import { TableCatalogModule } from '../capture/table-catalog.module.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { SinkEngine } from './sink-engine.service.js';
 import { SinkRepository } from './sink.repository.js';

@@ -21,6 +21,7 @@ const ROUTES: [Method, string, Scope][] = [
   ['delete', '/invoices/{id}/items/{itemId}', 'invoices:write'],
   ['get', '/notifications', 'notifications:read'],
   ['get', '/notifications/{id}', 'notifications:read'],
+  ['get', '/tables', 'notifications:read'],
   ['get', '/metrics', 'admin'],
   ['post', '/webhooks', 'webhooks:manage'],
   ['get', '/webhooks', 'webhooks:manage'],

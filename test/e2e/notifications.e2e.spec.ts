@@ -122,6 +122,20 @@ describe('notifications over HTTP', () => {
     expect(unknown.body.message).toBe('table nosuch is neither under capture nor in the log (npm run capture -- list shows what is captured)');
   });
 
+  it('lists the tables under capture with their column filters', async () => {
+    const { body } = await t.http.get('/tables').expect(200);
+    expect(body).toEqual(
+      expect.arrayContaining([
+        { table: 'invoices', schema: 'public', name: 'invoices', columns: null },
+        { table: 'invoice_items', schema: 'public', name: 'invoice_items', columns: null },
+      ]),
+    );
+    await t.db.sql.query(`CREATE SCHEMA sales; CREATE TABLE sales.orders (id int PRIMARY KEY, status text, note text)`);
+    await t.db.sql.query(`SELECT capture.enable('sales.orders', ARRAY['status'])`);
+    const { body: after } = await t.http.get('/tables').expect(200);
+    expect(after).toContainEqual({ table: 'sales.orders', schema: 'sales', name: 'orders', columns: ['status'] });
+  });
+
   // Last: it adds a notification the tests above do not expect.
   it("records a REST write with no key and no X-Actor as the API's, not as the database user", async () => {
     const created = await t.http.post('/invoices').send({ invoiceNo: 'ANON-1' }).expect(201);
