@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { changedColumns, JournalRow, parseJournalRow } from './journal-row.js';
+
+const row = (overrides: Partial<JournalRow> = {}): JournalRow => ({
+  id: '7',
+  tx: '100',
+  schema_name: 'public',
+  table_name: 'invoices',
+  op: 'UPDATE',
+  row_pk: { id: 'a' },
+  old: { id: 'a', invoice_no: 'X', total_amount: 1 },
+  new: { id: 'a', invoice_no: 'Y', total_amount: 1 },
+  changed_columns: null,
+  actor: 'alice',
+  changed_at: new Date('2026-11-30T10:00:00Z'),
+  ...overrides,
+});
+
+describe('parseJournalRow', () => {
+  it('turns a well-formed update into a change, computing its changed columns', () => {
+    const parsed = parseJournalRow(row());
+    expect('change' in parsed && parsed.change).toMatchObject({ op: 'UPDATE', changedColumns: ['invoice_no'], actor: 'alice', pk: { id: 'a' } });
+  });
+
+  it('keeps the changed columns a row from before issue 10 carries', () => {
+    const parsed = parseJournalRow(row({ changed_columns: ['total_amount'] }));
+    expect('change' in parsed && parsed.change.changedColumns).toEqual(['total_amount']);
+  });
+
+  it.each([
+    [{ schema_name: '' }, 'schema_name or table_name is empty'],
+    [{ op: 'TRUNCATE' }, 'unknown op "TRUNCATE"'],
+    [{ row_pk: {} }, 'row_pk is not a non-empty object'],
+    [{ new: [1] }, 'old or new is not an object'],
+    [{ op: 'INSERT' }, 'old must be null for INSERT'],
+    [{ op: 'DELETE' }, 'new must be null for DELETE'],
+    [{ changed_columns: [1] }, 'changed_columns is not a list of names'],
+    [{ actor: null }, 'actor is missing'],
+    [{ changed_at: 'yesterday' }, 'changed_at is not a time'],
+  ] as [Partial<JournalRow>, string][])('skips %j: %s', (overrides, reason) => {
+    expect(parseJournalRow(row(overrides))).toEqual({ skip: reason });
+  });
+});
+
+describe('changedColumns', () => {
+  it('lists new, changed and nested-changed columns in code-point order, comparing values as JSON', () => {
+    expect(changedColumns({ b: 1, a: { x: 1 }, c: 'same' }, { b: 2, a: { x: 2 }, c: 'same', D: null })).toEqual(['D', 'a', 'b']);
+    expect(changedColumns({ a: 1 }, { a: 1 })).toEqual([]);
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { StoredNotification } from './event-catalog.js';
+import { canonicalTable, NotificationFilter } from './notification-filter.js';
+
+const notification = (event: string, tableName: string, row: Record<string, unknown> | null, old: Record<string, unknown> | null = null): StoredNotification => ({
+  id: '1',
+  event,
+  tableName,
+  createdAt: new Date(),
+  payload: { op: row ? 'INSERT' : 'DELETE', new: row, old },
+});
+
+describe('NotificationFilter', () => {
+  const item = notification('invoice_items.created', 'invoice_items', { invoice_id: 'i1', quantity: 3, note: null });
+
+  it('matches everything when empty', () => {
+    expect(new NotificationFilter({}).matches(item)).toBe(true);
+  });
+
+  it('matches exact events and .* prefixes, and only whole name parts', () => {
+    expect(new NotificationFilter({ events: ['invoice_items.created'] }).matches(item)).toBe(true);
+    expect(new NotificationFilter({ events: ['invoice_items.*'] }).matches(item)).toBe(true);
+    expect(new NotificationFilter({ events: ['invoice.*'] }).matches(item)).toBe(false);
+    expect(new NotificationFilter({ events: ['invoices.created'] }).matches(item)).toBe(false);
+  });
+
+  it('matches tables', () => {
+    expect(new NotificationFilter({ tables: ['invoice_items'] }).matches(item)).toBe(true);
+    expect(new NotificationFilter({ tables: ['invoices'] }).matches(item)).toBe(false);
+  });
+
+  it('compares where values as text, null with null or missing, and uses old for deletions', () => {
+    expect(new NotificationFilter({ where: { quantity: '3' } }).matches(item)).toBe(true);
+    expect(new NotificationFilter({ where: { quantity: 3, invoice_id: 'i1' } }).matches(item)).toBe(true);
+    expect(new NotificationFilter({ where: { quantity: 4 } }).matches(item)).toBe(false);
+    expect(new NotificationFilter({ where: { note: null, missing: null } }).matches(item)).toBe(true);
+    expect(new NotificationFilter({ where: { quantity: null } }).matches(item)).toBe(false);
+    const deleted = notification('invoice_items.deleted', 'invoice_items', null, { invoice_id: 'i1' });
+    expect(new NotificationFilter({ where: { invoice_id: 'i1' } }).matches(deleted)).toBe(true);
+  });
+
+  it('names public tables without their schema', () => {
+    expect(canonicalTable('public.invoices')).toBe('invoices');
+    expect(canonicalTable('sales.orders')).toBe('sales.orders');
+    expect(canonicalTable('invoices')).toBe('invoices');
+  });
+});
