@@ -36,6 +36,6 @@ describe('PgListener', () => {
     // Backoff waits at least 50, 100 and 200 ms after the first three failures.
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(sut.getStatus()).toMatchObject({ connected: false, draining: false });
-    await sut.onApplicationShutdown();
+    await sut.beforeApplicationShutdown();
   });
 });

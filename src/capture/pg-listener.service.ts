@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import pg from 'pg';
 import { AppConfig } from '../config/config.js';
@@ -35,7 +35,7 @@ export interface ListenerStatus {
  * rolls back and starts over from the persisted cursor: nothing is lost, nothing done twice.
  */
 @Injectable()
-export class PgListener implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class PgListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PgListener.name);
   private readonly reader: JournalReader;
   private readonly connection: DedicatedConnection;
@@ -66,10 +66,6 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
    * the HTTP server, so a slow HTTP client cannot hold the drain up.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.connection.stop();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
     await this.connection.stop();
   }
 

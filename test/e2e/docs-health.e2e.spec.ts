@@ -130,7 +130,7 @@ describe('OpenAPI and health', () => {
   });
 
   it('answers 503 while the listener is not connected', async () => {
-    await t.app.get(PgListener).onApplicationShutdown();
+    await t.app.get(PgListener).beforeApplicationShutdown();
     const res = await t.http.get('/health').expect(503);
     expect(res.body).toMatchObject({ status: 'error', database: 'up', listener: { connected: false, draining: false } });
   });
