@@ -26,6 +26,14 @@ export interface ListenerStatus {
   rounds: number;
 }
 
+export interface Backlog {
+  backlog: number;
+  lagMs: number;
+}
+
+const BACKLOG_MAX_AGE_MS = 1000;
+const BACKLOG_TIMEOUT_MS = 2000;
+
 /**
  * Owns one dedicated connection: LISTENs for wake-ups, holds the drain lock, and drains the
  * journal in commit order. Each batch goes to the notification log (a required sink: the drain
@@ -40,6 +48,7 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly reader: JournalReader;
   private readonly connection: DedicatedConnection;
   private readonly status = { draining: false, largestBatch: 0, drained: 0, rounds: 0 };
+  private recentBacklog: { at: number; value: Promise<Backlog | undefined> } | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -80,9 +89,18 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     };
   }
 
-  /** Undrained journal rows and the age of the oldest, read through the caller's connection. */
-  backlog(query: QueryRows): Promise<{ backlog: number; lagMs: number }> {
-    return this.reader.backlog(query);
+  /**
+   * Undrained journal rows and the age of the oldest, read through the caller's connection at most
+   * once a second for everyone who asks (/health, /metrics); undefined when the database did not
+   * answer within 2 s, so that neither hangs on it.
+   */
+  backlog(query: QueryRows): Promise<Backlog | undefined> {
+    if (!this.recentBacklog || Date.now() - this.recentBacklog.at > BACKLOG_MAX_AGE_MS) {
+      const read = this.reader.backlog(query);
+      const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, BACKLOG_TIMEOUT_MS, undefined).unref());
+      this.recentBacklog = { at: Date.now(), value: Promise.race([read, timeout]).catch(() => undefined) };
+    }
+    return this.recentBacklog.value;
   }
 
   private async session(client: pg.Client): Promise<void> {

@@ -28,7 +28,10 @@ export class HealthController {
     let backlog = { backlog: 0, lagMs: 0 };
     try {
       await this.health.check([() => this.database.pingCheck('database').withTimeout(1500)]);
-      backlog = await this.listener.backlog((sql) => this.dataSource.query(sql));
+      // Shared with /metrics (read at most once a second); undefined: the database did not answer.
+      const recent = await this.listener.backlog((sql) => this.dataSource.query(sql));
+      if (!recent) throw new Error('no backlog');
+      backlog = recent;
     } catch {
       database = 'down';
     }

@@ -20,8 +20,6 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly notifications: Counter;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
-  /** One backlog query per scrape (both gauges share it), bounded in time. */
-  private backlog: { at: number; value: Promise<{ backlog: number; lagMs: number } | undefined> } | undefined;
 
   constructor(
     listener: PgListener,
@@ -35,14 +33,7 @@ export class MetricsService {
     // rowcast_nodejs_active_handles, _requests and _resources.
     for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`rowcast_nodejs_active_${name}_total`);
     // A scrape must answer when the database does not: the backlog is then NaN and database_up 0.
-    const backlog = () => {
-      if (!this.backlog || Date.now() - this.backlog.at > 1000) {
-        const query = listener.backlog((sql) => dataSource.query(sql));
-        const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, 2000, undefined).unref());
-        this.backlog = { at: Date.now(), value: Promise.race([query, timeout]).catch(() => undefined) };
-      }
-      return this.backlog.value;
-    };
+    const backlog = () => listener.backlog((sql) => dataSource.query(sql));
     new Gauge({
       name: 'rowcast_database_up',
       help: 'Whether the backlog query of this scrape answered within 2 s (1) or not (0)',
