@@ -2,10 +2,12 @@ import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { LoggerModule } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
 import { AuthModule } from './auth/auth.module.js';
 import type { AuthenticatedRequest } from './auth/require-scope.decorator.js';
 import { CaptureModule } from './capture/capture.module.js';
 import { ExceptionsFilter } from './common/http/exceptions.filter.js';
+import { loggerOptions } from './common/logging/logger-options.js';
 import { ShutdownModule } from './common/shutdown/shutdown.js';
 import { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -21,11 +23,13 @@ export interface AppModuleOptions {
   config: AppConfig;
   /** Resolved before Nest starts: DATABASE_URL, or the embedded server's URL. */
   databaseUrl: string;
+  /** The process's logger (main.ts): one output, so lines keep their order. Absent: one of its own. */
+  logger?: PinoLogger;
 }
 
 @Module({})
 export class AppModule {
-  static forRoot({ config, databaseUrl }: AppModuleOptions): DynamicModule {
+  static forRoot({ config, databaseUrl, logger }: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -33,7 +37,7 @@ export class AppModule {
         ShutdownModule,
         LoggerModule.forRoot({
           pinoHttp: {
-            level: config.logLevel,
+            ...(logger ? { logger } : loggerOptions(config)),
             // One line per request, without bodies or credentials.
             redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
             customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,

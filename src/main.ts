@@ -8,11 +8,12 @@ import { configureApp } from './app.setup.js';
 import { stopAccepting } from './common/shutdown/shutdown.js';
 import { AppConfig, ConfigError, loadConfig } from './config/config.js';
 import { ResolvedDatabase, resolveDatabase } from './database/database-url.js';
+import { loggerOptions } from './common/logging/logger-options.js';
 import { runMigrations } from './database/run-migrations.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
-  const log = pino({ level: config.logLevel, name: 'rowcast' });
+  const log = pino({ ...loggerOptions(config), name: 'rowcast' });
   // Before anything starts (the database, the drainer): a second `npm start` says so and stops.
   await exitIfPortTaken(config);
 
@@ -30,7 +31,7 @@ async function bootstrap(): Promise<void> {
   if (database.embedded) log.info(`embedded PostgreSQL for direct SQL: psql ${database.url}`);
   await runMigrations(database.url, (message) => log.info(message));
   app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ config, databaseUrl: database.url }),
+    AppModule.forRoot({ config, databaseUrl: database.url, logger: log }),
     { bufferLogs: true, bodyParser: false },
   );
   configureApp(app, config);

@@ -45,6 +45,10 @@ class EnvironmentVariables {
   LOG_LEVEL?: LogLevel;
 
   @IsOptional()
+  @IsIn(['pretty', 'json'], { message: 'must be pretty or json' })
+  LOG_FORMAT?: 'pretty' | 'json';
+
+  @IsOptional()
   @IsString()
   EMBEDDED_PG_DIR?: string;
 
@@ -133,6 +137,8 @@ export interface AppConfig {
   port: number;
   host: string;
   logLevel: LogLevel;
+  /** Short human-readable lines on a terminal, JSON lines otherwise (or when asked). */
+  logFormat: 'pretty' | 'json';
   embeddedPgDir: string;
   dbPoolSize: number;
   bodyLimit: string;
@@ -213,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: parsed.PORT ?? 3000,
     host: parsed.HOST ?? (parsed.DATABASE_URL ? '0.0.0.0' : '127.0.0.1'),
     logLevel: parsed.LOG_LEVEL ?? 'info',
+    logFormat: parsed.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     embeddedPgDir: path.resolve(parsed.EMBEDDED_PG_DIR ?? '.data/postgres'),
     dbPoolSize: parsed.DB_POOL_SIZE ?? 10,
     bodyLimit: parsed.BODY_LIMIT ?? '1mb',

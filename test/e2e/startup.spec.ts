@@ -105,6 +105,35 @@ describe('starting the service', () => {
     expect(existsSync(path.join(dir, 'busy'))).toBe(false); // no database was started
   });
 
+  it('on a terminal, prints a short human-readable start-up with the ready line last; JSON lines when asked', async () => {
+    // `script` gives the app a pseudo-terminal as stdout, as a person's shell does.
+    const onTerminal = (env: string) =>
+      new Promise<string>((resolve) => {
+        const child = spawn('script', ['-qfec', `env ${env} PORT=0 HOST=127.0.0.1 ${process.execPath} ${main}`, '/dev/null'], {
+          cwd: root,
+          env: { PATH: process.env.PATH, EMBEDDED_PG_DIR: path.join(dir, 'tty') },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (chunk) => {
+          out += chunk;
+          if (/ready on/.test(out)) child.kill('SIGINT');
+        });
+        child.on('exit', () => resolve(out.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '')));
+      });
+    const pretty = (await onTerminal('')).split('\n').filter((line) => line.trim());
+    const upToReady = pretty.slice(0, pretty.findIndex((line) => line.includes('rowcast ready on')) + 1);
+    expect(upToReady.at(-1)).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: rowcast ready on embedded PostgreSQL/);
+    expect(upToReady.length).toBeLessThan(15);
+    expect(upToReady.some((line) => line.trimStart().startsWith('{'))).toBe(false);
+    expect(upToReady.join('\n')).not.toMatch(/Mapped \{|dependencies initialized/);
+
+    const json = (await onTerminal('LOG_FORMAT=json')).split('\n').filter((line) => line.trim());
+    expect(json.length).toBeGreaterThan(10);
+    for (const line of json.filter((l) => l.startsWith('{'))) expect(() => JSON.parse(line)).not.toThrow();
+    expect(json.some((line) => line.includes('rowcast ready on'))).toBe(true);
+  }, 60_000);
+
   it('starts on an embedded PostgreSQL, logs requests as JSON lines without bodies, and stops cleanly', async () => {
     const pgDir = path.join(dir, 'embedded', 'postgres');
     const app = await start({ EMBEDDED_PG_DIR: pgDir });
