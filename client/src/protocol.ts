@@ -1,0 +1,141 @@
+/**
+ * The service's wire contract, as docs/asyncapi.yaml (the WebSocket protocol) and the OpenAPI
+ * document (GET /notifications) describe it. A test holds these lists to the AsyncAPI document.
+ */
+
+export type Operation = 'INSERT' | 'UPDATE' | 'DELETE';
+
+/** What changed: the row before and after, who changed it, in which transaction. */
+export interface NotificationPayload {
+  schema: string;
+  table: string;
+  op: Operation;
+  /** The row's primary key. */
+  pk: Record<string, unknown>;
+  /** The row after the change; null for deletions. */
+  new: Record<string, unknown> | null;
+  /** The row before the change; null for creations. */
+  old: Record<string, unknown> | null;
+  /** For updates, the columns whose values changed. */
+  changedColumns: string[] | null;
+  actor: string;
+  txId: string;
+  /** ISO 8601. */
+  changedAt: string;
+}
+
+/** One committed row change. Ids are decimal strings that increase in delivery order. */
+export interface Notification {
+  id: string;
+  /** `<table>.<created|updated|deleted>`, e.g. `invoice_items.updated`. */
+  event: string;
+  /** ISO 8601. */
+  createdAt: string;
+  payload: NotificationPayload;
+}
+
+/**
+ * Which notifications a subscription wants; every filter given must hold, one left out holds for
+ * everything.
+ */
+export interface NotificationFilter {
+  /** Event names (`invoices.created`) or prefixes ending in `.*` (`invoices.*`). */
+  events?: string[];
+  /** Tables: `invoices` (or `public.invoices`), `sales.orders` outside `public`. */
+  tables?: string[];
+  /** Column values of the row (`new`, `old` for deletions), compared as text; null: null or missing. */
+  where?: Record<string, string | number | boolean | null>;
+}
+
+export interface SubscribeRequest extends NotificationFilter {
+  /** Replay the stored notifications after this id first, then continue live. */
+  since?: string;
+}
+
+/** Codes of an error acknowledgement (`{ok: false, error: {code, message}}`). */
+export const ACK_ERROR_CODES = [
+  'INVALID_REQUEST',
+  'MESSAGE_TOO_LARGE',
+  'TOO_MANY_SUBSCRIPTIONS',
+  'UNKNOWN_SUBSCRIPTION',
+  'SINCE_EXPIRED',
+  'UNAVAILABLE',
+  'FORBIDDEN',
+  'RATE_LIMITED',
+  'INTERNAL',
+] as const;
+
+/** Codes of `error_notice`, sent just before the server closes a connection. */
+export const NOTICE_CODES = ['SLOW_CONSUMER', 'SINCE_EXPIRED', 'KEY_REVOKED', 'UNAUTHORIZED', 'SERVER_SHUTTING_DOWN'] as const;
+
+/** Codes of a refused handshake (`connect_error` with `data.code`). */
+export const HANDSHAKE_ERROR_CODES = ['UNAUTHORIZED', 'FORBIDDEN', 'TOO_MANY_CONNECTIONS'] as const;
+
+export type AckErrorCode = (typeof ACK_ERROR_CODES)[number];
+export type NoticeCode = (typeof NOTICE_CODES)[number];
+export type HandshakeErrorCode = (typeof HANDSHAKE_ERROR_CODES)[number];
+/** Every code the service may answer the WebSocket client with. */
+export type ErrorCode = AckErrorCode | NoticeCode | HandshakeErrorCode;
+
+export interface ErrorNotice {
+  code: NoticeCode;
+  message: string;
+}
+
+export type SubscribeAck =
+  | { ok: true; subscriptionId: string; cursor: string }
+  | { ok: false; error: { code: AckErrorCode; message: string } };
+
+export type UnsubscribeAck = { ok: true } | { ok: false; error: { code: AckErrorCode; message: string } };
+
+/** Socket.IO events the server sends on the `/events` namespace. */
+export interface ServerToClientEvents {
+  notification: (notification: Notification) => void;
+  error_notice: (notice: ErrorNotice) => void;
+}
+
+/** Socket.IO events a client sends, each answered with an acknowledgement. */
+export interface ClientToServerEvents {
+  subscribe: (request: SubscribeRequest, ack: (ack: SubscribeAck) => void) => void;
+  unsubscribe: (request: { subscriptionId: string }, ack: (ack: UnsubscribeAck) => void) => void;
+}
+
+/** The server's event names, one place for both sides' string literals. */
+export const SERVER_EVENTS = {
+  notification: 'notification',
+  errorNotice: 'error_notice',
+} as const satisfies Record<string, keyof ServerToClientEvents>;
+
+export const CLIENT_EVENTS = {
+  subscribe: 'subscribe',
+  unsubscribe: 'unsubscribe',
+} as const satisfies Record<string, keyof ClientToServerEvents>;
+
+/** The namespace every instance serves live notifications on. */
+export const NAMESPACE = '/events';
+
+/** `GET /notifications` query: ascending ids after `after`. */
+export interface NotificationQuery {
+  /** An event name, or a prefix ending in `.*`. */
+  event?: string;
+  table?: string;
+  /** The changed row's primary key value. */
+  entityId?: string;
+  /** Only notifications with a larger id (the previous page's `nextCursor`). */
+  after?: string;
+  /** 1–1000; the service's default is 100. */
+  limit?: number;
+}
+
+export interface NotificationPage {
+  data: Notification[];
+  /** The last id returned (pass it as `after`); null on an empty page. */
+  nextCursor: string | null;
+}
+
+/** The service's error body on every HTTP error. */
+export interface HttpErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+}
