@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,9 +17,17 @@ describe('dashboard page', () => {
   let page: Page;
   /** Console messages about the Content-Security-Policy header: the page must need no exception. */
   const cspViolations: string[] = [];
+  /** Uncaught exceptions in the page (a module that failed to load, a handler that threw). */
+  const pageErrors: string[] = [];
+  /** The app's open TCP connections, to drop them as a network failure would. */
+  const connections = new Set<Socket>();
 
   beforeAll(async () => {
     t = await createTestApp({ listen: true, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1h' } });
+    t.app.getHttpServer().on('connection', (socket: Socket) => {
+      connections.add(socket);
+      socket.once('close', () => connections.delete(socket));
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
@@ -27,6 +36,7 @@ describe('dashboard page', () => {
     page.on('console', (message) => {
       if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
     });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(t.url);
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
   });
@@ -58,11 +68,22 @@ describe('dashboard page', () => {
     const id = rows[0].id;
     await totalOf(id).waitFor({ timeout: 15_000 });
     await page.evaluate(() => (window as unknown as { rowcast: { disconnect(): void } }).rowcast.disconnect());
-    await page.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Disconnected' }).waitFor();
     await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 999)`, [id]);
     await waitForNotifications(t.db.sql, 1, { where: `event = 'invoice_items.created' AND payload->'new'->>'invoice_id' = $1`, values: [id] });
     await page.evaluate(() => (window as unknown as { rowcast: { connect(): void } }).rowcast.connect());
     await totalOf(id).filter({ hasText: '9.99' }).waitFor({ timeout: 15_000 });
+  });
+
+  it('reconnects by itself when the network drops the connection', async () => {
+    const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-DROP') RETURNING id`);
+    const id = rows[0].id;
+    await totalOf(id).waitFor({ timeout: 15_000 });
+    for (const socket of connections) socket.destroy(); // the page's HTTP and WebSocket connections
+    await page.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
+    await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 2, 321)`, [id]);
+    await totalOf(id).filter({ hasText: '6.42' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
   });
 
   it('filters the feed, and is usable with a keyboard and a screen reader', async () => {
@@ -121,6 +142,7 @@ describe('dashboard page', () => {
   // Last: it turns the service's keys on.
   it('asks for an API key once keys exist, refuses a wrong one, and goes live with a good one', async () => {
     expect(cspViolations).toEqual([]);
+    expect(pageErrors).toEqual([]);
     const token = await createKey(t.db, 'dashboard', ['invoices:read', 'events:subscribe']);
     await reloadKeys(t);
     // The open page is disconnected (it had no key) and asks for one.

@@ -1,5 +1,7 @@
 // rowcast dashboard: invoices with live totals, and the live notification feed.
-// No build step: plain ES module; the Socket.IO client comes from the app itself (/socket.io/).
+// No build step: plain ES modules. The live feed is the client library (client/, copied beside
+// this file by `npm run build:client`), which resumes by itself after every reconnection.
+import { RowcastClient, RowcastError } from './client/index.js';
 
 const FEED_LIMIT = 200;
 const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -10,8 +12,8 @@ const invoices = new Map(); // id -> invoice as GET /invoices/:id returns it
 const refreshing = new Map(); // id -> timer: coalesces bursts of changes to one fetch
 const feed = []; // newest first
 const tables = new Set();
-let lastId; // the last notification id received: where a reconnect resumes
-let socket;
+let lastId; // the last notification id received (the sinks' lag counts up to it)
+let subscription; // the live feed
 
 // --- API key ----------------------------------------------------------------
 // Once the service has API keys, every call needs one: the page asks for it and keeps it in
@@ -33,7 +35,9 @@ $('key-form').addEventListener('submit', (event) => {
   $('api-key').value = '';
   $('key-form').hidden = true;
   setStatus('Connecting…', false);
-  if (!socket.connected) socket.connect();
+  // A refused key ended the subscription: follow again from the last notification seen.
+  if (subscription.closed) follow();
+  else client.connect();
 });
 
 /** GET with the key; a refused key asks for another and yields undefined. */
@@ -223,55 +227,56 @@ function sinkRow(sink) {
   return row;
 }
 
-// --- connection ---------------------------------------------------------------
+// --- live feed -----------------------------------------------------------------
 
-function connect() {
-  // auth as a function: every (re)connection presents the key current at that moment.
-  socket = io('/events', { transports: ['websocket'], auth: (send) => send(apiKey() ? { token: apiKey() } : {}) });
-  socket.on('notification', onNotification);
-  // A refused handshake is not retried by Socket.IO: a new key reconnects (see the key form).
-  socket.on('connect_error', (error) => {
-    if (error.data?.code) askForKey(error.message);
-  });
-  socket.on('error_notice', (notice) => {
-    if (notice.code === 'KEY_REVOKED' || notice.code === 'UNAUTHORIZED') askForKey(notice.message);
-  });
-  socket.on('connect', async () => {
-    // Resume after the last notification seen: the server replays what was missed, then goes live.
-    const ack = await socket.emitWithAck('subscribe', lastId ? { since: lastId } : {});
-    if (!ack.ok) {
-      setStatus(`Subscription refused: ${ack.error.message}`, false);
-      if (ack.error.code === 'SINCE_EXPIRED') {
-        lastId = undefined;
-        invoices.clear();
-        await loadInvoices();
-        socket.disconnect().connect();
+// The key is read at every connection: one typed into the form is used from then on.
+const client = new RowcastClient({ url: location.origin, apiKey });
+const KEY_REFUSED = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'KEY_REVOKED']);
+
+let wasLive = false;
+
+/** Every notification after lastId (from now on, the first time); reconnections resume by themselves. */
+function follow() {
+  subscription = client.subscribe({}, onNotification, {
+    since: lastId,
+    onStatus: (status) => {
+      if (status === 'live') {
+        wasLive = true;
+        setStatus('Live', true);
+        if (invoices.size === 0) loadInvoices();
+      } else {
+        setStatus(status === 'paused' ? 'Disconnected' : wasLive ? 'Reconnecting…' : 'Connecting…', false);
       }
-      return;
-    }
-    lastId ??= ack.cursor;
-    setStatus('Live', true);
-    if (invoices.size === 0) await loadInvoices();
+    },
+    onError: (error) => {
+      if (!(error instanceof RowcastError)) throw error; // this page's own bug: leave it to the console
+      if (!error.fatal) return; // a slow reader, a restart: the client resumes by itself
+      if (KEY_REFUSED.has(error.code)) askForKey(error.message);
+      else if (error.code === 'SINCE_EXPIRED') resync();
+      else setStatus(`Subscription refused: ${error.message}`, false);
+    },
   });
-  socket.on('disconnect', (reason) => {
-    if (!$('key-form').hidden) return; // refused: waits for a key, not for the network
-    setStatus('Reconnecting…', false);
-    // The server closed this connection on purpose (a slow reader, say): Socket.IO leaves such a
-    // connection closed, so the page reconnects itself, resuming with since.
-    if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 1000);
-  });
+}
+
+/** Retention deleted notifications this page had not seen: reload the invoices, follow from now on. */
+async function resync() {
+  setStatus('Re-syncing…', false);
+  lastId = undefined;
+  invoices.clear();
+  await loadInvoices();
+  follow();
 }
 
 $('filters').addEventListener('input', renderFeed);
 $('filters').addEventListener('submit', (event) => event.preventDefault());
-connect();
+follow();
 loadSinks();
 setInterval(loadSinks, SINKS_REFRESH_MS);
 
 // A handle for the browser console (and the end-to-end test).
 window.rowcast = {
-  disconnect: () => socket.disconnect(),
-  connect: () => socket.connect(),
+  disconnect: () => client.disconnect(),
+  connect: () => client.connect(),
   get lastId() {
     return lastId;
   },
