@@ -5,6 +5,9 @@ export type TransactionSql = <R extends object = Record<string, unknown>>(text: 
 export const NOTIFICATIONS_CHANNEL = 'rowcast_notifications';
 
 /** A notification as stored and pushed (see NotificationDto for the API shape). */
+/** A notification id as the API takes it: digits, at most 18 (a bigint that JSON carries as text). */
+export const NOTIFICATION_ID = /^\d{1,18}$/;
+
 export interface StoredNotification {
   id: string;
   event: string;

@@ -5,6 +5,7 @@ import { CallerKey, RequireScope } from '../auth/require-scope.decorator.js';
 import { ApiErrors } from '../common/http/api-errors.decorator.js';
 import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from './dto/notification.dto.js';
 import { NotificationsService } from './notifications.service.js';
+import { NOTIFICATION_ID } from '../events/event-catalog.js';
 
 @ApiTags('notifications')
 @Controller('notifications')
@@ -23,7 +24,7 @@ export class NotificationsController {
   @Get(':id')
   @ApiErrors(400, 404)
   get(@Param('id') id: string, @CallerKey() key?: ApiKey): Promise<NotificationDto> {
-    if (!/^\d{1,18}$/.test(id)) throw new BadRequestException('id must be a notification id (digits)');
+    if (!NOTIFICATION_ID.test(id)) throw new BadRequestException('id must be a notification id (digits)');
     return this.service.get(id, key);
   }
 }

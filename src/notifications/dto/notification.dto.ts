@@ -3,6 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import { canonicalTable } from '../../events/notification-filter.js';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
+import { NOTIFICATION_ID } from '../../events/event-catalog.js';
 
 const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
 
@@ -33,7 +34,7 @@ export class ListNotificationsQueryDto {
 
   /** Only notifications with a larger id (the previous page's `nextCursor`). */
   @IsOptional()
-  @Matches(/^\d{1,18}$/, { message: 'after must be a notification id (digits)' })
+  @Matches(NOTIFICATION_ID, { message: 'after must be a notification id (digits)' })
   after?: string;
 
   @Type(() => Number)

@@ -1,10 +1,11 @@
 import { IsString, Matches, ValidateIf } from 'class-validator';
 import { NotificationFilterDto } from '../../events/notification-filter.js';
+import { NOTIFICATION_ID } from '../../events/event-catalog.js';
 
 export class SubscribeDto extends NotificationFilterDto {
   /** Resume after this notification id: stored ones are replayed first. Absent: from now on. */
   @ValidateIf((_object: object, value: unknown) => value !== undefined)
-  @Matches(/^\d{1,18}$/, { message: 'since must be a notification id (digits)' })
+  @Matches(NOTIFICATION_ID, { message: 'since must be a notification id (digits)' })
   @IsString({ message: 'since must be a notification id given as a string' })
   since?: string;
 }

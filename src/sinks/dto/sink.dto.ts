@@ -18,6 +18,7 @@ import {
 import { EventsField, NotificationFilterDto, TablesField, WhereField } from '../../events/notification-filter.js';
 import { IntField } from '../../common/validation.js';
 import { EXHAUSTED_ACTIONS, type ExhaustedAction, SINK_STATES, type SinkState } from '../sink.js';
+import { NOTIFICATION_ID } from '../../events/event-catalog.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_MESSAGE = 'name must be 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit';
@@ -36,7 +37,7 @@ const OnExhausted = () =>
     IsIn(EXHAUSTED_ACTIONS, { message: `onExhausted must be one of ${EXHAUSTED_ACTIONS.join(', ')}` }),
     ApiPropertyOptional({ enum: EXHAUSTED_ACTIONS }),
   );
-const FROM = /^(now|start|\d{1,18})$/;
+const FROM = new RegExp(`^(now|start|${NOTIFICATION_ID.source.slice(1, -1)})$`);
 const FROM_MESSAGE = "from must be 'now', 'start' or a notification id (digits)";
 
 /** Fields every sink has, on creation. */
@@ -184,7 +185,7 @@ export class RotateSecretDto {
 export class RedeliverDto {
   /** One notification, delivered again ahead of the rest. */
   @IsOptional()
-  @Matches(/^\d{1,18}$/, { message: 'notificationId must be a notification id (digits)' })
+  @Matches(NOTIFICATION_ID, { message: 'notificationId must be a notification id (digits)' })
   @IsString({ message: 'notificationId must be a notification id given as a string' })
   notificationId?: string;
 
@@ -195,7 +196,7 @@ export class RedeliverDto {
 
   /** Everything after this cursor again: the position moves back (or on) to it. */
   @IsOptional()
-  @Matches(/^\d{1,18}$/, { message: 'from must be a notification id (digits)' })
+  @Matches(NOTIFICATION_ID, { message: 'from must be a notification id (digits)' })
   @IsString({ message: 'from must be a notification id given as a string' })
   from?: string;
 }
