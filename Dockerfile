@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
+COPY client ./client
 COPY src ./src
 COPY migrations ./migrations
 # The embedded PostgreSQL (~60 MB, an optional dependency) is for `npm start` on a laptop, not here.
