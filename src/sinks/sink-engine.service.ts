@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { NotificationsAppendedEvent } from '../events/event-catalog.js';
+import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { NotificationLog } from '../notifications/notification-log.js';
 import { NatsTransport } from './nats.transport.js';
 import { RabbitMqTransport } from './rabbitmq.transport.js';
@@ -29,7 +30,8 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly stopping = new Set<Promise<void>>();
   /** When the last renewal was sent: leases run from about then. */
   private renewedAt = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Ends the wait between renewals: a new sink is claimed at once. */
+  private readonly renewal = new WakeableSleep();
   private renewing: Promise<void> | undefined;
   private stopped = false;
   private sinceTrim = 0;
@@ -42,12 +44,14 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   ) {}
 
   onApplicationBootstrap(): void {
-    this.renew();
+    // One loop, started here: runners it starts never run inside an HTTP request's context (its
+    // log bindings), and a change that arrives during a claim wakes the next one.
+    this.renewing = this.renewLeases();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.renewal.wake();
     await this.renewing;
     await Promise.all([...this.runners.values()].map((runner) => runner.stop()));
     this.runners.clear();
@@ -67,7 +71,7 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   changed(sinkId: string): void {
     const runner = this.runners.get(sinkId);
     if (runner) runner.nudge();
-    else this.renew();
+    else this.renewal.wake();
   }
 
   /** Delivery counts of the sinks this instance delivers. */
@@ -80,15 +84,11 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
     return this.end;
   }
 
-  private renew(): void {
-    if (this.stopped || this.renewing) return;
-    clearTimeout(this.timer);
-    this.renewing = this.claim()
-      .catch((error: unknown) => this.logger.warn(`sink leases: ${error instanceof Error ? error.message : String(error)}`))
-      .finally(() => {
-        this.renewing = undefined;
-        if (!this.stopped) this.timer = setTimeout(() => this.renew(), Math.max(100, Math.floor(this.config.sinks.leaseMs / 3)));
-      });
+  private async renewLeases(): Promise<void> {
+    while (!this.stopped) {
+      await this.claim().catch((error: unknown) => this.logger.warn(`sink leases: ${error instanceof Error ? error.message : String(error)}`));
+      await this.renewal.sleep(Math.max(100, Math.floor(this.config.sinks.leaseMs / 3)));
+    }
   }
 
   private async claim(): Promise<void> {

@@ -8,9 +8,13 @@ import { SinkRepository } from './sink.repository.js';
 import { DeliveryAttempt, SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
 
 /** Notifications read from the log per round trip. */
-const PAGE = 500;
-/** Messages handed to a transport per send (a broker pipelines them; a webhook posts them in turn). */
-const CHUNK = 100;
+const PAGE = 1000;
+/**
+ * Messages handed to a transport per send: a webhook posts them in turn (and the runner looks for
+ * changes between sends); a broker pipelines them and waits for their confirms, so a larger
+ * window keeps more of them in flight.
+ */
+const CHUNK = { webhook: 100, rabbitmq: 1000, nats: 1000 } as const;
 /** While delivering, the position is written at least this often (and after every failure). */
 const CHECKPOINT_MS = 200;
 /** Nothing new: look again after this long, unless woken first. */
@@ -160,7 +164,7 @@ export class SinkRunner {
 
   /** Delivers queued redeliveries; false when there were none. */
   private async redeliver(sink: Sink): Promise<boolean> {
-    const ids = await this.context.repository.queuedRedeliveries(sink.id, CHUNK);
+    const ids = await this.context.repository.queuedRedeliveries(sink.id, CHUNK.webhook);
     if (!ids.length) return false;
     for (const id of ids) {
       const notification = await this.context.log.get(id);
@@ -220,7 +224,7 @@ export class SinkRunner {
         }
         if (!this.context.leaseHeld()) throw new LeaseUnsure();
         this.stats.oldestPendingAt = notifications[index].createdAt;
-        const chunk = notifications.slice(index, index + CHUNK);
+        const chunk = notifications.slice(index, index + CHUNK[sink.kind]);
         const result = await this.send(sink, chunk.map(toSinkMessage));
         pending.push(...(result.attempts ?? []));
         this.stats.delivered += result.confirmed;
