@@ -1,4 +1,4 @@
-// `npm run bench` (about 15 minutes) or `npm run bench -- --quick` (about 90 s): runs every
+// `npm run bench` (about 17 minutes) or `npm run bench -- --quick` (about 2 minutes): runs every
 // scenario against a PostgreSQL of its own (embedded, or BENCH_DATABASE_URL), prints a table,
 // writes bench/results/<date>[-quick].json and .svg (a full run also docs/benchmarks.svg).
 // `--only writes,latency` runs some scenarios; `--profile` also records where the time goes
@@ -17,6 +17,7 @@ import { catchup } from './scenarios/catchup.mjs';
 import { fanout } from './scenarios/fanout.mjs';
 import { latency } from './scenarios/latency.mjs';
 import { rest } from './scenarios/rest.mjs';
+import { sinks } from './scenarios/sinks.mjs';
 import { writes } from './scenarios/writes.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -38,6 +39,11 @@ const PLAN = {
   catchup: (pg) => catchup(pg, { behind: quick ? 20_000 : 100_000 }),
   burst: (pg) => burst(pg, { rows: quick ? 20_000 : 100_000 }),
   rest: (pg) => rest(pg, { seconds: quick ? 3 : 15 }),
+  // Webhook, RabbitMQ and NATS sinks, and the writers with three of them active (about 2 minutes).
+  sinks: (pg) =>
+    sinks(pg, quick
+      ? { latencySeconds: 3, changes: 5_000, behind: 20_000, writerSeconds: 3, rounds: 1 }
+      : { latencySeconds: 10, changes: 20_000, behind: 50_000, writerSeconds: 10, rounds: 3 }),
 };
 const chosen = args.only ? args.only.split(',') : Object.keys(PLAN);
 const unknown = chosen.filter((name) => !(name in PLAN));

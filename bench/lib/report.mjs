@@ -35,7 +35,7 @@ const times = (value) => `×${n2(value)}`;
 /** Rows of [scenario, result, target, verdict]; target and verdict are empty where there is no target. */
 export function rows(results) {
   const out = [];
-  const { writes, bulk, latency, latency1, fanout, catchup, burst, rest } = results.scenarios;
+  const { writes, bulk, latency, latency1, fanout, catchup, burst, rest, sinks } = results.scenarios;
   if (writes) {
     const t = writes.tps;
     out.push([`writes, 8 writers (${writes.driver})`, `A ${n0.format(t.A.median)} · B ${n0.format(t.B.median)} · C ${n0.format(t.C.median)} · D ${n0.format(t.D.median)} tps`, '', '']);
@@ -99,6 +99,76 @@ export function rows(results) {
   if (rest) {
     out.push([`REST POST items, ${rest.connections} connections`, `${n0.format(rest.requestsPerSecond)} req/s · p50 ${rest.p50} ms · p99 ${rest.p99} ms · non-2xx ${rest.non2xx}`, 'report', '']);
   }
+  if (sinks) out.push(...sinkRows(sinks));
+  return out;
+}
+
+/** The sinks scenario: webhook throughput and latency, the brokers' rates, the writers with three sinks. */
+function sinkRows({ webhookThroughput: t, webhookLatency: l, brokers, writers: w, appWarnings }) {
+  const out = [];
+  const order = `${t.inOrder ? 'in order' : 'OUT OF ORDER'} · missing ${n0.format(t.missing)} · duplicates ${n0.format(t.duplicates)}`;
+  // CPU seconds per second while it ran: where the time went when a rate falls short.
+  const cpu = (c, other) => `CPU app ${n2(c.app)} (waited ${n2(c.appWaitingForCpu)}), ${other ? `${other} ${n2(c[other])}` : `receiver ${n2(c.bench)}`}`;
+  out.push([
+    `sinks: webhook, ${n0.format(t.changes)} changes to one receiver`,
+    `${n0.format(t.perSecond)}/s (${n0.format(t.delivered)} in ${t.seconds.toFixed(1)} s) · ${order} · ${cpu(t.cpu)}`,
+    '≥ 2,000/s, in order, none missing',
+    verdict(['rate', t.perSecond, (v) => v >= 2_000], ['order', t.inOrder ? 1 : 0, (v) => v === 1], ['missing', t.missing, (v) => v === 0]),
+  ]);
+  out.push([
+    `sinks: webhook, commit → receiver at ${l.rate}/s, ${l.seconds} s`,
+    `p50 ${n1(l.p50)} ms · p99 ${n1(l.p99)} ms · max ${n1(l.max)} ms (${n1(l.warmUpMax)} ms in the uncounted first second) · lost ${n0.format(l.written - l.delivered)}`,
+    'p99 ≤ 50 ms',
+    verdict(['p99', l.p99, (v) => v <= 50]),
+  ]);
+  for (const [kind, b] of Object.entries(brokers)) {
+    const title = `sinks: ${kind === 'nats' ? 'NATS JetStream, acks' : 'RabbitMQ, publisher confirms'}, ${n0.format(b.notifications ?? 0)} behind`;
+    if (b.skipped) {
+      out.push([title, b.skipped, '≥ 20,000/s', '—']);
+      continue;
+    }
+    const stored = `${n0.format(b.stored)} stored in ${b.seconds.toFixed(1)} s`;
+    const broker = kind === 'nats' ? 'nats-server' : 'beam.smp';
+    out.push([
+      title,
+      `${n0.format(b.perSecond)}/s (${stored}; ${b.secondsFromCreation.toFixed(1)} s from creating the sink) · ${cpu(b.cpu, b.cpu[broker] === undefined ? undefined : broker)}`,
+      '≥ 20,000/s',
+      verdict(['rate', b.perSecond, (v) => v >= 20_000]),
+    ]);
+  }
+  const some = `${w.sinks.length} sink${w.sinks.length === 1 ? '' : 's'}`;
+  out.push([
+    `sinks: writers, 8 (${w.driver}), app draining`,
+    `no sinks ${n0.format(w.tps.none.median)} tps · ${some} (${w.sinks.join(', ')}) ${n0.format(w.tps.three.median)} tps`,
+    '',
+    '',
+  ]);
+  out.push([`  ${some} ÷ no sinks (per round)`, range(w.ratio, n2), '≥ 0.95 (unchanged within noise)', verdict(['ratio', w.ratio.median, (v) => v >= 0.95])]);
+  const middle = (values) => values.map(Number).sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const servers = 'beam.smp+nats-server';
+  const app = (rounds) =>
+    `app ${n2(middle(rounds.map((c) => c.app)))} (waited ${n2(middle(rounds.map((c) => c.appWaitingForCpu)))})` +
+    (rounds[0][servers] === undefined ? '' : `, brokers ${n2(middle(rounds.map((c) => c[servers])))}`);
+  out.push(['  CPU s/s (median)', `no sinks: ${app(w.cpu.none)} · ${some}: ${app(w.cpu.three)}`, 'report', '']);
+  // What the sinks did meanwhile: their rate, and what they had yet to deliver when the writers stopped.
+  const perKind = (rounds, kind) => n0.format(middle(rounds.map((round) => round[kind])));
+  out.push([
+    '  sinks during those rounds (median)',
+    w.sinks.map((kind) => `${kind} ${perKind(w.deliveredPerSecond, kind)}/s, ${perKind(w.behind, kind)} behind at the end`).join(' · '),
+    'report',
+    '',
+  ]);
+  // Every sink measured above, as the app counted it, and what the app logged at warn or error.
+  const all = [l.sink, t.sink, ...Object.values(brokers).map((b) => b.sink), ...w.health].filter(Boolean);
+  const sum = (field) => all.reduce((total, sink) => total + (sink[field] || 0), 0);
+  const states = [...new Set(all.map((sink) => sink.state))].join(', ');
+  const log = appWarnings.length ? `app log: ${appWarnings.length} warnings/errors, first "${appWarnings[0].slice(0, 100)}"` : 'app log: no warnings or errors';
+  out.push([
+    `sinks: health of the ${all.length} sinks measured`,
+    `states ${states} · failures ${sum('failures')} · retries ${sum('retries')} · dead letters ${sum('deadLetters')} · ${log}`,
+    'no failures',
+    verdict(['failures', sum('failures') + sum('deadLetters'), (v) => v === 0]),
+  ]);
   return out;
 }
 

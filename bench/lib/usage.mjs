@@ -1,0 +1,82 @@
+// CPU use of the processes a scenario involves, from Linux /proc: how many CPU seconds per second
+// of wall time each used, and how long the app's JavaScript thread was ready to run but waited for
+// its core. Where the time goes when a rate falls short: a side near 1.0 used a whole core; a long
+// wait means the core was busy with others (on the server's core, PostgreSQL).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { now } from './clients.mjs';
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc). */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Process ids of the machine's processes named `name` (the brokers: beam.smp, nats-server). */
+function pidsNamed(name) {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name;
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * Starts measuring; the function returned gives the shares since then: `app`, `appWaitingForCpu`,
+ * `bench` (this process: receivers, clients) and, when `others` names processes (the brokers'
+ * servers, e.g. beam.smp), their sum under the names joined with '+'.
+ */
+export function cpuMeter(app, others = []) {
+  const pids = others.flatMap(pidsNamed);
+  const read = () => ({
+    at: now(),
+    app: cpuSeconds(app.pid),
+    // The app's main (JavaScript) thread: nanoseconds it was ready to run but another task had the core.
+    appWaiting: safeSchedWait(app.pid),
+    bench: process.cpuUsage(),
+    others: pids.reduce((sum, pid) => sum + safeCpuSeconds(pid), 0),
+  });
+  const start = read();
+  return () => {
+    const end = read();
+    const wall = (end.at - start.at) / 1000;
+    const bench = (end.bench.user + end.bench.system - start.bench.user - start.bench.system) / 1e6;
+    const share = (value) => Math.round((value / wall) * 100) / 100;
+    return {
+      app: share(end.app - start.app),
+      appWaitingForCpu: share((end.appWaiting - start.appWaiting) / 1e9),
+      bench: share(bench),
+      ...(pids.length && { [others.join('+')]: share(end.others - start.others) }),
+    };
+  };
+}
+
+function safeSchedWait(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return NaN; // a kernel without schedstats
+  }
+}
+
+function safeCpuSeconds(pid) {
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return 0;
+  }
+}
