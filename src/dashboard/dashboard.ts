@@ -10,4 +10,8 @@ export function serveDashboard(app: NestExpressApplication): void {
   app.getHttpAdapter().get('/', (_req, res) => {
     (res as import('express').Response).sendFile('index.html', { root: PUBLIC });
   });
+  // Browsers ask for /favicon.ico whatever the page links (the API docs page among them).
+  app.getHttpAdapter().get('/favicon.ico', (_req, res) => {
+    (res as import('express').Response).type('image/svg+xml').sendFile('favicon.svg', { root: PUBLIC, maxAge: '1d' });
+  });
 }

@@ -57,6 +57,26 @@ describe('dashboard page', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
   });
 
+  it('fits a phone (420 px) without horizontal scrolling, lists every captured table, and has an icon', async () => {
+    const phone = await browser.newPage({ viewport: { width: 420, height: 800 } });
+    try {
+      await phone.goto(t.url);
+      await phone.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
+      await phone.locator('summary').filter({ hasText: 'DASH-1' }).waitFor({ timeout: 15_000 });
+      // Before any notification reached this page: the tables come from GET /tables.
+      await phone.locator('#filter-table option[value="invoice_items"]').waitFor({ state: 'attached' });
+      expect(await phone.locator('#filter-table option').allTextContents()).toEqual(expect.arrayContaining(['invoices', 'invoice_items']));
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await phone.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+    } finally {
+      await phone.close();
+    }
+    const icon = await t.http.get('/favicon.ico').expect(200);
+    expect(icon.headers['content-type']).toContain('image/svg+xml');
+  });
+
   it('shows changes made through the REST API', async () => {
     const created = await t.http.post('/invoices').set('X-Actor', 'dana').send({ invoiceNo: 'DASH-REST', items: [{ quantity: 2, amountPerUnit: 500 }] });
     await totalOf(created.body.id).filter({ hasText: '10.00' }).waitFor({ timeout: 15_000 });

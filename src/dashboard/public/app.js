@@ -267,8 +267,19 @@ async function resync() {
   follow();
 }
 
+/**
+ * The table filter lists every captured table from the start (GET /tables), not only the ones seen
+ * since the page opened. A key without notifications:read falls back to those seen.
+ */
+async function loadTables() {
+  const key = apiKey();
+  const response = await fetch('/tables', key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(() => undefined);
+  if (response?.ok) for (const { table } of await response.json()) addTable(table);
+}
+
 $('filters').addEventListener('input', renderFeed);
 $('filters').addEventListener('submit', (event) => event.preventDefault());
+loadTables();
 follow();
 loadSinks();
 setInterval(loadSinks, SINKS_REFRESH_MS);
