@@ -113,6 +113,25 @@ export class NotificationLog {
   }
 
   /**
+   * The newest `limit` notifications that pass `filter`, ascending: spans of ids read backwards
+   * from the log's end, each four times the last, so a rare match costs a few reads, not a scan.
+   */
+  async readLatest(limit: number, filter: LogFilter = {}): Promise<StoredNotification[]> {
+    const floor = await this.purgedThrough();
+    let end = await this.lastId();
+    let span = BigInt(limit);
+    let found: StoredNotification[] = [];
+    while (found.length < limit && end > floor) {
+      const start = end - span > floor ? end - span : floor;
+      const page = await this.readAfter(start, Number(end - start), filter);
+      found = [...page.filter((notification) => BigInt(notification.id) <= end), ...found];
+      end = start;
+      span *= 4n;
+    }
+    return found.slice(-limit);
+  }
+
+  /**
    * The ids after `from` to read next: up to `count` of them, ending at `upTo`, in batches up to
    * the one whose last id is `lastBatch` (reading batch bounds only); undefined when nothing
    * follows `from`.

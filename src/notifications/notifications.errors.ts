@@ -6,3 +6,10 @@ export class NotificationNotFound extends DomainError {
     super(`notification ${id} not found`);
   }
 }
+
+export class BadTailQuery extends DomainError {
+  readonly kind = 'bad_request';
+  constructor() {
+    super('tail and after do not go together: tail gives the newest notifications, after pages from a cursor');
+  }
+}

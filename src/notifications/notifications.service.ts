@@ -6,7 +6,7 @@ import { toNotificationMessage } from '../events/notification-message.js';
 import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto, NotificationPayloadDto } from './dto/notification.dto.js';
 import { TableCatalog } from '../capture/table-catalog.js';
 import { NotificationLog } from './notification-log.js';
-import { NotificationNotFound } from './notifications.errors.js';
+import { BadTailQuery, NotificationNotFound } from './notifications.errors.js';
 
 function toDto(notification: StoredNotification): NotificationDto {
   const message = toNotificationMessage(notification);
@@ -26,11 +26,12 @@ export class NotificationsService {
     const allowed = key?.tables ?? undefined;
     if (query.table !== undefined) await this.tables.check([query.table]);
     if (key && allowed && query.table !== undefined && !allowed.includes(query.table)) throw new TableNotAllowed(key, allowed);
-    const page = await this.log.readAfter(BigInt(query.after ?? 0), query.limit ?? 100, {
-      event: query.event,
-      tables: query.table !== undefined ? [query.table] : allowed,
-      entityId: query.entityId,
-    });
+    const filter = { event: query.event, tables: query.table !== undefined ? [query.table] : allowed, entityId: query.entityId };
+    if (query.tail === 'true' && query.after !== undefined) throw new BadTailQuery();
+    const page =
+      query.tail === 'true'
+        ? await this.log.readLatest(query.limit ?? 100, filter)
+        : await this.log.readAfter(BigInt(query.after ?? 0), query.limit ?? 100, filter);
     return { data: page.map(toDto), nextCursor: page.length ? page[page.length - 1].id : null };
   }
 

@@ -57,12 +57,15 @@ describe('dashboard page', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
   });
 
-  it('fits a phone (420 px) without horizontal scrolling, lists every captured table, and has an icon', async () => {
+  it('fits a phone (420 px) without horizontal scrolling, starts its feed with stored notifications, lists every captured table, and has an icon', async () => {
     const phone = await browser.newPage({ viewport: { width: 420, height: 800 } });
     try {
       await phone.goto(t.url);
       await phone.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
       await phone.locator('summary').filter({ hasText: 'DASH-1' }).waitFor({ timeout: 15_000 });
+      // Stored before this page opened: the feed starts with them, not with "Waiting for changes".
+      await phone.locator('#notifications li').filter({ hasText: 'invoice_items.created' }).first().waitFor({ timeout: 5_000 });
+      expect(await phone.locator('#feed-empty').isHidden()).toBe(true);
       // Before any notification reached this page: the tables come from GET /tables.
       await phone.locator('#filter-table option[value="invoice_items"]').waitFor({ state: 'attached' });
       expect(await phone.locator('#filter-table option').allTextContents()).toEqual(expect.arrayContaining(['invoices', 'invoice_items']));

@@ -122,6 +122,21 @@ describe('notifications over HTTP', () => {
     expect(unknown.body.message).toBe('table nosuch is neither under capture nor in the log (npm run capture -- list shows what is captured)');
   });
 
+  it('gives the newest notifications with tail=true, ascending, filters applied', async () => {
+    const { rows } = await t.db.sql.query(`SELECT n.id::text AS id, n.event FROM notifications n ORDER BY n.id`);
+    const newest = (await t.http.get('/notifications').query({ tail: 'true', limit: 2 }).expect(200)).body;
+    expect(newest.data.map((n: { id: string }) => n.id)).toEqual(rows.slice(-2).map((row) => row.id));
+    expect(newest.nextCursor).toBe(rows.at(-1).id);
+    const created = rows.filter((row) => row.event === 'invoices.created').map((row) => row.id);
+    const filtered = (await t.http.get('/notifications').query({ tail: 'true', limit: 1, event: 'invoices.created' }).expect(200)).body;
+    expect(filtered.data.map((n: { id: string }) => n.id)).toEqual(created.slice(-1));
+    const all = (await t.http.get('/notifications').query({ tail: 'true', limit: 1000 }).expect(200)).body;
+    expect(all.data.map((n: { id: string }) => n.id)).toEqual(rows.map((row) => row.id));
+    const both = await t.http.get('/notifications').query({ tail: 'true', after: '1' }).expect(400);
+    expect(both.body.message).toMatch(/^tail and after do not go together/);
+    expect((await t.http.get('/notifications').query({ tail: 'yes' }).expect(400)).body.message).toBe('tail must be true or false');
+  });
+
   it('lists the tables under capture with their column filters', async () => {
     const { body } = await t.http.get('/tables').expect(200);
     expect(body).toEqual(

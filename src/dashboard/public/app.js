@@ -277,10 +277,29 @@ async function loadTables() {
   if (response?.ok) for (const { table } of await response.json()) addTable(table);
 }
 
+/**
+ * The feed starts with the newest stored notifications (GET /notifications?tail=true), and goes on
+ * live from the last of them with no gap. A key without notifications:read starts from now.
+ */
+async function loadHistory() {
+  const key = apiKey();
+  const response = await fetch(`/notifications?tail=true&limit=${FEED_LIMIT}`, key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(
+    () => undefined,
+  );
+  if (!response?.ok) return;
+  const { data } = await response.json();
+  for (const notification of data) {
+    lastId = notification.id;
+    feed.unshift(notification);
+    addTable(notification.payload.table);
+  }
+  renderFeed();
+}
+
 $('filters').addEventListener('input', renderFeed);
 $('filters').addEventListener('submit', (event) => event.preventDefault());
 loadTables();
-follow();
+loadHistory().finally(follow);
 loadSinks();
 setInterval(loadSinks, SINKS_REFRESH_MS);
 

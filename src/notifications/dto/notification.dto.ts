@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { canonicalTable } from '../../events/notification-filter.js';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
 
@@ -40,6 +40,14 @@ export class ListNotificationsQueryDto {
   @Type(() => Number)
   @IntField({ min: 1, max: 1000, optional: true, description: 'Page size', example: 100 })
   limit?: number = 100;
+
+  /**
+   * `true`: the newest `limit` notifications that match, ascending (a page to start a view with;
+   * go on live with `since` = its last id, or page on with `after`). Not with `after`.
+   */
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'tail must be true or false' })
+  tail?: 'true' | 'false';
 }
 
 export class NotificationPayloadDto {
