@@ -80,6 +80,22 @@ describe('dashboard page', () => {
     expect(icon.headers['content-type']).toContain('image/svg+xml');
   });
 
+  it('reaches invoices older than the newest 100 with "Older invoices"', async () => {
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no, created_at) SELECT 'OLD-' || g, now() - interval '1 day' - g * interval '1 second' FROM generate_series(1, 120) g`);
+    const fresh = await browser.newPage();
+    try {
+      await fresh.goto(t.url);
+      await fresh.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
+      await fresh.locator('summary').filter({ hasText: 'OLD-1' }).first().waitFor({ timeout: 15_000 });
+      expect(await fresh.locator('summary').filter({ hasText: /^OLD-120$/ }).count()).toBe(0);
+      await fresh.getByRole('button', { name: 'Older invoices' }).click();
+      await fresh.locator('summary').filter({ hasText: /^OLD-120$/ }).waitFor({ timeout: 15_000 });
+      expect(await fresh.getByRole('button', { name: 'Older invoices' }).isHidden()).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('shows changes made through the REST API', async () => {
     const created = await t.http.post('/invoices').set('X-Actor', 'dana').send({ invoiceNo: 'DASH-REST', items: [{ quantity: 2, amountPerUnit: 500 }] });
     await totalOf(created.body.id).filter({ hasText: '10.00' }).waitFor({ timeout: 15_000 });

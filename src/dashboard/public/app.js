@@ -62,13 +62,21 @@ function setStatus(text, live) {
 
 // --- invoices ---------------------------------------------------------------
 
-async function loadInvoices() {
-  const response = await api('/invoices?limit=100');
+let olderInvoices; // the next page's cursor (GET /invoices is newest first), null when there is none
+
+/** The newest 100 invoices; `more` appends the next (older) page to what is shown. */
+async function loadInvoices(more = false) {
+  const cursor = more && olderInvoices ? `&cursor=${encodeURIComponent(olderInvoices)}` : '';
+  const response = await api(`/invoices?limit=100${cursor}`);
   if (!response?.ok) return;
   const page = await response.json();
   for (const invoice of page.data) invoices.set(invoice.id, invoice);
+  olderInvoices = page.nextCursor;
+  $('invoices-more').hidden = !olderInvoices;
   renderInvoices();
 }
+
+$('invoices-more').addEventListener('click', () => loadInvoices(true));
 
 function refreshInvoice(id) {
   if (!id || refreshing.has(id)) return;
