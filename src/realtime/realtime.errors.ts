@@ -1,14 +1,11 @@
-/** Codes of error acks; a client branches on the code, a person reads the message. */
-export type RealtimeErrorCode =
-  | 'INVALID_REQUEST'
-  | 'MESSAGE_TOO_LARGE'
-  | 'TOO_MANY_SUBSCRIPTIONS'
-  | 'UNKNOWN_SUBSCRIPTION'
-  | 'SINCE_EXPIRED'
-  | 'UNAVAILABLE'
-  | 'FORBIDDEN'
-  | 'RATE_LIMITED'
-  | 'INTERNAL';
+import type { AckErrorCode } from '../../client/src/protocol.js';
+
+/**
+ * Codes of error acks; a client branches on the code, a person reads the message. The list lives
+ * with the wire contract the client library shares (client/src/protocol.ts), held to the AsyncAPI
+ * document by a test.
+ */
+export type RealtimeErrorCode = AckErrorCode;
 
 export type Ack =
   | { ok: true; subscriptionId?: string; cursor?: string }

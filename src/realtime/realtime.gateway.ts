@@ -14,10 +14,11 @@ import { NotificationsAppendedEvent } from '../events/event-catalog.js';
 import { Ack } from './realtime.errors.js';
 import { SocketAccess } from './socket-access.service.js';
 import { SubscriptionsService } from './subscriptions.service.js';
+import { NAMESPACE } from '../../client/src/protocol.js';
 
 /** Socket.IO namespace /events: translates messages and delegates; see docs/DESIGN.md "WebSocket". */
 @WebSocketGateway({
-  namespace: '/events',
+  namespace: NAMESPACE,
   // A hard cap per packet; subscribe messages over LIMITS.messageBytes get an error ack instead.
   // The heartbeat and CORS come from config (RealtimeIoAdapter).
   maxHttpBufferSize: 1_000_000,

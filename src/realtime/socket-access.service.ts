@@ -10,6 +10,7 @@ import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { ApiKeysChangedEvent } from '../events/event-catalog.js';
 import { Ack, refuse } from './realtime.errors.js';
+import { SERVER_EVENTS, type ErrorNotice } from '../../client/src/protocol.js';
 
 const WINDOW_MS = 60_000;
 /** Where sockets admitted while no key existed are kept track of. */
@@ -76,9 +77,9 @@ export class SocketAccess {
    */
   @OnEvent(ApiKeysChangedEvent.eventName)
   disconnectRefused(event: ApiKeysChangedEvent): void {
-    const close = (id: string, code: string, message: string) => {
+    const close = (id: string, code: ErrorNotice['code'], message: string) => {
       for (const socket of this.sockets.get(id) ?? []) {
-        socket.emit('error_notice', { code, message });
+        socket.emit(SERVER_EVENTS.errorNotice, { code, message } satisfies ErrorNotice);
         socket.disconnect(true);
       }
     };

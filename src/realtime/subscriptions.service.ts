@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
 import { TableCatalog, UnknownTables } from '../capture/table-catalog.js';
+import { SERVER_EVENTS, type ErrorNotice } from '../../client/src/protocol.js';
 import { validateMessage } from '../common/validation-message.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -122,7 +123,7 @@ export class SubscriptionsService {
           return client.socket.id;
         });
       // One emit to all receivers: Socket.IO encodes the packet once for all of them.
-      if (receivers.length) this.namespace.to(receivers).emit('notification', toNotificationMessage(notification));
+      if (receivers.length) this.namespace.to(receivers).emit(SERVER_EVENTS.notification, toNotificationMessage(notification));
       this.stats.pushed += receivers.length;
     }
     const last = BigInt(notifications[notifications.length - 1].id);
@@ -132,9 +133,9 @@ export class SubscriptionsService {
   }
 
   /** Shutdown: every client is told, and its transport closed so that it reconnects (elsewhere). */
-  closeAll(notice: { code: string; message: string }): void {
+  closeAll(notice: ErrorNotice): void {
     for (const client of this.clients.values()) {
-      client.socket.emit('error_notice', notice);
+      client.socket.emit(SERVER_EVENTS.errorNotice, notice);
       // Closing the transport, not the socket, lets the client's own reconnection take over;
       // engine.io writes what is buffered (the notice) before it closes.
       client.socket.conn.close();
@@ -210,13 +211,13 @@ export class SubscriptionsService {
       wants: (notification) => wants(client, notification),
       send: (notification) => {
         client.sentAny = true;
-        client.socket.emit('notification', toNotificationMessage(notification));
+        client.socket.emit(SERVER_EVENTS.notification, toNotificationMessage(notification));
         this.stats.pushed++;
       },
       writable: () => this.writable(client),
       expired: () => {
         this.clients.delete(client.socket.id);
-        client.socket.emit('error_notice', { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' });
+        client.socket.emit(SERVER_EVENTS.errorNotice, { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' });
         client.socket.disconnect(true);
       },
       goLive: () => (client.replaying = false),
@@ -244,7 +245,7 @@ export class SubscriptionsService {
     this.logger.warn(`disconnecting ${client.socket.id}: it is not reading (${buffered(client.socket)} packets waiting)`);
     this.clients.delete(client.socket.id);
     this.stats.slowDisconnects++;
-    client.socket.emit('error_notice', { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
+    client.socket.emit(SERVER_EVENTS.errorNotice, { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
     client.socket.disconnect(true);
   }
 
