@@ -3,7 +3,7 @@
  * Manages API keys on DATABASE_URL, or on the embedded database. `create` prints the new key on
  * stdout (and only there, once), so `KEY=$(npm run -s keys -- create ...)` works.
  */
-import { CliResult, runCli } from '../common/cli.js';
+import { CliResult, isMain, runCli } from '../common/cli.js';
 import { Scope, SCOPES } from './api-key.js';
 import { ApiKeyStore, Query } from './api-key.store.js';
 
@@ -79,12 +79,15 @@ async function run(command: Command, query: Query): Promise<CliResult> {
   }
 }
 
-runCli({
-  name: 'keys',
-  parse: parseArgs,
-  run: (command, client) => run(command, async (text, values) => (await client.query(text, values)).rows),
-  // Keys may be made before the service first starts.
-  migrate: true,
-  explain: (error) =>
-    (error as { code?: string }).code === '23505' ? 'an active key has that name; revoke it first or choose another name' : undefined,
-});
+// Run as a script only: a test imports parseArgs.
+if (isMain(import.meta.url)) {
+  runCli({
+    name: 'keys',
+    parse: parseArgs,
+    run: (command, client) => run(command, async (text, values) => (await client.query(text, values)).rows),
+    // Keys may be made before the service first starts.
+    migrate: true,
+    explain: (error) =>
+      (error as { code?: string }).code === '23505' ? 'an active key has that name; revoke it first or choose another name' : undefined,
+  });
+}

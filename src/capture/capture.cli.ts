@@ -3,7 +3,7 @@
  * Puts tables under capture (or takes them out) on DATABASE_URL, or on the embedded database.
  */
 import pg from 'pg';
-import { runCli } from '../common/cli.js';
+import { isMain, runCli } from '../common/cli.js';
 
 const USAGE = `usage: npm run capture -- <command>
   enable <table> [--columns a,b]   capture every change of <table> (schema.table; public by default);
@@ -48,4 +48,5 @@ async function run(command: Command, client: pg.Client): Promise<string> {
   }
 }
 
-runCli({ name: 'capture', parse: parseArgs, run: async (command, client) => ({ out: await run(command, client) }) });
+// Run as a script only: a test imports parseArgs.
+if (isMain(import.meta.url)) runCli({ name: 'capture', parse: parseArgs, run: async (command, client) => ({ out: await run(command, client) }) });

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../config/config.js';
 import { resolveDatabase } from '../database/database-url.js';
@@ -52,4 +54,15 @@ export function runCli<C>(options: {
       process.exit(1);
     },
   );
+}
+
+/** Whether the module at `url` is the script node was started with (not imported, as by a test). */
+export function isMain(url: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return pathToFileURL(realpathSync(script)).href === url;
+  } catch {
+    return false;
+  }
 }

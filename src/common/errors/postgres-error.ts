@@ -12,7 +12,6 @@ export const PG = {
   notNullViolation: '23502',
   checkViolation: '23514',
   numericOutOfRange: '22003',
-  invalidTextRepresentation: '22P02',
   characterNotInRepertoire: '22021',
   untranslatableCharacter: '22P05',
   serializationFailure: '40001',

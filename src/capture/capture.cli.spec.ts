@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs } from './capture.cli.js';
+
+describe('capture CLI arguments', () => {
+  it('reads enable, disable and list', () => {
+    expect(parseArgs(['enable', 'sales.orders', '--columns', 'status, total'])).toEqual({ name: 'enable', table: 'sales.orders', columns: ['status', 'total'] });
+    expect(parseArgs(['enable', 'invoices'])).toEqual({ name: 'enable', table: 'invoices', columns: null });
+    expect(parseArgs(['disable', 'invoices'])).toEqual({ name: 'disable', table: 'invoices' });
+    expect(parseArgs(['list'])).toEqual({ name: 'list' });
+  });
+
+  it.each([
+    [[], /^usage: npm run capture/],
+    [['enable'], /^usage/],
+    [['enable', '--columns'], /^usage/],
+    [['enable', 'x', '--columns'], /give the column filter as --columns a,b/],
+    [['enable', 'x', '--columns', 'a,,b'], /give the column filter/],
+    [['disable', 'x', 'y'], /unexpected y/],
+    [['list', 'x'], /^usage/],
+  ])('refuses %j', (args, message) => {
+    expect(parseArgs(args as string[])).toMatch(message);
+  });
+});
