@@ -8,7 +8,7 @@ import path from 'node:path';
 
 const STAMP = 'dist/.build-stamp';
 /** What the build reads: a change to any of them makes dist/ stale. */
-const SOURCES = ['src', 'migrations', 'client/src/protocol.ts', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json', 'package.json', 'package-lock.json'];
+const SOURCES = ['src', 'migrations', 'client/src', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json', 'package.json', 'package-lock.json'];
 
 function newest(file) {
   if (!existsSync(file)) return 0;

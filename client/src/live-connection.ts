@@ -4,6 +4,7 @@ import { mergeFilters } from './filter.js';
 import {
   CLIENT_EVENTS,
   NAMESPACE,
+  NOTIFICATION_ID,
   SERVER_EVENTS,
   type AckErrorCode,
   type ClientToServerEvents,
@@ -30,7 +31,6 @@ const RETRY_MS = { min: 250, max: 5_000 };
 const ACK_TIMEOUT_MS = 30_000;
 /** Refusals that a later attempt can get past: the client reconnects after a pause. */
 const TRANSIENT: ReadonlySet<AckErrorCode> = new Set(['UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED']);
-const ID = /^\d{1,18}$/;
 
 /**
  * The client's one Socket.IO connection and the subscriptions on it. What keeps delivery gap-free
@@ -174,7 +174,7 @@ export class LiveConnection {
   }
 
   private dispatch(notification: Notification): void {
-    if (typeof notification?.id !== 'string' || !ID.test(notification.id)) return;
+    if (typeof notification?.id !== 'string' || !NOTIFICATION_ID.test(notification.id)) return;
     const id = BigInt(notification.id);
     for (const list of this.arriving) list.push(notification);
     for (const subscription of this.subscriptions) {

@@ -5,6 +5,9 @@
 
 export type Operation = 'INSERT' | 'UPDATE' | 'DELETE';
 
+/** A notification id as the service gives and takes it: digits, at most 18 (a bigint carried as text). */
+export const NOTIFICATION_ID = /^\d{1,18}$/;
+
 /** What changed: the row before and after, who changed it, in which transaction. */
 export interface NotificationPayload {
   schema: string;

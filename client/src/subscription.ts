@@ -1,6 +1,6 @@
 import { RowcastError } from './errors.js';
 import { compileFilter } from './filter.js';
-import type { Notification, NotificationFilter } from './protocol.js';
+import { NOTIFICATION_ID, type Notification, type NotificationFilter } from './protocol.js';
 
 /**
  * `connecting`: not yet subscribed on a connection (the client is connecting, or resuming after a
@@ -34,7 +34,6 @@ export interface Subscription {
   readonly closed: boolean;
 }
 
-const ID = /^\d{1,18}$/;
 
 /**
  * One subscription as the connection sees it: its filter, where it has got to, and an ordered
@@ -70,7 +69,7 @@ export class LiveSubscription implements Subscription {
     /** Called once when it has ended, by close() or an error (a stream stops waiting then). */
     private readonly ended: () => void = () => {},
   ) {
-    if (options.since !== undefined && !ID.test(options.since)) {
+    if (options.since !== undefined && !NOTIFICATION_ID.test(options.since)) {
       throw new TypeError(`since must be a notification id (digits), not ${JSON.stringify(options.since)}`);
     }
     this.matches = compileFilter(filter);

@@ -5,8 +5,8 @@ export type TransactionSql = <R extends object = Record<string, unknown>>(text: 
 export const NOTIFICATIONS_CHANNEL = 'rowcast_notifications';
 
 /** A notification as stored and pushed (see NotificationDto for the API shape). */
-/** A notification id as the API takes it: digits, at most 18 (a bigint that JSON carries as text). */
-export const NOTIFICATION_ID = /^\d{1,18}$/;
+/** A notification id as the API takes it (the wire contract's, shared with the client library). */
+export { NOTIFICATION_ID } from '../../client/src/protocol.js';
 
 export interface StoredNotification {
   id: string;

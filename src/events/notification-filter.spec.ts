@@ -7,7 +7,13 @@ const notification = (event: string, tableName: string, row: Record<string, unkn
   event,
   tableName,
   createdAt: new Date(),
-  payload: { op: row ? 'INSERT' : 'DELETE', new: row, old },
+  payload: {
+    schema: tableName.includes('.') ? tableName.split('.')[0] : 'public',
+    table: tableName.includes('.') ? tableName.split('.')[1] : tableName,
+    op: row ? 'INSERT' : 'DELETE',
+    new: row,
+    old,
+  },
 });
 
 describe('NotificationFilter', () => {

@@ -2,6 +2,8 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
+import { canonicalTable, compileFilter } from '../../client/src/filter.js';
+import type { Notification } from '../../client/src/protocol.js';
 import { StoredNotification } from './event-catalog.js';
 
 const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
@@ -73,13 +75,8 @@ export function EventsField(options: FieldOptions = {}): PropertyDecorator {
   });
 }
 
-/**
- * A table as the log names it: `invoices` for public.invoices, `sales.orders` elsewhere. Readers
- * may write either form (`capture list` prints `public.invoices`).
- */
-export function canonicalTable(table: string): string {
-  return table.startsWith('public.') ? table.slice('public.'.length) : table;
-}
+/** A table as the log names it (`invoices` for `public.invoices`): the client library's rule. */
+export { canonicalTable };
 
 /** `tables`: at least one table, `invoices`, `public.invoices` or `sales.orders` (left out: every table). */
 export function TablesField(options: FieldOptions = {}): PropertyDecorator {
@@ -131,39 +128,20 @@ export class NotificationFilterDto {
   where?: Record<string, string | number | boolean | null>;
 }
 
-/** A filter, compiled for matching many notifications. */
+/**
+ * A filter, compiled for matching many notifications. The rules (events and `.*` prefixes, tables,
+ * `where` as text) are the client library's (client/src/filter.ts), so a client filtering what one
+ * connection carries for several subscriptions agrees with the server by construction.
+ */
 export class NotificationFilter {
-  private readonly exact: Set<string>;
-  private readonly prefixes: string[];
-  private readonly tables: Set<string> | undefined;
-  private readonly where: [string, unknown][];
+  private readonly test: (notification: Notification) => boolean;
 
   constructor(filter: NotificationFilterDto) {
-    const events = filter.events ?? [];
-    this.exact = new Set(events.filter((event) => !event.endsWith('.*')));
-    this.prefixes = events.filter((event) => event.endsWith('.*')).map((event) => event.slice(0, -1));
-    this.tables = filter.tables ? new Set(filter.tables) : undefined;
-    this.where = Object.entries(filter.where ?? {});
+    this.test = compileFilter(filter);
   }
 
   matches(notification: StoredNotification): boolean {
-    if (this.exact.size || this.prefixes.length) {
-      const { event } = notification;
-      if (!this.exact.has(event) && !this.prefixes.some((prefix) => event.startsWith(prefix))) return false;
-    }
-    if (this.tables && !this.tables.has(notification.tableName)) return false;
-    if (this.where.length) {
-      // Deletions have no new row; their old one is what a client filters on.
-      const row = notification.payload.new ?? notification.payload.old;
-      if (!row || this.where.some(([column, value]) => !sameValue(row[column], value))) return false;
-    }
-    return true;
+    // A stored notification's payload is the wire payload (toNotificationPayload): schema, table, new, old.
+    return this.test(notification as unknown as Notification);
   }
-}
-
-/** A `where` value against a column's: as text, so that 3 and "3" match; null only null (or absent). */
-function sameValue(actual: unknown, wanted: unknown): boolean {
-  if (wanted === null) return actual === null || actual === undefined;
-  if (actual === null || actual === undefined || typeof actual === 'object') return false;
-  return String(actual) === String(wanted);
 }

@@ -14,6 +14,8 @@ import { RunnerStats, SinkRunner } from './sink-runner.js';
 import { SinkTransport } from './sink-transport.js';
 import { WebhookTransport } from './webhook.transport.js';
 
+const TRIM_EVERY_MS = 3 * 60_000;
+
 /**
  * Runs the delivery of every sink this instance holds the lease of (one SinkRunner each). Leases
  * are renewed at a third of their length; a sink whose owner stopped renewing (it died) is taken
@@ -34,7 +36,8 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly renewal = new WakeableSleep();
   private renewing: Promise<void> | undefined;
   private stopped = false;
-  private sinceTrim = 0;
+  /** When delivery attempts were last trimmed (each sink keeps its newest KEPT_ATTEMPTS). */
+  private trimmedAt = Date.now();
   private end = 0n;
 
   constructor(
@@ -124,8 +127,8 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
       });
     }
     // Attempts are kept for inspection, not forever.
-    if (++this.sinceTrim * this.config.sinks.leaseMs >= 60_000 * 3) {
-      this.sinceTrim = 0;
+    if (Date.now() - this.trimmedAt >= TRIM_EVERY_MS) {
+      this.trimmedAt = Date.now();
       for (const id of owned) await this.repository.trimAttempts(id);
     }
   }

@@ -3,7 +3,7 @@ import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter } from '../events/notification-filter.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { NotificationLog } from '../notifications/notification-log.js';
-import { Sink } from './sink.js';
+import { previousSecretExpiry, Sink, WebhookSecrets } from './sink.js';
 import { SinkRepository } from './sink.repository.js';
 import { DeliveryAttempt, SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
 
@@ -300,7 +300,8 @@ export class SinkRunner {
 
   /** Sends through the sink's transport, made again when the sink's settings or signing secrets changed. */
   private async send(sink: Sink, messages: SinkMessage[]): Promise<SendResult> {
-    const key = `${sink.updatedAt.getTime()}|${sink.kind === 'webhook' ? this.overlapping(sink) : ''}`;
+    // A rotated secret that stops overlapping changes what is signed, not the sink's row.
+    const key = `${sink.updatedAt.getTime()}|${sink.kind === 'webhook' ? previousSecretExpiry(sink.secrets as WebhookSecrets) !== null : ''}`;
     if (this.transport?.key !== key) {
       void this.transport?.value.close();
       this.transport = undefined;
@@ -312,11 +313,6 @@ export class SinkRunner {
       }
     }
     return this.transport.value.send(messages);
-  }
-
-  private overlapping(sink: Sink): boolean {
-    const expires = (sink.secrets as { previousExpiresAt?: string }).previousExpiresAt;
-    return expires !== undefined && new Date(expires) > new Date();
   }
 
   private wait(ms: number, idle: boolean): Promise<void> {

@@ -58,8 +58,13 @@ export interface Sink {
   updatedAt: Date;
 }
 
+/** Until when a rotated-out secret is still signed with; null when none is (any more). */
+export function previousSecretExpiry(secrets: WebhookSecrets, now = new Date()): Date | null {
+  const expires = secrets.previous && secrets.previousExpiresAt ? new Date(secrets.previousExpiresAt) : null;
+  return expires && expires > now ? expires : null;
+}
+
 /** The secrets a webhook signs with now: the current one, and a rotated one while it overlaps. */
 export function signingSecrets(secrets: WebhookSecrets, now = new Date()): string[] {
-  const overlapping = secrets.previous && secrets.previousExpiresAt && new Date(secrets.previousExpiresAt) > now;
-  return overlapping ? [secrets.current, secrets.previous!] : [secrets.current];
+  return previousSecretExpiry(secrets, now) ? [secrets.current, secrets.previous!] : [secrets.current];
 }

@@ -20,7 +20,7 @@ import {
   UpdateWebhookDto,
 } from './dto/sink.dto.js';
 import { redactUrl } from './rabbitmq.transport.js';
-import { NatsConfig, RabbitMqConfig, Sink, SinkKind, WebhookConfig, WebhookSecrets } from './sink.js';
+import { NatsConfig, previousSecretExpiry, RabbitMqConfig, Sink, SinkKind, WebhookConfig, WebhookSecrets } from './sink.js';
 import { NewSink, SinkChanges, SinkRepository } from './sink.repository.js';
 import { SinkEngine } from './sink-engine.service.js';
 import { BadSinkRequest, PositionUnavailable, SinkNameTaken, SinkNotFound, SinkTargetRefused } from './sinks.errors.js';
@@ -256,7 +256,7 @@ function toDto(sink: Sink): SinkDto {
       : sink.kind === 'rabbitmq'
         ? { url: (sink.config as RabbitMqConfig).url, exchange: (sink.config as RabbitMqConfig).exchange }
         : { ...(sink.config as NatsConfig) };
-  const expires = sink.kind === 'webhook' ? (sink.secrets as WebhookSecrets).previousExpiresAt : undefined;
+
   return {
     id: sink.id,
     kind: sink.kind,
@@ -270,7 +270,7 @@ function toDto(sink: Sink): SinkDto {
     position: sink.position.toString(),
     lastError: sink.lastError,
     lastErrorAt: sink.lastErrorAt,
-    ...(sink.kind === 'webhook' ? { previousSecretExpiresAt: expires && new Date(expires) > new Date() ? new Date(expires) : null } : {}),
+    ...(sink.kind === 'webhook' ? { previousSecretExpiresAt: previousSecretExpiry(sink.secrets as WebhookSecrets) } : {}),
     createdAt: sink.createdAt,
     updatedAt: sink.updatedAt,
   };

@@ -445,19 +445,11 @@ describe('starting the service', () => {
     it('is node itself, which gets SIGTERM as a container main process does and shuts down gracefully', async () => {
       const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(readFileSync(path.join(root, 'Dockerfile'), 'utf8'))![1]) as string[];
       expect(cmd).toEqual(['node', 'dist/src/main.js']);
-      const child = spawn(process.execPath, cmd.slice(1), {
-        cwd: root,
-        env: { PATH: process.env.PATH, NODE_ENV: 'production', DATABASE_URL: db.url, PORT: '0', HOST: '127.0.0.1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout!.on('data', (chunk) => (out += chunk));
-      const base = (await waitFor(() => /dashboard (http:\/\/\S+?)\//.exec(out), { timeout: 60_000, what: 'the ready line' }))[1];
-      expect((await fetch(`${base}/health`)).status).toBe(200);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      expect(out).toContain('SIGTERM received, shutting down');
+      // start() runs exactly that: node on dist/src/main.js, node being the process that gets signals.
+      const app = await start({ NODE_ENV: 'production', DATABASE_URL: db.url, HOST: '127.0.0.1' });
+      expect((await fetch(`${app.base}/health`)).status).toBe(200);
+      expect(await stop(app, 'SIGTERM')).toBe(0);
+      expect(app.stdout().join('\n')).toContain('SIGTERM received, shutting down');
     });
   });
 

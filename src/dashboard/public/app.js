@@ -35,16 +35,21 @@ $('key-form').addEventListener('submit', (event) => {
   $('api-key').value = '';
   $('key-form').hidden = true;
   setStatus('Connecting…', false);
+  sinksRefused = false;
+  loadSinks();
   // A refused key ended the subscription: follow again from the last notification seen.
   if (subscription.closed) follow();
   else client.connect();
 });
 
-/** GET with the key; a refused key asks for another and yields undefined. */
-async function api(path) {
+/**
+ * GET with the key. A refused key asks for another and yields undefined; `quiet` (for what only
+ * some keys may read) returns the refusal instead. A network failure yields undefined.
+ */
+async function api(path, { quiet = false } = {}) {
   const key = apiKey();
-  const response = await fetch(path, key ? { headers: { Authorization: `Bearer ${key}` } } : {});
-  if (response.status === 401 || response.status === 403) {
+  const response = await fetch(path, key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(() => undefined);
+  if (!quiet && (response?.status === 401 || response?.status === 403)) {
     askForKey((await response.json().catch(() => ({}))).message ?? 'the key was refused');
     return undefined;
   }
@@ -207,11 +212,13 @@ function onNotification(notification) {
 
 const SINKS_REFRESH_MS = 2000;
 
+let sinksRefused = false; // this key may not list sinks: no polling until another key is given
+
 async function loadSinks() {
-  const key = apiKey();
-  const response = await fetch('/sinks', key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(() => undefined);
+  const response = await api('/sinks', { quiet: true });
   if (!response) return;
   if (response.status === 401 || response.status === 403) {
+    sinksRefused = true;
     $('sinks-note').textContent = 'Sinks are listed for a key with the scope sinks:manage.';
     $('sinks').hidden = true;
     return;
@@ -280,8 +287,7 @@ async function resync() {
  * since the page opened. A key without notifications:read falls back to those seen.
  */
 async function loadTables() {
-  const key = apiKey();
-  const response = await fetch('/tables', key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(() => undefined);
+  const response = await api('/tables', { quiet: true });
   if (response?.ok) for (const { table } of await response.json()) addTable(table);
 }
 
@@ -290,10 +296,7 @@ async function loadTables() {
  * live from the last of them with no gap. A key without notifications:read starts from now.
  */
 async function loadHistory() {
-  const key = apiKey();
-  const response = await fetch(`/notifications?tail=true&limit=${FEED_LIMIT}`, key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(
-    () => undefined,
-  );
+  const response = await api(`/notifications?tail=true&limit=${FEED_LIMIT}`, { quiet: true });
   if (!response?.ok) return;
   const { data } = await response.json();
   for (const notification of data) {
@@ -309,7 +312,10 @@ $('filters').addEventListener('submit', (event) => event.preventDefault());
 loadTables();
 loadHistory().finally(follow);
 loadSinks();
-setInterval(loadSinks, SINKS_REFRESH_MS);
+// Not while the tab is hidden, nor for a key that may not list sinks.
+setInterval(() => {
+  if (!sinksRefused && !document.hidden) loadSinks();
+}, SINKS_REFRESH_MS);
 
 // A handle for the browser console (and the end-to-end test).
 window.rowcast = {
