@@ -3,24 +3,17 @@
 // installed (a production install runs the dist/ it was given). `--always`: build anyway
 // (`npm run build`).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isStale } from './stale.mjs';
 
 const STAMP = 'dist/.build-stamp';
 /** What the build reads: a change to any of them makes dist/ stale. */
 const SOURCES = ['src', 'migrations', 'client/src', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json', 'package.json', 'package-lock.json'];
 
-function newest(file) {
-  if (!existsSync(file)) return 0;
-  const stat = statSync(file);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(stat.mtimeMs, ...readdirSync(file).map((name) => newest(path.join(file, name))));
-}
-
 const nest = path.join('node_modules', '.bin', 'nest');
 if (existsSync(nest)) {
-  const built = existsSync(STAMP) ? statSync(STAMP).mtimeMs : 0;
-  if (process.argv.includes('--always') || Math.max(...SOURCES.map(newest)) > built) {
+  if (process.argv.includes('--always') || isStale(STAMP, SOURCES)) {
     // Stamped with the time the build started: a file saved during the build makes the next run build again.
     const started = new Date();
     const result = spawnSync(nest, ['build'], { stdio: 'inherit' });

@@ -6,9 +6,10 @@
 //
 // Without TypeScript installed (a production install) it does nothing: the dist/ given is used.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isStale } from '../../scripts/stale.mjs';
 
 const client = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const root = path.resolve(client, '..');
@@ -24,16 +25,9 @@ export { io } from '/socket.io/socket.io.esm.min.js';
 const SOURCES = ['src', 'tsconfig.json', 'package.json'].map((name) => path.join(client, name));
 const STAMP = path.join(dist, '.tsbuildinfo');
 
-function newest(file) {
-  if (!existsSync(file)) return 0;
-  const stat = statSync(file);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(stat.mtimeMs, ...readdirSync(file).map((name) => newest(path.join(file, name))));
-}
-
 if (!existsSync(tsc)) process.exit(0);
 // tsc takes most of a second to find nothing to do; an unchanged client skips it.
-if (!existsSync(STAMP) || Math.max(...SOURCES.map(newest)) > statSync(STAMP).mtimeMs) {
+if (isStale(STAMP, SOURCES)) {
   const started = new Date();
   const built = spawnSync(tsc, ['-p', client], { stdio: 'inherit' });
   if (built.status !== 0) process.exit(built.status ?? 1);
