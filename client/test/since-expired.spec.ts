@@ -36,6 +36,7 @@ describe('RowcastClient when retention has deleted what it would resume from', (
     expect(expired.notifications).toEqual([]);
     // Nothing left to serve: the connection closes rather than trying again.
     await waitFor(() => t.app.get(SubscriptionsService).connectedClients === 0, { what: 'the connection to close' });
+    expect(expired.errors).toHaveLength(1); // still one: it did not retry before the connection closed
   });
 
   it('ends only the subscriptions that resume from before the deleted ones; the others go on', async () => {

@@ -1,4 +1,3 @@
-import type { Socket as TcpSocket } from 'node:net';
 import type pg from 'pg';
 import type { Namespace } from 'socket.io';
 import { SubscriptionsService } from '../../src/realtime/subscriptions.service.js';
@@ -6,21 +5,7 @@ import type { TestApp } from '../../test/support/app.js';
 import { waitFor } from '../../test/support/wait.js';
 import type { Notification, NotificationFilter, RowcastClient, SubscribeOptions, Subscription, SubscriptionStatus } from '../src/index.js';
 
-/** The app's TCP connections, to cut them as a network failure would (neither side says goodbye). */
-export function trackConnections(t: TestApp): { cut(): number } {
-  const open = new Set<TcpSocket>();
-  t.app.getHttpServer().on('connection', (socket: TcpSocket) => {
-    open.add(socket);
-    socket.once('close', () => open.delete(socket));
-  });
-  return {
-    cut: () => {
-      const count = open.size;
-      for (const socket of open) socket.destroy();
-      return count;
-    },
-  };
-}
+export { trackConnections } from '../../test/support/connections.js';
 
 /**
  * Closes every /events connection from the server side after an error_notice, as the service

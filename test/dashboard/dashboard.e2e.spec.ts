@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import path from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
+import { trackConnections } from '../support/connections.js';
 import { createKey, reloadKeys } from '../support/keys.js';
 import { waitForNotifications } from '../support/notifications.js';
 
@@ -20,14 +20,11 @@ describe('dashboard page', () => {
   /** Uncaught exceptions in the page (a module that failed to load, a handler that threw). */
   const pageErrors: string[] = [];
   /** The app's open TCP connections, to drop them as a network failure would. */
-  const connections = new Set<Socket>();
+  let connections: ReturnType<typeof trackConnections>;
 
   beforeAll(async () => {
     t = await createTestApp({ listen: true, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1h' } });
-    t.app.getHttpServer().on('connection', (socket: Socket) => {
-      connections.add(socket);
-      socket.once('close', () => connections.delete(socket));
-    });
+    connections = trackConnections(t);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
@@ -118,7 +115,7 @@ describe('dashboard page', () => {
     const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-DROP') RETURNING id`);
     const id = rows[0].id;
     await totalOf(id).waitFor({ timeout: 15_000 });
-    for (const socket of connections) socket.destroy(); // the page's HTTP and WebSocket connections
+    connections.cut(); // the page's HTTP and WebSocket connections
     await page.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
     await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 2, 321)`, [id]);
     await totalOf(id).filter({ hasText: '6.42' }).waitFor({ timeout: 15_000 });
