@@ -365,15 +365,19 @@ describe('webhooks with retries hours apart', () => {
   let t: TestApp;
   const failing = new WebhookReceiver();
   const fixed = new WebhookReceiver();
+  // Its own receiver: the first test's webhook still delivers `invoices` to `fixed`.
+  const late = new WebhookReceiver();
   beforeAll(async () => {
     t = await createTestApp({ env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1h', SINK_LEASE_MS: '1000' } });
     await failing.accept();
     await fixed.accept();
+    await late.accept();
     failing.answer = () => 'fail';
   });
   afterAll(async () => {
     await failing.close();
     await fixed.close();
+    await late.close();
     await t.close();
   });
 
@@ -391,7 +395,7 @@ describe('webhooks with retries hours apart', () => {
   });
 
   it('says which notifications retention deleted before a paused sink delivered them, and goes on after them', async () => {
-    const webhook = (await t.http.post('/webhooks').send({ name: 'late', url: fixed.url, tables: ['invoices'] }).expect(201)).body as CreatedWebhook;
+    const webhook = (await t.http.post('/webhooks').send({ name: 'late', url: late.url, tables: ['invoices'] }).expect(201)).body as CreatedWebhook;
     await t.http.patch(`/webhooks/${webhook.id}`).send({ paused: true }).expect(200);
     await t.db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'LATE-' || g FROM generate_series(1, 6) g`);
     const ids = await waitFor(async () => {
@@ -400,11 +404,10 @@ describe('webhooks with retries hours apart', () => {
     });
     // Retention, as far as the sink can tell, deleted the first three.
     await t.db.sql.query(`UPDATE notification_retention SET purged_through = $1 WHERE id = 1`, [ids[2]]);
-    const before = fixed.delivered.length;
 
     await t.http.post(`/webhooks/${webhook.id}/resume`).expect(200);
-    await waitFor(() => fixed.delivered.length >= before + 3, { what: 'the three not deleted' });
-    expect(fixed.delivered.slice(before)).toEqual(ids.slice(3));
+    await waitFor(async () => (await t.http.get(`/webhooks/${webhook.id}`)).body.position === ids[5], { what: 'the sink past the last of them' });
+    expect(late.delivered).toEqual(ids.slice(3));
     const state = (await t.http.get(`/webhooks/${webhook.id}`)).body as { lastError: string };
     expect(state.lastError).toBe(`notifications ${BigInt(webhook.position) + 1n}–${ids[2]} were deleted by retention (RETENTION_DAYS) before this sink delivered them`);
   });
