@@ -1,14 +1,12 @@
 import {
-  jetstream,
   JetStreamApiCodes,
   JetStreamApiError,
   jetstreamManager,
   StorageType,
-  type JetStreamClient,
   type JetStreamManager,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { connect, errors, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, errors, headers, nanos, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { Logger } from '@nestjs/common';
 import { SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
 
@@ -31,9 +29,83 @@ const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
 interface Session {
   nc: NatsConnection;
-  js: JetStreamClient;
   jsm: JetStreamManager;
+  acks: PubAcks;
 }
+
+/** What JetStream answered one publish: stored (or already stored: a duplicate), or why not. */
+type PubAck = { ok: true } | { ok: false; error: string };
+
+/**
+ * The PubAcks of one connection's publishes, through one subscription: each publish carries a
+ * reply subject `<inbox>.<n>` with its own number. A request per publish (what `js.publish` does)
+ * costs a promise, a timer and an Error object per message; this costs an array slot.
+ */
+class PubAcks {
+  private readonly inbox = createInbox();
+  private next = 0;
+  /** The send waiting for acks: its first reply number and an outcome per message. */
+  private batch: { first: number; outcomes: (PubAck | undefined)[]; missing: number; done: () => void } | undefined;
+
+  constructor(nc: NatsConnection) {
+    nc.subscribe(`${this.inbox}.*`, { callback: (error, msg) => this.received(error, msg) });
+  }
+
+  /**
+   * Publishes `messages` in order and waits until each has its ack or `timeoutMs` passed. Acks of
+   * an earlier send that gave up on them are ignored (their numbers are before this send's).
+   */
+  async publish(nc: NatsConnection, messages: readonly { subject: string; data: Uint8Array; headers: MsgHdrs }[], timeoutMs: number) {
+    const first = this.next;
+    this.next += messages.length;
+    const outcomes: (PubAck | undefined)[] = new Array(messages.length);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        this.batch = { first, outcomes, missing: messages.length, done: resolve };
+        timer = setTimeout(resolve, timeoutMs);
+        // Throws once the connection is closed: the send reports it.
+        messages.forEach(({ subject, data, headers: hdrs }, i) => nc.publish(subject, data, { headers: hdrs, reply: `${this.inbox}.${first + i}` }));
+      });
+      return outcomes;
+    } finally {
+      clearTimeout(timer);
+      this.batch = undefined;
+    }
+  }
+
+  private received(error: Error | null, msg: Msg): void {
+    const batch = this.batch;
+    if (!batch) return;
+    if (error) {
+      // The subscription itself failed (a permissions violation on the inbox): nothing will come.
+      for (let i = 0; i < batch.outcomes.length; i++) batch.outcomes[i] ??= { ok: false, error: error.message };
+      batch.done();
+      return;
+    }
+    const index = Number(msg.subject.slice(this.inbox.length + 1)) - batch.first;
+    if (!(index >= 0 && index < batch.outcomes.length) || batch.outcomes[index]) return;
+    batch.outcomes[index] = pubAck(msg);
+    if (--batch.missing === 0) batch.done();
+  }
+}
+
+/** A PubAck message: `{stream, seq[, duplicate]}`, `{error: {description}}`, or a status (503: no stream). */
+function pubAck(msg: Msg): PubAck {
+  // JetStream answers a publish through the stream that captures its subject: none, no responders.
+  if (msg.headers?.hasError) return { ok: false, error: msg.headers.code === 503 ? NO_STREAM : `${msg.headers.code} ${msg.headers.description}` };
+  try {
+    const answer = JSON.parse(decoder.decode(msg.data)) as { stream?: string; error?: { description?: string; err_code?: number } };
+    if (answer.error) return { ok: false, error: `JetStream refused it: ${answer.error.description ?? 'unknown error'} (${answer.error.err_code ?? '?'})` };
+    if (answer.stream) return { ok: true };
+  } catch {
+    // below
+  }
+  return { ok: false, error: 'invalid PubAck from the server' };
+}
+
+const NO_STREAM = 'no stream';
+const decoder = new TextDecoder();
 
 /**
  * Publishes notifications to a JetStream stream, each with its id as Nats-Msg-Id, so that the
@@ -63,9 +135,9 @@ export class NatsTransport implements SinkTransport {
     if (this.closing) return { confirmed: 0, error: 'transport closed' };
     const deadline = Date.now() + this.timeoutMs;
     try {
-      const { js, jsm } = await before(deadline, this.connect());
-      await before(deadline, this.checkStream(jsm));
-      return await this.publish(js, messages, deadline);
+      const session = await before(deadline, this.connect());
+      await before(deadline, this.checkStream(session.jsm));
+      return await this.publish(session, messages, deadline);
     } catch (error) {
       return { confirmed: 0, error: this.describe(error) };
     }
@@ -77,29 +149,31 @@ export class NatsTransport implements SinkTransport {
   }
 
   /**
-   * Publishes every message at once (the connection keeps their order) and counts the PubAcks in
-   * order: a duplicate's PubAck confirms too, since the stream already holds that message.
+   * Publishes every message at once (the connection keeps their order) and takes the PubAcks in
+   * order: the first one missing or refused ends the confirmed prefix. A duplicate's PubAck
+   * confirms too, since the stream already holds that message.
    */
-  private async publish(js: JetStreamClient, messages: readonly SinkMessage[], deadline: number): Promise<SendResult> {
+  private async publish({ nc, acks }: Session, messages: readonly SinkMessage[], deadline: number): Promise<SendResult> {
     const timeout = deadline - Date.now();
     if (timeout < 1) return { confirmed: 0, error: this.timedOut() };
-    const acks = messages.map((message) => {
-      const hdrs = headers();
-      hdrs.set('Content-Type', 'application/json');
-      hdrs.set('Rowcast-Event', message.event);
-      return js.publish(this.subjectOf(message), this.encoder.encode(message.body), {
-        msgID: message.id,
-        headers: hdrs,
-        timeout,
-      });
-    });
-    const outcomes = await Promise.allSettled(acks);
-    const failed = outcomes.findIndex((outcome) => outcome.status === 'rejected');
+    const outcomes = await acks.publish(
+      nc,
+      messages.map((message) => {
+        const hdrs = headers();
+        hdrs.set('Nats-Msg-Id', message.id);
+        hdrs.set('Content-Type', 'application/json');
+        hdrs.set('Rowcast-Event', message.event);
+        return { subject: this.subjectOf(message), data: this.encoder.encode(message.body), headers: hdrs };
+      }),
+      timeout,
+    );
+    const failed = outcomes.findIndex((outcome) => !outcome?.ok);
     if (failed === -1) return { confirmed: messages.length };
-    const reason: unknown = (outcomes[failed] as PromiseRejectedResult).reason;
-    // JetStream answers a publish through the stream that captures its subject: none, no answer.
+    const outcome = outcomes[failed];
+    if (!outcome) return { confirmed: failed, error: nc.isClosed() ? 'connection closed' : this.timedOut() };
+    if (outcome.ok) return { confirmed: failed };
+    if (outcome.error !== NO_STREAM) return { confirmed: failed, error: this.redact(outcome.error) };
     // The stream was there when checked, so someone deleted it: the next send checks again.
-    if (!isNoResponders(reason)) return { confirmed: failed, error: this.describe(reason) };
     this.streamCheck = undefined;
     return { confirmed: failed, error: `no stream for subject ${this.subjectOf(messages[failed])}` };
   }
@@ -138,9 +212,9 @@ export class NatsTransport implements SinkTransport {
     void this.watch(nc);
     return {
       nc,
-      js: jetstream(nc, { timeout: this.timeoutMs }),
       // The stream check answers whether JetStream is there: no separate account request.
       jsm: await jetstreamManager(nc, { timeout: this.timeoutMs, checkAPI: false }),
+      acks: new PubAcks(nc),
     };
   }
 
@@ -236,14 +310,6 @@ function covers(filter: string, subject: string): boolean {
     if (f[i] === '*' ? s[i] === '>' : f[i] !== s[i]) return false;
   }
   return f.length === s.length;
-}
-
-/** The client wraps a request's no-responders answer (as JetStreamNotEnabled, when publishing). */
-function isNoResponders(error: unknown): boolean {
-  for (let e = error; e instanceof Error; e = e.cause) {
-    if (e instanceof errors.RequestError && e.isNoResponders()) return true;
-  }
-  return false;
 }
 
 /** `work`, or a TimeoutError once the deadline has passed (the work goes on unobserved). */

@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -158,6 +158,18 @@ describe('NatsTransport', () => {
     expect(state).toMatchObject({ messages: 1000, first_seq: 1, last_seq: 1000 });
     const stored = await readStream(stream);
     expect(stored.map((m) => m.id)).toEqual(messages('again', 1, 1000).map((m) => m.id));
+  });
+
+  it('confirms what the stream stored before one it refused, and says why it refused it', async () => {
+    const { stream, subjectPrefix } = names('full');
+    await jsm.streams.add({ name: stream, subjects: [`${subjectPrefix}.>`], max_msgs: 5, discard: DiscardPolicy.New });
+    const sut = createTransport({ servers: [NATS_URL], stream, subjectPrefix });
+
+    const result = await sut.send(messages('full', 1, 8));
+
+    expect(result.confirmed).toBe(5);
+    expect(result.error).toMatch(/^JetStream refused it: maximum messages exceeded \(\d+\)$/);
+    expect((await readStream(stream)).map((m) => m.id)).toEqual(messages('full', 1, 5).map((m) => m.id));
   });
 
   it('reports an existing stream that does not capture the prefix, and leaves it as is', async () => {
