@@ -21,6 +21,13 @@ const CHECKPOINT_MS = 200;
 const IDLE_MS = 1000;
 /** A long retry wait looks this often whether the sink was changed on another instance. */
 const CHANGE_CHECK_MS = 5000;
+/**
+ * While delivering, the sink's row (and its redelivery queue, and retention) is read again this
+ * often: a change made through another instance takes effect within it. A change through this
+ * instance's API takes effect at once (`nudge`), and a checkpoint refused because the sink was
+ * rewound or taken over makes the runner read it again.
+ */
+const REREAD_MS = 1000;
 
 export interface RunnerContext {
   owner: string;
@@ -83,6 +90,8 @@ export class SinkRunner {
   private changed = false;
   /** Ends the current wait: `idle` waits end on new notifications too, retry waits only on changes. */
   private wakeUp: { idle: boolean; resolve: () => void } | undefined;
+  /** The page after `after`, read while the one before it is being delivered. */
+  private prefetch: { after: bigint; page: Promise<StoredNotification[] | undefined> } | undefined;
 
   constructor(
     readonly sinkId: string,
@@ -124,21 +133,36 @@ export class SinkRunner {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    /** The sink as last read, kept from page to page while nothing says it changed. */
+    let sink: Sink | undefined;
+    let readAt = 0;
     while (this.running) {
       try {
-        this.changed = false;
-        const sink = await this.context.repository.get(this.sinkId);
-        if (!sink || sink.owner !== this.context.owner) return;
-        Object.assign(this.stats, { name: sink.name, kind: sink.kind, position: sink.position });
-        if (sink.state === 'paused') {
-          this.stats.oldestPendingAt = undefined;
-          await this.wait(IDLE_MS * 5, false);
-          continue;
+        if (!sink || this.changed || Date.now() - readAt >= REREAD_MS) {
+          this.changed = false;
+          sink = await this.context.repository.get(this.sinkId);
+          readAt = Date.now();
+          if (!sink || sink.owner !== this.context.owner) return;
+          Object.assign(this.stats, { name: sink.name, kind: sink.kind, position: sink.position });
+          if (sink.state === 'paused') {
+            sink = undefined;
+            this.stats.oldestPendingAt = undefined;
+            await this.wait(IDLE_MS * 5, false);
+            continue;
+          }
+          if ((await this.skipPurged(sink)) || (await this.redeliver(sink))) {
+            sink = undefined;
+            failures = 0;
+            continue;
+          }
         }
-        const moved = (await this.skipPurged(sink)) || (await this.redeliver(sink)) || (await this.deliverNext(sink));
+        const outcome = await this.deliverNext(sink);
         failures = 0;
-        if (!moved && !this.woken) await this.wait(IDLE_MS, true);
+        // Paused, changed, taken over or moved past a retention gap: read it again.
+        if (outcome !== 'done' && outcome !== 'empty') sink = undefined;
+        if (outcome === 'empty' && !this.woken) await this.wait(IDLE_MS, true);
       } catch (error) {
+        sink = undefined;
         if (error instanceof Stopped) return;
         // The database, most likely (or the lease unsure): the position is safe in the database.
         failures++;
@@ -177,19 +201,37 @@ export class SinkRunner {
     return true;
   }
 
-  /** Delivers the next page after the position; false when the log has nothing after it. */
-  private async deliverNext(sink: Sink): Promise<boolean> {
+  /**
+   * Delivers the next page after the position (`empty`: the log has nothing after it), and reads
+   * the page after it meanwhile: a broker's window is refilled as soon as it is drained.
+   */
+  private async deliverNext(sink: Sink): Promise<'done' | 'empty' | 'paused' | 'stale'> {
     const filter = new NotificationFilter(sink.filter);
     this.woken = false; // what is appended from here on is for the next read
     // Filtered here, not in the read: the position then moves past a whole page, matched or not.
-    const page = await this.context.log.readAfter(sink.position, PAGE);
+    const page = await this.readPage(sink.position);
     if (!page.length) {
       this.stats.oldestPendingAt = undefined;
-      return false;
+      return 'empty';
+    }
+    // Ids are consecutive: a page that starts later may start after what retention deleted.
+    if (BigInt(page[0].id) > sink.position + 1n && (await this.skipPurged(sink))) return 'stale';
+    const pageEnd = BigInt(page[page.length - 1].id);
+    if (page.length === PAGE) {
+      const next = this.context.log.readAfter(pageEnd, PAGE).catch(() => undefined); // read again when needed
+      this.prefetch = { after: pageEnd, page: next };
     }
     const wanted = page.filter((notification) => filter.matches(notification));
-    const outcome = await this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd: BigInt(page[page.length - 1].id) });
-    return outcome !== 'paused';
+    return this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd });
+  }
+
+  /** The page after `after`: the one read ahead if it is that one, else read now. */
+  private async readPage(after: bigint): Promise<StoredNotification[]> {
+    const prefetch = this.prefetch;
+    this.prefetch = undefined;
+    const page = prefetch?.after === after ? await prefetch.page : undefined;
+    // One read ahead that found nothing (or failed) may have been early: the log is read again.
+    return page?.length ? page : this.context.log.readAfter(after, PAGE);
   }
 
   /**
@@ -211,7 +253,7 @@ export class SinkRunner {
       await this.checkpoint(sink, { position: options.redelivery ? sink.position : position, state, lastError, attempts: pending });
       pending = [];
       lastCheckpoint = Date.now();
-      if (!options.redelivery) this.stats.position = position;
+      if (!options.redelivery) this.stats.position = sink.position = position;
     };
     try {
       while (index < notifications.length) {
