@@ -8,6 +8,7 @@ import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { NotificationLog } from '../notifications/notification-log.js';
 import { NatsTransport } from './nats.transport.js';
 import { RabbitMqTransport } from './rabbitmq.transport.js';
+import { RecentNotifications } from './recent-notifications.js';
 import { NatsConfig, NatsSecrets, RabbitMqConfig, RabbitMqSecrets, signingSecrets, Sink, WebhookConfig, WebhookSecrets } from './sink.js';
 import { SinkRepository } from './sink.repository.js';
 import { RunnerStats, SinkRunner } from './sink-runner.js';
@@ -15,6 +16,8 @@ import { SinkTransport } from './sink-transport.js';
 import { WebhookTransport } from './webhook.transport.js';
 
 const TRIM_EVERY_MS = 3 * 60_000;
+/** How many of the latest notifications are kept for runners that keep up (two of their pages). */
+const RECENT = 2000;
 
 /**
  * Runs the delivery of every sink this instance holds the lease of (one SinkRunner each). Leases
@@ -39,6 +42,7 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   /** When delivery attempts were last trimmed (each sink keeps its newest KEPT_ATTEMPTS). */
   private trimmedAt = Date.now();
   private end = 0n;
+  private readonly recent = new RecentNotifications(RECENT);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -67,6 +71,7 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   notificationsAppended(event: NotificationsAppendedEvent): void {
     const last = BigInt(event.notifications[event.notifications.length - 1].id);
     if (last > this.end) this.end = last;
+    this.recent.append(event.notifications);
     for (const runner of this.runners.values()) runner.wake();
   }
 
@@ -115,6 +120,7 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
         owner: this.owner,
         repository: this.repository,
         log: this.log,
+        recent: (after, limit) => this.recent.after(after, limit),
         transport: (sink) => this.transport(sink),
         retryDelay: (sink, attempt) => this.retryDelay(sink, attempt),
         // A tenth of the lease as margin for the clocks and the renewal's own round trip.

@@ -33,6 +33,8 @@ export interface RunnerContext {
   owner: string;
   repository: SinkRepository;
   log: NotificationLog;
+  /** The notifications after `after` from those this instance dispatched last; undefined when not all there. */
+  recent(after: bigint, limit: number): StoredNotification[] | undefined;
   /** A transport for the sink as it is now; called again after the sink changed. */
   transport(sink: Sink): SinkTransport;
   /** Waits before retrying a notification that failed `attempt` times; undefined: give up on it. */
@@ -217,7 +219,7 @@ export class SinkRunner {
     // Ids are consecutive: a page that starts later may start after what retention deleted.
     if (BigInt(page[0].id) > sink.position + 1n && (await this.skipPurged(sink))) return 'stale';
     const pageEnd = BigInt(page[page.length - 1].id);
-    if (page.length === PAGE) {
+    if (page.length === PAGE && !this.context.recent(pageEnd, 1)) {
       const next = this.context.log.readAfter(pageEnd, PAGE).catch(() => undefined); // read again when needed
       this.prefetch = { after: pageEnd, page: next };
     }
@@ -225,13 +227,13 @@ export class SinkRunner {
     return this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd });
   }
 
-  /** The page after `after`: the one read ahead if it is that one, else read now. */
+  /** The page after `after`: the one read ahead if it is that one, else this instance's latest notifications if they cover it, else the log's. */
   private async readPage(after: bigint): Promise<StoredNotification[]> {
     const prefetch = this.prefetch;
     this.prefetch = undefined;
     const page = prefetch?.after === after ? await prefetch.page : undefined;
-    // One read ahead that found nothing (or failed) may have been early: the log is read again.
-    return page?.length ? page : this.context.log.readAfter(after, PAGE);
+    // One read ahead that found nothing (or failed) may have been early: read again.
+    return page?.length ? page : (this.context.recent(after, PAGE) ?? this.context.log.readAfter(after, PAGE));
   }
 
   /**
@@ -372,12 +374,17 @@ export class SinkRunner {
   }
 }
 
+/** Each notification's body, built once however many sinks send it (a stored notification never changes). */
+const bodies = new WeakMap<StoredNotification, string>();
+
 function toSinkMessage(notification: StoredNotification): SinkMessage {
+  let body = bodies.get(notification);
+  if (body === undefined) bodies.set(notification, (body = JSON.stringify(toNotificationMessage(notification))));
   return {
     id: notification.id,
     event: notification.event,
     table: notification.tableName,
     op: notification.payload.op as SinkMessage['op'],
-    body: JSON.stringify(toNotificationMessage(notification)),
+    body,
   };
 }
