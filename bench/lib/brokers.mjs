@@ -2,8 +2,8 @@
 // core): what a sink has stored there, counted by the broker itself. The servers are system
 // services, not started or pinned by the benchmark: they run on whichever core the scheduler gives
 // them. Everything created here has the run's own names and is deleted by cleanup().
-import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
+import { connect, nanos } from '@nats-io/transport-node';
 import { Connection } from 'rabbitmq-client';
 
 export const RABBITMQ_URL = process.env.BENCH_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -37,10 +37,16 @@ export async function rabbitQueue(exchange) {
   };
 }
 
-/** The JetStream stream `stream` (the sink creates it on its first send): its message count, 0 before it exists. */
-export async function natsStream(stream) {
+/**
+ * The JetStream stream `stream`: its message count, 0 before it exists. The sink creates it on its
+ * first send; with `subjectPrefix`, it is created here, as the sink would (for the raw publisher).
+ */
+export async function natsStream(stream, subjectPrefix) {
   const nc = await connect({ servers: NATS_URL, timeout: 5_000 });
   const jsm = await jetstreamManager(nc);
+  if (subjectPrefix) {
+    await jsm.streams.add({ name: stream, subjects: [`${subjectPrefix}.>`], storage: StorageType.File, duplicate_window: nanos(2 * 60_000) });
+  }
   return {
     async count() {
       try {

@@ -129,12 +129,21 @@ function sinkRows({ webhookThroughput: t, webhookLatency: l, brokers, writers: w
     }
     const stored = `${n0.format(b.stored)} stored in ${b.seconds.toFixed(1)} s`;
     const broker = kind === 'nats' ? 'nats-server' : 'beam.smp';
+    const brokerCpu = (c) => (c[broker] === undefined ? '' : `, ${broker} ${n2(c[broker])}`);
     out.push([
       title,
-      `${n0.format(b.perSecond)}/s (${stored}; ${b.secondsFromCreation.toFixed(1)} s from creating the sink) · ${cpu(b.cpu, b.cpu[broker] === undefined ? undefined : broker)}`,
+      `${n0.format(b.perSecond)}/s, median of ${b.rounds.map((r) => n0.format(r)).join(' · ')} (${stored}; ${b.secondsFromCreation.toFixed(1)} s from creating the sink) · CPU app ${n2(b.cpu.app)} (waited ${n2(b.cpu.appWaitingForCpu)})${brokerCpu(b.cpu)}`,
       '≥ 20,000/s',
       verdict(['rate', b.perSecond, (v) => v >= 20_000]),
     ]);
+    const raw = b.baseline;
+    out.push([
+      `  baseline: the same library alone, 1,000 in flight`,
+      `${n0.format(raw.perSecond)}/s, median of ${raw.rounds.map((r) => n0.format(r)).join(' · ')} · CPU publisher ${n2(raw.cpu.app)}${brokerCpu(raw.cpu)}`,
+      'report',
+      '',
+    ]);
+    out.push([`  sink ÷ baseline (per round)`, range(b.ratio, n2), 'report', '']);
   }
   const some = `${w.sinks.length} sink${w.sinks.length === 1 ? '' : 's'}`;
   out.push([
@@ -159,7 +168,7 @@ function sinkRows({ webhookThroughput: t, webhookLatency: l, brokers, writers: w
     '',
   ]);
   // Every sink measured above, as the app counted it, and what the app logged at warn or error.
-  const all = [l.sink, t.sink, ...Object.values(brokers).map((b) => b.sink), ...w.health].filter(Boolean);
+  const all = [l.sink, t.sink, ...Object.values(brokers).flatMap((b) => b.sinks ?? [b.sink]), ...w.health].filter(Boolean);
   const sum = (field) => all.reduce((total, sink) => total + (sink[field] || 0), 0);
   const states = [...new Set(all.map((sink) => sink.state))].join(', ');
   const log = appWarnings.length ? `app log: ${appWarnings.length} warnings/errors, first "${appWarnings[0].slice(0, 100)}"` : 'app log: no warnings or errors';

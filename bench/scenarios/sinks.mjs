@@ -8,6 +8,8 @@
 //     into the broker with confirms, counted by the broker
 // then on a fresh database, another app: write throughput of 8 writers with the app draining and
 // no sinks, against the same with three sinks that match everything, in alternating rounds.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startApp } from '../lib/app.mjs';
 import { natsStream, NATS_URL, rabbitQueue, RABBITMQ_URL } from '../lib/brokers.mjs';
@@ -15,6 +17,7 @@ import { Ledger, now } from '../lib/clients.mjs';
 import { until, writeAtRate } from '../lib/load.mjs';
 import { freshDatabase, query } from '../lib/postgres.mjs';
 import { checkSequence, startReceiver } from '../lib/receiver.mjs';
+import { pinnedCommand } from '../lib/cpus.mjs';
 import { cpuMeter } from '../lib/usage.mjs';
 import { percentile, round1, spread } from '../lib/stats.mjs';
 import { driverName, writeTps } from '../lib/writers.mjs';
@@ -25,11 +28,12 @@ const APP_ENV = { WEBHOOK_ALLOW_PRIVATE: 'true' };
 const BROKERS = ['beam.smp', 'nats-server'];
 /** Names of this run's exchanges, queues, streams and subjects, so that they never meet another's. */
 const RUN = `rowcast-bench-${process.pid}`;
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 export async function sinks(postgres, { latencySeconds, rate = 200, changes, behind, writerSeconds, rounds }) {
   const receiver = await startReceiver();
   try {
-    const deliveries = await deliveryRuns(postgres, receiver, { latencySeconds, rate, changes, behind });
+    const deliveries = await deliveryRuns(postgres, receiver, { latencySeconds, rate, changes, behind, rounds });
     const writers = await writersWithSinks(postgres, receiver, { seconds: writerSeconds, rounds });
     return { ...deliveries, writers, appWarnings: [...deliveries.appWarnings, ...writers.appWarnings] };
   } finally {
@@ -38,7 +42,7 @@ export async function sinks(postgres, { latencySeconds, rate = 200, changes, beh
 }
 
 /** Latency, throughput and the brokers' rates, one after the other, on one app. */
-async function deliveryRuns(postgres, receiver, { latencySeconds, rate, changes, behind }) {
+async function deliveryRuns(postgres, receiver, { latencySeconds, rate, changes, behind, rounds }) {
   const db = await freshDatabase(postgres, 'sinks');
   const app = await benchApp(db.url);
   try {
@@ -51,9 +55,9 @@ async function deliveryRuns(postgres, receiver, { latencySeconds, rate, changes,
       `  sinks webhook throughput: ${throughput.delivered}/${throughput.changes} in ${throughput.seconds.toFixed(2)} s = ${throughput.perSecond}/s, ` +
         `in order ${throughput.inOrder}, missing ${throughput.missing}, duplicates ${throughput.duplicates}`,
     );
-    const brokers = await brokerRates(app, db, { behind });
+    const brokers = await brokerRates(app, db, { behind, rounds });
     for (const [kind, result] of Object.entries(brokers)) {
-      const line = result.skipped ?? `${result.stored}/${result.notifications} in ${result.seconds.toFixed(2)} s = ${result.perSecond}/s`;
+      const line = result.skipped ?? `${result.perSecond}/s (median of ${result.rounds.join(', ')}), baseline ${result.baseline.perSecond}/s, ratio ${result.ratio.median.toFixed(2)}`;
       console.error(`  sinks ${kind}: ${line}`);
     }
     return { webhookLatency: latency, webhookThroughput: throughput, brokers, appWarnings: warningsOf(app) };
@@ -135,47 +139,107 @@ async function webhookThroughput(app, db, receiver, { changes }) {
 }
 
 /**
- * `behind` notifications written and drained first, then for each broker a sink created `from`
- * the log position before them (so it starts with the whole backlog) to a queue or stream of this
- * run's; deleted, with what the broker holds, afterwards.
+ * RabbitMQ's and NATS's rates, each against its baseline in the same run: `rounds` pairs, in
+ * alternating order, of the sink (created `from` before a backlog of `behind` notifications, so
+ * it starts with all of them) and the raw publisher (../lib/raw-publisher.mjs: the same library,
+ * the same number of messages, one notification's body, 1,000 in flight, on the server's core).
+ * Each into an exchange (with a bound queue) or stream of the run's own, deleted afterwards.
  */
-async function brokerRates(app, db, { behind }) {
+async function brokerRates(app, db, { behind, rounds }) {
   const before = await logEnd(db.url);
   await insertInvoices(db.url, 'BR', behind);
   const end = await logReaches(db.url, before + behind);
+  const [sample] = (await app.api('GET', `/notifications?after=${before}&limit=1`)).data;
+  const body = JSON.stringify(sample);
   const stream = RUN.replaceAll('-', '_');
-  const rabbitmq = await brokerRate(app, {
-    sink: { kind: 'rabbitmq', name: 'bench-rabbitmq', rabbitmq: { url: RABBITMQ_URL, exchange: RUN } },
-    open: () => rabbitQueue(RUN),
-    from: before,
-    end,
-  });
-  const nats = await brokerRate(app, {
-    sink: { kind: 'nats', name: 'bench-nats', nats: { servers: [NATS_URL], subjectPrefix: RUN, stream } },
-    open: () => natsStream(stream),
-    from: before,
-    end,
-  });
-  return { rabbitmq, nats };
+  const kinds = {
+    rabbitmq: {
+      sink: { kind: 'rabbitmq', name: 'bench-rabbitmq', rabbitmq: { url: RABBITMQ_URL, exchange: RUN } },
+      open: () => rabbitQueue(RUN),
+      raw: [RABBITMQ_URL, RUN],
+    },
+    nats: {
+      sink: { kind: 'nats', name: 'bench-nats', nats: { servers: [NATS_URL], subjectPrefix: RUN, stream } },
+      open: () => natsStream(stream),
+      // The sink creates its stream; the raw publisher gets one made the same way.
+      openForRaw: () => natsStream(stream, RUN),
+      raw: [NATS_URL, RUN],
+    },
+  };
+  const results = {};
+  for (const [kind, { sink, open, openForRaw = open, raw }] of Object.entries(kinds)) {
+    const runs = { sink: [], raw: [] };
+    for (let round = 1; round <= rounds; round++) {
+      const pair = [
+        ['sink', () => brokerRate(app, open, () => app.create('/sinks', { ...sink, from: String(before) }).then((created) => ({ sink: created })), { kind, total: end - before, end })],
+        ['raw', () => brokerRate(app, openForRaw, () => rawPublisher(kind, raw, end - before, body), { kind, total: end - before })],
+      ];
+      for (const [side, measure] of round % 2 ? pair : pair.reverse()) {
+        const result = await measure();
+        runs[side].push(result);
+        if (result.skipped) break;
+        console.error(`  sinks ${kind} ${side === 'raw' ? 'baseline' : 'sink'} round ${round}: ${result.stored}/${result.notifications} in ${result.seconds.toFixed(2)} s = ${result.perSecond}/s`);
+      }
+      if (runs.sink.at(-1)?.skipped || runs.raw.at(-1)?.skipped) break;
+    }
+    results[kind] = summarize(runs);
+  }
+  return results;
+}
+
+/** The sink's median round (with every round's rate and health), the baseline's, and their ratio per round. */
+function summarize({ sink, raw }) {
+  const skipped = [...sink, ...raw].find((run) => run.skipped);
+  if (skipped) return skipped;
+  const medianOf = (runs) => [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)];
+  return {
+    ...medianOf(sink),
+    rounds: sink.map((run) => run.perSecond),
+    sinks: sink.map((run) => run.sink),
+    baseline: { ...medianOf(raw), rounds: raw.map((run) => run.perSecond) },
+    ratio: spread(sink.map((run, i) => run.perSecond / raw[i].perSecond)),
+  };
+}
+
+/** Starts the raw publisher on the server's core; resolves when it has published everything. */
+function rawPublisher(kind, [url, target], count, body) {
+  const [file, args] = pinnedCommand('server', process.execPath, ['bench/lib/raw-publisher.mjs', kind, url, target, String(count)]);
+  const child = spawn(file, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end(body);
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const started = { failed: undefined };
+  started.done = new Promise((resolve, reject) =>
+    child.once('exit', (code) => {
+      if (code === 0) return resolve(JSON.parse(output));
+      started.failed = new Error(`raw publisher exited ${code}: ${output.slice(0, 500)}`);
+      reject(started.failed);
+    }),
+  );
+  started.done.catch(() => {}); // awaited after the broker's count, or noticed through `failed` meanwhile
+  return started;
 }
 
 /**
  * Messages per second into the broker, as the broker counts them: from the first poll that sees
  * any to the one that sees them all (polled every 20 ms; the rate uses the counts each saw).
+ * `start` sets the publishing off: it creates the sink (`{sink}`) or the raw publisher (`{done}`).
  */
-async function brokerRate(app, { sink: settings, open, from, end }) {
+async function brokerRate(app, open, start, { kind, total, end }) {
   let broker;
   try {
     broker = await open();
   } catch (error) {
-    return { notifications: end - from, skipped: `not measured: ${settings.kind} not reachable (${error.message})` };
+    return { notifications: total, skipped: `not measured: ${kind} not reachable (${error.message})` };
   }
-  const total = end - from;
   let sink;
   try {
     const createdAt = now();
-    const meter = cpuMeter(app, [settings.kind === 'nats' ? 'nats-server' : 'beam.smp']);
-    sink = await app.create('/sinks', { ...settings, from: String(from) });
+    const server = kind === 'nats' ? 'nats-server' : 'beam.smp';
+    const meter = cpuMeter(app, [server]);
+    const started = await start();
+    sink = started.sink;
     let first;
     let last;
     const deadline = createdAt + 120_000;
@@ -184,12 +248,13 @@ async function brokerRate(app, { sink: settings, open, from, end }) {
       const at = now();
       if (count > 0 && !first) first = { count, at };
       last = { count, at };
-      if (count >= total) break;
+      if (count >= total || started.failed) break;
       await sleep(20);
     }
-    const cpu = meter();
-    if (!first) return { notifications: total, skipped: `not measured: nothing reached ${settings.kind} within 120 s`, sink: await app.health(sink) };
-    const health = await app.health(sink, end);
+    let cpu = meter();
+    // The baseline's CPU is its own process's (it reports it as it exits), in the app's place.
+    if (started.done) cpu = { ...cpu, app: (await started.done).cpu, appWaitingForCpu: NaN };
+    if (!first) return { notifications: total, skipped: `not measured: nothing reached ${kind} within 120 s`, sink: sink && (await app.health(sink)) };
     const seconds = (last.at - first.at) / 1000;
     return {
       notifications: total,
@@ -198,8 +263,7 @@ async function brokerRate(app, { sink: settings, open, from, end }) {
       perSecond: Math.round((last.count - first.count) / seconds),
       secondsFromCreation: (last.at - createdAt) / 1000,
       cpu,
-      claimMs: sink.claimMs,
-      sink: health,
+      ...(sink && { claimMs: sink.claimMs, sink: await app.health(sink, end) }),
     };
   } finally {
     // The sink first: deleted, it no longer declares what cleanup removes.
