@@ -27,7 +27,7 @@ export class HealthController {
     let database: HealthDto['database'] = 'up';
     let backlog = { backlog: 0, lagMs: 0 };
     try {
-      await this.health.check([() => this.database.pingCheck('database').withTimeout(1500)]);
+      await this.health.check([() => this.database.pingCheck('database', { timeout: 1500 })]);
       // Shared with /metrics (read at most once a second); undefined: the database did not answer.
       const recent = await this.listener.backlog((sql) => this.dataSource.query(sql));
       if (!recent) throw new Error('no backlog');
