@@ -9,7 +9,7 @@ import { isStale } from './stale.mjs';
 
 const STAMP = 'dist/.build-stamp';
 /** What the build reads: a change to any of them makes dist/ stale. */
-const SOURCES = ['src', 'migrations', 'client/src', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json', 'package.json', 'package-lock.json'];
+const SOURCES = ['src', 'migrations', 'client/src', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json', 'scripts/swagger-plugin.cjs', 'package.json', 'package-lock.json'];
 
 const nest = path.join('node_modules', '.bin', 'nest');
 if (existsSync(nest)) {

@@ -1,5 +1,5 @@
-import { before as swaggerPlugin } from '@nestjs/swagger/plugin';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import ts from 'typescript';
 import type { Plugin } from 'vite';
@@ -12,9 +12,15 @@ import type { Plugin } from 'vite';
 export function nestTypescript(root: string): Plugin {
   const configPath = path.join(root, 'tsconfig.json');
   const nestCli = JSON.parse(readFileSync(path.join(root, 'nest-cli.json'), 'utf8'));
-  const swaggerOptions = nestCli.compilerOptions.plugins.find(
-    (plugin: { name: string }) => plugin.name === '@nestjs/swagger',
-  ).options;
+  // The swagger plugin nest-cli.json names (scripts/swagger-plugin.cjs), resolved as the Nest CLI does.
+  const swagger: { name: string; options: object } = nestCli.compilerOptions.plugins.find((plugin: { name: string }) =>
+    plugin.name.includes('swagger'),
+  );
+  const require = createRequire(import.meta.url);
+  const { before: swaggerPlugin } = require(require.resolve(swagger.name, { paths: [path.join(root, 'node_modules')] })) as {
+    before: (options: object, program: ts.Program) => ts.TransformerFactory<ts.SourceFile>;
+  };
+  const swaggerOptions = swagger.options;
   let program: ts.Program | undefined;
 
   const createProgram = (oldProgram?: ts.Program): ts.Program => {
