@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { actorMiddleware } from './common/actor/actor.middleware.js';
 import { refuseWhileClosing, ShutdownState } from './common/shutdown/shutdown.js';
+import { httpErrorsAsExceptions } from './common/http/http-errors.middleware.js';
 import { jsonObjectBody } from './common/http/json-body.middleware.js';
 import { refineDocument } from './common/http/openapi.js';
 import { projectFile } from './common/project-file.js';
@@ -60,5 +61,6 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
   });
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', customSiteTitle: 'rowcast API' });
   serveDashboard(app);
+  app.use(httpErrorsAsExceptions);
   return app;
 }
