@@ -12,9 +12,10 @@ export function canonicalTable(table: string): string {
 
 /**
  * The server's subscription filter, on the client: one connection carries several subscriptions,
- * and each gets only its own notifications. Same rules as the service's NotificationFilter.
+ * and each gets only its own notifications. Same rules as the service's NotificationFilter, which
+ * runs this on what its log holds: so it reads a notification's event and payload, nothing else.
  */
-export function compileFilter(filter: NotificationFilter): (notification: Notification) => boolean {
+export function compileFilter(filter: NotificationFilter): (notification: Pick<Notification, 'event' | 'payload'>) => boolean {
   const events = filter.events ?? [];
   const exact = new Set(events.filter((event) => !event.endsWith('.*')));
   const prefixes = events.filter((event) => event.endsWith('.*')).map((event) => event.slice(0, -1));

@@ -1,24 +1,21 @@
+import type { Notification } from '../../client/src/protocol.js';
+
 /** Runs SQL inside an open transaction (retention's). */
 export type TransactionSql = <R extends object = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
 
 /** The PostgreSQL channel the drainer NOTIFYs (payload: the batch's last id) with each batch it commits. */
 export const NOTIFICATIONS_CHANNEL = 'rowcast_notifications';
 
-/** A notification as stored and pushed (see NotificationDto for the API shape). */
 /** A notification id as the API takes it (the wire contract's, shared with the client library). */
 export { NOTIFICATION_ID } from '../../client/src/protocol.js';
 
-export interface StoredNotification {
-  id: string;
-  event: string;
-  tableName: string;
+/**
+ * A notification as the log holds it: the wire shape (client/src/protocol.ts), with its time still a
+ * Date (sinks measure their lag from it) and its table's qualified name (reads and keys filter on it).
+ */
+export interface StoredNotification extends Omit<Notification, 'createdAt'> {
   createdAt: Date;
-  payload: {
-    op: string;
-    new: Record<string, unknown> | null;
-    old: Record<string, unknown> | null;
-    [key: string]: unknown;
-  };
+  tableName: string;
 }
 
 /**

@@ -1,20 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { StoredNotification } from './event-catalog.js';
+import { storedNotification } from '../../test/support/notifications.js';
 import { canonicalTable, NotificationFilter } from './notification-filter.js';
 
-const notification = (event: string, tableName: string, row: Record<string, unknown> | null, old: Record<string, unknown> | null = null): StoredNotification => ({
-  id: '1',
-  event,
-  tableName,
-  createdAt: new Date(),
-  payload: {
-    schema: tableName.includes('.') ? tableName.split('.')[0] : 'public',
-    table: tableName.includes('.') ? tableName.split('.')[1] : tableName,
-    op: row ? 'INSERT' : 'DELETE',
-    new: row,
-    old,
-  },
-});
+const notification = (event: string, tableName: string, row: Record<string, unknown> | null, old: Record<string, unknown> | null = null) =>
+  storedNotification({
+    event,
+    tableName,
+    payload: {
+      schema: tableName.includes('.') ? tableName.split('.')[0] : 'public',
+      table: tableName.includes('.') ? tableName.split('.')[1] : tableName,
+      op: row ? 'INSERT' : 'DELETE',
+      new: row,
+      old,
+    },
+  });
 
 describe('NotificationFilter', () => {
   const item = notification('invoice_items.created', 'invoice_items', { invoice_id: 'i1', quantity: 3, note: null });

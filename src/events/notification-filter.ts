@@ -3,7 +3,6 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
 import { canonicalTable, compileFilter } from '../../client/src/filter.js';
-import type { Notification } from '../../client/src/protocol.js';
 import { StoredNotification } from './event-catalog.js';
 
 const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
@@ -134,14 +133,13 @@ export class NotificationFilterDto {
  * connection carries for several subscriptions agrees with the server by construction.
  */
 export class NotificationFilter {
-  private readonly test: (notification: Notification) => boolean;
+  private readonly test: ReturnType<typeof compileFilter>;
 
   constructor(filter: NotificationFilterDto) {
     this.test = compileFilter(filter);
   }
 
   matches(notification: StoredNotification): boolean {
-    // A stored notification's payload is the wire payload (toNotificationPayload): schema, table, new, old.
-    return this.test(notification as unknown as Notification);
+    return this.test(notification);
   }
 }

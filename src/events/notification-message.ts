@@ -1,6 +1,7 @@
+import type { Notification } from '../../client/src/protocol.js';
 import { StoredNotification } from './event-catalog.js';
 
-/** A notification as REST returns it and the gateway pushes it (NotificationDto). */
-export function toNotificationMessage(notification: StoredNotification) {
-  return { id: notification.id, event: notification.event, createdAt: notification.createdAt, payload: notification.payload };
+/** A notification as REST returns it, the gateway pushes it and sinks deliver it. */
+export function toNotificationMessage({ id, event, createdAt, payload }: StoredNotification): Notification {
+  return { id, event, createdAt: createdAt.toISOString(), payload };
 }

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { NotificationPayload } from '../../client/src/protocol.js';
 import { CapturedChange } from '../events/captured-change.event.js';
 import { NOTIFICATIONS_CHANNEL, StoredNotification, TransactionSql } from '../events/event-catalog.js';
 import { JOURNAL_COLUMNS, JournalRow, parseJournalRow } from '../events/journal-row.js';
@@ -220,7 +221,7 @@ export class NotificationLog {
           event: row.legacy_event!,
           tableName: row.legacy_table!,
           createdAt: row.created_at,
-          payload: row.legacy_payload as StoredNotification['payload'],
+          payload: row.legacy_payload,
         });
         continue;
       }
@@ -279,7 +280,8 @@ interface LogRow extends Omit<JournalRow, 'id'> {
   created_at: Date;
   legacy_event: string | null;
   legacy_table: string | null;
-  legacy_payload: unknown;
+  /** Written by the service before OneWritePerChange, in the API's shape. */
+  legacy_payload: NotificationPayload | null;
   change_id: string | null;
 }
 
@@ -289,7 +291,7 @@ function toNotification(id: string, createdAt: Date, change: CapturedChange): St
     event: change.event,
     tableName: change.qualifiedTable,
     createdAt,
-    payload: toNotificationPayload(change) as unknown as StoredNotification['payload'],
+    payload: toNotificationPayload(change),
   };
 }
 

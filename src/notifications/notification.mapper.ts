@@ -1,8 +1,8 @@
+import type { NotificationPayload } from '../../client/src/protocol.js';
 import { CapturedChange } from '../events/captured-change.event.js';
-import { NotificationPayloadDto } from './dto/notification.dto.js';
 
 /** The payload as DESIGN.md shows it; rows stay as PostgreSQL's to_jsonb wrote them. */
-export function toNotificationPayload(change: CapturedChange): NotificationPayloadDto {
+export function toNotificationPayload(change: CapturedChange): NotificationPayload {
   return {
     schema: change.schema,
     table: change.table,

@@ -1,18 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { ApiKey } from '../auth/api-key.js';
 import { TableNotAllowed } from '../auth/auth.errors.js';
-import { StoredNotification } from '../events/event-catalog.js';
 import { toNotificationMessage } from '../events/notification-message.js';
-import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto, NotificationPayloadDto } from './dto/notification.dto.js';
+import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from './dto/notification.dto.js';
 import { TableCatalog } from '../capture/table-catalog.js';
 import { NotificationLog } from './notification-log.js';
 import { BadTailQuery, NotificationNotFound } from './notifications.errors.js';
-
-function toDto(notification: StoredNotification): NotificationDto {
-  const message = toNotificationMessage(notification);
-  // The payload is what toNotificationPayload builds: the API's payload shape.
-  return { ...message, payload: message.payload as unknown as NotificationPayloadDto };
-}
 
 @Injectable()
 export class NotificationsService {
@@ -32,13 +25,13 @@ export class NotificationsService {
       query.tail === 'true'
         ? await this.log.readLatest(query.limit ?? 100, filter)
         : await this.log.readAfter(BigInt(query.after ?? 0), query.limit ?? 100, filter);
-    return { data: page.map(toDto), nextCursor: page.length ? page[page.length - 1].id : null };
+    return { data: page.map(toNotificationMessage), nextCursor: page.length ? page[page.length - 1].id : null };
   }
 
   /** One notification; one of a table the key may not read is not found. */
   async get(id: string, key?: ApiKey): Promise<NotificationDto> {
     const notification = await this.log.get(id, key?.tables ?? undefined);
     if (!notification) throw new NotificationNotFound(id);
-    return toDto(notification);
+    return toNotificationMessage(notification);
   }
 }

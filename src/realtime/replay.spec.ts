@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { StoredNotification } from '../events/event-catalog.js';
+import { storedNotification } from '../../test/support/notifications.js';
 import { replayUntilLive, ReplayTarget } from './replay.js';
 
-const notification = (id: number): StoredNotification => ({
-  id: String(id),
-  event: 'invoices.created',
-  tableName: 'invoices',
-  createdAt: new Date(0),
-  payload: { op: 'INSERT', new: { n: id }, old: null },
-});
+const notification = (id: number) => storedNotification({ id: String(id) });
 
 /**
  * The log and the feed in memory, with the feed able to commit and dispatch while a replay's read

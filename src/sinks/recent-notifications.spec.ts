@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { StoredNotification } from '../events/event-catalog.js';
+import { storedNotification } from '../../test/support/notifications.js';
 import { RecentNotifications } from './recent-notifications.js';
 
 const notifications = (from: number, to: number): StoredNotification[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => ({
-    id: String(from + i),
-    event: 'invoices.created',
-    tableName: 'invoices',
-    createdAt: new Date(0),
-    payload: { op: 'INSERT', new: { n: from + i }, old: null },
-  }));
+  Array.from({ length: to - from + 1 }, (_, i) => storedNotification({ id: String(from + i) }));
 const ids = (found: StoredNotification[] | undefined) => found?.map((n) => Number(n.id));
 
 describe('RecentNotifications', () => {

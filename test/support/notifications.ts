@@ -1,28 +1,18 @@
 import pg from 'pg';
+import type { Notification, NotificationPayload } from '../../client/src/protocol.js';
+import { StoredNotification } from '../../src/events/event-catalog.js';
 import { waitFor } from './wait.js';
 
-export interface StoredNotification {
-  id: string;
+/** A row of the view `notifications`: the wire notification's fields, with the log's filter columns. */
+export interface NotificationRow extends Pick<Notification, 'id' | 'event' | 'payload'> {
   change_id: string;
-  event: string;
   table_name: string;
   entity_id: string;
-  payload: {
-    schema: string;
-    table: string;
-    op: string;
-    pk: Record<string, unknown>;
-    new: Record<string, unknown> | null;
-    old: Record<string, unknown> | null;
-    changedColumns: string[] | null;
-    actor: string;
-    txId: string;
-  };
 }
 
 /** Every notification, ascending id. */
-export async function notifications(sql: pg.Pool, where = 'true', values: unknown[] = []): Promise<StoredNotification[]> {
-  const { rows } = await sql.query<StoredNotification>(
+export async function notifications(sql: pg.Pool, where = 'true', values: unknown[] = []): Promise<NotificationRow[]> {
+  const { rows } = await sql.query<NotificationRow>(
     `SELECT n.id::text, n.change_id::text, event, table_name, entity_id, payload
      FROM notifications n WHERE ${where} ORDER BY n.id`,
     values,
@@ -35,7 +25,7 @@ export async function waitForNotifications(
   sql: pg.Pool,
   count: number,
   { where = 'true', values = [] as unknown[], timeout = 20_000 } = {},
-): Promise<StoredNotification[]> {
+): Promise<NotificationRow[]> {
   await waitFor(
     async () => {
       const { rows } = await sql.query(`SELECT count(*)::int AS n FROM notifications WHERE ${where}`, values);
@@ -55,4 +45,34 @@ export async function expectExactlyOnce(sql: pg.Pool): Promise<{ changes: number
              WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.change_id = c.id)) AS missing,
            (SELECT count(*)::int FROM (SELECT change_id FROM notifications GROUP BY change_id HAVING count(*) > 1) d) AS duplicates`);
   return rows[0];
+}
+
+/**
+ * A notification as the log holds it, for specs without a database: an invoice created, with
+ * `fields` (and the payload's fields) in place of the defaults.
+ */
+export function storedNotification(
+  fields: Partial<Omit<StoredNotification, 'payload'>> & { payload?: Partial<NotificationPayload> } = {},
+): StoredNotification {
+  const { payload, ...notification } = fields;
+  return {
+    id: '1',
+    event: 'invoices.created',
+    tableName: 'invoices',
+    createdAt: new Date(0),
+    ...notification,
+    payload: {
+      schema: 'public',
+      table: 'invoices',
+      op: 'INSERT',
+      pk: { id: 'a' },
+      new: { id: 'a' },
+      old: null,
+      changedColumns: null,
+      actor: 'test',
+      txId: '1',
+      changedAt: new Date(0).toISOString(),
+      ...payload,
+    },
+  };
 }

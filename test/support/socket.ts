@@ -1,20 +1,14 @@
 import { io, Socket } from 'socket.io-client';
+import type { Notification } from '../../client/src/protocol.js';
 import { waitFor } from './wait.js';
-
-export interface Received {
-  id: string;
-  event: string;
-  createdAt: string;
-  payload: { table: string; op: string; new: Record<string, unknown> | null; old: Record<string, unknown> | null };
-}
 
 export interface TestClient {
   socket: Socket;
-  received: Received[];
+  received: Notification[];
   subscribe(request: unknown): Promise<Ack>;
   unsubscribe(request: unknown): Promise<Ack>;
   /** Waits until `count` notifications have arrived (or more). */
-  waitFor(count: number, timeout?: number): Promise<Received[]>;
+  waitFor(count: number, timeout?: number): Promise<Notification[]>;
   close(): void;
 }
 
@@ -31,8 +25,8 @@ export async function connectClient(url: string, options: { token?: string } = {
     reconnection: false,
     auth: options.token === undefined ? {} : { token: options.token },
   });
-  const received: Received[] = [];
-  socket.on('notification', (notification: Received) => received.push(notification));
+  const received: Notification[] = [];
+  socket.on('notification', (notification: Notification) => received.push(notification));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('connect_error', (error) => {

@@ -4,6 +4,7 @@ import { canonicalTable } from '../../events/notification-filter.js';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
+import type { Notification, NotificationPayload } from '../../../client/src/protocol.js';
 
 const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
 
@@ -50,7 +51,8 @@ export class ListNotificationsQueryDto {
   tail?: 'true' | 'false';
 }
 
-export class NotificationPayloadDto {
+/** The wire payload (client/src/protocol.ts) as OpenAPI describes it. */
+export class NotificationPayloadDto implements NotificationPayload {
   /** @example "public" */
   schema: string;
   /** @example "invoice_items" */
@@ -74,12 +76,14 @@ export class NotificationPayloadDto {
   changedAt: string;
 }
 
-export class NotificationDto {
+/** The wire notification (client/src/protocol.ts) as OpenAPI describes it. */
+export class NotificationDto implements Notification {
   /** Increases in the order notifications are delivered. @example "1042" */
   id: string;
   /** @example "invoice_items.updated" */
   event: string;
-  createdAt: Date;
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
   payload: NotificationPayloadDto;
 }
 
