@@ -10,7 +10,8 @@ import { JournalReader, QueryRows } from './journal-reader.js';
 
 /** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
 const DRAIN_LOCK = 7_160_902;
-const CHANNEL = 'capture';
+/** What writers NOTIFY while the drainer sleeps (capture.wake_drainer); a test holds the migrations' SQL to it. */
+export const WAKE_UP_CHANNEL = 'capture';
 
 export interface ListenerStatus {
   /** The dedicated connection is up and listening. */
@@ -59,7 +60,7 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     this.connection = new DedicatedConnection({
       url: config.databaseUrl,
       applicationName: 'rowcast-listener',
-      channels: [CHANNEL],
+      channels: [WAKE_UP_CHANNEL],
       maxBackoffMs: config.capture.maxBackoffMs,
       logger: this.logger,
     });

@@ -11,12 +11,13 @@ import {
 } from 'typeorm';
 import { bigintToNumber } from '../database/transformers.js';
 import type { InvoiceEntity } from './invoice.entity.js';
+import { TOTAL_AMOUNT_RANGE } from './total-amount.js';
 
 /** Mirrors the migration (names included) so that `migration:generate` finds nothing to add. */
 @Entity('invoice_items')
 @Check('invoice_items_quantity_check', `quantity > 0`)
 @Check('invoice_items_amount_per_unit_check', `amount_per_unit >= 0`)
-@Check('invoice_items_total_amount_range', `total_amount BETWEEN 0 AND 9007199254740991`)
+@Check('invoice_items_total_amount_range', TOTAL_AMOUNT_RANGE)
 @Index('invoice_items_invoice_id_idx', { synchronize: false })
 export class InvoiceItemEntity {
   @PrimaryGeneratedColumn('uuid')

@@ -11,12 +11,13 @@ import {
 } from 'typeorm';
 import { bigintToNumber } from '../database/transformers.js';
 import type { InvoiceItemEntity } from './invoice-item.entity.js';
+import { TOTAL_AMOUNT_RANGE } from './total-amount.js';
 
 /** Mirrors the migration (names included) so that `migration:generate` finds nothing to add. */
 @Entity('invoices')
 @Unique('invoices_invoice_no_key', ['invoiceNo'])
 @Check('invoices_invoice_no_check', `length(btrim(invoice_no)) BETWEEN 1 AND 64`)
-@Check('invoices_total_amount_range', `total_amount BETWEEN 0 AND 9007199254740991`)
+@Check('invoices_total_amount_range', TOTAL_AMOUNT_RANGE)
 @Index('invoices_created_at_id_idx', { synchronize: false })
 export class InvoiceEntity {
   @PrimaryGeneratedColumn('uuid')

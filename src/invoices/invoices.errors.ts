@@ -1,4 +1,5 @@
 import { DomainError } from '../common/errors/domain-error.js';
+import { MAX_TOTAL_AMOUNT } from './total-amount.js';
 
 export class InvoiceNotFound extends DomainError {
   readonly kind = 'not_found';
@@ -31,7 +32,7 @@ export class DuplicateInvoiceNo extends DomainError {
 export class TotalOutOfRange extends DomainError {
   readonly kind = 'unprocessable';
   constructor() {
-    super('totalAmount: the resulting total exceeds 9007199254740991 (2^53 - 1)');
+    super(`totalAmount: the resulting total exceeds ${MAX_TOTAL_AMOUNT} (2^53 - 1)`);
   }
 }
 

@@ -1,0 +1,71 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SCOPES } from '../../src/auth/api-key.js';
+import { WAKE_UP_CHANNEL } from '../../src/capture/pg-listener.service.js';
+import { MAX_TOTAL_AMOUNT } from '../../src/invoices/total-amount.js';
+import { createTestDatabase, TestDatabase } from '../support/database.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * Shipped migrations keep the literals they were written with (they are history), while the app's
+ * rules live in one constant each: the migrated schema must agree with those constants.
+ */
+describe('the migrated schema agrees with the code', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it("accepts exactly the code's API key scopes", async () => {
+    const insertKey = (name: string, scopes: string[]) =>
+      db.sql.query(`INSERT INTO api_keys (name, scopes, secret_hash) VALUES ($1, $2, $3)`, [name, scopes, Buffer.alloc(32)]);
+    for (const [i, scope] of SCOPES.entries()) await insertKey(`scope-${i}`, [scope]);
+    await insertKey('every-scope', [...SCOPES]);
+    await expect(insertKey('unknown-scope', ['invoices:delete'])).rejects.toMatchObject({ code: '23514', constraint: 'api_keys_scopes_check' });
+  });
+
+  it('bounds every total at MAX_TOTAL_AMOUNT', async () => {
+    const client = await db.sql.connect();
+    try {
+      await client.query('BEGIN');
+      // The triggers compute totals (a written one is overwritten); with them off, the CHECKs alone decide.
+      await client.query(`SET LOCAL session_replication_role = replica`);
+      const {
+        rows: [invoice],
+      } = await client.query(`INSERT INTO invoices (invoice_no, total_amount) VALUES ('MAX', $1) RETURNING id`, [MAX_TOTAL_AMOUNT]);
+      await client.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit, total_amount) VALUES ($1, 1, 0, $2)`, [
+        invoice.id,
+        MAX_TOTAL_AMOUNT,
+      ]);
+      const above = (BigInt(MAX_TOTAL_AMOUNT) + 1n).toString();
+      await client.query('SAVEPOINT above');
+      await expect(client.query(`UPDATE invoices SET total_amount = $1`, [above])).rejects.toMatchObject({
+        constraint: 'invoices_total_amount_range',
+      });
+      await client.query('ROLLBACK TO SAVEPOINT above');
+      await expect(client.query(`UPDATE invoice_items SET total_amount = $1`, [above])).rejects.toMatchObject({
+        constraint: 'invoice_items_total_amount_range',
+      });
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+
+  it('wakes the drainer on the channel it listens on', async () => {
+    const listener = new pg.Client({ connectionString: db.url });
+    await listener.connect();
+    try {
+      const channels: string[] = [];
+      listener.on('notification', (message) => channels.push(message.channel));
+      await listener.query(`LISTEN ${pg.escapeIdentifier(WAKE_UP_CHANNEL)}`);
+      await db.sql.query(`UPDATE capture.wakeup SET listening = true WHERE id = 1`);
+      await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WAKE')`);
+      await waitFor(() => channels.includes(WAKE_UP_CHANNEL), { what: `a NOTIFY on ${WAKE_UP_CHANNEL}` });
+    } finally {
+      await listener.end();
+    }
+  });
+});
