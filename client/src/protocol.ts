@@ -8,6 +8,15 @@ export type Operation = 'INSERT' | 'UPDATE' | 'DELETE';
 /** A notification id as the service gives and takes it: digits, at most 18 (a bigint carried as text). */
 export const NOTIFICATION_ID = /^\d{1,18}$/;
 
+/** A schema, table or column name as capture accepts it (unquoted). */
+const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
+/** An event name (`invoices.created`, `sales.orders.updated`) or a prefix ending in `.*` (`invoices.*`). */
+export const EVENT_PATTERN = new RegExp(`^${NAME}(\\.${NAME})*(\\.\\*)?$`);
+/** A table: `invoices` (or `public.invoices`), `sales.orders` outside `public`. */
+export const TABLE_PATTERN = new RegExp(`^${NAME}(\\.${NAME})?$`);
+/** A column a `where` filter names. */
+export const COLUMN_PATTERN = new RegExp(`^${NAME}$`);
+
 /** What changed: the row before and after, who changed it, in which transaction. */
 export interface NotificationPayload {
   schema: string;

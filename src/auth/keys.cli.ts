@@ -3,6 +3,8 @@
  * Manages API keys on DATABASE_URL, or on the embedded database. `create` prints the new key on
  * stdout (and only there, once), so `KEY=$(npm run -s keys -- create ...)` works.
  */
+import { canonicalTable } from '../../client/src/filter.js';
+import { TABLE_PATTERN } from '../../client/src/protocol.js';
 import { CliResult, isMain, runCli } from '../common/cli.js';
 import { Scope, SCOPES } from './api-key.js';
 import { ApiKeyStore, Query } from './api-key.store.js';
@@ -16,7 +18,6 @@ const USAGE = `usage: npm run keys -- <command>
   revoke <name>    the key stops working on every instance within a second`;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
-const TABLE = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 
 type Command =
   | { name: 'list' }
@@ -41,9 +42,9 @@ export function parseArgs(args: string[]): Command | string {
   if (!scopes) return `give the key its scopes: --scopes ${SCOPES.join(',')}`;
   const unknown = scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));
   if (unknown.length) return `unknown scope ${unknown.join(', ')}; the scopes are ${SCOPES.join(', ')}`;
-  // Notifications name tables of the public schema without it (`invoices`), others as `sales.orders`.
-  const tables = options.get('--tables')?.split(',').map((table) => table.trim().replace(/^public\./, '')) ?? null;
-  const badTable = tables?.find((table) => !TABLE.test(table));
+  // Keys name tables as notifications do: `invoices` for `public.invoices`.
+  const tables = options.get('--tables')?.split(',').map((table) => canonicalTable(table.trim())) ?? null;
+  const badTable = tables?.find((table) => !TABLE_PATTERN.test(table));
   if (badTable !== undefined) return `${JSON.stringify(badTable)} is not a table name (table or schema.table)`;
   return { name, key, scopes: [...new Set(scopes)] as Scope[], tables };
 }

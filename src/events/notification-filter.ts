@@ -3,12 +3,9 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
 import { canonicalTable, compileFilter } from '../../client/src/filter.js';
+import { COLUMN_PATTERN, EVENT_PATTERN, TABLE_PATTERN } from '../../client/src/protocol.js';
 import { StoredNotification } from './event-catalog.js';
 
-const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
-export const EVENT_PATTERN = new RegExp(`^${NAME}(\\.${NAME})*(\\.\\*)?$`);
-const TABLE_PATTERN = new RegExp(`^${NAME}(\\.${NAME})?$`);
-const COLUMN_PATTERN = new RegExp(`^${NAME}$`);
 const MAX_WHERE = 20;
 
 /** `where`: up to 20 columns, each compared with a string, number, boolean or null. */

@@ -4,16 +4,14 @@ import { canonicalTable } from '../../events/notification-filter.js';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
-import type { Notification, NotificationPayload } from '../../../client/src/protocol.js';
-
-const NAME = '[A-Za-z_][A-Za-z0-9_$]*';
+import { EVENT_PATTERN, TABLE_PATTERN, type Notification, type NotificationPayload } from '../../../client/src/protocol.js';
 
 export class ListNotificationsQueryDto {
   /** An event name (`invoices.created`) or a prefix ending in `.*` (`invoices.*`). */
   @IsOptional()
   @IsString()
   @MaxLength(200)
-  @Matches(new RegExp(`^${NAME}(\\.${NAME})*(\\.\\*)?$`), {
+  @Matches(EVENT_PATTERN, {
     message: 'event must be an event name such as invoices.created or a prefix such as invoices.*',
   })
   event?: string;
@@ -23,7 +21,7 @@ export class ListNotificationsQueryDto {
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? canonicalTable(value) : value))
   @IsString()
   @MaxLength(200)
-  @Matches(new RegExp(`^${NAME}(\\.${NAME})?$`), { message: 'table must be a table name such as invoices' })
+  @Matches(TABLE_PATTERN, { message: 'table must be a table name such as invoices' })
   table?: string;
 
   /** The changed row's primary key value. */
