@@ -1,6 +1,7 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
 import net from 'node:net';
+import { DataSource } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
 import { loadConfig } from '../config/config.js';
@@ -27,6 +28,7 @@ describe('PgListener', () => {
         { provide: EventEmitter2, useValue: new EventEmitter2() },
         // Never reached: no connection ever opens.
         { provide: NotificationLog, useValue: {} },
+        { provide: DataSource, useValue: {} },
       ],
     }).compile();
     const sut = moduleRef.get(PgListener);

@@ -1,12 +1,14 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DedicatedConnection } from '../database/dedicated-connection.js';
 import { NotificationsDrainedEvent } from '../events/event-catalog.js';
 import { NotificationLog, RunStatement } from '../notifications/notification-log.js';
-import { JournalReader, QueryRows } from './journal-reader.js';
+import { JournalReader } from './journal-reader.js';
 
 /** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
 const DRAIN_LOCK = 7_160_902;
@@ -55,6 +57,7 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly log: NotificationLog,
     private readonly events: EventEmitter2,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {
     this.reader = new JournalReader(config.capture.batchSize, config.capture.batchBytes);
     this.connection = new DedicatedConnection({
@@ -91,13 +94,13 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /**
-   * Undrained journal rows and the age of the oldest, read through the caller's connection at most
-   * once a second for everyone who asks (/health, /metrics); undefined when the database did not
-   * answer within 2 s, so that neither hangs on it.
+   * Undrained journal rows and the age of the oldest, read through the pool (this connection may
+   * be asleep or mid-batch) at most once a second for everyone who asks (/health, /metrics);
+   * undefined when the database did not answer within 2 s, so that neither hangs on it.
    */
-  backlog(query: QueryRows): Promise<Backlog | undefined> {
+  backlog(): Promise<Backlog | undefined> {
     if (!this.recentBacklog || Date.now() - this.recentBacklog.at > BACKLOG_MAX_AGE_MS) {
-      const read = this.reader.backlog(query);
+      const read = this.reader.backlog((sql) => this.dataSource.query(sql));
       const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, BACKLOG_TIMEOUT_MS, undefined).unref());
       this.recentBacklog = { at: Date.now(), value: Promise.race([read, timeout]).catch(() => undefined) };
     }

@@ -1,9 +1,7 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/require-scope.decorator.js';
 import { PgListener } from '../capture/pg-listener.service.js';
 import { HealthDto } from './health.dto.js';
@@ -16,7 +14,6 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
     private readonly listener: PgListener,
-    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   /** Readiness: 200 when the database answers and the listener is connected, 503 otherwise */
@@ -29,7 +26,7 @@ export class HealthController {
     try {
       await this.health.check([() => this.database.pingCheck('database', { timeout: 1500 })]);
       // Shared with /metrics (read at most once a second); undefined: the database did not answer.
-      const recent = await this.listener.backlog((sql) => this.dataSource.query(sql));
+      const recent = await this.listener.backlog();
       if (!recent) throw new Error('no backlog');
       backlog = recent;
     } catch {

@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { PgListener } from '../capture/pg-listener.service.js';
 import { NotificationsAppendedEvent } from '../events/event-catalog.js';
 import { SubscriptionsService } from '../realtime/subscriptions.service.js';
@@ -24,7 +22,6 @@ export class MetricsService {
   constructor(
     listener: PgListener,
     subscriptions: SubscriptionsService,
-    @InjectDataSource() dataSource: DataSource,
     sinks: SinkEngine,
   ) {
     const registers = [this.registry];
@@ -33,7 +30,7 @@ export class MetricsService {
     // rowcast_nodejs_active_handles, _requests and _resources.
     for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`rowcast_nodejs_active_${name}_total`);
     // A scrape must answer when the database does not: the backlog is then NaN and database_up 0.
-    const backlog = () => listener.backlog((sql) => dataSource.query(sql));
+    const backlog = () => listener.backlog();
     new Gauge({
       name: 'rowcast_database_up',
       help: 'Whether the backlog query of this scrape answered within 2 s (1) or not (0)',
