@@ -19,107 +19,23 @@ export class MetricsService {
   private readonly notifications: Counter;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(
-    listener: PgListener,
-    subscriptions: SubscriptionsService,
-    sinks: SinkEngine,
-  ) {
-    const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'rowcast_' });
-    // Gauges named like counters (promtool refuses them); the same counts by type remain as
-    // rowcast_nodejs_active_handles, _requests and _resources.
-    for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`rowcast_nodejs_active_${name}_total`);
-    // A scrape must answer when the database does not: the backlog is then NaN and database_up 0.
-    const backlog = () => listener.backlog();
-    new Gauge({
-      name: 'rowcast_database_up',
-      help: 'Whether the backlog query of this scrape answered within 2 s (1) or not (0)',
-      registers,
-      async collect() {
-        this.set((await backlog()) ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'rowcast_journal_backlog',
-      help: 'Journal rows committed but not yet drained into notifications (NaN: database unreachable)',
-      registers,
-      async collect() {
-        this.set((await backlog())?.backlog ?? NaN);
-      },
-    });
-    new Gauge({
-      name: 'rowcast_drain_lag_seconds',
-      help: 'Age of the oldest undrained journal row, 0 when drained (NaN: database unreachable)',
-      registers,
-      async collect() {
-        const value = await backlog();
-        this.set(value ? value.lagMs / 1000 : NaN);
-      },
-    });
-    const status = () => listener.getStatus();
-    gaugeOf('rowcast_listener_connected', 'Whether the listener connection is up (1) or not (0)', () => +status().connected);
-    gaugeOf('rowcast_listener_draining', 'Whether this instance holds the drain lock (1) or stands by (0)', () => +status().draining);
-    counterOf('rowcast_listener_reconnects_total', 'Listener connections lost or drains failed, each followed by a reconnect', () => status().reconnects);
-    counterOf('rowcast_changes_drained_total', 'Journal rows this instance drained into notifications', () => status().drained);
+  constructor(listener: PgListener, subscriptions: SubscriptionsService, sinks: SinkEngine) {
+    processMetrics(this.registry);
+    captureMetrics(this.registry, listener);
     this.notifications = new Counter({
       name: 'rowcast_notifications_total',
       help: 'Notifications appended to the log, as this instance read them (the same on every instance)',
-      registers,
+      registers: [this.registry],
     });
-    counterOf('rowcast_pushes_total', 'Notification messages sent to WebSocket clients (live and replay)', () => subscriptions.stats.pushed);
-    gaugeOf('rowcast_websocket_clients', 'WebSocket clients connected to this instance', () => subscriptions.connectedClients);
-    counterOf(
-      'rowcast_slow_clients_disconnected_total',
-      'WebSocket clients disconnected for not reading fast enough',
-      () => subscriptions.stats.slowDisconnects,
-    );
-    // Per sink, from the instance delivering it (each sink is delivered by one instance at a time).
-    const sinkLabels = ['sink', 'kind'] as const;
-    const perSink = (read: (stats: RunnerStats, logEnd: bigint) => number) =>
-      function (this: Gauge<'sink' | 'kind'> | Counter<'sink' | 'kind'>) {
-        this.reset();
-        const logEnd = sinks.logEnd;
-        for (const stats of sinks.stats().filter((s) => s.name)) {
-          const labels = { sink: stats.name, kind: stats.kind };
-          if (this instanceof Gauge) this.set(labels, read(stats, logEnd));
-          else this.inc(labels, read(stats, logEnd));
-        }
-      };
-    new Gauge({
-      name: 'rowcast_sink_lag_notifications',
-      help: 'Notifications in the log after the sink position (delivered by this instance)',
-      labelNames: sinkLabels,
-      registers,
-      collect: perSink((stats, logEnd) => Math.max(0, Number(logEnd - stats.position))),
-    });
-    new Gauge({
-      name: 'rowcast_sink_lag_seconds',
-      help: 'Age of the oldest notification the sink has yet to deliver, 0 when caught up',
-      labelNames: sinkLabels,
-      registers,
-      collect: perSink((stats) => (stats.oldestPendingAt ? Math.max(0, (Date.now() - stats.oldestPendingAt.getTime()) / 1000) : 0)),
-    });
-    const sinkCounter = (name: string, help: string, read: (stats: RunnerStats) => number) =>
-      new Counter({ name, help, labelNames: sinkLabels, registers, collect: perSink(read) });
-    sinkCounter('rowcast_sink_deliveries_total', 'Notifications the receiver confirmed, by sink (since this instance took it)', (s) => s.delivered);
-    sinkCounter('rowcast_sink_failures_total', 'Sends the receiver did not confirm, by sink', (s) => s.failures);
-    sinkCounter('rowcast_sink_retries_total', 'Retries scheduled after a failed send, by sink', (s) => s.retries);
-    sinkCounter('rowcast_sink_dead_letters_total', 'Notifications given up on after the last retry, by sink', (s) => s.deadLetters);
-    gaugeOf('rowcast_sinks_delivering', 'Sinks this instance holds the lease of and delivers', () => sinks.stats().length);
+    webSocketMetrics(this.registry, subscriptions);
+    sinkMetrics(this.registry, sinks);
     this.httpDuration = new Histogram({
       name: 'rowcast_http_request_duration_seconds',
       help: 'HTTP request duration by method, route pattern and status',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
+      registers: [this.registry],
     });
-
-    function gaugeOf(name: string, help: string, read: () => number): void {
-      new Gauge({ name, help, registers, collect() { this.set(read()); } });
-    }
-    function counterOf(name: string, help: string, read: () => number): void {
-      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
-    }
   }
 
   @OnEvent(NotificationsAppendedEvent.eventName)
@@ -138,4 +54,105 @@ export class MetricsService {
       next();
     };
   }
+}
+
+function processMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry, prefix: 'rowcast_' });
+  // Gauges named like counters (promtool refuses them); the same counts by type remain as
+  // rowcast_nodejs_active_handles, _requests and _resources.
+  for (const name of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`rowcast_nodejs_active_${name}_total`);
+}
+
+function captureMetrics(registry: Registry, listener: PgListener): void {
+  // A scrape must answer when the database does not: the backlog is then NaN and database_up 0.
+  gaugeOf(
+    registry,
+    'rowcast_database_up',
+    'Whether the backlog query of this scrape answered within 2 s (1) or not (0)',
+    async () => ((await listener.backlog()) ? 1 : 0),
+  );
+  gaugeOf(
+    registry,
+    'rowcast_journal_backlog',
+    'Journal rows committed but not yet drained into notifications (NaN: database unreachable)',
+    async () => (await listener.backlog())?.backlog ?? NaN,
+  );
+  gaugeOf(
+    registry,
+    'rowcast_drain_lag_seconds',
+    'Age of the oldest undrained journal row, 0 when drained (NaN: database unreachable)',
+    async () => {
+      const backlog = await listener.backlog();
+      return backlog ? backlog.lagMs / 1000 : NaN;
+    },
+  );
+  const status = () => listener.getStatus();
+  gaugeOf(registry, 'rowcast_listener_connected', 'Whether the listener connection is up (1) or not (0)', () => +status().connected);
+  gaugeOf(registry, 'rowcast_listener_draining', 'Whether this instance holds the drain lock (1) or stands by (0)', () => +status().draining);
+  counterOf(registry, 'rowcast_listener_reconnects_total', 'Listener connections lost or drains failed, each followed by a reconnect', () => status().reconnects);
+  counterOf(registry, 'rowcast_changes_drained_total', 'Journal rows this instance drained into notifications', () => status().drained);
+}
+
+function webSocketMetrics(registry: Registry, subscriptions: SubscriptionsService): void {
+  counterOf(registry, 'rowcast_pushes_total', 'Notification messages sent to WebSocket clients (live and replay)', () => subscriptions.stats.pushed);
+  gaugeOf(registry, 'rowcast_websocket_clients', 'WebSocket clients connected to this instance', () => subscriptions.connectedClients);
+  counterOf(
+    registry,
+    'rowcast_slow_clients_disconnected_total',
+    'WebSocket clients disconnected for not reading fast enough',
+    () => subscriptions.stats.slowDisconnects,
+  );
+}
+
+/** Per sink, from the instance delivering it (each sink is delivered by one instance at a time). */
+function sinkMetrics(registry: Registry, sinks: SinkEngine): void {
+  const labelNames = ['sink', 'kind'] as const;
+  const values = (read: (stats: RunnerStats, logEnd: bigint) => number) => {
+    const logEnd = sinks.logEnd;
+    return sinks
+      .stats()
+      .filter((stats) => stats.name)
+      .map((stats) => ({ labels: { sink: stats.name, kind: stats.kind }, value: read(stats, logEnd) }));
+  };
+  // Reset at each scrape: a sink no longer delivered here drops out, and a counter shows its
+  // runner's running total instead of adding it to what the last scrape showed.
+  const gauge = (name: string, help: string, read: (stats: RunnerStats, logEnd: bigint) => number) =>
+    new Gauge({ name, help, labelNames, registers: [registry], collect() {
+      this.reset();
+      for (const { labels, value } of values(read)) this.set(labels, value);
+    } });
+  const counter = (name: string, help: string, read: (stats: RunnerStats) => number) =>
+    new Counter({ name, help, labelNames, registers: [registry], collect() {
+      this.reset();
+      for (const { labels, value } of values(read)) this.inc(labels, value);
+    } });
+  gauge('rowcast_sink_lag_notifications', 'Notifications in the log after the sink position (delivered by this instance)', (stats, logEnd) =>
+    Math.max(0, Number(logEnd - stats.position)),
+  );
+  gauge('rowcast_sink_lag_seconds', 'Age of the oldest notification the sink has yet to deliver, 0 when caught up', (stats) =>
+    stats.oldestPendingAt ? Math.max(0, (Date.now() - stats.oldestPendingAt.getTime()) / 1000) : 0,
+  );
+  counter('rowcast_sink_deliveries_total', 'Notifications the receiver confirmed, by sink (since this instance took it)', (s) => s.delivered);
+  counter('rowcast_sink_failures_total', 'Sends the receiver did not confirm, by sink', (s) => s.failures);
+  counter('rowcast_sink_retries_total', 'Retries scheduled after a failed send, by sink', (s) => s.retries);
+  counter('rowcast_sink_dead_letters_total', 'Notifications given up on after the last retry, by sink', (s) => s.deadLetters);
+  gaugeOf(registry, 'rowcast_sinks_delivering', 'Sinks this instance holds the lease of and delivers', () => sinks.stats().length);
+}
+
+/** A gauge showing its owner's value at each scrape. */
+function gaugeOf(registry: Registry, name: string, help: string, read: () => number | Promise<number>): void {
+  new Gauge({ name, help, registers: [registry], async collect() {
+    this.set(await read());
+  } });
+}
+
+/**
+ * A counter showing its owner's running total at each scrape. prom-client's Counter only adds, so
+ * each scrape starts from a reset: adding the total to the last scrape's would count it again.
+ */
+function counterOf(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({ name, help, registers: [registry], collect() {
+    this.reset();
+    this.inc(read());
+  } });
 }

@@ -25,6 +25,12 @@ export const LIMITS = {
   readyWaitMs: 5_000,
 };
 
+/** Counted since the start: notification messages sent, and clients dropped for not reading. */
+export interface SubscriptionStats {
+  pushed: number;
+  slowDisconnects: number;
+}
+
 interface Client {
   socket: Socket;
   subscriptions: Map<string, Subscription>;
@@ -48,8 +54,7 @@ export class SubscriptionsService {
   private readonly logger = new Logger(SubscriptionsService.name);
   private readonly clients = new Map<string, Client>();
   private namespace: Namespace | undefined;
-  /** Counted for /metrics: notification messages sent, and clients dropped for not reading. */
-  readonly stats = { pushed: 0, slowDisconnects: 0 };
+  private readonly counts: SubscriptionStats = { pushed: 0, slowDisconnects: 0 };
 
   constructor(
     private readonly feed: NotificationFeed,
@@ -79,6 +84,11 @@ export class SubscriptionsService {
 
   get connectedClients(): number {
     return this.clients.size;
+  }
+
+  /** A copy of the counts, for /metrics to read: only this service moves them. */
+  get stats(): SubscriptionStats {
+    return { ...this.counts };
   }
 
   /** `allowedTables`: the tables the connection's API key may read (undefined: all). */
@@ -124,7 +134,7 @@ export class SubscriptionsService {
         });
       // One emit to all receivers: Socket.IO encodes the packet once for all of them.
       if (receivers.length) this.namespace.to(receivers).emit(SERVER_EVENTS.notification, toNotificationMessage(notification));
-      this.stats.pushed += receivers.length;
+      this.counts.pushed += receivers.length;
     }
     const last = BigInt(notifications[notifications.length - 1].id);
     for (const client of this.clients.values()) {
@@ -212,7 +222,7 @@ export class SubscriptionsService {
       send: (notification) => {
         client.sentAny = true;
         client.socket.emit(SERVER_EVENTS.notification, toNotificationMessage(notification));
-        this.stats.pushed++;
+        this.counts.pushed++;
       },
       writable: () => this.writable(client),
       expired: () => {
@@ -244,7 +254,7 @@ export class SubscriptionsService {
   private dropSlow(client: Client): void {
     this.logger.warn(`disconnecting ${client.socket.id}: it is not reading (${buffered(client.socket)} packets waiting)`);
     this.clients.delete(client.socket.id);
-    this.stats.slowDisconnects++;
+    this.counts.slowDisconnects++;
     client.socket.emit(SERVER_EVENTS.errorNotice, { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
     client.socket.disconnect(true);
   }

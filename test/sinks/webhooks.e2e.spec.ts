@@ -127,6 +127,24 @@ describe('webhooks', () => {
     await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
   }, 90_000);
 
+  it('counts each delivery once in /metrics, however often it is scraped', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    const webhook = await create({ name: 'scraped', url: receiver.url, events: ['invoices.created'] });
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('SCRAPED-1'), ('SCRAPED-2')`);
+    await waitFor(() => receiver.delivered.length === 2, { what: 'both delivered' });
+    const deliveries = async () => {
+      const metrics = (await t.http.get('/metrics').expect(200)).text;
+      return Number(/^rowcast_sink_deliveries_total\{sink="scraped",kind="webhook"\} (\S+)$/m.exec(metrics)?.[1]);
+    };
+    // The runner counts a delivery just after the receiver's answer: wait for it, then scrape again.
+    await waitFor(async () => (await deliveries()) === 2, { what: 'two deliveries counted' });
+    expect(await deliveries()).toBe(2);
+    expect(await deliveries()).toBe(2);
+    expect(receiver.delivered).toHaveLength(2);
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  });
+
   it('dead-letters a notification after its last retry, goes on, and redelivers dead letters on request', async () => {
     receiver = new WebhookReceiver();
     await receiver.accept();
