@@ -1,25 +1,18 @@
 import type pg from 'pg';
-import type { Namespace } from 'socket.io';
 import { SubscriptionsService } from '../../src/realtime/subscriptions.service.js';
 import type { TestApp } from '../../test/support/app.js';
 import { waitFor } from '../../test/support/wait.js';
-import type { Notification, NotificationFilter, RowcastClient, SubscribeOptions, Subscription, SubscriptionStatus } from '../src/index.js';
+import type { NoticeCode, Notification, NotificationFilter, RowcastClient, SubscribeOptions, Subscription, SubscriptionStatus } from '../src/index.js';
 
 export { trackConnections } from '../../test/support/connections.js';
 
 /**
  * Closes every /events connection from the server side after an error_notice, as the service
- * drops a slow reader (SLOW_CONSUMER) or ends an expired replay (SINCE_EXPIRED): Socket.IO does not
- * reconnect after such a close, so the client must. The namespace is the service's own (private).
+ * drops a slow reader (SLOW_CONSUMER) or ends an expired replay (SINCE_EXPIRED), without waiting
+ * for either to happen: Socket.IO does not reconnect after such a close, so the client must.
  */
-export function closeFromServer(t: TestApp, code: string): number {
-  const namespace = (t.app.get(SubscriptionsService) as unknown as { namespace: Namespace }).namespace;
-  const sockets = [...namespace.sockets.values()];
-  for (const socket of sockets) {
-    socket.emit('error_notice', { code, message: `closed by the test (${code})` });
-    socket.disconnect(true);
-  }
-  return sockets.length;
+export function closeFromServer(t: TestApp, code: NoticeCode): number {
+  return t.app.get(SubscriptionsService).disconnectAll({ code, message: `closed by the test (${code})` });
 }
 
 /** The log's ids, ascending. */

@@ -153,6 +153,17 @@ export class SubscriptionsService {
     this.clients.clear();
   }
 
+  /**
+   * Every client is told why and disconnected, as one that is slow or whose replay expired is: after
+   * the server's disconnect Socket.IO does not reconnect, so a client must (the client library's
+   * tests drop connections this way). Returns how many there were.
+   */
+  disconnectAll(notice: ErrorNotice): number {
+    const clients = [...this.clients.values()];
+    for (const client of clients) this.disconnect(client, notice);
+    return clients.length;
+  }
+
   private async addSubscription(client: Client, payload: unknown, allowedTables?: readonly string[]): Promise<Ack> {
     // Before the feed has read where the log ends, positions (and so since) mean nothing.
     const ready = await Promise.race([
@@ -225,11 +236,7 @@ export class SubscriptionsService {
         this.counts.pushed++;
       },
       writable: () => this.writable(client),
-      expired: () => {
-        this.clients.delete(client.socket.id);
-        client.socket.emit(SERVER_EVENTS.errorNotice, { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' });
-        client.socket.disconnect(true);
-      },
+      expired: () => this.disconnect(client, { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' }),
       goLive: () => (client.replaying = false),
     };
     return replayUntilLive(target, this.log, this.feed, LIMITS.replayPage);
@@ -253,12 +260,15 @@ export class SubscriptionsService {
 
   private dropSlow(client: Client): void {
     this.logger.warn(`disconnecting ${client.socket.id}: it is not reading (${buffered(client.socket)} packets waiting)`);
-    this.clients.delete(client.socket.id);
     this.counts.slowDisconnects++;
-    client.socket.emit(SERVER_EVENTS.errorNotice, { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
-    client.socket.disconnect(true);
+    this.disconnect(client, { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
   }
 
+  private disconnect(client: Client, notice: ErrorNotice): void {
+    this.clients.delete(client.socket.id);
+    client.socket.emit(SERVER_EVENTS.errorNotice, notice);
+    client.socket.disconnect(true);
+  }
 }
 
 /** A key limited to some tables subscribes to those (or fewer); asking for others is refused. */
