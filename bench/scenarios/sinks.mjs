@@ -305,7 +305,8 @@ async function writersWithSinks(postgres, receiver, { seconds, rounds }) {
       tps.three.push(await writeTps(db.url, seconds));
       cpu.three.push(meter());
       // Where each sink stood when the writers stopped: what it delivered, what it had yet to.
-      const written = (await logEnd(db.url)) + (await backlog(db.url));
+      // One statement, one snapshot: read apart, the drainer could move changes between the two.
+      const written = Number((await query(db.url, `SELECT (SELECT coalesce(max(last_id), 0) FROM notification_batches) + capture.backlog() AS n`))[0].n);
       const positions = Object.fromEntries((await app.api('GET', '/sinks')).map((sink) => [sink.id, Number(sink.position)]));
       behind.push(Object.fromEntries(created.map((sink) => [sink.kind, written - positions[sink.id]])));
       const rateOf = (sink) => Math.round((positions[sink.id] - Number(sink.position)) / seconds);
