@@ -44,27 +44,25 @@ type PubAck = { ok: true } | { ok: false; error: string };
 class PubAcks {
   private readonly inbox = createInbox();
   private next = 0;
-  /** The sends waiting for acks, oldest first: each one's first reply number and an outcome per message. */
-  private readonly batches: { first: number; outcomes: (PubAck | undefined)[]; missing: number; done: () => void }[] = [];
+  /** The send waiting for acks: its first reply number and an outcome per message. */
+  private batch: { first: number; outcomes: (PubAck | undefined)[]; missing: number; done: () => void } | undefined;
 
   constructor(nc: NatsConnection) {
     nc.subscribe(`${this.inbox}.*`, { callback: (error, msg) => this.received(error, msg) });
   }
 
   /**
-   * Publishes `messages` in order and waits until each has its ack or `timeoutMs` passed. A send
-   * may start before the one before it ended; acks of a send that gave up on them are ignored.
+   * Publishes `messages` in order and waits until each has its ack or `timeoutMs` passed. Acks of
+   * an earlier send that gave up on them are ignored (their numbers are before this send's).
    */
   async publish(nc: NatsConnection, messages: readonly { subject: string; data: Uint8Array; headers: MsgHdrs }[], timeoutMs: number) {
     const first = this.next;
     this.next += messages.length;
     const outcomes: (PubAck | undefined)[] = new Array(messages.length);
-    let batch: (typeof this.batches)[number] | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
       await new Promise<void>((resolve) => {
-        batch = { first, outcomes, missing: messages.length, done: resolve };
-        this.batches.push(batch);
+        this.batch = { first, outcomes, missing: messages.length, done: resolve };
         timer = setTimeout(resolve, timeoutMs);
         // Throws once the connection is closed: the send reports it.
         messages.forEach(({ subject, data, headers: hdrs }, i) => nc.publish(subject, data, { headers: hdrs, reply: `${this.inbox}.${first + i}` }));
@@ -72,24 +70,22 @@ class PubAcks {
       return outcomes;
     } finally {
       clearTimeout(timer);
-      this.batches.splice(this.batches.indexOf(batch!), 1);
+      this.batch = undefined;
     }
   }
 
   private received(error: Error | null, msg: Msg): void {
+    const batch = this.batch;
+    if (!batch) return;
     if (error) {
       // The subscription itself failed (a permissions violation on the inbox): nothing will come.
-      for (const batch of [...this.batches]) {
-        for (let i = 0; i < batch.outcomes.length; i++) batch.outcomes[i] ??= { ok: false, error: error.message };
-        batch.done();
-      }
+      for (let i = 0; i < batch.outcomes.length; i++) batch.outcomes[i] ??= { ok: false, error: error.message };
+      batch.done();
       return;
     }
-    const n = Number(msg.subject.slice(this.inbox.length + 1));
-    // Acks come in publish order: the oldest waiting send is almost always the one.
-    const batch = this.batches.find((each) => n >= each.first && n < each.first + each.outcomes.length);
-    if (!batch || batch.outcomes[n - batch.first]) return;
-    batch.outcomes[n - batch.first] = pubAck(msg);
+    const index = Number(msg.subject.slice(this.inbox.length + 1)) - batch.first;
+    if (!(index >= 0 && index < batch.outcomes.length) || batch.outcomes[index]) return;
+    batch.outcomes[index] = pubAck(msg);
     if (--batch.missing === 0) batch.done();
   }
 }

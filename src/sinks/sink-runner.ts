@@ -15,11 +15,6 @@ const PAGE = 1000;
  * window keeps more of them in flight.
  */
 const CHUNK = { webhook: 100, rabbitmq: 1000, nats: 1000 } as const;
-/**
- * Pages a broker sink has in flight while it delivers without failures: the next page goes out
- * while the one before it awaits its confirms, so the broker always has messages to confirm.
- */
-const DEPTH = 2;
 /** While delivering, the position is written at least this often (and after every failure). */
 const CHECKPOINT_MS = 200;
 /** Nothing new: look again after this long, unless woken first. */
@@ -99,8 +94,6 @@ export class SinkRunner {
   private wakeUp: { idle: boolean; resolve: () => void } | undefined;
   /** The page after `after`, read while the one before it is being delivered. */
   private prefetch: { after: bigint; page: Promise<StoredNotification[] | undefined> } | undefined;
-  /** A pipelined send fell short: one page at a time (with its retries and backoff) until one is through. */
-  private retrying = false;
 
   constructor(
     readonly sinkId: string,
@@ -212,10 +205,9 @@ export class SinkRunner {
 
   /**
    * Delivers the next page after the position (`empty`: the log has nothing after it), and reads
-   * the page after it meanwhile. A broker sink without failures pipelines its pages instead.
+   * the page after it meanwhile: a broker's window is refilled as soon as it is drained.
    */
   private async deliverNext(sink: Sink): Promise<'done' | 'empty' | 'paused' | 'stale'> {
-    if (sink.kind !== 'webhook' && sink.state === 'active' && !this.retrying) return this.pipeline(sink);
     const filter = new NotificationFilter(sink.filter);
     this.woken = false; // what is appended from here on is for the next read
     // Filtered here, not in the read: the position then moves past a whole page, matched or not.
@@ -227,92 +219,12 @@ export class SinkRunner {
     // Ids are consecutive: a page that starts later may start after what retention deleted.
     if (BigInt(page[0].id) > sink.position + 1n && (await this.skipPurged(sink))) return 'stale';
     const pageEnd = BigInt(page[page.length - 1].id);
-    this.readAhead(page, pageEnd);
+    if (page.length === PAGE && !this.context.recent(pageEnd, 1)) {
+      const next = this.context.log.readAfter(pageEnd, PAGE).catch(() => undefined); // read again when needed
+      this.prefetch = { after: pageEnd, page: next };
+    }
     const wanted = page.filter((notification) => filter.matches(notification));
-    const outcome = await this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd });
-    if (outcome === 'done') this.retrying = false;
-    return outcome;
-  }
-
-  /**
-   * Sends page after page to a broker, each as soon as it is read, with up to DEPTH pages
-   * unconfirmed, and moves the position past each page once all of it is confirmed, in order. A
-   * shortfall ends it: the position stays at the last message confirmed in order, and delivery
-   * goes on from the next one a page at a time (deliverInOrder: retries, backoff, `failing`),
-   * sending again what the pipeline had sent after it (the same ids, which receivers drop).
-   */
-  private async pipeline(sink: Sink): Promise<'done' | 'empty' | 'stale'> {
-    const filter = new NotificationFilter(sink.filter);
-    const inFlight: { sent: StoredNotification[]; end: bigint; result: Promise<SendResult> }[] = [];
-    const start = sink.position;
-    let read = start;
-    let reading = true;
-    let position = sink.position;
-    let lastCheckpoint = Date.now();
-    // Back to the loop now and then, which reads the sink again (changes made on another instance).
-    const until = Date.now() + REREAD_MS;
-    const checkpoint = async () => {
-      await this.checkpoint(sink, { position, state: 'active', lastError: null, attempts: [] });
-      this.stats.position = sink.position = position;
-      lastCheckpoint = Date.now();
-    };
-    for (;;) {
-      while (reading && inFlight.length < DEPTH && Date.now() < until && this.running && !this.changed && this.context.leaseHeld()) {
-        this.woken = false; // what is appended from here on is for the next read
-        const page = await this.readPage(read);
-        const gap = page.length > 0 && BigInt(page[0].id) > read + 1n;
-        if (gap && read === start && (await this.skipPurged(sink))) return 'stale';
-        // A gap further on is looked at (retention, above) in the next round, from where it starts.
-        if (!page.length || (gap && read !== start)) break;
-        const end = BigInt(page[page.length - 1].id);
-        this.readAhead(page, end);
-        const sent = page.filter((notification) => filter.matches(notification));
-        const result = sent.length ? this.send(sink, sent.map(toSinkMessage)) : Promise.resolve({ confirmed: 0 });
-        inFlight.push({ sent, end, result });
-        read = end;
-        reading = page.length === PAGE; // caught up: what is in flight goes through, then the runner looks again
-      }
-      const head = inFlight.shift();
-      if (!head) break;
-      if (head.sent.length) this.stats.oldestPendingAt = head.sent[0].createdAt;
-      const result = await head.result;
-      this.stats.delivered += result.confirmed;
-      if (result.confirmed === head.sent.length) {
-        position = head.end;
-        if (Date.now() - lastCheckpoint < CHECKPOINT_MS) continue;
-        try {
-          await checkpoint();
-        } catch (error) {
-          // Changed or taken over: what is in flight ends unobserved; the next owner sends it again.
-          if (error instanceof StaleSink) return 'stale';
-          throw error;
-        }
-        continue;
-      }
-      if (result.confirmed > 0) position = BigInt(head.sent[result.confirmed - 1].id);
-      // Their outcome no longer matters (all of it goes again), but they end before anything is resent.
-      await Promise.all(inFlight.map((later) => later.result));
-      this.retrying = true;
-      break;
-    }
-    this.stats.oldestPendingAt = undefined;
-    try {
-      if (position !== sink.position) await checkpoint();
-    } catch (error) {
-      if (error instanceof StaleSink) return 'stale';
-      throw error;
-    }
-    if (!this.running) throw new Stopped();
-    if (!this.context.leaseHeld()) throw new LeaseUnsure();
-    if (this.changed) return 'stale';
-    return read === start && !this.retrying ? 'empty' : 'done';
-  }
-
-  /** Reads the page after a full one while it is delivered, unless this instance already has it. */
-  private readAhead(page: readonly StoredNotification[], end: bigint): void {
-    if (page.length < PAGE || this.context.recent(end, 1)) return;
-    const next = this.context.log.readAfter(end, PAGE).catch(() => undefined); // read again when needed
-    this.prefetch = { after: end, page: next };
+    return this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd });
   }
 
   /** The page after `after`: the one read ahead if it is that one, else this instance's latest notifications if they cover it, else the log's. */

@@ -35,10 +35,9 @@ export interface SendResult {
 }
 
 /**
- * A connection to one destination. The engine calls `send` in log order; a broker's transport may
- * be called again before an earlier send resolved (its messages then go out after the earlier
- * ones, and each send's result covers its own), a webhook's never is. A transport reconnects on
- * its own and reports a destination it cannot reach as an error result rather than by throwing.
+ * A connection to one destination. The engine calls `send` for one sink at a time, never
+ * concurrently, and in log order; a transport reconnects on its own and reports a destination it
+ * cannot reach as an error result rather than by throwing.
  */
 export interface SinkTransport {
   send(messages: readonly SinkMessage[]): Promise<SendResult>;

@@ -117,19 +117,6 @@ describe('RabbitMqTransport', () => {
     });
   });
 
-  it('confirms two sends made at once, each its own, delivered in the order they were made', async () => {
-    const { exchange, received } = await consume('overlap');
-    const sut = new RabbitMqTransport({ url: RABBITMQ_URL, exchange }, new CapturingLogger());
-    cleanups.push(() => sut.close());
-    const messages = sinkMessages(1_000);
-
-    const results = await Promise.all([sut.send(messages.slice(0, 600)), sut.send(messages.slice(600))]);
-
-    expect(results).toEqual([{ confirmed: 600 }, { confirmed: 400 }]);
-    await waitFor(() => received.length >= 1_000, { what: '1,000 deliveries' });
-    expect(received.map((delivery) => delivery.messageId)).toEqual(messages.map((message) => message.id));
-  });
-
   it('confirms 2,000 messages across a broker restart, retrying from the first unconfirmed', async () => {
     const { exchange, received } = await consume('restart');
     const sut = new RabbitMqTransport({ url: RABBITMQ_URL, exchange, timeoutMs: 2_000 }, new CapturingLogger());
