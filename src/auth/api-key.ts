@@ -10,6 +10,8 @@ export const SCOPES = [
   'admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
+/** A key's name: what logs and `keys list` show. */
+export const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 /** A key as the service knows it; the secret is known only as its SHA-256. */
 export interface ApiKey {

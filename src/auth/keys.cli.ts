@@ -6,7 +6,7 @@
 import { canonicalTable } from '../../client/src/filter.js';
 import { TABLE_PATTERN } from '../../client/src/protocol.js';
 import { CliResult, isMain, runCli } from '../common/cli.js';
-import { Scope, SCOPES } from './api-key.js';
+import { KEY_NAME, Scope, SCOPES } from './api-key.js';
 import { ApiKeyStore, Query } from './api-key.store.js';
 
 const USAGE = `usage: npm run keys -- <command>
@@ -16,8 +16,6 @@ const USAGE = `usage: npm run keys -- <command>
                    --tables limits the changes it may read (notifications, WebSocket) to these tables
   list             every key: name, scopes, tables, created, revoked (never a secret)
   revoke <name>    the key stops working on every instance within a second`;
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 type Command =
   | { name: 'list' }
@@ -29,7 +27,7 @@ export function parseArgs(args: string[]): Command | string {
   if (name === 'list') return args.length === 1 ? { name } : `unexpected ${args.slice(1).join(' ')}`;
   if (name !== 'create' && name !== 'revoke') return USAGE;
   if (!key || key.startsWith('-')) return `give the key a name: npm run keys -- ${name} <name>`;
-  if (!NAME.test(key)) return 'a key name is 1 to 64 letters, digits, and . _ @ - (starting with a letter or digit)';
+  if (!KEY_NAME.test(key)) return 'a key name is 1 to 64 letters, digits, and . _ @ - (starting with a letter or digit)';
   if (name === 'revoke') return rest.length ? `unexpected ${rest.join(' ')}` : { name, key };
   const options = new Map<string, string>();
   for (let i = 0; i < rest.length; i += 2) {

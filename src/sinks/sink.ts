@@ -7,6 +7,8 @@ export type SinkState = (typeof SINK_STATES)[number];
 /** What a webhook does with a notification its last attempt failed on. */
 export const EXHAUSTED_ACTIONS = ['dead-letter', 'pause'] as const;
 export type ExhaustedAction = (typeof EXHAUSTED_ACTIONS)[number];
+/** A sink's name: unique, and the label of its metrics. */
+export const SINK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface WebhookConfig {
   url: string;

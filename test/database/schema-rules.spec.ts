@@ -1,8 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCOPES } from '../../src/auth/api-key.js';
+import { KEY_NAME, SCOPES } from '../../src/auth/api-key.js';
 import { WAKE_UP_CHANNEL } from '../../src/capture/pg-listener.service.js';
 import { MAX_TOTAL_AMOUNT } from '../../src/invoices/total-amount.js';
+import { EXHAUSTED_ACTIONS, SINK_KINDS, SINK_NAME, SINK_STATES } from '../../src/sinks/sink.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/wait.js';
 
@@ -24,6 +25,40 @@ describe('the migrated schema agrees with the code', () => {
     for (const [i, scope] of SCOPES.entries()) await insertKey(`scope-${i}`, [scope]);
     await insertKey('every-scope', [...SCOPES]);
     await expect(insertKey('unknown-scope', ['invoices:delete'])).rejects.toMatchObject({ code: '23514', constraint: 'api_keys_scopes_check' });
+  });
+
+  it("accepts a key's or a sink's name exactly when the code does", async () => {
+    const names = ['a', 'Z9', 'a'.repeat(64), 'a'.repeat(65), 'x.y_z-1', 'ops@example', '', '-x', '.x', 'x y', 'x/y', 'ü', 'x\n'];
+    const accepted = async (insert: () => Promise<unknown>) => insert().then(
+      () => true,
+      (error: { code?: string }) => {
+        if (error.code !== '23514') throw error;
+        return false;
+      },
+    );
+    for (const [i, name] of names.entries()) {
+      const key = () => db.sql.query(`INSERT INTO api_keys (name, scopes, secret_hash) VALUES ($1, '{admin}', $2)`, [name, Buffer.alloc(32, i)]);
+      expect(await accepted(key), `key ${JSON.stringify(name)}`).toBe(KEY_NAME.test(name));
+      const sink = () => db.sql.query(`INSERT INTO sinks (kind, name, filter, config, secrets, position) VALUES ('webhook', $1, '{}', '{}', '{}', 0)`, [name]);
+      expect(await accepted(sink), `sink ${JSON.stringify(name)}`).toBe(SINK_NAME.test(name));
+    }
+  });
+
+  it("accepts exactly the code's sink kinds, states and actions on exhaustion", async () => {
+    const insertSink = (name: string, column: 'kind' | 'state' | 'on_exhausted', value: string) => {
+      const row = { kind: 'webhook', state: 'active', on_exhausted: 'dead-letter', [column]: value };
+      return db.sql.query(`INSERT INTO sinks (name, filter, config, secrets, position, kind, state, on_exhausted) VALUES ($1, '{}', '{}', '{}', 0, $2, $3, $4)`, [
+        name,
+        row.kind,
+        row.state,
+        row.on_exhausted,
+      ]);
+    };
+    const lists = { kind: SINK_KINDS, state: SINK_STATES, on_exhausted: EXHAUSTED_ACTIONS } as const;
+    for (const [column, values] of Object.entries(lists) as [keyof typeof lists, readonly string[]][]) {
+      for (const value of values) await insertSink(`${column}-${value}`, column, value);
+      await expect(insertSink(`${column}-unknown`, column, 'unknown')).rejects.toMatchObject({ code: '23514' });
+    }
   });
 
   it('bounds every total at MAX_TOTAL_AMOUNT', async () => {

@@ -17,14 +17,13 @@ import {
 } from 'class-validator';
 import { EventsField, NotificationFilterDto, TablesField, WhereField } from '../../events/notification-filter.js';
 import { IntField } from '../../common/validation.js';
-import { EXHAUSTED_ACTIONS, type ExhaustedAction, SINK_STATES, type SinkState } from '../sink.js';
+import { EXHAUSTED_ACTIONS, type ExhaustedAction, SINK_NAME, SINK_STATES, type SinkState } from '../sink.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_MESSAGE = 'name must be 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit';
 // applyDecorators registers in order, and class-validator runs a property's rules in that order:
 // the type check comes first.
-const SinkName = () => applyDecorators(IsOptional(), IsString({ message: NAME_MESSAGE }), Matches(NAME, { message: NAME_MESSAGE }));
+const SinkName = () => applyDecorators(IsOptional(), IsString({ message: NAME_MESSAGE }), Matches(SINK_NAME, { message: NAME_MESSAGE }));
 const WebhookUrl = () =>
   applyDecorators(
     IsString({ message: 'url must be an http:// or https:// URL' }),
