@@ -5,16 +5,16 @@ export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
     const counts = { passed: 0, failed: 0, skipped: 0 };
     for (const module of testModules) {
-      let tests = 0;
+      let failedTests = 0;
       for (const test of module.children.allTests()) {
-        tests++;
         const state = test.result().state;
         if (state === 'passed') counts.passed++;
-        else if (state === 'failed') counts.failed++;
+        else if (state === 'failed') failedTests++;
         else counts.skipped++;
       }
-      // A file that failed before defining its tests (import error, failing beforeAll) counts once.
-      if (tests === 0 && module.state() === 'failed') counts.failed++;
+      // A file that failed outside its tests (an import error, a failing beforeAll or afterAll: its
+      // tests then show as skipped) counts once, so the line never reads "0 failed" for a failed run.
+      counts.failed += failedTests || (module.state() === 'failed' ? 1 : 0);
     }
     counts.failed += unhandledErrors.length;
     process.stdout.write(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
