@@ -1,4 +1,5 @@
-import type { AckErrorCode } from '../../client/src/protocol.js';
+import type { Socket } from 'socket.io';
+import { type AckErrorCode, type ErrorNotice, SERVER_EVENTS } from '../../client/src/protocol.js';
 
 /**
  * Codes of error acks; a client branches on the code, a person reads the message. The list lives
@@ -13,4 +14,13 @@ export type Ack =
 
 export function refuse(code: RealtimeErrorCode, message: string): Ack {
   return { ok: false, error: { code, message } };
+}
+
+/**
+ * Tells a client why it is being disconnected, then disconnects it for good (Socket.IO clients do
+ * not reconnect by themselves after a server-side disconnect); the notice is written first.
+ */
+export function sendAway(socket: Socket, notice: ErrorNotice): void {
+  socket.emit(SERVER_EVENTS.errorNotice, notice);
+  socket.disconnect(true);
 }

@@ -9,8 +9,8 @@ import { DomainError } from '../common/errors/domain-error.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { ApiKeysChangedEvent } from '../events/event-catalog.js';
-import { Ack, refuse } from './realtime.errors.js';
-import { SERVER_EVENTS, type ErrorNotice } from '../../client/src/protocol.js';
+import { Ack, refuse, sendAway } from './realtime.errors.js';
+import { type ErrorNotice } from '../../client/src/protocol.js';
 
 const WINDOW_MS = 60_000;
 /** Where sockets admitted while no key existed are kept track of. */
@@ -78,10 +78,7 @@ export class SocketAccess {
   @OnEvent(ApiKeysChangedEvent.eventName)
   disconnectRefused(event: ApiKeysChangedEvent): void {
     const close = (id: string, code: ErrorNotice['code'], message: string) => {
-      for (const socket of this.sockets.get(id) ?? []) {
-        socket.emit(SERVER_EVENTS.errorNotice, { code, message } satisfies ErrorNotice);
-        socket.disconnect(true);
-      }
+      for (const socket of this.sockets.get(id) ?? []) sendAway(socket, { code, message });
     };
     for (const id of event.revokedKeyIds) close(id, 'KEY_REVOKED', 'the API key of this connection was revoked');
     if (event.becameRequired) close(OPEN, 'UNAUTHORIZED', 'API keys are now required: reconnect with auth: {token}');

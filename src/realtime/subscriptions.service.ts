@@ -11,7 +11,7 @@ import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
 import { NotificationFeed } from './notification-feed.service.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { NotificationLog } from '../notifications/notification-log.js';
-import { Ack, refuse } from './realtime.errors.js';
+import { Ack, refuse, sendAway } from './realtime.errors.js';
 import { replayUntilLive, ReplayTarget } from './replay.js';
 import { Subscription } from './subscription.js';
 
@@ -266,8 +266,7 @@ export class SubscriptionsService {
 
   private disconnect(client: Client, notice: ErrorNotice): void {
     this.clients.delete(client.socket.id);
-    client.socket.emit(SERVER_EVENTS.errorNotice, notice);
-    client.socket.disconnect(true);
+    sendAway(client.socket, notice);
   }
 }
 
