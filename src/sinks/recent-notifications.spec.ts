@@ -26,6 +26,15 @@ describe('RecentNotifications', () => {
     expect(recent.after(40n, 100)).toBeUndefined();
   });
 
+  it('keeps the latest `capacity`, letting the oldest go once it holds twice as many', () => {
+    const recent = new RecentNotifications(10);
+    for (let id = 1; id <= 20; id++) recent.append(notifications(id, id));
+    expect(ids(recent.after(0n, 100))).toHaveLength(20);
+    recent.append(notifications(21, 21));
+    expect(recent.after(10n, 100)).toBeUndefined();
+    expect(ids(recent.after(11n, 100))).toEqual([12, 13, 14, 15, 16, 17, 18, 19, 20, 21]);
+  });
+
   it('starts afresh from notifications that do not follow on, so what it gives never has a gap', () => {
     const recent = new RecentNotifications(100);
     recent.append(notifications(1, 10));

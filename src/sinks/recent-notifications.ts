@@ -3,8 +3,9 @@ import { StoredNotification } from '../events/event-catalog.js';
 /**
  * The newest notifications this instance's feed dispatched, in id order without a gap: a sink that
  * keeps up reads its next page here instead of from the log (the feed already read it, or the
- * drainer handed it over), so live delivery costs the database nothing per sink. Bounded by count:
- * a sink further behind reads the log, as before.
+ * drainer handed it over), so live delivery costs the database nothing per sink. Bounded by count
+ * (the latest `capacity`, and up to as many again before it lets the oldest go, so that appending
+ * one notification does not copy the rest): a sink further behind reads the log, as before.
  */
 export class RecentNotifications {
   private items: StoredNotification[] = [];
@@ -22,8 +23,8 @@ export class RecentNotifications {
       this.first = from;
     }
     for (const notification of notifications) this.items.push(notification);
-    const excess = this.items.length - this.capacity;
-    if (excess > 0) {
+    if (this.items.length > 2 * this.capacity) {
+      const excess = this.items.length - this.capacity;
       this.items = this.items.slice(excess);
       this.first += BigInt(excess);
     }

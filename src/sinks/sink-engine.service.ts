@@ -16,7 +16,7 @@ import { SinkTransport } from './sink-transport.js';
 import { WebhookTransport } from './webhook.transport.js';
 
 const TRIM_EVERY_MS = 3 * 60_000;
-/** How many of the latest notifications are kept for runners that keep up (two of their pages). */
+/** How many of the latest notifications (at least) are kept for runners that keep up: two of their pages. */
 const RECENT = 2000;
 
 /**
@@ -71,7 +71,8 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   notificationsAppended(event: NotificationsAppendedEvent): void {
     const last = BigInt(event.notifications[event.notifications.length - 1].id);
     if (last > this.end) this.end = last;
-    this.recent.append(event.notifications);
+    // Kept only while this instance delivers a sink: a runner started later begins from the log.
+    if (this.runners.size) this.recent.append(event.notifications);
     for (const runner of this.runners.values()) runner.wake();
   }
 
