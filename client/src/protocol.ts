@@ -3,7 +3,8 @@
  * document (GET /notifications) describe it. A test holds these lists to the AsyncAPI document.
  */
 
-export type Operation = 'INSERT' | 'UPDATE' | 'DELETE';
+export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE'] as const;
+export type Operation = (typeof OPERATIONS)[number];
 
 /** A notification id as the service gives and takes it: digits, at most 18 (a bigint carried as text). */
 export const NOTIFICATION_ID = /^\d{1,18}$/;

@@ -1,4 +1,6 @@
-export type ChangeOp = 'INSERT' | 'UPDATE' | 'DELETE';
+import type { Operation } from '../../client/src/protocol.js';
+
+export type ChangeOp = Operation;
 
 const VERB: Record<ChangeOp, string> = { INSERT: 'created', UPDATE: 'updated', DELETE: 'deleted' };
 

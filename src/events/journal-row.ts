@@ -1,3 +1,4 @@
+import { OPERATIONS } from '../../client/src/protocol.js';
 import { CapturedChange, ChangeOp } from './captured-change.event.js';
 
 /** A journal row (capture.changes) as the drainer and the log's readers select it (JOURNAL_COLUMNS). */
@@ -21,7 +22,7 @@ export const JOURNAL_COLUMNS =
 
 export type ParsedRow = { change: CapturedChange } | { skip: string };
 
-const OPS = new Set(['INSERT', 'UPDATE', 'DELETE']);
+const OPS = new Set<string>(OPERATIONS);
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);

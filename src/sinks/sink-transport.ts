@@ -1,3 +1,5 @@
+import type { Operation } from '../../client/src/protocol.js';
+
 /** One notification as a sink sends it: the body is the notification as REST returns it, as JSON. */
 export interface SinkMessage {
   /** The notification id: the message's id at the receiver (webhook-id, message-id, Nats-Msg-Id). */
@@ -6,7 +8,7 @@ export interface SinkMessage {
   event: string;
   /** The table as the log names it: `invoices`, or `sales.orders` outside public. */
   table: string;
-  op: 'INSERT' | 'UPDATE' | 'DELETE';
+  op: Operation;
   body: string;
 }
 

@@ -4,7 +4,7 @@ import { canonicalTable } from '../../events/notification-filter.js';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
-import { EVENT_PATTERN, TABLE_PATTERN, type Notification, type NotificationPayload } from '../../../client/src/protocol.js';
+import { EVENT_PATTERN, OPERATIONS, TABLE_PATTERN, type Notification, type NotificationPayload, type Operation } from '../../../client/src/protocol.js';
 
 export class ListNotificationsQueryDto {
   /** An event name (`invoices.created`) or a prefix ending in `.*` (`invoices.*`). */
@@ -55,8 +55,8 @@ export class NotificationPayloadDto implements NotificationPayload {
   schema: string;
   /** @example "invoice_items" */
   table: string;
-  @ApiProperty({ enum: ['INSERT', 'UPDATE', 'DELETE'] })
-  op: 'INSERT' | 'UPDATE' | 'DELETE';
+  @ApiProperty({ enum: OPERATIONS })
+  op: Operation;
   /** The row's primary key. */
   pk: Record<string, unknown>;
   /** The row after the change as to_jsonb writes it; null for deletions. */
