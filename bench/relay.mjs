@@ -1,7 +1,10 @@
 // The floor for latency: the smallest LISTEN → Socket.IO relay, written as people usually write
 // it. A per-row trigger NOTIFYs `bench_relay` with the row as JSON; this process LISTENs and emits
-// each payload to every client of /events. No journal, no replay, no filtering, no ordering
-// guarantees beyond NOTIFY's. Run as its own process, like the app:
+// each to every client of /events. No journal, no replay, no filtering, no ordering guarantees
+// beyond NOTIFY's. Two things are as rowcast's, so that the clients' core (which parses every
+// message) and the rule that drops a client that falls behind cost both the same: the message
+// has rowcast's fields (about its bytes), and the heartbeat is rowcast's default. Run as its own
+// process, like the app:
 //   node bench/relay.mjs <database-url>   → prints "relay ready on http://127.0.0.1:<port>"
 import http from 'node:http';
 import pg from 'pg';
@@ -10,11 +13,18 @@ import { Server } from 'socket.io';
 const client = new pg.Client({ connectionString: process.argv[2] });
 await client.connect();
 const server = http.createServer();
-const events = new Server(server).of('/events');
+// rowcast's WS_PING_INTERVAL_MS and WS_PING_TIMEOUT_MS defaults (Socket.IO's own are 25 s and 20 s).
+const events = new Server(server, { pingInterval: 10_000, pingTimeout: 5_000 }).of('/events');
 events.on('connection', (socket) => socket.on('subscribe', (_request, ack) => ack?.({ ok: true })));
 let id = 0;
 client.on('notification', (message) => {
-  events.emit('notification', { id: String(++id), event: 'invoices.created', payload: { new: JSON.parse(message.payload) } });
+  const row = JSON.parse(message.payload);
+  const at = new Date().toISOString();
+  const payload = {
+    ...{ schema: 'public', table: 'invoices', op: 'INSERT', pk: { id: row.id }, new: row, old: null, changedColumns: null },
+    ...{ actor: client.user, txId: String(id + 1), changedAt: at },
+  };
+  events.emit('notification', { id: String(++id), event: 'invoices.created', createdAt: at, payload });
 });
 await client.query('LISTEN bench_relay');
 server.listen(0, '127.0.0.1', () => console.log(`relay ready on http://127.0.0.1:${server.address().port}`));

@@ -31,7 +31,11 @@ export class Ledger {
     this.lastAt = at;
     const acked = this.acked.get(key);
     if (acked !== undefined) this.latencies.push(at - acked);
-    else if (key !== undefined) this.early.set(key, [...(this.early.get(key) ?? []), at]);
+    else if (key !== undefined) {
+      const waiting = this.early.get(key);
+      if (waiting) waiting.push(at);
+      else this.early.set(key, [at]);
+    }
   }
 }
 

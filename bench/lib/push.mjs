@@ -8,6 +8,7 @@ import { connectClients, Ledger, now } from './clients.mjs';
 import { until, writeAtRate } from './load.mjs';
 import { freshDatabase, query } from './postgres.mjs';
 import { percentile, round1, spread } from './stats.mjs';
+import { cpuMeter } from './usage.mjs';
 
 const RELAY_TRIGGER = `
   CREATE FUNCTION bench_relay() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -28,7 +29,8 @@ export async function pushAgainstRelay(postgres, name, { seconds, rounds, client
           console.error(
             `  ${name} round ${round} ${target} ${rate}/s: p50 ${round1(result.p50)} ms, p99 ${round1(result.p99)} ms, ` +
               `delivered ${result.delivered}/${result.expected} (${result.deliveredPerSecond}/s), ` +
-              `${result.dropped} clients dropped${reasons.length ? ` (${reasons.join(', ')})` : ''}`,
+              `${result.dropped} clients dropped${reasons.length ? ` (${reasons.join(', ')})` : ''}; ` +
+              `CPU s/s server ${result.cpu.app}, PostgreSQL ${result.cpu.postgres}, clients ${result.cpu.bench}`,
           );
         }
       }
@@ -50,6 +52,7 @@ async function measure(db, { target, rate, seconds, clients, prefix }) {
     onMessage: (n) => ledger.receipt(n.payload.new?.invoice_no),
   });
   try {
+    const cpu = cpuMeter(server, ['postgres']);
     const started = now();
     const written = await writeAtRate(db.url, { rate, seconds, ledger, prefix });
     const expected = written * clients;
@@ -59,6 +62,9 @@ async function measure(db, { target, rate, seconds, clients, prefix }) {
     // Copied before close(), whose own disconnects are not drops.
     const disconnects = { ...group.disconnects };
     return {
+      // CPU seconds per second of the server (app or relay), of PostgreSQL (every process named
+      // postgres, the machine's own idle cluster included) and of this process (clients, writer).
+      cpu: cpu(),
       p50: percentile(ledger.latencies, 0.5),
       p99: percentile(ledger.latencies, 0.99),
       delivered: ledger.received,
@@ -89,5 +95,6 @@ function summarize(results) {
     droppedSlow: total('droppedSlow'),
     disconnects: results.map((r) => r.disconnects),
     peakRssMb: spread(results.map((r) => r.peakRssMb)),
+    cpu: results.map((r) => r.cpu),
   };
 }

@@ -14,11 +14,16 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-/** CPU seconds (user + system) a process has used so far (Linux /proc). */
-function cpuSeconds(pid) {
+/**
+ * CPU seconds (user + system) a process has used so far (Linux /proc); with `children`, also those
+ * of its children that have ended (and been waited for): a PostgreSQL backend that exits during a
+ * measurement is counted in its postmaster's.
+ */
+function cpuSeconds(pid, { children = false } = {}) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const own = Number(fields[11]) + Number(fields[12]);
+  return (children ? own + Number(fields[13]) + Number(fields[14]) : own) / CLOCK_TICKS;
 }
 
 /** Process ids of the machine's processes named `name` (the brokers: beam.smp, nats-server). */
@@ -41,14 +46,16 @@ function pidsNamed(name) {
  * servers, e.g. beam.smp), their sum under the names joined with '+'.
  */
 export function cpuMeter(app, others = []) {
-  const pids = others.flatMap(pidsNamed);
+  // Looked up at every read, ended children included: processes start and end meanwhile (a
+  // PostgreSQL backend per connection the writers open).
+  const othersSeconds = () => others.flatMap(pidsNamed).reduce((sum, pid) => sum + safeCpuSeconds(pid), 0);
   const read = () => ({
     at: now(),
     app: cpuSeconds(app.pid),
     // The app's main (JavaScript) thread: nanoseconds it was ready to run but another task had the core.
     appWaiting: safeSchedWait(app.pid),
     bench: process.cpuUsage(),
-    others: pids.reduce((sum, pid) => sum + safeCpuSeconds(pid), 0),
+    others: othersSeconds(),
   });
   const start = read();
   return () => {
@@ -60,7 +67,7 @@ export function cpuMeter(app, others = []) {
       app: share(end.app - start.app),
       appWaitingForCpu: share((end.appWaiting - start.appWaiting) / 1e9),
       bench: share(bench),
-      ...(pids.length && { [others.join('+')]: share(end.others - start.others) }),
+      ...(others.length && { [others.join('+')]: share(end.others - start.others) }),
     };
   };
 }
@@ -75,7 +82,7 @@ function safeSchedWait(pid) {
 
 function safeCpuSeconds(pid) {
   try {
-    return cpuSeconds(pid);
+    return cpuSeconds(pid, { children: true });
   } catch {
     return 0;
   }
