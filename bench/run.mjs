@@ -14,6 +14,7 @@ import { svg, table } from './lib/report.mjs';
 import { bulk } from './scenarios/bulk.mjs';
 import { burst } from './scenarios/burst.mjs';
 import { catchup } from './scenarios/catchup.mjs';
+import { ceiling } from './scenarios/ceiling.mjs';
 import { fanout } from './scenarios/fanout.mjs';
 import { latency } from './scenarios/latency.mjs';
 import { rest } from './scenarios/rest.mjs';
@@ -36,6 +37,8 @@ const PLAN = {
   // The same with one client: the pipeline's own latency, without the cost of fanning out.
   latency1: (pg) => latency(pg, { ...(quick ? { seconds: 3, rounds: 1 } : { seconds: 10, rounds: 2 }), clients: 1 }),
   fanout: (pg) => fanout(pg, quick ? { seconds: 5, rounds: 1 } : { seconds: 30, rounds: 2 }),
+  // The clients alone, fed by a server with no database: what the push scenarios can measure today.
+  ceiling: () => ceiling({ seconds: quick ? 3 : 10 }),
   catchup: (pg) => catchup(pg, { behind: quick ? 20_000 : 100_000 }),
   burst: (pg) => burst(pg, { rows: quick ? 20_000 : 100_000 }),
   rest: (pg) => rest(pg, { seconds: quick ? 3 : 15 }),

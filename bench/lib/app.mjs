@@ -24,6 +24,10 @@ export function startRelay(databaseUrl) {
   return startProcess(['bench/relay.mjs', databaseUrl], {}, /relay ready on (http:\/\/\S+)/);
 }
 
+export function startEmitter(perSecond, seconds) {
+  return startProcess(['bench/emitter.mjs', String(perSecond), String(seconds)], {}, /emitter ready on (http:\/\/\S+)/);
+}
+
 async function startProcess(args, env, ready) {
   const [file, fileArgs] = pinnedCommand('server', process.execPath, args);
   const child = spawn(file, fileArgs, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -46,7 +46,7 @@ const times = (value) => `×${n2(value)}`;
 /** Rows of [scenario, result, target, verdict]; target and verdict are empty where there is no target. */
 export function rows(results) {
   const out = [];
-  const { writes, bulk, latency, latency1, fanout, catchup, burst, rest, sinks } = results.scenarios;
+  const { writes, bulk, latency, latency1, fanout, ceiling, catchup, burst, rest, sinks } = results.scenarios;
   if (writes) {
     const t = writes.tps;
     out.push([`writes, 8 writers (${writes.driver})`, `A ${n0.format(t.A.median)} · B ${n0.format(t.B.median)} · C ${n0.format(t.C.median)} · D ${n0.format(t.D.median)} tps`, '', '']);
@@ -97,6 +97,16 @@ export function rows(results) {
     const p99 = mine.p99.median / relay.p99.median;
     out.push(['  rowcast ÷ relay (medians)', `delivered/s ${times(rate)} · p99 ${times(p99)}`, 'delivered/s ≥ 0.95, p99 ≤ 2',
       verdict(['delivered/s', rate, (v) => v >= 0.95], ['p99', p99, (v) => v <= 2])]);
+  }
+  if (ceiling) {
+    for (const shape of ceiling.shapes) {
+      out.push([
+        `clients' ceiling, ${n0.format(shape.clients)} clients, no database`,
+        `took ${n0.format(shape.receivedPerSecond)}/s of ${n0.format(shape.offeredPerSecond)}/s offered · ${n1(shape.behindAtEndSeconds)} s behind at the end · lost ${n0.format(shape.lost)} · ${shape.dropped} dropped · CPU s/s: emitter ${n2(shape.cpu.emitter)}, clients ${n2(shape.cpu.clients)}`,
+        'report',
+        '',
+      ]);
+    }
   }
   if (catchup) {
     out.push([`catch-up, ${n0.format(catchup.behind)} behind`, `${n0.format(catchup.perSecond)} events/s (${catchup.seconds.toFixed(1)} s)`, '≥ 60,000/s', verdict(['rate', catchup.perSecond, (v) => v >= 60_000])]);
