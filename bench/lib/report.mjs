@@ -109,7 +109,7 @@ export function rows(results) {
     }
   }
   if (catchup) {
-    out.push([`catch-up, ${n0.format(catchup.behind)} behind`, `${n0.format(catchup.perSecond)} events/s (${catchup.seconds.toFixed(1)} s)`, '≥ 60,000/s', verdict(['rate', catchup.perSecond, (v) => v >= 60_000])]);
+    out.push([`catch-up, ${n0.format(catchup.behind)} behind`, `${n0.format(catchup.perSecond)} events/s (${catchup.seconds.toFixed(1)} s)${catchup.cpu ? ` · CPU s/s: app ${n2(catchup.cpu.app)} + PostgreSQL ${n2(catchup.cpu.postgres)}, client ${n2(catchup.cpu.client)}` : ''}`, '≥ 60,000/s', verdict(['rate', catchup.perSecond, (v) => v >= 60_000])]);
   }
   if (burst) {
     out.push([

@@ -5,6 +5,7 @@ import { startApp } from '../lib/app.mjs';
 import { connectClients } from '../lib/clients.mjs';
 import { until } from '../lib/load.mjs';
 import { freshDatabase, query } from '../lib/postgres.mjs';
+import { cpuMeter } from '../lib/usage.mjs';
 
 export async function catchup(postgres, { behind }) {
   const db = await freshDatabase(postgres, 'catchup');
@@ -20,13 +21,16 @@ export async function catchup(postgres, { behind }) {
     let received = 0;
     let startedAt = 0;
     const group = await connectClients(app.base, 1, { request: null, onMessage: () => received++ });
+    const cpu = cpuMeter(app, ['postgres']);
     startedAt = performance.now();
     const ack = await group.sockets[0].emitWithAck('subscribe', { since: '0' });
     if (!ack.ok) throw new Error(JSON.stringify(ack));
     await until(() => received >= behind, 300_000);
     const seconds = (performance.now() - startedAt) / 1000;
+    // CPU s/s while it caught up: the app and PostgreSQL share the server's core.
+    const shares = cpu();
     group.close();
-    return { behind, received, seconds, perSecond: Math.round(received / seconds) };
+    return { behind, received, seconds, perSecond: Math.round(received / seconds), cpu: { app: shares.app, postgres: shares.postgres, client: shares.bench } };
   } finally {
     await app.stop();
     await db.drop();
