@@ -43,7 +43,7 @@ function pidsNamed(name) {
 /**
  * Starts measuring; the function returned gives the shares since then: `app`, `appWaitingForCpu`,
  * `bench` (this process: receivers, clients) and, when `others` names processes (the brokers'
- * servers, e.g. beam.smp), their sum under the names joined with '+'.
+ * servers, e.g. beam.smp; PostgreSQL), their sum under the names joined with '+'.
  */
 export function cpuMeter(app, others = []) {
   // Looked up at every read, ended children included: processes start and end meanwhile (a
