@@ -211,7 +211,7 @@ export class SinkRunner {
     const filter = new NotificationFilter(sink.filter);
     this.woken = false; // what is appended from here on is for the next read
     // Filtered here, not in the read: the position then moves past a whole page, matched or not.
-    const page = await this.readPage(sink.position);
+    const { page, shared } = await this.readPage(sink.position);
     if (!page.length) {
       this.stats.oldestPendingAt = undefined;
       return 'empty';
@@ -224,16 +224,21 @@ export class SinkRunner {
       this.prefetch = { after: pageEnd, page: next };
     }
     const wanted = page.filter((notification) => filter.matches(notification));
-    return this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd });
+    return this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd, shared });
   }
 
-  /** The page after `after`: the one read ahead if it is that one, else this instance's latest notifications if they cover it, else the log's. */
-  private async readPage(after: bigint): Promise<StoredNotification[]> {
+  /**
+   * The page after `after`: the one read ahead if it is that one, else this instance's latest
+   * notifications if they cover it (`shared`: every sink here sends those same objects), else the log's.
+   */
+  private async readPage(after: bigint): Promise<{ page: StoredNotification[]; shared: boolean }> {
     const prefetch = this.prefetch;
     this.prefetch = undefined;
-    const page = prefetch?.after === after ? await prefetch.page : undefined;
+    const ahead = prefetch?.after === after ? await prefetch.page : undefined;
     // One read ahead that found nothing (or failed) may have been early: read again.
-    return page?.length ? page : (this.context.recent(after, PAGE) ?? this.context.log.readAfter(after, PAGE));
+    if (ahead?.length) return { page: ahead, shared: false };
+    const recent = this.context.recent(after, PAGE);
+    return recent ? { page: recent, shared: true } : { page: await this.context.log.readAfter(after, PAGE), shared: false };
   }
 
   /**
@@ -244,7 +249,7 @@ export class SinkRunner {
   private async deliverInOrder(
     sink: Sink,
     notifications: readonly StoredNotification[],
-    options: { redelivery: boolean; pageEnd?: bigint },
+    options: { redelivery: boolean; pageEnd?: bigint; shared?: boolean },
   ): Promise<'done' | 'paused' | 'stale'> {
     let position = sink.position;
     let attempt = 1;
@@ -269,7 +274,7 @@ export class SinkRunner {
         if (!this.context.leaseHeld()) throw new LeaseUnsure();
         this.stats.oldestPendingAt = notifications[index].createdAt;
         const chunk = notifications.slice(index, index + CHUNK[sink.kind]);
-        const result = await this.send(sink, chunk.map(toSinkMessage));
+        const result = await this.send(sink, chunk.map((notification) => toSinkMessage(notification, options.shared ?? false)));
         pending.push(...(result.attempts ?? []));
         this.stats.delivered += result.confirmed;
         if (result.confirmed > 0) {
@@ -374,12 +379,20 @@ export class SinkRunner {
   }
 }
 
-/** Each notification's body, built once however many sinks send it (a stored notification never changes). */
-const bodies = new WeakMap<StoredNotification, string>();
+/**
+ * The bodies of the notifications sinks share (this instance's latest, which every sink here sends
+ * as the same objects), each built once however many sinks send it: a stored notification never
+ * changes. Only those: a page read from the log is one sink's own, and an entry per notification
+ * would cost more (a weak entry for the garbage collector to trace) than it saves.
+ */
+const sharedBodies = new WeakMap<StoredNotification, string>();
 
-function toSinkMessage(notification: StoredNotification): SinkMessage {
-  let body = bodies.get(notification);
-  if (body === undefined) bodies.set(notification, (body = JSON.stringify(toNotificationMessage(notification))));
+function toSinkMessage(notification: StoredNotification, shared: boolean): SinkMessage {
+  let body = shared ? sharedBodies.get(notification) : undefined;
+  if (body === undefined) {
+    body = JSON.stringify(toNotificationMessage(notification));
+    if (shared) sharedBodies.set(notification, body);
+  }
   return {
     id: notification.id,
     event: notification.event,
