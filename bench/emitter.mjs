@@ -3,7 +3,8 @@
 // rowcast's shape and size at a fixed rate, sent the way rowcast sends (one encode per message,
 // each flush one write: the app's coalesced WebSocket writes). Run as its own process, like the app:
 //   node bench/emitter.mjs <messages per second> <seconds>   → prints "emitter ready on http://127.0.0.1:<port>"
-// `GET /start` starts the emitting (it answers at once); `GET /sent` says how many were emitted.
+// `GET /start` starts the emitting (it answers at once); any other GET says how many were emitted
+// to each client so far (`{"sent": n}`).
 import http from 'node:http';
 import { Server } from 'socket.io';
 import { coalesceWebSocketWrites } from '../dist/src/realtime/coalesced-writes.js';

@@ -56,7 +56,8 @@ export function pinTree(pid) {
   return true;
 }
 
-function childrenOf(pid) {
+/** Process ids of the live children of `pid` (Linux /proc). */
+export function childrenOf(pid) {
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .filter((name) => {

@@ -23,8 +23,11 @@ export async function startPostgres({ profile = false } = {}) {
   const server = await startEmbeddedPostgres({ dataDir, settings });
   // To the server's core, away from the clients: the postmaster (first line of postmaster.pid) and
   // the processes it has started so far; the backends it forks later inherit its affinity.
-  const pinned = pinTree(Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]));
+  const pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const pinned = pinTree(pid);
   return {
+    /** The postmaster: its process tree is the server's CPU (./usage.mjs); undefined for BENCH_DATABASE_URL. */
+    pid,
     adminUrl: server.adminUrl,
     urlFor: server.urlFor,
     description: 'embedded PostgreSQL',

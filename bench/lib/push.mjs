@@ -23,14 +23,15 @@ export async function pushAgainstRelay(postgres, name, { seconds, rounds, client
     for (let round = 1; round <= rounds; round++) {
       for (const rate of rates) {
         for (const target of ['rowcast', 'relay']) {
-          const result = await measure(db, { target, rate, seconds, clients, prefix: `${target}-${rate}-${round}` });
+          const result = await measure(db, { postgres, target, rate, seconds, clients, prefix: `${target}-${rate}-${round}` });
           (runs[`${target}@${rate}`] ??= []).push(result);
           const reasons = Object.entries(result.disconnects).map(([reason, n]) => `${n} ${reason}`);
           console.error(
             `  ${name} round ${round} ${target} ${rate}/s: p50 ${round1(result.p50)} ms, p99 ${round1(result.p99)} ms, ` +
-              `delivered ${result.delivered}/${result.expected} (${result.deliveredPerSecond}/s), ` +
+              `written ${result.writtenPerSecond}/s, delivered ${result.delivered}/${result.expected} (${result.deliveredPerSecond}/s), ` +
               `${result.dropped} clients dropped${reasons.length ? ` (${reasons.join(', ')})` : ''}; ` +
-              `CPU s/s server ${result.cpu.app}, PostgreSQL ${result.cpu.postgres}, clients ${result.cpu.bench}`,
+              `CPU s/s while writing: server ${result.cpu.app} (waiting for its core ${result.cpu.appWaitingForCpu}), ` +
+              `PostgreSQL ${result.cpu.postgres}, clients ${result.cpu.bench}`,
           );
         }
       }
@@ -41,7 +42,7 @@ export async function pushAgainstRelay(postgres, name, { seconds, rounds, client
   return { clients, seconds, rounds, runs: Object.fromEntries(Object.entries(runs).map(([key, results]) => [key, summarize(results)])) };
 }
 
-async function measure(db, { target, rate, seconds, clients, prefix }) {
+async function measure(db, { postgres, target, rate, seconds, clients, prefix }) {
   const sql = (text) => query(db.url, text);
   // The relay's clients get the rows from its own trigger; capture off, so writes pay for one only.
   if (target === 'relay') await sql(`SELECT capture.disable('invoices'); ${RELAY_TRIGGER}`);
@@ -52,9 +53,12 @@ async function measure(db, { target, rate, seconds, clients, prefix }) {
     onMessage: (n) => ledger.receipt(n.payload.new?.invoice_no),
   });
   try {
-    const cpu = cpuMeter(server, ['postgres']);
+    const cpu = cpuMeter(server, [], { postgres });
     const started = now();
     const written = await writeAtRate(db.url, { rate, seconds, ledger, prefix });
+    // While the load is offered: read before the wait below, which idles once clients are lost.
+    const cpuWhileWriting = cpu();
+    const writtenPerSecond = Math.round(written / ((now() - started) / 1000));
     const expected = written * clients;
     await until(() => ledger.received >= expected, 30_000);
     // From the first write to the last receipt, but never shorter than the writing itself.
@@ -62,9 +66,11 @@ async function measure(db, { target, rate, seconds, clients, prefix }) {
     // Copied before close(), whose own disconnects are not drops.
     const disconnects = { ...group.disconnects };
     return {
-      // CPU seconds per second of the server (app or relay), of PostgreSQL (every process named
-      // postgres, the machine's own idle cluster included) and of this process (clients, writer).
-      cpu: cpu(),
+      // CPU seconds per second, while the writer ran, of the server (app or relay; and how long
+      // its thread waited for its core), of the benchmark's PostgreSQL and of this process (clients,
+      // writer); the writer's own rate (the relay's NOTIFY can hold it below the rate asked).
+      cpu: cpuWhileWriting,
+      writtenPerSecond,
       p50: percentile(ledger.latencies, 0.5),
       p99: percentile(ledger.latencies, 0.99),
       delivered: ledger.received,
@@ -95,6 +101,7 @@ function summarize(results) {
     droppedSlow: total('droppedSlow'),
     disconnects: results.map((r) => r.disconnects),
     peakRssMb: spread(results.map((r) => r.peakRssMb)),
+    writtenPerSecond: spread(results.map((r) => r.writtenPerSecond)),
     cpu: results.map((r) => r.cpu),
   };
 }

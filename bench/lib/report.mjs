@@ -28,18 +28,19 @@ function dropped(run) {
   return `${run.dropped} dropped${list.length ? ` (${list.join(', ')})` : ''}`;
 }
 
-/** CPU seconds per second, medians over rounds: the server's core (app or relay, PostgreSQL) and the clients'. */
+/** CPU seconds per second while writing, medians over rounds: the server's core (app or relay, PostgreSQL) and the clients'. */
 function cpu(run) {
   if (!run.cpu?.length) return ''; // results from before it was measured
   const median = (key) => {
     const values = run.cpu.map((shares) => shares[key]).filter(Number.isFinite).sort((a, b) => a - b);
     return values.length ? n2(values[Math.floor((values.length - 1) / 2)]) : '?';
   };
-  return ` · CPU s/s: server ${median('app')} + PostgreSQL ${median('postgres')}, clients ${median('bench')}`;
+  return ` · CPU s/s while writing: server ${median('app')} (waiting ${median('appWaitingForCpu')}) + PostgreSQL ${median('postgres')}, clients ${median('bench')}`;
 }
 
 const delivery = (run) => `lost ${n0.format(run.lost)} · ${dropped(run)}${cpu(run)}`;
-const delivered = (run) => `${range(run.deliveredPerSecond, n0.format, '/s')} delivered`;
+const delivered = (run) =>
+  `${run.writtenPerSecond ? `written ${range(run.writtenPerSecond, n0.format, '/s')}, ` : ''}${range(run.deliveredPerSecond, n0.format, '/s')} delivered`;
 const latencies = (run) => `p50 ${range(run.p50, n1, ' ms')} · p99 ${range(run.p99, n1, ' ms')}`;
 const times = (value) => `×${n2(value)}`;
 
@@ -102,7 +103,7 @@ export function rows(results) {
     for (const shape of ceiling.shapes) {
       out.push([
         `clients' ceiling, ${n0.format(shape.clients)} clients, no database`,
-        `took ${n0.format(shape.receivedPerSecond)}/s of ${n0.format(shape.offeredPerSecond)}/s offered · ${n1(shape.behindAtEndSeconds)} s behind at the end · lost ${n0.format(shape.lost)} · ${shape.dropped} dropped · CPU s/s: emitter ${n2(shape.cpu.emitter)}, clients ${n2(shape.cpu.clients)}`,
+        `${shape.sentPerSecond ? `sent ${n0.format(shape.sentPerSecond)}/s, ` : ''}took ${n0.format(shape.receivedPerSecond)}/s of ${n0.format(shape.offeredPerSecond)}/s asked · ${n1(shape.behindAtEndSeconds)} s behind at the end · lost ${n0.format(shape.lost)} · ${shape.dropped} dropped · CPU s/s: emitter ${n2(shape.cpu.emitter)}, clients ${n2(shape.cpu.clients)}`,
         'report',
         '',
       ]);

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { now } from './clients.mjs';
+import { childrenOf } from './cpus.mjs';
 
 const CLOCK_TICKS = (() => {
   try {
@@ -41,13 +42,22 @@ function pidsNamed(name) {
 }
 
 /**
- * Starts measuring; the function returned gives the shares since then: `app`, `appWaitingForCpu`,
- * `bench` (this process: receivers, clients) and, when `others` names processes (the brokers'
- * servers, e.g. beam.smp; PostgreSQL), their sum under the names joined with '+'.
+ * CPU seconds of a process tree so far: the process with its ended children, then its live
+ * children (looked up at each read: a PostgreSQL backend starts per connection). Read in that
+ * order, a child that ends between the two reads is missed at that read, never counted twice.
  */
-export function cpuMeter(app, others = []) {
-  // Looked up at every read, ended children included: processes start and end meanwhile (a
-  // PostgreSQL backend per connection the writers open).
+function treeSeconds(pid) {
+  const root = safeCpuSeconds(pid);
+  return childrenOf(pid).reduce((sum, child) => sum + safeCpuSeconds(child), root);
+}
+
+/**
+ * Starts measuring; the function returned gives the shares since then: `app`, `appWaitingForCpu`,
+ * `bench` (this process: receivers, clients); when `others` names processes (the brokers'
+ * servers, e.g. beam.smp), their sum under the names joined with '+'; with `postgres` (the
+ * benchmark's own server, ./postgres.mjs), its postmaster and backends under `postgres`.
+ */
+export function cpuMeter(app, others = [], { postgres } = {}) {
   const othersSeconds = () => others.flatMap(pidsNamed).reduce((sum, pid) => sum + safeCpuSeconds(pid), 0);
   const read = () => ({
     at: now(),
@@ -56,6 +66,7 @@ export function cpuMeter(app, others = []) {
     appWaiting: safeSchedWait(app.pid),
     bench: process.cpuUsage(),
     others: othersSeconds(),
+    postgres: postgres?.pid ? treeSeconds(postgres.pid) : undefined,
   });
   const start = read();
   return () => {
@@ -68,6 +79,7 @@ export function cpuMeter(app, others = []) {
       appWaitingForCpu: share((end.appWaiting - start.appWaiting) / 1e9),
       bench: share(bench),
       ...(others.length && { [others.join('+')]: share(end.others - start.others) }),
+      ...(start.postgres !== undefined && { postgres: share(end.postgres - start.postgres) }),
     };
   };
 }

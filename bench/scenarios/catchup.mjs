@@ -21,7 +21,7 @@ export async function catchup(postgres, { behind }) {
     let received = 0;
     let startedAt = 0;
     const group = await connectClients(app.base, 1, { request: null, onMessage: () => received++ });
-    const cpu = cpuMeter(app, ['postgres']);
+    const cpu = cpuMeter(app, [], { postgres });
     startedAt = performance.now();
     const ack = await group.sockets[0].emitWithAck('subscribe', { since: '0' });
     if (!ack.ok) throw new Error(JSON.stringify(ack));
