@@ -1,7 +1,8 @@
 // The measuring side's ceiling: how many notifications a second the benchmark's Socket.IO clients
 // can take, with no database and no capture behind them. Every client of /events gets a message of
-// rowcast's shape and size at a fixed rate, sent the way rowcast sends (one encode per message,
-// each flush one write: the app's coalesced WebSocket writes). Run as its own process, like the app:
+// rowcast's shape (within a few bytes of its size) at a fixed rate, sent the way rowcast sends (one
+// encode per message, each flush one write: the app's coalesced WebSocket writes). Run as its own
+// process, like the app:
 //   node bench/emitter.mjs <messages per second> <seconds>   → prints "emitter ready on http://127.0.0.1:<port>"
 // `GET /start` starts the emitting (it answers at once); any other GET says how many were emitted
 // to each client so far (`{"sent": n}`).

@@ -21,8 +21,8 @@ client.on('notification', (message) => {
   const row = JSON.parse(message.payload);
   const at = new Date().toISOString();
   const payload = {
-    ...{ schema: 'public', table: 'invoices', op: 'INSERT', pk: { id: row.id }, new: row, old: null, changedColumns: null },
-    ...{ actor: client.user, txId: String(id + 1), changedAt: at },
+    schema: 'public', table: 'invoices', op: 'INSERT', pk: { id: row.id }, new: row, old: null, changedColumns: null,
+    actor: client.user, txId: String(id + 1), changedAt: at,
   };
   events.emit('notification', { id: String(++id), event: 'invoices.created', createdAt: at, payload });
 });
