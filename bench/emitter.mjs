@@ -7,8 +7,8 @@
 // `GET /start` starts the emitting (it answers at once); any other GET says how many were emitted
 // to each client so far (`{"sent": n}`).
 import http from 'node:http';
-import { Server } from 'socket.io';
 import { coalesceWebSocketWrites } from '../dist/src/realtime/coalesced-writes.js';
+import { eventsNamespace } from './lib/events-server.mjs';
 
 const [perSecond, seconds] = process.argv.slice(2).map(Number);
 if (!coalesceWebSocketWrites()) throw new Error('engine.io changed shape: writes are not coalesced');
@@ -17,9 +17,7 @@ const server = http.createServer((request, response) => {
   if (request.url === '/start') start();
   response.end(JSON.stringify({ sent }));
 });
-// rowcast's default heartbeat, as the relay's.
-const events = new Server(server, { pingInterval: 10_000, pingTimeout: 5_000 }).of('/events');
-events.on('connection', (socket) => socket.on('subscribe', (_request, ack) => ack?.({ ok: true })));
+const events = eventsNamespace(server);
 
 function message(id) {
   const at = new Date().toISOString();

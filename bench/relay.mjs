@@ -8,14 +8,13 @@
 //   node bench/relay.mjs <database-url>   → prints "relay ready on http://127.0.0.1:<port>"
 import http from 'node:http';
 import pg from 'pg';
-import { Server } from 'socket.io';
+import { eventsNamespace } from './lib/events-server.mjs';
 
 const client = new pg.Client({ connectionString: process.argv[2] });
 await client.connect();
 const server = http.createServer();
-// rowcast's WS_PING_INTERVAL_MS and WS_PING_TIMEOUT_MS defaults (Socket.IO's own are 25 s and 20 s).
-const events = new Server(server, { pingInterval: 10_000, pingTimeout: 5_000 }).of('/events');
-events.on('connection', (socket) => socket.on('subscribe', (_request, ack) => ack?.({ ok: true })));
+// rowcast's heartbeat, not Socket.IO's own defaults (25 s and 20 s).
+const events = eventsNamespace(server);
 let id = 0;
 client.on('notification', (message) => {
   const row = JSON.parse(message.payload);
