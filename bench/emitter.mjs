@@ -19,11 +19,14 @@ const server = http.createServer((request, response) => {
 });
 const events = eventsNamespace(server);
 
+/** Each message names the subscription it is for, as rowcast's do (an id of its length). */
+const SUBSCRIPTION = 'bench-01';
+
 function message(id) {
   const at = new Date().toISOString();
   const row = { id: '7cbf9748-4a3b-463d-97e2-754c13be1d2a', created_at: at, invoice_no: `ceiling-${id}`, updated_at: at, total_amount: 0 };
   const payload = { schema: 'public', table: 'invoices', op: 'INSERT', pk: { id: row.id }, new: row, old: null, changedColumns: null };
-  return { id: String(id), event: 'invoices.created', createdAt: at, payload: { ...payload, actor: 'postgres', txId: String(id), changedAt: at } };
+  return { subscriptionIds: [SUBSCRIPTION], id: String(id), event: 'invoices.created', createdAt: at, payload: { ...payload, actor: 'postgres', txId: String(id), changedAt: at } };
 }
 
 let started;

@@ -23,7 +23,8 @@ client.on('notification', (message) => {
     schema: 'public', table: 'invoices', op: 'INSERT', pk: { id: row.id }, new: row, old: null, changedColumns: null,
     actor: client.user, txId: String(id + 1), changedAt: at,
   };
-  events.emit('notification', { id: String(++id), event: 'invoices.created', createdAt: at, payload });
+  // Named for a subscription, as rowcast's messages are (an id of its length).
+  events.emit('notification', { subscriptionIds: ['bench-01'], id: String(++id), event: 'invoices.created', createdAt: at, payload });
 });
 await client.query('LISTEN bench_relay');
 server.listen(0, '127.0.0.1', () => console.log(`relay ready on http://127.0.0.1:${server.address().port}`));

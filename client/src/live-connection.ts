@@ -1,6 +1,5 @@
 import type { Socket } from 'socket.io-client';
 import { RowcastError } from './errors.js';
-import { mergeFilters } from './filter.js';
 import {
   CLIENT_EVENTS,
   NAMESPACE,
@@ -9,7 +8,7 @@ import {
   type AckErrorCode,
   type ClientToServerEvents,
   type ErrorNotice,
-  type Notification,
+  type NotificationMessage,
   type ServerToClientEvents,
   type SubscribeAck,
   type SubscribeRequest,
@@ -33,23 +32,25 @@ const ACK_TIMEOUT_MS = 30_000;
 const TRANSIENT: ReadonlySet<AckErrorCode> = new Set(['UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED']);
 
 /**
- * The client's one Socket.IO connection and the subscriptions on it. What keeps delivery gap-free
- * and duplicate-free across reconnections:
+ * The client's one Socket.IO connection and the subscriptions on it. Each subscription has its
+ * own server-side subscription and its own position, so what keeps delivery gap-free and
+ * duplicate-free across reconnections is per subscription:
  *
- * - Every notification id a subscription has received is at most its `position`; anything at or
- *   below it is dropped, so a replay that overlaps what came before delivers nothing twice.
- * - A new connection (after a drop, a server restart, SERVER_SHUTTING_DOWN, SLOW_CONSUMER) resumes
- *   every subscription that has a position with ONE subscribe: the merged filter, `since` the
- *   lowest position. The server refuses a `since` below what a connection has already received,
- *   and a replay starts sending at once, so a second `since` on the same connection could race it.
- * - A subscription without a position yet ("from now on") gets its own subscribe, and the ack's
- *   cursor becomes its position. One with `since` added to a live connection gets a new connection.
- * - Since ids ascend per connection, a notification received moves the position of every
- *   subscription the connection covers, whether it matched or not.
+ * - A subscription's `position` is the last id it received (or its `since`, or the first ack's
+ *   cursor); anything at or below it is dropped, so a replay that overlaps what came before
+ *   delivers nothing twice.
+ * - On every new connection (after a drop, a server restart, SERVER_SHUTTING_DOWN, SLOW_CONSUMER)
+ *   each subscription subscribes again with `since` its own position; one added while connected
+ *   subscribes on the same connection. One without a position yet subscribes "from now on" and
+ *   the ack's cursor becomes its position.
+ * - Each message names the server-side subscriptions it is for; one that arrives before its
+ *   subscribe's ack (a replay starts at once) is kept until the ack says whose it is.
  */
 export class LiveConnection {
   private socket: RowcastSocket | undefined;
   private readonly subscriptions = new Set<LiveSubscription>();
+  /** This connection's server-side subscription ids. */
+  private readonly byServerId = new Map<string, LiveSubscription>();
   /** Changes whenever the connection does: work for an older connection stops at its next step. */
   private session = 0;
   /** Subscribe work runs one step after another. */
@@ -57,8 +58,9 @@ export class LiveConnection {
   private paused = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
-  /** Notifications received while a subscribe from now on awaits its ack. */
-  private readonly arriving = new Set<Notification[]>();
+  /** Messages for subscriptions not known yet, kept while a subscribe awaits its ack. */
+  private early = new Map<string, NotificationMessage[]>();
+  private awaitingAcks = 0;
 
   constructor(private readonly options: LiveConnectionOptions) {}
 
@@ -69,7 +71,9 @@ export class LiveConnection {
     const socket = this.open();
     if (socket.connected) {
       const session = this.session;
-      this.enqueue(() => this.attach(subscription, session));
+      this.enqueue(async () => {
+        if (session === this.session && !subscription.closed && !subscription.serverId) await this.attach(subscription, session);
+      });
     } else if (!socket.active && !this.retryTimer) {
       socket.connect();
     }
@@ -78,8 +82,10 @@ export class LiveConnection {
   /** A subscription closed or failed: it is no longer served, and without any the connection closes. */
   remove(subscription: LiveSubscription): void {
     if (!this.subscriptions.delete(subscription)) return;
-    if (subscription.serverId && this.socket?.connected) {
-      this.socket.emit(CLIENT_EVENTS.unsubscribe, { subscriptionId: subscription.serverId }, () => {});
+    if (subscription.serverId) {
+      this.byServerId.delete(subscription.serverId);
+      if (this.socket?.connected) this.socket.emit(CLIENT_EVENTS.unsubscribe, { subscriptionId: subscription.serverId }, () => {});
+      subscription.serverId = undefined;
     }
     if (this.subscriptions.size === 0) this.stop();
   }
@@ -128,7 +134,7 @@ export class LiveConnection {
     socket.on('connect', () => this.connected());
     socket.on('disconnect', (reason) => this.disconnected(reason));
     socket.on('connect_error', (error) => this.refused(error as Error & { data?: { code?: string } }));
-    socket.on(SERVER_EVENTS.notification, (notification) => this.dispatch(notification));
+    socket.on(SERVER_EVENTS.notification, (message) => this.dispatch(message));
     socket.on(SERVER_EVENTS.errorNotice, (notice) => this.notice(notice));
     this.socket = socket;
     return socket;
@@ -141,8 +147,9 @@ export class LiveConnection {
 
   private disconnected(reason: Socket.DisconnectReason): void {
     this.session++;
+    this.byServerId.clear();
+    this.early = new Map();
     for (const subscription of this.subscriptions) {
-      subscription.covered = false;
       subscription.serverId = undefined;
       subscription.setStatus(this.paused ? 'paused' : 'connecting');
     }
@@ -173,104 +180,51 @@ export class LiveConnection {
     }
   }
 
-  private dispatch(notification: Notification): void {
-    if (typeof notification?.id !== 'string' || !NOTIFICATION_ID.test(notification.id)) return;
+  private dispatch(message: NotificationMessage): void {
+    if (typeof message?.id !== 'string' || !NOTIFICATION_ID.test(message.id) || !Array.isArray(message.subscriptionIds)) return;
+    const { subscriptionIds, ...notification } = message;
     const id = BigInt(notification.id);
-    for (const list of this.arriving) list.push(notification);
-    for (const subscription of this.subscriptions) {
-      if (subscription.covered && subscription.position !== undefined && id > subscription.position) {
-        subscription.receive(notification, id);
-      }
+    for (const serverId of subscriptionIds) {
+      const subscription = this.byServerId.get(serverId);
+      if (subscription) subscription.deliver(notification, id);
+      else if (this.awaitingAcks > 0) this.early.set(serverId, [...(this.early.get(serverId) ?? []), message]);
     }
   }
 
-  /** A subscription added while connected. */
-  private async attach(subscription: LiveSubscription, session: number): Promise<void> {
-    if (session !== this.session || subscription.closed || subscription.covered) return;
-    if (subscription.position === undefined) await this.subscribeFromNow(subscription, session);
-    // Its since may be below what this connection has received: resume everything on a new one.
-    else this.reconnectNow();
-  }
-
-  /** A new connection: resume what has a position, then subscribe what starts from now. */
+  /** A new connection: every subscription subscribes again, from its own position. */
   private async resubscribe(session: number): Promise<void> {
-    for (;;) {
-      const resuming = [...this.subscriptions].filter((s) => s.position !== undefined && !s.covered);
-      if (!resuming.length) break;
-      const since = resuming.reduce((low, s) => (s.position! < low ? s.position! : low), resuming[0].position!);
-      // Covered before the ack: on a connection with no other subscription, whatever arrives is theirs.
-      for (const subscription of resuming) subscription.covered = true;
-      const ack = await this.request({ ...mergeFilters(resuming.map((s) => s.filter)), since: since.toString() }, session);
-      if (!ack) return;
-      if (ack.ok) {
-        for (const subscription of resuming) {
-          subscription.validated = true;
-          subscription.setStatus('live');
-        }
-        break;
-      }
-      for (const subscription of resuming) subscription.covered = false;
-      const { code, message } = ack.error;
-      if (code === 'SINCE_EXPIRED') {
-        // Those resuming from the lowest point expired; the others may resume from theirs.
-        for (const subscription of resuming) if (subscription.position === since) subscription.fail(new RowcastError(code, message, true));
-      } else if (TRANSIENT.has(code)) {
-        return this.retryLater(new RowcastError(code, message, false));
-      } else if (resuming.length === 1 || resuming.every((s) => s.validated)) {
-        for (const subscription of resuming) subscription.fail(new RowcastError(code, message, true));
-      } else {
-        return this.findRefused(resuming, session);
-      }
-    }
     for (const subscription of [...this.subscriptions]) {
-      if (subscription.position === undefined && !subscription.covered && !(await this.subscribeFromNow(subscription, session))) return;
+      if (subscription.closed || subscription.serverId) continue;
+      if (!(await this.attach(subscription, session))) return;
     }
     this.retries = 0;
   }
 
   /**
-   * A merged filter was refused: each filter not yet accepted is tried on its own (from now on, then
-   * unsubscribed), and the refused ones fail. The others resume on a new connection, since this
-   * one may have received notifications meanwhile.
+   * Subscribes one subscription on this connection, from its position (or from now on, when it has
+   * none yet: the ack's cursor becomes it). False: this connection is done (changed, or to be
+   * retried later).
    */
-  private async findRefused(resuming: LiveSubscription[], session: number): Promise<void> {
-    for (const subscription of resuming.filter((s) => !s.validated)) {
-      const ack = await this.request(subscription.filter, session);
-      if (!ack) return;
-      if (ack.ok) {
-        subscription.validated = true;
-        this.socket!.emit(CLIENT_EVENTS.unsubscribe, { subscriptionId: ack.subscriptionId }, () => {});
-      } else if (TRANSIENT.has(ack.error.code)) {
-        return this.retryLater(new RowcastError(ack.error.code, ack.error.message, false));
-      } else {
-        subscription.fail(new RowcastError(ack.error.code, ack.error.message, true));
-      }
-    }
-    this.reconnectNow();
-  }
-
-  /** Subscribes one filter from now on; its position is the ack's cursor. False: stop this session. */
-  private async subscribeFromNow(subscription: LiveSubscription, session: number): Promise<boolean> {
-    // Kept while the ack is on its way: the cursor says which of them are the subscription's.
-    const meanwhile: Notification[] = [];
-    this.arriving.add(meanwhile);
-    const ack = await this.request(subscription.filter, session).finally(() => this.arriving.delete(meanwhile));
+  private async attach(subscription: LiveSubscription, session: number): Promise<boolean> {
+    const since = subscription.position;
+    const ack = await this.request({ ...subscription.filter, ...(since !== undefined && { since: since.toString() }) }, session);
     if (!ack) return false;
     if (ack.ok) {
-      if (subscription.closed) {
+      const early = this.early.get(ack.subscriptionId) ?? [];
+      if (this.awaitingAcks === 0) this.early.clear();
+      if (subscription.closed || !this.subscriptions.has(subscription)) {
         this.socket!.emit(CLIENT_EVENTS.unsubscribe, { subscriptionId: ack.subscriptionId }, () => {});
         return true;
       }
       subscription.position ??= BigInt(ack.cursor);
       subscription.serverId = ack.subscriptionId;
-      subscription.covered = subscription.validated = true;
+      this.byServerId.set(ack.subscriptionId, subscription);
       subscription.setStatus('live');
-      for (const notification of meanwhile) {
-        const id = BigInt(notification.id);
-        if (id > subscription.position) subscription.receive(notification, id);
-      }
+      for (const message of early) this.dispatch(message);
       return true;
     }
+    // Kept messages no ack claims are for subscriptions already gone.
+    if (this.awaitingAcks === 0) this.early.clear();
     const { code, message } = ack.error;
     if (TRANSIENT.has(code)) {
       this.retryLater(new RowcastError(code, message, false));
@@ -284,6 +238,7 @@ export class LiveConnection {
   private async request(request: SubscribeRequest, session: number): Promise<SubscribeAck | undefined> {
     const socket = this.socket;
     if (!socket?.connected || session !== this.session) return undefined;
+    this.awaitingAcks++;
     try {
       const ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(CLIENT_EVENTS.subscribe, request);
       return session === this.session ? ack : undefined;
@@ -291,18 +246,13 @@ export class LiveConnection {
       // No answer: dropped meanwhile (its successor resubscribes), or a stuck connection.
       if (session === this.session) this.retryLater();
       return undefined;
+    } finally {
+      this.awaitingAcks--;
     }
   }
 
   private failAll(error: RowcastError): void {
     for (const subscription of [...this.subscriptions]) subscription.fail(error);
-  }
-
-  /** Closes this connection and opens a new one at once. */
-  private reconnectNow(): void {
-    if (!this.socket || this.paused) return;
-    this.socket.disconnect();
-    this.socket.connect();
   }
 
   /** Closes this connection (if open) and reconnects after a pause that grows with each attempt. */

@@ -48,6 +48,16 @@ export interface Notification {
 }
 
 /**
+ * A notification as the WebSocket pushes it: the subscriptions of this connection it is for. Each
+ * subscription gets ascending ids, each once; a connection with several subscriptions may get one
+ * subscription's replay between another's live notifications, so keep a position per subscription.
+ */
+export interface NotificationMessage extends Notification {
+  /** The `subscriptionId`s (from their acks) this notification is delivered for. */
+  subscriptionIds: string[];
+}
+
+/**
  * Which notifications a subscription wants; every filter given must hold, one left out holds for
  * everything.
  */
@@ -103,7 +113,7 @@ export type UnsubscribeAck = { ok: true } | { ok: false; error: { code: AckError
 
 /** Socket.IO events the server sends on the `/events` namespace. */
 export interface ServerToClientEvents {
-  notification: (notification: Notification) => void;
+  notification: (message: NotificationMessage) => void;
   error_notice: (notice: ErrorNotice) => void;
 }
 

@@ -43,15 +43,11 @@ export class LiveSubscription implements Subscription {
   readonly matches: (notification: Notification) => boolean;
   /**
    * Every notification this subscription wants up to this id has been received (and queued for
-   * the handler): the point a new connection resumes from. Undefined until a first subscribe
-   * tells where "from now on" starts.
+   * the handler): where it resumes from. Undefined until its first subscribe tells where "from now
+   * on" starts.
    */
   position: bigint | undefined;
-  /** Subscribed on the current connection: what it receives after `position` is complete. */
-  covered = false;
-  /** The service accepted this filter once; a merged filter of accepted ones is accepted too. */
-  validated = false;
-  /** Its own server-side subscription on the current connection (undefined: part of a merged one). */
+  /** Its server-side subscription on the current connection; undefined while not subscribed there. */
   serverId: string | undefined;
 
   private readonly queue: Notification[] = [];
@@ -92,8 +88,13 @@ export class LiveSubscription implements Subscription {
     this.ended();
   }
 
-  /** A notification after `position`, received on a connection that covers this subscription. */
-  receive(notification: Notification, id: bigint): void {
+  /**
+   * A notification the service sent for this subscription: queued for the handler unless a replay
+   * overlapping what came before sends it again. The service filters; the client's own filter
+   * guards against a service that filters less than asked.
+   */
+  deliver(notification: Notification, id: bigint): void {
+    if (this.position !== undefined && id <= this.position) return;
     this.position = id;
     if (!this.matches(notification)) return;
     this.queue.push(notification);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalTable as serverCanonicalTable, NotificationFilter as ServerFilter } from '../../src/events/notification-filter.js';
-import { compileFilter, mergeFilters } from '../src/filter.js';
+import { compileFilter } from '../src/filter.js';
 import { ACK_ERROR_CODES, HANDSHAKE_ERROR_CODES, NOTICE_CODES, SERVER_EVENTS, type Notification, type NotificationFilter } from '../src/index.js';
 
 describe('the client protocol types', () => {
@@ -87,26 +87,5 @@ describe('the client-side filter', () => {
       }
     }
     expect(disagreements).toEqual([]);
-  });
-
-  it('merges filters into one that matches at least what each of them matches', () => {
-    for (let i = 0; i < FILTERS.length; i++) {
-      for (let j = 0; j < FILTERS.length; j++) {
-        const group = [FILTERS[i], FILTERS[j], FILTERS[(i * 7 + j) % FILTERS.length]];
-        const merged = compileFilter(mergeFilters(group));
-        for (const notification of NOTIFICATIONS) {
-          if (group.some((filter) => compileFilter(filter)(notification))) expect(merged(notification)).toBe(true);
-        }
-      }
-    }
-    expect(mergeFilters([{ events: ['a.*'], where: { x: 1, y: 2 } }, { events: ['b.created'], where: { x: 1, y: 3 } }])).toEqual({
-      events: ['a.*', 'b.created'],
-      where: { x: 1 },
-    });
-    expect(mergeFilters([{ tables: ['public.invoices'] }, { tables: ['invoices', 'sales.orders'] }])).toEqual({ tables: ['invoices', 'sales.orders'] });
-    expect(mergeFilters([{ tables: ['invoices'] }, { events: ['x.*'] }])).toEqual({});
-    // The server takes at most 50 names: past that, the field is left out (everything).
-    const many = (prefix: string) => ({ events: Array.from({ length: 30 }, (_, k) => `${prefix}${k}.created`) });
-    expect(mergeFilters([many('a'), many('b')])).toEqual({});
   });
 });

@@ -3,7 +3,7 @@ import { createTestApp, TestApp } from '../../test/support/app.js';
 import { createTestDatabase, TestDatabase } from '../../test/support/database.js';
 import { waitFor } from '../../test/support/wait.js';
 import { RowcastClient, RowcastError } from '../src/index.js';
-import { drained, record } from './support.js';
+import { drained, logIds, record } from './support.js';
 
 /** The app on `db`, listening on `port`: the same address before and after a restart. */
 async function startApp(db: TestDatabase, port: number): Promise<TestApp> {
@@ -31,6 +31,10 @@ describe('RowcastClient across an app restart', () => {
     client = new RowcastClient({ url: t.url });
     const everything = record(client, {});
     await everything.live();
+    await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('RESTART-early')`);
+    // A second subscription on the same connection with a since of its own, below what the first
+    // has received: each resumes from its own position after the restart.
+    const fromStart = record(client, { events: ['invoices.created'] }, { since: '0' });
 
     // Writers go on through the restart, straight to the database: what is written while no app
     // runs waits in the journal.
@@ -55,6 +59,10 @@ describe('RowcastClient across an app restart', () => {
     const log = await drained(db.sql);
     await waitFor(() => everything.notifications.length >= log.length, { timeout: 30_000, what: `all ${log.length} notifications` });
     expect(everything.ids()).toEqual(log);
+    const created = await logIds(db.sql, `event = 'invoices.created'`);
+    await waitFor(() => fromStart.notifications.length >= created.length, { what: `all ${created.length} invoices.created` });
+    expect(fromStart.ids()).toEqual(created);
+    expect(fromStart.errors).toEqual([expect.objectContaining({ code: 'SERVER_SHUTTING_DOWN', fatal: false })]);
     expect(everything.errors).toEqual([expect.objectContaining({ code: 'SERVER_SHUTTING_DOWN', fatal: false })]);
     expect(everything.errors[0]).toBeInstanceOf(RowcastError);
     expect(everything.statuses).toEqual(['connecting', 'live', 'connecting', 'live']);

@@ -34,7 +34,6 @@ export class RealtimeGateway
   /** The API key is checked at the handshake (Socket.IO middleware), before any subscription. */
   afterInit(namespace: Namespace): void {
     this.access.attach(namespace);
-    this.subscriptions.attach(namespace);
   }
 
   handleConnection(socket: Socket): void {

@@ -56,6 +56,7 @@ describe('WebSocket /events', () => {
     await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-1')`);
     const [n] = await c.waitFor(1);
     expect(n).toEqual({
+      subscriptionIds: [ack.subscriptionId],
       id: expect.stringMatching(/^\d+$/),
       event: 'invoices.created',
       createdAt: expect.any(String),
@@ -94,11 +95,9 @@ describe('WebSocket /events', () => {
     expect(real(where).at(-1)!.payload).toMatchObject({ new: null, old: { invoice_id: invoiceId } });
   });
 
-  it('sends a notification once to a client whose several subscriptions match it, ids ascending', async () => {
+  it('sends a notification once to a client whose several subscriptions match it, naming them all, ids ascending', async () => {
     const c = await client();
-    await c.subscribe({ events: ['invoices.*'] });
-    await c.subscribe({ tables: ['invoices'] });
-    await c.subscribe({});
+    const acks = [await c.subscribe({ events: ['invoices.*'] }), await c.subscribe({ tables: ['invoices'] }), await c.subscribe({})];
     for (let i = 0; i < 5; i++) await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`WS-ONCE-${i}`]);
     await c.waitFor(5);
     await barrier(c);
@@ -106,6 +105,8 @@ describe('WebSocket /events', () => {
     expect(ids.length).toBeGreaterThanOrEqual(5);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
+    const subscriptionIds = acks.map((ack) => ack.subscriptionId).sort();
+    for (const n of real(c)) expect([...n.subscriptionIds].sort()).toEqual(subscriptionIds);
   });
 
   it('stops pushing after unsubscribe', async () => {
@@ -221,7 +222,7 @@ describe('WebSocket /events', () => {
     expect(real(asNumber).map((n) => n.payload.new?.quantity)).toEqual([3]);
   });
 
-  it('refuses a since after the newest notification, and an earlier since on a connection that already received notifications', async () => {
+  it('refuses a since after the newest notification, and serves an earlier since on a connection that already received notifications', async () => {
     const { rows } = await sql.query(`SELECT max(n.id)::text AS id FROM notifications n`);
     const newest = BigInt(rows[0].id);
     const c = await client();
@@ -231,9 +232,12 @@ describe('WebSocket /events', () => {
     expect((await c.subscribe({ tables: ['invoices'] })).ok).toBe(true);
     await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-SINCE-1')`);
     await c.waitFor(1);
+    // Its own position: the stored notifications after newest - 1 are replayed to it.
     const again = await c.subscribe({ since: String(newest - 1n) });
-    expect(again).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('can only resume a new connection') } });
-    expect((await c.subscribe({ since: c.received.at(-1)!.id })).ok).toBe(true); // from where it is: nothing lost
+    expect(again).toMatchObject({ ok: true, cursor: String(newest - 1n) });
+    const { rows: expected } = await sql.query(`SELECT n.id::text AS id FROM notifications n WHERE n.id > $1 ORDER BY n.id`, [newest - 1n]);
+    await waitFor(() => c.receivedFor(again.subscriptionId!).length >= expected.length, { what: 'the replay' });
+    expect(c.receivedFor(again.subscriptionId!).map((n) => n.id)).toEqual(expected.map((row) => row.id));
   });
 
   it('refuses a since older than what retention has deleted with SINCE_EXPIRED', async () => {

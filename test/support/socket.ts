@@ -1,14 +1,17 @@
 import { io, Socket } from 'socket.io-client';
-import type { Notification } from '../../client/src/protocol.js';
+import type { NotificationMessage } from '../../client/src/protocol.js';
 import { waitFor } from './wait.js';
 
 export interface TestClient {
   socket: Socket;
-  received: Notification[];
+  /** Every notification message, in the order they arrived. */
+  received: NotificationMessage[];
+  /** The messages for one subscription, in the order they arrived. */
+  receivedFor(subscriptionId: string): NotificationMessage[];
   subscribe(request: unknown): Promise<Ack>;
   unsubscribe(request: unknown): Promise<Ack>;
   /** Waits until `count` notifications have arrived (or more). */
-  waitFor(count: number, timeout?: number): Promise<Notification[]>;
+  waitFor(count: number, timeout?: number): Promise<NotificationMessage[]>;
   close(): void;
 }
 
@@ -25,8 +28,8 @@ export async function connectClient(url: string, options: { token?: string } = {
     reconnection: false,
     auth: options.token === undefined ? {} : { token: options.token },
   });
-  const received: Notification[] = [];
-  socket.on('notification', (notification: Notification) => received.push(notification));
+  const received: NotificationMessage[] = [];
+  socket.on('notification', (message: NotificationMessage) => received.push(message));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('connect_error', (error) => {
@@ -37,6 +40,7 @@ export async function connectClient(url: string, options: { token?: string } = {
   return {
     socket,
     received,
+    receivedFor: (subscriptionId) => received.filter((message) => message.subscriptionIds.includes(subscriptionId)),
     subscribe: (request) => socket.timeout(10_000).emitWithAck('subscribe', request),
     unsubscribe: (request) => socket.timeout(10_000).emitWithAck('unsubscribe', request),
     waitFor: async (count, timeout = 20_000) => {

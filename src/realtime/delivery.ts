@@ -1,0 +1,217 @@
+import { Logger } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import { SERVER_EVENTS, type ErrorNotice } from '../../client/src/protocol.js';
+import { StoredNotification } from '../events/event-catalog.js';
+import { EncodedNotification } from './notification-packets.js';
+import { sendAway } from './realtime.errors.js';
+import { LiveEnd, replayUntilLive, ReplaySource } from './replay.js';
+import { Subscription } from './subscription.js';
+
+export const DELIVERY_LIMITS = {
+  replayPage: 500,
+  /** Packets waiting to be written to one client before it counts as not reading. */
+  maxBufferedPackets: 5_000,
+};
+
+/** Counted since the start: notification messages sent, and clients dropped for not reading. */
+export interface DeliveryStats {
+  pushed: number;
+  slowDisconnects: number;
+}
+
+/** One subscription as delivery keeps it: its filter and its own place in the log. */
+interface Delivered {
+  readonly subscription: Subscription;
+  /** Every notification up to this id has been considered for this subscription (sent or not). */
+  position: bigint;
+  /** Replaying stored notifications; live pushes pass it by until its replay hands it over. */
+  replaying: boolean;
+}
+
+interface Connection {
+  readonly socket: Socket;
+  readonly subscriptions: Map<string, Delivered>;
+}
+
+/**
+ * Delivery to this instance's clients, per subscription: each subscription has its own position,
+ * its own replay and its own hand-over to live pushes, so that for each one ids ascend, with no gap
+ * and no duplicate, whatever the connection's other subscriptions do. A notification that several
+ * subscriptions of a connection want is sent once, naming them all. A client that does not read is
+ * disconnected rather than buffered without bound.
+ */
+export class Delivery {
+  private readonly logger = new Logger(Delivery.name);
+  private readonly connections = new Map<string, Connection>();
+  private readonly counts: DeliveryStats = { pushed: 0, slowDisconnects: 0 };
+
+  constructor(
+    private readonly log: ReplaySource,
+    private readonly live: LiveEnd,
+  ) {}
+
+  get connectedClients(): number {
+    return this.connections.size;
+  }
+
+  get stats(): DeliveryStats {
+    return { ...this.counts };
+  }
+
+  open(socket: Socket): void {
+    this.connections.set(socket.id, { socket, subscriptions: new Map() });
+  }
+
+  close(socket: Socket): void {
+    this.connections.delete(socket.id);
+  }
+
+  isOpen(socket: Socket): boolean {
+    return this.connections.has(socket.id);
+  }
+
+  subscriptionCount(socket: Socket): number {
+    return this.connections.get(socket.id)?.subscriptions.size ?? 0;
+  }
+
+  /**
+   * Starts delivering `subscription` after `since` (replaying the stored log first), or from the
+   * live end when `since` is left out. Returns its starting position: the ack's cursor.
+   */
+  add(socket: Socket, subscription: Subscription, since: bigint | undefined): bigint {
+    const connection = this.connections.get(socket.id);
+    if (!connection) throw new Error(`socket ${socket.id} is not open`);
+    const delivered: Delivered = { subscription, position: since ?? this.live.lastId, replaying: false };
+    connection.subscriptions.set(subscription.id, delivered);
+    if (delivered.position < this.live.lastId) {
+      delivered.replaying = true;
+      void this.replay(connection, delivered).catch((error: unknown) => {
+        this.logger.warn(`replay for ${socket.id} failed: ${String(error)}`);
+        socket.disconnect(true);
+      });
+    }
+    return delivered.position;
+  }
+
+  /** Stops delivering a subscription at once (a replay of it stops at its next step). */
+  remove(socket: Socket, subscriptionId: string): boolean {
+    return this.connections.get(socket.id)?.subscriptions.delete(subscriptionId) ?? false;
+  }
+
+  /** Live: each batch the feed dispatches, in ascending id order. */
+  push(notifications: readonly StoredNotification[]): void {
+    if (notifications.length === 0) return;
+    for (const connection of this.connections.values()) {
+      if (buffered(connection.socket) > DELIVERY_LIMITS.maxBufferedPackets) this.dropSlow(connection);
+    }
+    const connections = [...this.connections.values()].filter((connection) => connection.subscriptions.size > 0);
+    for (const notification of notifications) {
+      const id = BigInt(notification.id);
+      let encoded: EncodedNotification | undefined;
+      for (const connection of connections) {
+        const ids = receivers(connection, notification, id);
+        if (!ids) continue;
+        encoded ??= new EncodedNotification(notification);
+        encoded.sendTo(connection.socket, ids);
+        this.counts.pushed++;
+      }
+    }
+    const last = BigInt(notifications[notifications.length - 1].id);
+    for (const connection of connections) {
+      for (const delivered of connection.subscriptions.values()) {
+        if (!delivered.replaying && delivered.position < last) delivered.position = last;
+      }
+    }
+  }
+
+  /** Every client is told why and its transport closed, so that it reconnects (elsewhere). */
+  closeAll(notice: ErrorNotice): void {
+    for (const { socket } of this.connections.values()) {
+      socket.emit(SERVER_EVENTS.errorNotice, notice);
+      // Closing the transport, not the socket, lets the client's own reconnection take over;
+      // engine.io writes what is buffered (the notice) before it closes.
+      socket.conn.close();
+    }
+    this.connections.clear();
+  }
+
+  /** Every client is told why and disconnected for good (Socket.IO clients do not reconnect then). */
+  disconnectAll(notice: ErrorNotice): number {
+    const connections = [...this.connections.values()];
+    for (const connection of connections) this.disconnect(connection, notice);
+    return connections.length;
+  }
+
+  private replay(connection: Connection, delivered: Delivered): Promise<void> {
+    const { socket } = connection;
+    const ids = [delivered.subscription.id];
+    return replayUntilLive(
+      {
+        get position() {
+          return delivered.position;
+        },
+        set position(id: bigint) {
+          delivered.position = id;
+        },
+        connected: () => this.connections.get(socket.id)?.subscriptions.get(delivered.subscription.id) === delivered,
+        wants: (notification) => delivered.subscription.matches(notification),
+        send: (notification) => {
+          new EncodedNotification(notification).sendTo(socket, ids);
+          this.counts.pushed++;
+        },
+        writable: () => this.writable(connection),
+        expired: () => this.disconnect(connection, { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' }),
+        goLive: () => (delivered.replaying = false),
+      },
+      this.log,
+      this.live,
+      DELIVERY_LIMITS.replayPage,
+    );
+  }
+
+  /** Replay waits for a client to read what it was sent; it never piles up more than a page. */
+  private async writable(connection: Connection): Promise<void> {
+    const conn = connection.socket.conn;
+    while (buffered(connection.socket) > DELIVERY_LIMITS.replayPage && this.connections.has(connection.socket.id)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          conn.off('drain', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 1000);
+        conn.once('drain', done);
+      });
+    }
+  }
+
+  private dropSlow(connection: Connection): void {
+    this.logger.warn(`disconnecting ${connection.socket.id}: it is not reading (${buffered(connection.socket)} packets waiting)`);
+    this.counts.slowDisconnects++;
+    this.disconnect(connection, { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
+  }
+
+  private disconnect(connection: Connection, notice: ErrorNotice): void {
+    this.connections.delete(connection.socket.id);
+    sendAway(connection.socket, notice);
+  }
+}
+
+/** The connection's live subscriptions that want the notification and have not had it yet. */
+function receivers(connection: Connection, notification: StoredNotification, id: bigint): string[] | undefined {
+  let ids: string[] | undefined;
+  for (const delivered of connection.subscriptions.values()) {
+    if (delivered.replaying || id <= delivered.position || !delivered.subscription.matches(notification)) continue;
+    (ids ??= []).push(delivered.subscription.id);
+  }
+  return ids;
+}
+
+/**
+ * Packets waiting to be written to the client. engine.io keeps them in `writeBuffer` while the
+ * transport cannot write (a client that does not read fills TCP, then this); the typings mark it
+ * private, but it is the one measure of a client's backlog that Socket.IO has.
+ */
+function buffered(socket: Socket): number {
+  return (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+}
