@@ -95,4 +95,24 @@ describe('AsyncAPI document of the WebSocket protocol', () => {
       await app.close();
     }
   });
+
+  it('describes the notification messages the server sends: each valid by the document, naming its subscriptions', async () => {
+    const yaml = readFileSync(path.resolve(import.meta.dirname, '../../docs/asyncapi.yaml'), 'utf8');
+    const { document } = await new Parser().parse(yaml);
+    const validate = new Ajv({ strict: false }).compile(document!.components().schemas().get('NotificationMessage')!.json());
+    const app = await createTestApp({ listen: true, db: t.db });
+    const client = await connectClient(app.url);
+    try {
+      const all = await client.subscribe({});
+      const invoices = await client.subscribe({ tables: ['invoices'] });
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('ASYNCAPI-1')`);
+      const [message] = await client.waitFor(1);
+      expect(validate(message), JSON.stringify(validate.errors)).toBe(true);
+      expect([...message.subscriptionIds].sort()).toEqual([all.subscriptionId, invoices.subscriptionId].sort());
+      expect(validate({ ...message, subscriptionIds: undefined })).toBe(false);
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
 });
