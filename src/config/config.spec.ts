@@ -1,5 +1,16 @@
+import { getMetadataStorage } from 'class-validator';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, EnvironmentVariables, loadConfig } from './config.js';
+
+/** README.md's configuration table: variable → its default cell. */
+function documented(): Map<string, string> {
+  const readme = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+  const rows = [...section.matchAll(/^\| `([A-Z_]+)` \| ([^|]*) \|/gm)];
+  return new Map(rows.map(([, variable, cell]) => [variable, cell.trim()]));
+}
 
 describe('loadConfig', () => {
   it('defaults to the embedded database on loopback', () => {
@@ -37,5 +48,18 @@ describe('loadConfig', () => {
     const { message } = error as ConfigError;
     expect(message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
     expect(message).not.toContain('\n');
+  });
+
+  it('has every variable it reads in the README table, and nothing else there', () => {
+    const declared = getMetadataStorage()
+      .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
+      .map((metadata) => metadata.propertyName);
+    expect([...documented().keys()].sort()).toEqual([...new Set(declared)].sort());
+  });
+
+  it('has the defaults the README table gives: setting a variable to its documented default changes nothing', () => {
+    const defaults = new Map([...documented()].filter(([, cell]) => /^`[^`]+`$/.test(cell)).map(([variable, cell]) => [variable, cell.slice(1, -1)]));
+    expect(defaults.size).toBeGreaterThan(15);
+    for (const [variable, value] of defaults) expect(loadConfig({ [variable]: value }), variable).toEqual(loadConfig({}));
   });
 });

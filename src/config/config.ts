@@ -25,8 +25,11 @@ function milliseconds(duration: string): number {
   return Number(value) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
 }
 
-/** The environment as the service reads it; every variable is documented in README.md. */
-class EnvironmentVariables {
+/**
+ * The environment as the service reads it; every variable is documented in README.md's table
+ * (config.spec.ts holds the table's names and defaults to this class and loadConfig).
+ */
+export class EnvironmentVariables {
   @IsOptional()
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// or postgresql:// URL' })
   DATABASE_URL?: string;

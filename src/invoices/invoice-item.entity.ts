@@ -9,9 +9,8 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { bigintToNumber } from '../database/transformers.js';
 import type { InvoiceEntity } from './invoice.entity.js';
-import { TOTAL_AMOUNT_RANGE } from './total-amount.js';
+import { bigintToNumber, TOTAL_AMOUNT_RANGE } from './total-amount.js';
 
 /** Mirrors the migration (names included) so that `migration:generate` finds nothing to add. */
 @Entity('invoice_items')

@@ -9,9 +9,8 @@ import {
   Unique,
   UpdateDateColumn,
 } from 'typeorm';
-import { bigintToNumber } from '../database/transformers.js';
 import type { InvoiceItemEntity } from './invoice-item.entity.js';
-import { TOTAL_AMOUNT_RANGE } from './total-amount.js';
+import { bigintToNumber, TOTAL_AMOUNT_RANGE } from './total-amount.js';
 
 /** Mirrors the migration (names included) so that `migration:generate` finds nothing to add. */
 @Entity('invoices')
