@@ -145,6 +145,7 @@ export class Delivery {
   private replay(connection: Connection, delivered: Delivered): Promise<void> {
     const { socket } = connection;
     const ids = [delivered.subscription.id];
+    const current = () => this.connections.get(socket.id)?.subscriptions.get(delivered.subscription.id) === delivered;
     return replayUntilLive(
       {
         get position() {
@@ -153,8 +154,9 @@ export class Delivery {
         set position(id: bigint) {
           delivered.position = id;
         },
-        connected: () => this.connections.get(socket.id)?.subscriptions.get(delivered.subscription.id) === delivered,
-        wants: (notification) => delivered.subscription.matches(notification),
+        connected: current,
+        // Unsubscribed (or disconnected) halfway through a page: nothing more is sent for it.
+        wants: (notification) => current() && delivered.subscription.matches(notification),
         send: (notification) => {
           new EncodedNotification(notification).sendTo(socket, ids);
           this.counts.pushed++;

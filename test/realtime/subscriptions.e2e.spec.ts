@@ -159,4 +159,24 @@ describe('WebSocket subscriptions, each with its own position', () => {
     });
     expect(c.received.map((n) => n.event).filter((event) => event === 'invoices.created')).toHaveLength(1);
   });
+
+  it('sends nothing more for a subscription once its unsubscribe is acked, even halfway through its replay', async () => {
+    const c = await connectClient(t.url);
+    clients.push(c);
+    const unsubscribed = new Promise<{ ack: Ack; receivedBefore: number }>((resolve) => {
+      c.socket.once('notification', (first: { subscriptionIds: string[] }) => {
+        const [subscriptionId] = first.subscriptionIds;
+        void c.unsubscribe({ subscriptionId }).then((ack) => resolve({ ack, receivedBefore: c.receivedFor(subscriptionId).length }));
+      });
+    });
+    const replaying = await c.subscribe({ since: '0' });
+    const { ack, receivedBefore } = await unsubscribed;
+    expect(ack).toEqual({ ok: true });
+    expect(receivedBefore).toBeLessThan(prefilled.length);
+    // Everything sent before the next subscription's first message is in: the connection is ordered.
+    const after = await c.subscribe({ tables: ['invoices'] });
+    await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('AFTER-UNSUBSCRIBE')`);
+    await waitFor(() => c.receivedFor(after.subscriptionId!).length > 0, { what: 'the next subscription’s notification' });
+    expect(c.receivedFor(replaying.subscriptionId!)).toHaveLength(receivedBefore);
+  });
 });
