@@ -8,6 +8,7 @@ import {
   type AckErrorCode,
   type ClientToServerEvents,
   type ErrorNotice,
+  type CheckpointMessage,
   type NotificationMessage,
   type ServerToClientEvents,
   type SubscribeAck,
@@ -59,7 +60,7 @@ export class LiveConnection {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
   /** Messages for subscriptions not known yet, kept while a subscribe awaits its ack. */
-  private early = new Map<string, NotificationMessage[]>();
+  private early = new Map<string, (NotificationMessage | CheckpointMessage)[]>();
   private awaitingAcks = 0;
 
   constructor(private readonly options: LiveConnectionOptions) {}
@@ -135,6 +136,7 @@ export class LiveConnection {
     socket.on('disconnect', (reason) => this.disconnected(reason));
     socket.on('connect_error', (error) => this.refused(error as Error & { data?: { code?: string } }));
     socket.on(SERVER_EVENTS.notification, (message) => this.dispatch(message));
+    socket.on(SERVER_EVENTS.checkpoint, (message) => this.dispatch(message));
     socket.on(SERVER_EVENTS.errorNotice, (notice) => this.notice(notice));
     this.socket = socket;
     return socket;
@@ -180,14 +182,20 @@ export class LiveConnection {
     }
   }
 
-  private dispatch(message: NotificationMessage): void {
+  /** A notification for some of this connection's subscriptions, or a checkpoint (no `event`) for them. */
+  private dispatch(message: NotificationMessage | CheckpointMessage): void {
     if (typeof message?.id !== 'string' || !NOTIFICATION_ID.test(message.id) || !Array.isArray(message.subscriptionIds)) return;
+    const id = BigInt(message.id);
     const { subscriptionIds, ...notification } = message;
-    const id = BigInt(notification.id);
     for (const serverId of subscriptionIds) {
       const subscription = this.byServerId.get(serverId);
-      if (subscription) subscription.deliver(notification, id);
-      else if (this.awaitingAcks > 0) this.early.set(serverId, [...(this.early.get(serverId) ?? []), message]);
+      if (!subscription) {
+        if (this.awaitingAcks > 0) this.early.set(serverId, [...(this.early.get(serverId) ?? []), message]);
+      } else if ('event' in notification) {
+        subscription.deliver(notification, id);
+      } else {
+        subscription.advance(id);
+      }
     }
   }
 

@@ -58,6 +58,17 @@ export interface NotificationMessage extends Notification {
 }
 
 /**
+ * Every notification up to `id` that these subscriptions want has been sent before this message:
+ * each may resume with `since: id` even when nothing matched for a long time (a replay then need
+ * not read the log from an old id, and retention cannot expire it). Sent now and then for
+ * subscriptions whose position moved past the last notification sent for them.
+ */
+export interface CheckpointMessage {
+  subscriptionIds: string[];
+  id: string;
+}
+
+/**
  * Which notifications a subscription wants; every filter given must hold, one left out holds for
  * everything.
  */
@@ -114,6 +125,7 @@ export type UnsubscribeAck = { ok: true } | { ok: false; error: { code: AckError
 /** Socket.IO events the server sends on the `/events` namespace. */
 export interface ServerToClientEvents {
   notification: (message: NotificationMessage) => void;
+  checkpoint: (message: CheckpointMessage) => void;
   error_notice: (notice: ErrorNotice) => void;
 }
 
@@ -126,6 +138,7 @@ export interface ClientToServerEvents {
 /** The server's event names, one place for both sides' string literals. */
 export const SERVER_EVENTS = {
   notification: 'notification',
+  checkpoint: 'checkpoint',
   errorNotice: 'error_notice',
 } as const satisfies Record<string, keyof ServerToClientEvents>;
 

@@ -101,6 +101,11 @@ export class LiveSubscription implements Subscription {
     if (!this.draining) void this.drain();
   }
 
+  /** A checkpoint: everything it wants up to `id` has been received, so it resumes from there. */
+  advance(id: bigint): void {
+    if (this.position === undefined || id > this.position) this.position = id;
+  }
+
   setStatus(status: SubscriptionStatus): void {
     if (this.isClosed || status === this.status) return;
     this.status = status;

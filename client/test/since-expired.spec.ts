@@ -87,4 +87,25 @@ describe('RowcastClient when retention has deleted what it would resume from', (
     await expect(consume(ids[2])).rejects.toMatchObject({ code: 'SINCE_EXPIRED', fatal: true });
     expect(received).toEqual([]);
   });
+
+  // Last: it writes to the log the tests above count.
+  it('resumes a subscription that matched nothing for a while from its checkpoint, not from its old position', async () => {
+    const busy = record(client, { tables: ['invoices'] });
+    const idle = record(client, { events: ['invoice_items.deleted'] });
+    await Promise.all([busy.live(), idle.live()]);
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'IDLE-' || g FROM generate_series(1, 5) g`);
+    await waitFor(() => busy.notifications.length === 5, { what: 'five invoices' });
+    t.app.get(SubscriptionsService).checkpoint();
+    // A notification after the checkpoint, on the same connection: once it is here, so is the checkpoint.
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('IDLE-marker')`);
+    await waitFor(() => busy.notifications.length === 6, { what: 'the marker' });
+    // Retention deletes everything up to the checkpoint; the idle one resumes from there, unharmed.
+    await purgeThrough(busy.ids()[4]);
+    expect(closeFromServer(t, 'SLOW_CONSUMER')).toBe(1);
+    await waitFor(() => busy.statuses.filter((status) => status === 'live').length === 2 && idle.statuses.at(-1) === 'live', {
+      what: 'both to resume',
+    });
+    expect(idle.errors.filter((error) => (error as RowcastError).fatal)).toEqual([]);
+    expect(idle.subscription.closed).toBe(false);
+  });
 });

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Socket } from 'socket.io';
-import { SERVER_EVENTS, type ErrorNotice } from '../../client/src/protocol.js';
+import { SERVER_EVENTS, type CheckpointMessage, type ErrorNotice } from '../../client/src/protocol.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { EncodedNotification } from './notification-packets.js';
 import { sendAway } from './realtime.errors.js';
@@ -11,6 +11,8 @@ export const DELIVERY_LIMITS = {
   replayPage: 500,
   /** Packets waiting to be written to one client before it counts as not reading. */
   maxBufferedPackets: 5_000,
+  /** How often clients are told where their subscriptions are (checkpoint). */
+  checkpointMs: 10_000,
 };
 
 /** Counted since the start: notification messages sent, and clients dropped for not reading. */
@@ -26,6 +28,8 @@ interface Delivered {
   position: bigint;
   /** Replaying stored notifications; live pushes pass it by until its replay hands it over. */
   replaying: boolean;
+  /** The position the client knows of: its cursor, the last notification sent for it, or a checkpoint. */
+  announced: bigint;
 }
 
 interface Connection {
@@ -81,7 +85,8 @@ export class Delivery {
   add(socket: Socket, subscription: Subscription, since: bigint | undefined): bigint {
     const connection = this.connections.get(socket.id);
     if (!connection) throw new Error(`socket ${socket.id} is not open`);
-    const delivered: Delivered = { subscription, position: since ?? this.live.lastId, replaying: false };
+    const position = since ?? this.live.lastId;
+    const delivered: Delivered = { subscription, position, replaying: false, announced: position };
     connection.subscriptions.set(subscription.id, delivered);
     if (delivered.position < this.live.lastId) {
       delivered.replaying = true;
@@ -109,10 +114,16 @@ export class Delivery {
       const id = BigInt(notification.id);
       let encoded: EncodedNotification | undefined;
       for (const connection of connections) {
-        const ids = receivers(connection, notification, id);
-        if (!ids) continue;
+        const wanting = receivers(connection, notification, id);
+        if (!wanting) continue;
         encoded ??= new EncodedNotification(notification);
-        encoded.sendTo(connection.socket, ids);
+        encoded.sendTo(
+          connection.socket,
+          wanting.map((delivered) => {
+            delivered.announced = id;
+            return delivered.subscription.id;
+          }),
+        );
         this.counts.pushed++;
       }
     }
@@ -120,6 +131,25 @@ export class Delivery {
     for (const connection of connections) {
       for (const delivered of connection.subscriptions.values()) {
         if (!delivered.replaying && delivered.position < last) delivered.position = last;
+      }
+    }
+  }
+
+  /**
+   * Tells each client where its subscriptions are when that has moved past the last notification
+   * sent for them (`checkpoint`): one that matches rarely then resumes from near the end of the log,
+   * not from its last notification, however old.
+   */
+  checkpoint(): void {
+    for (const { socket, subscriptions } of this.connections.values()) {
+      const byPosition = new Map<bigint, string[]>();
+      for (const delivered of subscriptions.values()) {
+        if (delivered.announced >= delivered.position) continue;
+        delivered.announced = delivered.position;
+        byPosition.set(delivered.position, [...(byPosition.get(delivered.position) ?? []), delivered.subscription.id]);
+      }
+      for (const [id, subscriptionIds] of byPosition) {
+        socket.emit(SERVER_EVENTS.checkpoint, { subscriptionIds, id: id.toString() } satisfies CheckpointMessage);
       }
     }
   }
@@ -158,6 +188,7 @@ export class Delivery {
         // Unsubscribed (or disconnected) halfway through a page: nothing more is sent for it.
         wants: (notification) => current() && delivered.subscription.matches(notification),
         send: (notification) => {
+          delivered.announced = BigInt(notification.id);
           new EncodedNotification(notification).sendTo(socket, ids);
           this.counts.pushed++;
         },
@@ -200,13 +231,13 @@ export class Delivery {
 }
 
 /** The connection's live subscriptions that want the notification and have not had it yet. */
-function receivers(connection: Connection, notification: StoredNotification, id: bigint): string[] | undefined {
-  let ids: string[] | undefined;
+function receivers(connection: Connection, notification: StoredNotification, id: bigint): Delivered[] | undefined {
+  let wanting: Delivered[] | undefined;
   for (const delivered of connection.subscriptions.values()) {
     if (delivered.replaying || id <= delivered.position || !delivered.subscription.matches(notification)) continue;
-    (ids ??= []).push(delivered.subscription.id);
+    (wanting ??= []).push(delivered);
   }
-  return ids;
+  return wanting;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io';
 import { TableCatalog, UnknownTables } from '../capture/table-catalog.js';
@@ -9,7 +9,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationLog } from '../notifications/notification-log.js';
 import { admit, ConnectionFacts, isRefusal, LogFacts } from './admission.js';
-import { Delivery, DeliveryStats } from './delivery.js';
+import { Delivery, DELIVERY_LIMITS, DeliveryStats } from './delivery.js';
 import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
 import { NotificationFeed } from './notification-feed.service.js';
 import { Ack, refuse } from './realtime.errors.js';
@@ -31,9 +31,10 @@ export type SubscriptionStats = DeliveryStats;
  * after another, in the order they came.
  */
 @Injectable()
-export class SubscriptionsService {
+export class SubscriptionsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SubscriptionsService.name);
   private readonly delivery: Delivery;
+  private checkpoints: ReturnType<typeof setInterval> | undefined;
   /** Per connection: its subscribe requests run one after another. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -44,6 +45,19 @@ export class SubscriptionsService {
     private readonly tables: TableCatalog,
   ) {
     this.delivery = new Delivery(log, feed);
+  }
+
+  onApplicationBootstrap(): void {
+    this.checkpoints = setInterval(() => this.checkpoint(), DELIVERY_LIMITS.checkpointMs).unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.checkpoints);
+  }
+
+  /** Tells clients where their subscriptions are, where that moved past what was sent (delivery.ts). */
+  checkpoint(): void {
+    this.delivery.checkpoint();
   }
 
   register(socket: Socket): void {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SubscriptionsService } from '../../src/realtime/subscriptions.service.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { Ack, connectClient, TestClient } from '../support/socket.js';
 import { waitFor } from '../support/wait.js';
@@ -178,5 +179,38 @@ describe('WebSocket subscriptions, each with its own position', () => {
     await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('AFTER-UNSUBSCRIBE')`);
     await waitFor(() => c.receivedFor(after.subscriptionId!).length > 0, { what: 'the next subscription’s notification' });
     expect(c.receivedFor(replaying.subscriptionId!)).toHaveLength(receivedBefore);
+  });
+
+  it('tells a subscription that matched nothing where it is (checkpoint), and it resumes from there', async () => {
+    const c = await connectClient(t.url);
+    clients.push(c);
+    const busy = await c.subscribe({ tables: ['invoices'] });
+    const idle = await c.subscribe({ events: ['invoice_items.deleted'] });
+    for (let i = 0; i < 3; i++) await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`CHECKPOINT-${i}`]);
+    await waitFor(() => c.receivedFor(busy.subscriptionId!).length === 3, { what: 'the three invoices' });
+    const last = c.received.at(-1)!.id;
+    // (The service's own timer may send one too: what counts is the newest.)
+    t.app.get(SubscriptionsService).checkpoint();
+    await waitFor(() => c.checkpoints.at(-1)?.id === last, { what: `a checkpoint at ${last}` });
+    // The busy one's last notification is its position already: only the idle one is named.
+    expect(c.checkpoints.at(-1)).toEqual({ subscriptionIds: [idle.subscriptionId], id: last });
+    expect(c.checkpoints.every((checkpoint) => !checkpoint.subscriptionIds.includes(busy.subscriptionId!))).toBe(true);
+    const told = c.checkpoints.length;
+    t.app.get(SubscriptionsService).checkpoint();
+    const { rows } = await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('CHECKPOINT-marker') RETURNING id`);
+    await waitFor(() => c.receivedFor(busy.subscriptionId!).some((n) => n.payload.new?.id === rows[0].id), { what: 'the marker' });
+    expect(c.checkpoints).toHaveLength(told); // nothing new to say: nothing was pushed in between
+    // Resumed elsewhere from the checkpoint: what it wants after that, nothing before.
+    const resumed = await connectClient(t.url);
+    clients.push(resumed);
+    const ack = await resumed.subscribe({ events: ['invoice_items.deleted'], since: last });
+    expect(ack).toMatchObject({ ok: true, cursor: last });
+    const { rows: items } = await sql.query(
+      `INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 1) RETURNING id`,
+      [rows[0].id],
+    );
+    await sql.query(`DELETE FROM invoice_items WHERE id = $1`, [items[0].id]);
+    await waitFor(() => resumed.received.length > 0, { what: 'the deletion' });
+    expect(resumed.received.map((n) => n.event)).toEqual(['invoice_items.deleted']);
   });
 });

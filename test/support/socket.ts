@@ -1,11 +1,13 @@
 import { io, Socket } from 'socket.io-client';
-import type { NotificationMessage } from '../../client/src/protocol.js';
+import type { CheckpointMessage, NotificationMessage } from '../../client/src/protocol.js';
 import { waitFor } from './wait.js';
 
 export interface TestClient {
   socket: Socket;
   /** Every notification message, in the order they arrived. */
   received: NotificationMessage[];
+  /** Every checkpoint message, in the order they arrived. */
+  checkpoints: CheckpointMessage[];
   /** The messages for one subscription, in the order they arrived. */
   receivedFor(subscriptionId: string): NotificationMessage[];
   subscribe(request: unknown): Promise<Ack>;
@@ -30,6 +32,8 @@ export async function connectClient(url: string, options: { token?: string } = {
   });
   const received: NotificationMessage[] = [];
   socket.on('notification', (message: NotificationMessage) => received.push(message));
+  const checkpoints: CheckpointMessage[] = [];
+  socket.on('checkpoint', (message: CheckpointMessage) => checkpoints.push(message));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('connect_error', (error) => {
@@ -40,6 +44,7 @@ export async function connectClient(url: string, options: { token?: string } = {
   return {
     socket,
     received,
+    checkpoints,
     receivedFor: (subscriptionId) => received.filter((message) => message.subscriptionIds.includes(subscriptionId)),
     subscribe: (request) => socket.timeout(10_000).emitWithAck('subscribe', request),
     unsubscribe: (request) => socket.timeout(10_000).emitWithAck('unsubscribe', request),
