@@ -6,14 +6,12 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { NotificationsAppendedEvent } from '../events/event-catalog.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { NotificationLog } from '../notifications/notification-log.js';
-import { NatsTransport } from './nats.transport.js';
-import { RabbitMqTransport } from './rabbitmq.transport.js';
+import { driverFor } from './drivers/sink-drivers.js';
 import { RecentNotifications } from './recent-notifications.js';
-import { NatsConfig, NatsSecrets, RabbitMqConfig, RabbitMqSecrets, signingSecrets, Sink, WebhookConfig, WebhookSecrets } from './sink.js';
+import { Sink } from './sink.js';
 import { SinkRepository } from './sink.repository.js';
 import { RunnerStats, SinkRunner } from './sink-runner.js';
 import { SinkTransport } from './sink-transport.js';
-import { WebhookTransport } from './webhook.transport.js';
 
 const TRIM_EVERY_MS = 3 * 60_000;
 /** How many of the latest notifications (at least) are kept for runners that keep up: two of their pages. */
@@ -141,36 +139,12 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   private transport(sink: Sink): SinkTransport {
-    switch (sink.kind) {
-      case 'webhook':
-        return new WebhookTransport({
-          url: (sink.config as WebhookConfig).url,
-          secrets: signingSecrets(sink.secrets as WebhookSecrets),
-          timeoutMs: this.config.sinks.webhook.timeoutMs,
-          allowPrivate: this.config.sinks.webhook.allowPrivate,
-        });
-      case 'rabbitmq': {
-        const config = sink.config as RabbitMqConfig;
-        return new RabbitMqTransport({ url: (sink.secrets as RabbitMqSecrets).url, exchange: config.exchange }, this.logger);
-      }
-      case 'nats': {
-        const { servers, subjectPrefix, stream, user } = sink.config as NatsConfig;
-        const { pass, token } = sink.secrets as NatsSecrets;
-        return new NatsTransport({ servers, subjectPrefix, stream, user, pass, token }, this.logger);
-      }
-    }
+    return driverFor(sink.kind).transport(sink, this.config.sinks, this.logger);
   }
 
-  /**
-   * Webhooks follow their schedule, then give up on the notification; brokers retry without end,
-   * backing off exponentially. With ±20% jitter, so receivers that come back are not hit in step.
-   */
+  /** The sink's driver says how long (and whether) to wait; ±20% jitter, so receivers that come back are not hit in step. */
   private retryDelay(sink: Sink, attempt: number): number | undefined {
-    const base =
-      sink.kind === 'webhook'
-        ? this.config.sinks.webhook.retryScheduleMs[attempt - 1]
-        : Math.min(this.config.sinks.maxBackoffMs, 100 * 2 ** Math.min(attempt - 1, 20));
+    const base = driverFor(sink.kind).retryDelay(attempt, this.config.sinks);
     return base === undefined ? undefined : Math.round(base * (0.8 + Math.random() * 0.4));
   }
 }
-

@@ -3,18 +3,15 @@ import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter } from '../events/notification-filter.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { NotificationLog } from '../notifications/notification-log.js';
-import { previousSecretExpiry, Sink, WebhookSecrets } from './sink.js';
+import { driverFor } from './drivers/sink-drivers.js';
+import { Sink } from './sink.js';
 import { SinkRepository } from './sink.repository.js';
 import { DeliveryAttempt, SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
 
 /** Notifications read from the log per round trip. */
 const PAGE = 1000;
-/**
- * Messages handed to a transport per send: a webhook posts them in turn (and the runner looks for
- * changes between sends); a broker pipelines them and waits for their confirms, so a larger
- * window keeps more of them in flight.
- */
-const CHUNK = { webhook: 100, rabbitmq: 1000, nats: 1000 } as const;
+/** Queued redeliveries read per round trip (each is sent on its own). */
+const REDELIVERIES = 100;
 /** While delivering, the position is written at least this often (and after every failure). */
 const CHECKPOINT_MS = 200;
 /** Nothing new: look again after this long, unless woken first. */
@@ -29,10 +26,14 @@ const CHANGE_CHECK_MS = 5000;
  */
 const REREAD_MS = 1000;
 
+/**
+ * What a runner needs from the rest of the app (the engine provides it): its sink's row, the log,
+ * a transport and a retry policy per sink (from the sink's driver), and whether the lease is sure.
+ */
 export interface RunnerContext {
   owner: string;
-  repository: SinkRepository;
-  log: NotificationLog;
+  repository: Pick<SinkRepository, 'get' | 'checkpoint' | 'addDeadLetter' | 'queuedRedeliveries' | 'redelivered'>;
+  log: Pick<NotificationLog, 'get' | 'readAfter' | 'purgedThrough'>;
   /** The notifications after `after` from those this instance dispatched last; undefined when not all there. */
   recent(after: bigint, limit: number): StoredNotification[] | undefined;
   /** A transport for the sink as it is now; called again after the sink changed. */
@@ -190,7 +191,7 @@ export class SinkRunner {
 
   /** Delivers queued redeliveries; false when there were none. */
   private async redeliver(sink: Sink): Promise<boolean> {
-    const ids = await this.context.repository.queuedRedeliveries(sink.id, CHUNK.webhook);
+    const ids = await this.context.repository.queuedRedeliveries(sink.id, REDELIVERIES);
     if (!ids.length) return false;
     for (const id of ids) {
       const notification = await this.context.log.get(id);
@@ -273,7 +274,7 @@ export class SinkRunner {
         }
         if (!this.context.leaseHeld()) throw new LeaseUnsure();
         this.stats.oldestPendingAt = notifications[index].createdAt;
-        const chunk = notifications.slice(index, index + CHUNK[sink.kind]);
+        const chunk = notifications.slice(index, index + driverFor(sink.kind).sendSize);
         const result = await this.send(sink, chunk.map((notification) => toSinkMessage(notification, options.shared ?? false)));
         pending.push(...(result.attempts ?? []));
         this.stats.delivered += result.confirmed;
@@ -349,8 +350,7 @@ export class SinkRunner {
 
   /** Sends through the sink's transport, made again when the sink's settings or signing secrets changed. */
   private async send(sink: Sink, messages: SinkMessage[]): Promise<SendResult> {
-    // A rotated secret that stops overlapping changes what is signed, not the sink's row.
-    const key = `${sink.updatedAt.getTime()}|${sink.kind === 'webhook' ? previousSecretExpiry(sink.secrets as WebhookSecrets) !== null : ''}`;
+    const key = `${sink.updatedAt.getTime()}|${driverFor(sink.kind).transportIdentity(sink, new Date())}`;
     if (this.transport?.key !== key) {
       void this.transport?.value.close();
       this.transport = undefined;

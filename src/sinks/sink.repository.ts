@@ -265,5 +265,5 @@ function toSink(row: SinkRow): Sink {
     revision: row.revision,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-  };
+  } as Sink; // the row's kind says which kind of sink its config and secrets are of
 }

@@ -1,51 +1,29 @@
 import { NotificationFilterDto } from '../events/notification-filter.js';
+import type { NatsSink } from './drivers/nats.driver.js';
+import type { RabbitMqSink } from './drivers/rabbitmq.driver.js';
+import type { WebhookSink } from './drivers/webhook.driver.js';
 
 export const SINK_KINDS = ['webhook', 'rabbitmq', 'nats'] as const;
 export type SinkKind = (typeof SINK_KINDS)[number];
 export const SINK_STATES = ['active', 'paused', 'failing'] as const;
 export type SinkState = (typeof SINK_STATES)[number];
-/** What a webhook does with a notification its last attempt failed on. */
+/** What a sink does with a notification its last attempt failed on (webhooks: brokers retry without end). */
 export const EXHAUSTED_ACTIONS = ['dead-letter', 'pause'] as const;
 export type ExhaustedAction = (typeof EXHAUSTED_ACTIONS)[number];
 /** A sink's name: unique, and the label of its metrics. */
 export const SINK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export interface WebhookConfig {
-  url: string;
-}
-export interface WebhookSecrets {
-  current: string;
-  /** A rotated-out secret, still signed with until `previousExpiresAt`. */
-  previous?: string;
-  previousExpiresAt?: string;
-}
-export interface RabbitMqConfig {
-  exchange: string;
-  /** The URL with its password replaced: what the API shows. */
-  url: string;
-}
-export interface RabbitMqSecrets {
-  url: string;
-}
-export interface NatsConfig {
-  servers: string[];
-  subjectPrefix: string;
-  stream: string;
-  user?: string;
-}
-export interface NatsSecrets {
-  pass?: string;
-  token?: string;
-}
-
-/** A sink as stored (table sinks). */
-export interface Sink {
+/**
+ * A sink as stored (table sinks), whatever its kind: `config` is what the API shows (redacted),
+ * `secrets` what it never shows. Each kind's driver (drivers/) names its own two.
+ */
+export interface SinkOf<K extends SinkKind, Config, Secrets> {
   id: string;
-  kind: SinkKind;
+  kind: K;
   name: string;
   filter: NotificationFilterDto;
-  config: WebhookConfig | RabbitMqConfig | NatsConfig;
-  secrets: WebhookSecrets | RabbitMqSecrets | NatsSecrets;
+  config: Config;
+  secrets: Secrets;
   state: SinkState;
   onExhausted: ExhaustedAction;
   /** The highest notification id delivered or passed over. */
@@ -60,13 +38,5 @@ export interface Sink {
   updatedAt: Date;
 }
 
-/** Until when a rotated-out secret is still signed with; null when none is (any more). */
-export function previousSecretExpiry(secrets: WebhookSecrets, now = new Date()): Date | null {
-  const expires = secrets.previous && secrets.previousExpiresAt ? new Date(secrets.previousExpiresAt) : null;
-  return expires && expires > now ? expires : null;
-}
-
-/** The secrets a webhook signs with now: the current one, and a rotated one while it overlaps. */
-export function signingSecrets(secrets: WebhookSecrets, now = new Date()): string[] {
-  return previousSecretExpiry(secrets, now) ? [secrets.current, secrets.previous!] : [secrets.current];
-}
+/** A sink as stored, discriminated by `kind`. */
+export type Sink = WebhookSink | RabbitMqSink | NatsSink;

@@ -1,67 +1,96 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator.js';
 import { ApiErrors } from '../common/http/api-errors.decorator.js';
 import { UuidParam } from '../common/http/uuid-param.js';
-import { CreateSinkDto, RedeliverDto, RedeliveryDto, SinkDto, UpdateSinkDto } from './dto/sink.dto.js';
+import {
+  ApiSinkResponse,
+  CreateSinkDto,
+  DeadLetterDto,
+  DeliveryAttemptDto,
+  ListQueryDto,
+  RedeliverDto,
+  RedeliveryDto,
+  SinkView,
+  UpdateSinkDto,
+} from './dto/sink.dto.js';
 import { SinksService } from './sinks.service.js';
 
-/** Broker sinks (RabbitMQ, NATS JetStream); the list shows webhooks too. */
+/** Every sink, of every kind (webhooks, RabbitMQ, NATS JetStream); /webhooks is an alias for webhooks. */
 @ApiTags('sinks')
 @Controller('sinks')
 @RequireScope('sinks:manage')
 export class SinksController {
   constructor(private readonly service: SinksService) {}
 
-  /** Create a RabbitMQ or NATS JetStream sink; credentials are never returned */
+  /** Create a sink of any kind; credentials are never returned (a webhook's secret is shown once, here) */
   @Post()
   @HttpCode(HttpStatus.CREATED)
+  @ApiSinkResponse(HttpStatus.CREATED, { created: true })
   @ApiErrors(400, 409, 413)
-  create(@Body() dto: CreateSinkDto): Promise<SinkDto> {
-    return this.service.createBrokerSink(dto);
+  create(@Body() dto: CreateSinkDto): Promise<SinkView> {
+    return this.service.create(dto);
   }
 
-  /** List every sink, webhooks included, with state and position */
+  /** List every sink with state and position */
   @Get()
-  list(): Promise<SinkDto[]> {
-    return this.service.list('any');
+  @ApiSinkResponse(HttpStatus.OK, { list: true })
+  list(): Promise<SinkView[]> {
+    return this.service.list();
   }
 
-  /** Get one broker sink */
+  /** Get one sink, of any kind */
   @Get(':id')
+  @ApiSinkResponse(HttpStatus.OK)
   @ApiErrors(400, 404)
-  get(@UuidParam('id') id: string): Promise<SinkDto> {
-    return this.service.get(id, 'broker');
+  get(@UuidParam('id') id: string): Promise<SinkView> {
+    return this.service.get(id);
   }
 
-  /** Change a broker sink's filter or name, or pause it (`paused: true`) */
+  /** Change a sink's settings (under its kind's name), filter or name, or pause it (`paused: true`) */
   @Patch(':id')
+  @ApiSinkResponse(HttpStatus.OK)
   @ApiErrors(400, 404, 409, 413)
-  update(@UuidParam('id') id: string, @Body() dto: UpdateSinkDto): Promise<SinkDto> {
-    return this.service.update(id, 'broker', dto);
+  update(@UuidParam('id') id: string, @Body() dto: UpdateSinkDto): Promise<SinkView> {
+    return this.service.update(id, undefined, dto);
   }
 
-  /** Delete a broker sink */
+  /** Delete a sink with its delivery history and dead letters */
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiErrors(400, 404)
   remove(@UuidParam('id') id: string): Promise<void> {
-    return this.service.remove(id, 'broker');
+    return this.service.remove(id);
   }
 
-  /** Resume delivery after a pause */
+  /** Resume delivery after a pause or a failure */
   @Post(':id/resume')
   @HttpCode(HttpStatus.OK)
+  @ApiSinkResponse(HttpStatus.OK)
   @ApiErrors(400, 404)
-  resume(@UuidParam('id') id: string): Promise<SinkDto> {
-    return this.service.resume(id, 'broker');
+  resume(@UuidParam('id') id: string): Promise<SinkView> {
+    return this.service.resume(id);
   }
 
-  /** Deliver again: one notification, or everything after a cursor */
+  /** Deliver again: one notification, every dead letter, or everything after a cursor */
   @Post(':id/redeliver')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiErrors(400, 404, 409, 413)
   redeliver(@UuidParam('id') id: string, @Body() dto: RedeliverDto): Promise<RedeliveryDto> {
-    return this.service.redeliver(id, 'broker', dto);
+    return this.service.redeliver(id, undefined, dto);
+  }
+
+  /** The latest delivery attempts, newest first (webhooks record them; the last 1,000 are kept) */
+  @Get(':id/deliveries')
+  @ApiErrors(400, 404)
+  deliveries(@UuidParam('id') id: string, @Query() query: ListQueryDto): Promise<DeliveryAttemptDto[]> {
+    return this.service.deliveries(id, undefined, query.limit ?? 100);
+  }
+
+  /** Notifications given up on after the last retry, oldest first */
+  @Get(':id/dead-letters')
+  @ApiErrors(400, 404)
+  deadLetters(@UuidParam('id') id: string, @Query() query: ListQueryDto): Promise<DeadLetterDto[]> {
+    return this.service.deadLetters(id, undefined, query.limit ?? 100);
   }
 }

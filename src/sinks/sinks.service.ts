@@ -6,31 +6,22 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { TableCatalog } from '../capture/table-catalog.js';
 import { NotificationFilterDto } from '../events/notification-filter.js';
 import { NotificationLog } from '../notifications/notification-log.js';
-import {
-  CreatedWebhookDto,
-  CreateSinkDto,
-  CreateWebhookDto,
-  DeadLetterDto,
-  DeliveryAttemptDto,
-  RedeliverDto,
-  RedeliveryDto,
-  RotatedSecretDto,
-  SinkDto,
-  UpdateSinkDto,
-  UpdateWebhookDto,
-} from './dto/sink.dto.js';
-import { redactUrl } from './rabbitmq.transport.js';
-import { NatsConfig, previousSecretExpiry, RabbitMqConfig, Sink, SinkKind, WebhookConfig, WebhookSecrets } from './sink.js';
-import { NewSink, SinkChanges, SinkRepository } from './sink.repository.js';
+import { driverFor, type SinkView } from './drivers/sink-drivers.js';
+import { rotatedSecrets } from './drivers/webhook.driver.js';
+import { asSinkCreation, CreatedWebhookDto, CreateSinkDto, CreateWebhookDto, DeadLetterDto, DeliveryAttemptDto, RedeliverDto, RedeliveryDto, RotatedSecretDto, UpdateSinkDto } from './dto/sink.dto.js';
+import { Sink, SINK_KINDS, SinkKind } from './sink.js';
+import { SinkChanges, SinkRepository } from './sink.repository.js';
 import { SinkEngine } from './sink-engine.service.js';
-import { BadSinkRequest, PositionUnavailable, SinkNameTaken, SinkNotFound, SinkTargetRefused } from './sinks.errors.js';
-import { refusedTarget } from './target-address.js';
-import { newWebhookSecret } from './webhook-signature.js';
+import { BadSinkRequest, PositionUnavailable, SinkNameTaken, SinkNotFound } from './sinks.errors.js';
 
-/** Which sinks a route manages: /webhooks its own kind, /sinks the brokers (and lists every kind). */
-export type SinkScope = 'webhook' | 'broker' | 'any';
+type SinkOfKind<K extends SinkKind> = Extract<Sink, { kind: K }>;
+type ViewOfKind<K extends SinkKind> = Extract<SinkView, { kind: K }>;
 
-/** Managing sinks (the API's side); delivering them is the SinkEngine's. */
+/**
+ * Managing sinks (the API's side); delivering them is the SinkEngine's. What differs per kind is
+ * its driver's. `kind`, where a method takes one, is the route's: /webhooks manages webhooks only
+ * (a sink of another kind is not found there); /sinks passes none and manages every kind.
+ */
 @Injectable()
 export class SinksService {
   constructor(
@@ -41,49 +32,39 @@ export class SinksService {
     private readonly tables: TableCatalog,
   ) {}
 
-  async createWebhook(dto: CreateWebhookDto): Promise<CreatedWebhookDto> {
-    await this.checkTarget(dto.url);
+  /** A new sink; its creation response may show something once (a webhook's signing secret). */
+  async create(dto: CreateSinkDto): Promise<SinkView & { secret?: string }> {
+    const settings = settingsOf(dto, dto.kind, 'create');
+    if (!settings) throw new BadSinkRequest(`${dto.kind} must be an object of ${dto.kind} settings (required for kind ${dto.kind})`);
+    const { config, secrets, shownOnce } = await driverFor(dto.kind).configure(settings, this.config.sinks);
     await this.tables.check(dto.tables);
-    const secret = newWebhookSecret();
-    const sink = await this.create({
-      kind: 'webhook',
-      name: dto.name ?? defaultName('webhook'),
-      filter: filterOf(dto),
-      config: { url: dto.url } satisfies WebhookConfig,
-      secrets: { current: secret } satisfies WebhookSecrets,
-      onExhausted: dto.onExhausted ?? 'dead-letter',
-      position: await this.startPosition(dto.from),
-    });
-    return { ...toDto(sink), secret };
-  }
-
-  async createBrokerSink(dto: CreateSinkDto): Promise<SinkDto> {
-    await this.tables.check(dto.tables);
-    const base = { name: dto.name ?? defaultName(dto.kind), filter: filterOf(dto), onExhausted: 'dead-letter' as const };
+    const name = dto.name ?? `${dto.kind}-${randomBytes(4).toString('hex')}`;
     const position = await this.startPosition(dto.from);
-    if (dto.kind === 'rabbitmq') {
-      const settings = dto.rabbitmq!;
-      checkBrokerUrl(settings.url, 'rabbitmq.url', true);
-      const config: RabbitMqConfig = { url: redactUrl(settings.url), exchange: settings.exchange ?? 'rowcast' };
-      return toDto(await this.create({ ...base, kind: 'rabbitmq', config, secrets: { url: settings.url }, position }));
+    try {
+      const sink = await this.repository.create({ kind: dto.kind, name, filter: filterOf(dto), config, secrets, onExhausted: dto.onExhausted ?? 'dead-letter', position });
+      this.engine.changed(sink.id);
+      return { ...toDto(sink), ...shownOnce };
+    } catch (error) {
+      if (postgresError(error)?.code === PG.uniqueViolation) throw new SinkNameTaken(name);
+      throw error;
     }
-    const { servers, subjectPrefix, stream, user, pass, token } = dto.nats!;
-    for (const server of servers) checkBrokerUrl(server, 'nats.servers', false);
-    const config: NatsConfig = { servers, subjectPrefix: subjectPrefix ?? 'rowcast', stream: stream ?? 'ROWCAST', ...(user ? { user } : {}) };
-    return toDto(await this.create({ ...base, kind: 'nats', config, secrets: { pass, token }, position }));
   }
 
-  async list(scope: SinkScope): Promise<SinkDto[]> {
-    const sinks = await this.repository.list(scope === 'webhook' ? 'webhook' : undefined);
-    return sinks.filter((sink) => inScope(sink.kind, scope)).map(toDto);
+  /** A webhook through /webhooks: the same sink as through /sinks. */
+  async createWebhook(dto: CreateWebhookDto): Promise<CreatedWebhookDto> {
+    return (await this.create(asSinkCreation(dto))) as CreatedWebhookDto;
   }
 
-  async get(id: string, scope: SinkScope): Promise<SinkDto> {
-    return toDto(await this.find(id, scope));
+  async list(kind?: SinkKind): Promise<SinkView[]> {
+    return (await this.repository.list(kind)).map(toDto);
   }
 
-  async update(id: string, scope: SinkScope, dto: UpdateSinkDto | UpdateWebhookDto): Promise<SinkDto> {
-    const sink = await this.find(id, scope);
+  async get<K extends SinkKind>(id: string, kind?: K): Promise<ViewOfKind<K>> {
+    return toDto(await this.find(id, kind)) as ViewOfKind<K>;
+  }
+
+  async update<K extends SinkKind>(id: string, kind: K | undefined, dto: UpdateSinkDto): Promise<ViewOfKind<K>> {
+    const sink = await this.find(id, kind);
     await this.tables.check(dto.tables);
     const changes: SinkChanges = {};
     if (dto.name !== undefined) changes.name = dto.name;
@@ -96,36 +77,32 @@ export class SinksService {
       changes.filter = filter as NotificationFilterDto;
     }
     if (dto.paused !== undefined) changes.state = dto.paused ? 'paused' : 'active';
-    if ('url' in dto && dto.url !== undefined) {
-      await this.checkTarget(dto.url);
-      changes.config = { ...(sink.config as WebhookConfig), url: dto.url };
-    }
-    if ('onExhausted' in dto && dto.onExhausted !== undefined) changes.onExhausted = dto.onExhausted;
-    return toDto(await this.change(sink, changes));
+    if (dto.onExhausted !== undefined) changes.onExhausted = dto.onExhausted;
+    const settings = settingsOf(dto, sink.kind, 'update');
+    if (settings !== undefined) Object.assign(changes, await driverFor(sink.kind).reconfigure(sink, settings, this.config.sinks));
+    return toDto(await this.change(sink, changes)) as ViewOfKind<K>;
   }
 
-  async remove(id: string, scope: SinkScope): Promise<void> {
-    const sink = await this.find(id, scope);
+  async remove(id: string, kind?: SinkKind): Promise<void> {
+    const sink = await this.find(id, kind);
     await this.repository.remove(sink.id);
     this.engine.changed(sink.id);
   }
 
   /** Delivery goes on after a pause or a failure; a notification given up on with `pause` is retried. */
-  async resume(id: string, scope: SinkScope): Promise<SinkDto> {
-    return toDto(await this.change(await this.find(id, scope), { state: 'active' }));
+  async resume<K extends SinkKind>(id: string, kind?: K): Promise<ViewOfKind<K>> {
+    return toDto(await this.change(await this.find(id, kind), { state: 'active' })) as ViewOfKind<K>;
   }
 
   async rotateSecret(id: string, overlapSeconds = 86_400): Promise<RotatedSecretDto> {
     const sink = await this.find(id, 'webhook');
-    const secret = newWebhookSecret();
-    const expires = overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null;
-    const previous = expires ? { previous: (sink.secrets as WebhookSecrets).current, previousExpiresAt: expires.toISOString() } : {};
-    await this.change(sink, { secrets: { current: secret, ...previous } });
-    return { secret, previousSecretExpiresAt: expires };
+    const { secrets, previousExpiresAt } = rotatedSecrets(sink.secrets, overlapSeconds);
+    await this.change(sink, { secrets });
+    return { secret: secrets.current, previousSecretExpiresAt: previousExpiresAt };
   }
 
-  async redeliver(id: string, scope: SinkScope, dto: RedeliverDto): Promise<RedeliveryDto> {
-    const sink = await this.find(id, scope);
+  async redeliver(id: string, kind: SinkKind | undefined, dto: RedeliverDto): Promise<RedeliveryDto> {
+    const sink = await this.find(id, kind);
     const given = [dto.notificationId, dto.deadLetters, dto.from].filter((value) => value !== undefined).length;
     if (given !== 1) throw new BadSinkRequest('give exactly one of notificationId, deadLetters or from');
     let queued: number | null = 1;
@@ -147,31 +124,20 @@ export class SinksService {
     return { queued, position: position.toString() };
   }
 
-  async deliveries(id: string, limit: number): Promise<DeliveryAttemptDto[]> {
-    const sink = await this.find(id, 'webhook');
+  async deliveries(id: string, kind: SinkKind | undefined, limit: number): Promise<DeliveryAttemptDto[]> {
+    const sink = await this.find(id, kind);
     return this.repository.attempts(sink.id, limit);
   }
 
-  async deadLetters(id: string, limit: number): Promise<DeadLetterDto[]> {
-    const sink = await this.find(id, 'webhook');
+  async deadLetters(id: string, kind: SinkKind | undefined, limit: number): Promise<DeadLetterDto[]> {
+    const sink = await this.find(id, kind);
     return this.repository.deadLetters(sink.id, limit);
-  }
-
-  private async create(sink: NewSink): Promise<Sink> {
-    try {
-      const created = await this.repository.create(sink);
-      this.engine.changed(created.id);
-      return created;
-    } catch (error) {
-      if (postgresError(error)?.code === PG.uniqueViolation) throw new SinkNameTaken(sink.name);
-      throw error;
-    }
   }
 
   private async change(sink: Sink, changes: SinkChanges): Promise<Sink> {
     try {
       const changed = await this.repository.update(sink.id, changes);
-      if (!changed) throw new SinkNotFound(sink.kind, sink.id);
+      if (!changed) throw new SinkNotFound('sink', sink.id);
       this.engine.changed(sink.id);
       return changed;
     } catch (error) {
@@ -180,25 +146,11 @@ export class SinksService {
     }
   }
 
-  private async find(id: string, scope: SinkScope): Promise<Sink> {
+  /** The sink `id`; with `kind`, only a sink of that kind (the route's). */
+  private async find<K extends SinkKind>(id: string, kind?: K): Promise<SinkOfKind<K>> {
     const sink = await this.repository.get(id);
-    const what = scope === 'webhook' ? 'webhook' : 'sink';
-    if (!sink || !inScope(sink.kind, scope)) throw new SinkNotFound(what, id);
-    return sink;
-  }
-
-  private async checkTarget(url: string): Promise<void> {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new BadSinkRequest('url must be an http:// or https:// URL');
-    }
-    if (parsed.username || parsed.password) {
-      throw new BadSinkRequest('url must not hold credentials (user:password@): a receiver knows rowcast by the signature');
-    }
-    const refused = await refusedTarget(parsed.hostname, this.config.sinks.webhook.allowPrivate);
-    if (refused) throw new SinkTargetRefused(refused);
+    if (!sink || (kind !== undefined && sink.kind !== kind)) throw new SinkNotFound(kind ?? 'sink', id);
+    return sink as SinkOfKind<K>;
   }
 
   /** The position a sink starts after: `now` (default), `start`, or a cursor the log still holds. */
@@ -215,30 +167,16 @@ export class SinksService {
 }
 
 /**
- * A broker URL its client can use (the DTO checked the scheme only). Credentials: in a RabbitMQ
- * URL (stored as a secret, shown redacted); never in NATS servers, which are shown as given.
+ * The settings a body gives for a sink of `kind`: under the kind's name. Settings of another kind
+ * are a mistake worth naming (they would otherwise be ignored in silence).
  */
-function checkBrokerUrl(url: string, field: string, credentials: boolean): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-    decodeURIComponent(parsed.username);
-    decodeURIComponent(parsed.password);
-  } catch {
-    throw new BadSinkRequest(`${field} must be a valid URL (host, a port up to 65535, %-encoded user and password)`);
+function settingsOf(dto: Partial<Record<SinkKind, object>>, kind: SinkKind, use: 'create' | 'update'): object | undefined {
+  const others = SINK_KINDS.filter((other) => other !== kind && dto[other] !== undefined);
+  if (others.length) {
+    const sink = use === 'create' ? `kind ${kind}` : `this sink, of kind ${kind}`;
+    throw new BadSinkRequest(`${others.join(' and ')} settings do not apply to ${sink}: give them as ${kind}`);
   }
-  if (!parsed.hostname) throw new BadSinkRequest(`${field} must name a host`);
-  if (!credentials && (parsed.username || parsed.password)) {
-    throw new BadSinkRequest(`${field} must not hold credentials: give nats.user and nats.pass, or nats.token`);
-  }
-}
-
-function inScope(kind: SinkKind, scope: SinkScope): boolean {
-  return scope === 'any' || (scope === 'webhook') === (kind === 'webhook');
-}
-
-function defaultName(kind: SinkKind): string {
-  return `${kind}-${randomBytes(4).toString('hex')}`;
+  return dto[kind];
 }
 
 function filterOf(dto: NotificationFilterDto): NotificationFilterDto {
@@ -249,14 +187,7 @@ function filterOf(dto: NotificationFilterDto): NotificationFilterDto {
   return filter;
 }
 
-function toDto(sink: Sink): SinkDto {
-  const settings =
-    sink.kind === 'webhook'
-      ? { url: (sink.config as WebhookConfig).url }
-      : sink.kind === 'rabbitmq'
-        ? { url: (sink.config as RabbitMqConfig).url, exchange: (sink.config as RabbitMqConfig).exchange }
-        : { ...(sink.config as NatsConfig) };
-
+function toDto(sink: Sink): SinkView {
   return {
     id: sink.id,
     kind: sink.kind,
@@ -264,14 +195,13 @@ function toDto(sink: Sink): SinkDto {
     events: sink.filter.events ?? null,
     tables: sink.filter.tables ?? null,
     where: sink.filter.where ?? null,
-    settings,
+    ...driverFor(sink.kind).view(sink),
     state: sink.state,
     onExhausted: sink.onExhausted,
     position: sink.position.toString(),
     lastError: sink.lastError,
     lastErrorAt: sink.lastErrorAt,
-    ...(sink.kind === 'webhook' ? { previousSecretExpiresAt: previousSecretExpiry(sink.secrets as WebhookSecrets) } : {}),
     createdAt: sink.createdAt,
     updatedAt: sink.updatedAt,
-  };
+  } as SinkView;
 }

@@ -4,6 +4,7 @@ import { RequireScope } from '../auth/require-scope.decorator.js';
 import { ApiErrors } from '../common/http/api-errors.decorator.js';
 import { UuidParam } from '../common/http/uuid-param.js';
 import {
+  asSinkChanges,
   CreatedWebhookDto,
   CreateWebhookDto,
   DeadLetterDto,
@@ -13,11 +14,12 @@ import {
   RedeliveryDto,
   RotatedSecretDto,
   RotateSecretDto,
-  SinkDto,
   UpdateWebhookDto,
+  WebhookSinkDto,
 } from './dto/sink.dto.js';
 import { SinksService } from './sinks.service.js';
 
+/** Webhooks, as a resource of their own: an alias of /sinks for sinks of kind webhook, with their settings at the top of the body. */
 @ApiTags('webhooks')
 @Controller('webhooks')
 @RequireScope('webhooks:manage')
@@ -34,22 +36,22 @@ export class WebhooksController {
 
   /** List webhooks */
   @Get()
-  list(): Promise<SinkDto[]> {
-    return this.service.list('webhook');
+  list(): Promise<WebhookSinkDto[]> {
+    return this.service.list('webhook') as Promise<WebhookSinkDto[]>;
   }
 
   /** Get one webhook with its state and position */
   @Get(':id')
   @ApiErrors(400, 404)
-  get(@UuidParam('id') id: string): Promise<SinkDto> {
+  get(@UuidParam('id') id: string): Promise<WebhookSinkDto> {
     return this.service.get(id, 'webhook');
   }
 
   /** Change a webhook's url, filter or name, or pause it (`paused: true`) */
   @Patch(':id')
   @ApiErrors(400, 404, 409, 413)
-  update(@UuidParam('id') id: string, @Body() dto: UpdateWebhookDto): Promise<SinkDto> {
-    return this.service.update(id, 'webhook', dto);
+  update(@UuidParam('id') id: string, @Body() dto: UpdateWebhookDto): Promise<WebhookSinkDto> {
+    return this.service.update(id, 'webhook', asSinkChanges(dto));
   }
 
   /** Delete a webhook with its delivery history and dead letters */
@@ -64,7 +66,7 @@ export class WebhooksController {
   @Post(':id/resume')
   @HttpCode(HttpStatus.OK)
   @ApiErrors(400, 404)
-  resume(@UuidParam('id') id: string): Promise<SinkDto> {
+  resume(@UuidParam('id') id: string): Promise<WebhookSinkDto> {
     return this.service.resume(id, 'webhook');
   }
 
@@ -88,13 +90,13 @@ export class WebhooksController {
   @Get(':id/deliveries')
   @ApiErrors(400, 404)
   deliveries(@UuidParam('id') id: string, @Query() query: ListQueryDto): Promise<DeliveryAttemptDto[]> {
-    return this.service.deliveries(id, query.limit ?? 100);
+    return this.service.deliveries(id, 'webhook', query.limit ?? 100);
   }
 
   /** Notifications given up on after the last retry, oldest first */
   @Get(':id/dead-letters')
   @ApiErrors(400, 404)
   deadLetters(@UuidParam('id') id: string, @Query() query: ListQueryDto): Promise<DeadLetterDto[]> {
-    return this.service.deadLetters(id, query.limit ?? 100);
+    return this.service.deadLetters(id, 'webhook', query.limit ?? 100);
   }
 }

@@ -40,6 +40,8 @@ const ROUTES: [Method, string, Scope][] = [
   ['delete', '/sinks/{id}', 'sinks:manage'],
   ['post', '/sinks/{id}/resume', 'sinks:manage'],
   ['post', '/sinks/{id}/redeliver', 'sinks:manage'],
+  ['get', '/sinks/{id}/deliveries', 'sinks:manage'],
+  ['get', '/sinks/{id}/dead-letters', 'sinks:manage'],
 ];
 
 describe('API keys', () => {

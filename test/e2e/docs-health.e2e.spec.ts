@@ -67,6 +67,8 @@ describe('OpenAPI and health', () => {
         'delete /sinks/{id}',
         'post /sinks/{id}/resume',
         'post /sinks/{id}/redeliver',
+        'get /sinks/{id}/deliveries',
+        'get /sinks/{id}/dead-letters',
       ].sort(),
     );
     for (const { route, op } of operations) {
@@ -115,6 +117,18 @@ describe('OpenAPI and health', () => {
     expect(schemas.CreateInvoiceItemDto.properties.quantity).toMatchObject({ type: 'integer', minimum: 1 });
     expect(schemas.InvoiceDto.properties).toHaveProperty('totalAmount');
     expect(schemas.ErrorResponseDto.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'message']));
+    // A sink is one of its kinds, told apart by `kind`, each with its own settings.
+    const sink = doc.paths['/sinks/{id}'].get.responses['200'].content['application/json'].schema;
+    expect(sink.discriminator).toEqual({
+      propertyName: 'kind',
+      mapping: { webhook: '#/components/schemas/WebhookSinkDto', rabbitmq: '#/components/schemas/RabbitMqSinkDto', nats: '#/components/schemas/NatsSinkDto' },
+    });
+    expect(sink.oneOf).toHaveLength(3);
+    expect(schemas.NatsSinkDto.properties.kind.enum).toEqual(['nats']);
+    expect(schemas.NatsSinkDto.properties.settings).toEqual({ $ref: '#/components/schemas/NatsSettingsView' });
+    expect(Object.keys(schemas.NatsSettingsView.properties).sort()).toEqual(['servers', 'stream', 'subjectPrefix', 'user']);
+    expect(Object.keys(schemas.RabbitMqSettingsChangesDto.properties).sort()).toEqual(['exchange', 'url']);
+    expect(schemas.CreateSinkDto.properties.nats).toMatchObject({ allOf: [{ $ref: '#/components/schemas/NatsSettingsDto' }] });
   });
 
   it('reports the database and the listener in /health', async () => {

@@ -272,7 +272,10 @@ describe('webhooks', () => {
       ['patch', '/webhooks/00000000-0000-4000-8000-000000000000', { paused: 'yes' }, 400, /paused must be true or false/],
       ['post', '/webhooks/00000000-0000-4000-8000-000000000000/rotate-secret', { overlapSeconds: -1 }, 400, /overlapSeconds must not be less than 0/],
       ['get', '/webhooks/00000000-0000-4000-8000-000000000000/deliveries?limit=0', undefined, 400, /limit must not be less than 1/],
-      ['post', '/sinks', { kind: 'kafka' }, 400, /kind must be rabbitmq or nats/],
+      ['post', '/sinks', { kind: 'kafka' }, 400, /kind must be one of webhook, rabbitmq, nats/],
+      ['post', '/sinks', { kind: 'webhook' }, 400, /^webhook must be an object of webhook settings \(required for kind webhook\)/],
+      ['post', '/sinks', { kind: 'webhook', webhook: { url: 'ftp://x' } }, 400, /^webhook.url must be an http/],
+      ['post', '/sinks', { kind: 'nats', nats: { servers: ['nats://127.0.0.1:4222'] }, rabbitmq: { url: 'amqp://127.0.0.1' } }, 400, /^rabbitmq settings do not apply to kind nats/],
       ['post', '/sinks', { kind: 'rabbitmq' }, 400, /rabbitmq/],
       ['post', '/sinks', { kind: 'rabbitmq', rabbitmq: { url: 'http://x' } }, 400, /rabbitmq.url must be an amqp/],
       ['post', '/sinks', { kind: 'nats', nats: { servers: [] } }, 400, /nats.servers must name at least one server/],
@@ -304,8 +307,28 @@ describe('webhooks', () => {
     expect((await t.http.patch(`/webhooks/${receiverless.id}`).send({ events: ['invoices.*'] }).expect(200)).body.events).toEqual(['invoices.*']);
     expect((await t.http.patch(`/webhooks/${receiverless.id}`).send({ events: null }).expect(200)).body.events).toBeNull();
     expect((await t.http.patch(`/webhooks/${receiverless.id}`).send({ tables: [] })).status).toBe(400);
-    // A webhook is not a broker sink, and the other way round.
-    expect((await t.http.get(`/sinks/${receiverless.id}`)).status).toBe(404);
+    // /sinks is every sink, webhooks included; /webhooks only webhooks.
+    const asSink = await t.http.get(`/sinks/${receiverless.id}`).expect(200);
+    expect(asSink.body).toMatchObject({ kind: 'webhook', settings: { url: 'http://127.0.0.1:9/x' } });
+    const moved = await t.http.patch(`/sinks/${receiverless.id}`).send({ webhook: { url: 'http://127.0.0.1:9/z' } }).expect(200);
+    expect(moved.body.settings).toEqual({ url: 'http://127.0.0.1:9/z' });
+    expect(JSON.stringify(moved.body)).not.toContain('whsec_');
+    const wrongKind = await t.http.patch(`/sinks/${receiverless.id}`).send({ rabbitmq: { exchange: 'x' } });
+    expect(wrongKind.status).toBe(400);
+    expect(wrongKind.body.message).toBe('rabbitmq settings do not apply to this sink, of kind webhook: give them as webhook');
+    expect((await t.http.patch(`/sinks/${receiverless.id}`).send({ webhook: { url: null } })).body.message).toMatch(/^webhook.url must be an http/);
+    const broker = await t.http.post('/sinks').send({ kind: 'nats', nats: { servers: ['nats://127.0.0.1:1'], token: 't0ken-never-shown' } }).expect(201);
+    expect((await t.http.get(`/webhooks/${broker.body.id}`)).status).toBe(404);
+    const natsChanged = await t.http.patch(`/sinks/${broker.body.id}`).send({ nats: { subjectPrefix: 'moved', user: 'rowcast', pass: 'p4ss-never-shown' } }).expect(200);
+    expect(natsChanged.body.settings).toEqual({ servers: ['nats://127.0.0.1:1'], subjectPrefix: 'moved', stream: 'ROWCAST', user: 'rowcast' });
+    expect(JSON.stringify(natsChanged.body)).not.toMatch(/never-shown/);
+    const badServer = await t.http.patch(`/sinks/${broker.body.id}`).send({ nats: { servers: ['nats://me:secret@127.0.0.1:1'] } });
+    expect(badServer.status).toBe(400);
+    expect(badServer.body.message).toMatch(/^nats.servers must not hold credentials/);
+    expect((await t.http.patch(`/sinks/${broker.body.id}`).send({ webhook: { url: 'https://example.com/' } })).body.message).toBe(
+      'webhook settings do not apply to this sink, of kind nats: give them as nats',
+    );
+    await t.http.delete(`/sinks/${broker.body.id}`).expect(204);
     await t.http.delete(`/webhooks/${receiverless.id}`).expect(204);
   });
 });

@@ -1,35 +1,23 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsBoolean,
-  IsIn,
-  IsObject,
-  IsOptional,
-  IsString,
-  Matches,
-  MaxLength,
-  ValidateIf,
-  ValidateNested,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsObject, IsOptional, IsString, Matches, ValidateIf, ValidateNested } from 'class-validator';
 import { EventsField, NotificationFilterDto, TablesField, WhereField } from '../../events/notification-filter.js';
 import { IntField } from '../../common/validation.js';
-import { EXHAUSTED_ACTIONS, type ExhaustedAction, SINK_NAME, SINK_STATES, type SinkState } from '../sink.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
+import type { NatsSettingsChangesDto, NatsSettingsDto } from '../drivers/nats.dto.js';
+import type { RabbitMqSettingsChangesDto, RabbitMqSettingsDto } from '../drivers/rabbitmq.dto.js';
+import { driverFor, SINK_DRIVERS } from '../drivers/sink-drivers.js';
+import { WebhookUrl, type WebhookSettingsChangesDto, type WebhookSettingsDto } from '../drivers/webhook.dto.js';
+import { EXHAUSTED_ACTIONS, type ExhaustedAction, SINK_KINDS, SINK_NAME, type SinkKind } from '../sink.js';
+
+export { CreatedWebhookDto, WebhookSinkDto } from '../drivers/webhook.dto.js';
+export type { SinkView } from '../drivers/sink-drivers.js';
 
 const NAME_MESSAGE = 'name must be 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit';
 // applyDecorators registers in order, and class-validator runs a property's rules in that order:
 // the type check comes first.
 const SinkName = () => applyDecorators(IsOptional(), IsString({ message: NAME_MESSAGE }), Matches(SINK_NAME, { message: NAME_MESSAGE }));
-const WebhookUrl = () =>
-  applyDecorators(
-    IsString({ message: 'url must be an http:// or https:// URL' }),
-    MaxLength(2000),
-    Matches(/^https?:\/\/[^\s]+$/i, { message: 'url must be an http:// or https:// URL' }),
-  );
 const OnExhausted = () =>
   applyDecorators(
     IsOptional(),
@@ -38,6 +26,23 @@ const OnExhausted = () =>
   );
 const FROM = new RegExp(`^(now|start|${NOTIFICATION_ID.source.slice(1, -1)})$`);
 const FROM_MESSAGE = "from must be 'now', 'start' or a notification id (digits)";
+
+/**
+ * A kind's settings in a /sinks body, under the kind's name, validated by its driver's class. On
+ * creation the one of the body's `kind` is required; another kind's, if valid, is refused by the
+ * service with a message that says so.
+ */
+function KindSettings(kind: SinkKind, use: 'create' | 'update'): PropertyDecorator {
+  const type = () => driverFor(kind).dto[use];
+  const required = use === 'create' ? ` (required for kind ${kind})` : '';
+  return applyDecorators(
+    ValidateIf((dto: Partial<Record<SinkKind | 'kind', unknown>>) => (use === 'create' && dto.kind === kind) || dto[kind] !== undefined),
+    IsObject({ message: `${kind} must be an object of ${kind} settings${required}` }),
+    ValidateNested(),
+    Type(type),
+    ApiPropertyOptional({ type, description: `The settings of a ${kind} sink${required}.` }),
+  );
+}
 
 /** Fields every sink has, on creation. */
 class NewSinkFields extends NotificationFilterDto {
@@ -54,24 +59,41 @@ class NewSinkFields extends NotificationFilterDto {
   @IsString({ message: FROM_MESSAGE })
   @ApiPropertyOptional({ example: 'now' })
   from?: string;
+
+  /** After the last retry of a notification (webhooks; brokers retry without end): dead-letter it and go on (default), or pause at it. */
+  @OnExhausted()
+  onExhausted?: ExhaustedAction;
 }
 
+/** A sink of any kind: `kind`, and that kind's settings under its name (`{"kind": "nats", "nats": {…}}`). */
+export class CreateSinkDto extends NewSinkFields {
+  @IsIn(SINK_KINDS, { message: `kind must be one of ${SINK_KINDS.join(', ')}` })
+  @ApiProperty({ enum: SINK_KINDS })
+  kind: SinkKind;
+
+  @KindSettings('webhook', 'create')
+  webhook?: WebhookSettingsDto;
+
+  @KindSettings('rabbitmq', 'create')
+  rabbitmq?: RabbitMqSettingsDto;
+
+  @KindSettings('nats', 'create')
+  nats?: NatsSettingsDto;
+}
+
+/** A webhook through /webhooks: its settings at the top of the body. */
 export class CreateWebhookDto extends NewSinkFields {
   /** The endpoint: http or https; no private, loopback or link-local address unless the service allows them. */
   @WebhookUrl()
   @ApiProperty({ example: 'https://billing.example.com/hooks/rowcast' })
   url: string;
-
-  /** After the last retry of a notification: dead-letter it and go on (default), or pause the webhook at it. */
-  @OnExhausted()
-  onExhausted?: ExhaustedAction;
 }
 
 /**
  * Changes to a sink; absent fields stay as they are, a filter field set to null is removed. A new
  * filter applies from the sink's position on.
  */
-export class UpdateSinkDto {
+class SinkChangesDto {
   @EventsField({ nullable: true })
   events?: string[] | null;
 
@@ -88,91 +110,52 @@ export class UpdateSinkDto {
   @IsOptional()
   @IsBoolean({ message: 'paused must be true or false' })
   paused?: boolean;
-}
-
-export class UpdateWebhookDto extends UpdateSinkDto {
-  @IsOptional()
-  @WebhookUrl()
-  url?: string;
 
   @OnExhausted()
   onExhausted?: ExhaustedAction;
 }
 
-export class RabbitMqSettingsDto {
-  /** amqp:// or amqps:// URL, credentials included; never returned or logged. */
-  @Matches(/^amqps?:\/\/[^\s]+$/i, { message: 'rabbitmq.url must be an amqp:// or amqps:// URL' })
-  @MaxLength(2000)
-  @IsString({ message: 'rabbitmq.url must be an amqp:// or amqps:// URL' })
-  @ApiProperty({ example: 'amqp://guest:guest@127.0.0.1:5672' })
-  url: string;
+/** Changes to a sink of any kind; its settings under its kind's name (another kind's are refused). */
+export class UpdateSinkDto extends SinkChangesDto {
+  @KindSettings('webhook', 'update')
+  webhook?: WebhookSettingsChangesDto;
 
-  /** A topic exchange (declared durable if missing); routing key = event name. Default: rowcast. */
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9._:-]{1,200}$/, { message: 'rabbitmq.exchange must be 1–200 letters, digits, dots, dashes, colons or underscores' })
-  @IsString({ message: 'rabbitmq.exchange must be a string' })
-  exchange?: string;
+  @KindSettings('rabbitmq', 'update')
+  rabbitmq?: RabbitMqSettingsChangesDto;
+
+  @KindSettings('nats', 'update')
+  nats?: NatsSettingsChangesDto;
 }
 
-export class NatsSettingsDto {
-  @Matches(/^(nats|tls):\/\/[^\s,]+$/i, { each: true, message: 'nats.servers must hold nats:// or tls:// URLs' })
-  @IsString({ each: true, message: 'nats.servers must hold nats:// or tls:// URLs' })
-  @ArrayMaxSize(10)
-  @ArrayMinSize(1, { message: 'nats.servers must name at least one server' })
-  @IsArray({ message: 'nats.servers must be an array of URLs' })
-  @ApiProperty({ example: ['nats://127.0.0.1:4222'] })
-  servers: string[];
-
-  /** Subjects are `<subjectPrefix>.<table>.<op>`. Default: rowcast. */
+/** Changes to a webhook through /webhooks: its settings at the top of the body. */
+export class UpdateWebhookDto extends SinkChangesDto {
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, { message: 'nats.subjectPrefix must be dot-separated tokens of letters, digits, dashes or underscores' })
-  @MaxLength(200)
-  @IsString({ message: 'nats.subjectPrefix must be a string' })
-  subjectPrefix?: string;
-
-  /** The JetStream stream (created over `<subjectPrefix>.>` if missing). Default: ROWCAST. */
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,100}$/, { message: 'nats.stream must be 1–100 letters, digits, dashes or underscores' })
-  @IsString({ message: 'nats.stream must be a string' })
-  stream?: string;
-
-  @IsOptional()
-  @MaxLength(200)
-  @IsString({ message: 'nats.user must be a string' })
-  user?: string;
-
-  /** Never returned or logged. */
-  @IsOptional()
-  @MaxLength(500)
-  @IsString({ message: 'nats.pass must be a string' })
-  pass?: string;
-
-  /** Never returned or logged. */
-  @IsOptional()
-  @MaxLength(2000)
-  @IsString({ message: 'nats.token must be a string' })
-  token?: string;
+  @WebhookUrl()
+  url?: string;
 }
 
-export class CreateSinkDto extends NewSinkFields {
-  /** Webhooks are created through /webhooks. */
-  @IsIn(['rabbitmq', 'nats'], { message: 'kind must be rabbitmq or nats (webhooks are created through /webhooks)' })
-  @ApiProperty({ enum: ['rabbitmq', 'nats'] })
-  kind: 'rabbitmq' | 'nats';
+/** A /webhooks body in the shape of a /sinks one. */
+export function asSinkCreation(dto: CreateWebhookDto): CreateSinkDto {
+  const { url, ...fields } = dto;
+  return { ...fields, kind: 'webhook', webhook: { url } };
+}
 
-  /** Required when kind is rabbitmq. */
-  @ValidateIf((dto: CreateSinkDto) => dto.kind === 'rabbitmq' || dto.rabbitmq !== undefined)
-  @ValidateNested()
-  @IsObject({ message: 'rabbitmq must be an object with url and exchange (required for kind rabbitmq)' })
-  @Type(() => RabbitMqSettingsDto)
-  rabbitmq?: RabbitMqSettingsDto;
+export function asSinkChanges(dto: UpdateWebhookDto): UpdateSinkDto {
+  const { url, ...fields } = dto;
+  return { ...fields, webhook: url === undefined ? undefined : { url } };
+}
 
-  /** Required when kind is nats. */
-  @ValidateIf((dto: CreateSinkDto) => dto.kind === 'nats' || dto.nats !== undefined)
-  @ValidateNested()
-  @IsObject({ message: 'nats must be an object with servers, subjectPrefix and stream (required for kind nats)' })
-  @Type(() => NatsSettingsDto)
-  nats?: NatsSettingsDto;
+/**
+ * A response that is a sink, of whichever kind: `oneOf` the drivers' classes, told apart by `kind`.
+ * `created`: the creation response (a webhook's shows its secret once).
+ */
+export function ApiSinkResponse(status: number, options: { created?: boolean; list?: boolean } = {}): MethodDecorator {
+  const models = SINK_DRIVERS.map((driver) => (options.created && driver.dto.created) || driver.dto.sink);
+  const sink = {
+    oneOf: models.map((model) => ({ $ref: getSchemaPath(model) })),
+    discriminator: { propertyName: 'kind', mapping: Object.fromEntries(SINK_DRIVERS.map((driver, i) => [driver.kind, getSchemaPath(models[i])])) },
+  };
+  return applyDecorators(ApiExtraModels(...models), ApiResponse({ status, schema: options.list ? { type: 'array', items: sink } : sink }));
 }
 
 export class RotateSecretDto {
@@ -204,41 +187,6 @@ export class ListQueryDto {
   @Type(() => Number)
   @IntField({ min: 1, max: 1000, optional: true, description: 'Page size (newest first)', example: 100 })
   limit?: number = 100;
-}
-
-export class SinkDto {
-  @ApiProperty({ format: 'uuid' })
-  id: string;
-  @ApiProperty({ enum: ['webhook', 'rabbitmq', 'nats'] })
-  kind: 'webhook' | 'rabbitmq' | 'nats';
-  name: string;
-  events: string[] | null;
-  tables: string[] | null;
-  where: Record<string, string | number | boolean | null> | null;
-  /** Kind-specific settings without credentials: a webhook's url; rabbitmq's url (password hidden) and exchange; nats' servers, subjectPrefix, stream, user. */
-  settings: Record<string, unknown>;
-  @ApiProperty({ enum: SINK_STATES })
-  state: SinkState;
-  @ApiProperty({ enum: EXHAUSTED_ACTIONS })
-  onExhausted: ExhaustedAction;
-  /** The last notification id delivered or passed over. @example "1042" */
-  position: string;
-  /** The most recent failure (kept after delivery recovers; see lastErrorAt), null if none yet. */
-  lastError: string | null;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
-  lastErrorAt: Date | null;
-  /** Only for webhooks: until when a rotated-out secret is still signed with. */
-  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
-  previousSecretExpiresAt?: Date | null;
-  @ApiProperty({ type: String, format: 'date-time' })
-  createdAt: Date;
-  @ApiProperty({ type: String, format: 'date-time' })
-  updatedAt: Date;
-}
-
-export class CreatedWebhookDto extends SinkDto {
-  /** The signing secret (`whsec_…`): shown this once. */
-  secret: string;
 }
 
 export class RotatedSecretDto {

@@ -1,0 +1,57 @@
+import { NatsTransport } from '../nats.transport.js';
+import type { SinkOf } from '../sink.js';
+import { brokerRetryDelay, checkBrokerUrl } from './broker.js';
+import { NatsSettingsChangesDto, NatsSettingsDto, NatsSinkDto } from './nats.dto.js';
+import type { SinkDriver } from './sink-driver.js';
+
+export interface NatsConfig {
+  servers: string[];
+  subjectPrefix: string;
+  stream: string;
+  user?: string;
+}
+export interface NatsSecrets {
+  pass?: string;
+  token?: string;
+}
+export type NatsSink = SinkOf<'nats', NatsConfig, NatsSecrets>;
+
+/** NATS JetStream: subjects `<subjectPrefix>.<table>.<op>`, advanced on the stream's PubAck. */
+export const natsDriver: SinkDriver<NatsSink, NatsSettingsDto, NatsSettingsChangesDto, NatsSinkDto> = {
+  kind: 'nats',
+  dto: { create: NatsSettingsDto, update: NatsSettingsChangesDto, sink: NatsSinkDto },
+  // Pipelined: a larger window keeps more publishes waiting for their acks at once.
+  sendSize: 1000,
+
+  async configure({ servers, subjectPrefix, stream, user, pass, token }) {
+    for (const server of servers) checkBrokerUrl(server, 'nats.servers', { allowed: false, instead: 'give nats.user and nats.pass, or nats.token' });
+    return {
+      config: { servers, subjectPrefix: subjectPrefix ?? 'rowcast', stream: stream ?? 'ROWCAST', ...(user ? { user } : {}) },
+      secrets: { pass, token },
+    };
+  },
+
+  reconfigure(sink, changes, config) {
+    const credentials = changes.user !== undefined || changes.pass !== undefined || changes.token !== undefined;
+    return natsDriver.configure(
+      {
+        servers: changes.servers ?? sink.config.servers,
+        subjectPrefix: changes.subjectPrefix ?? sink.config.subjectPrefix,
+        stream: changes.stream ?? sink.config.stream,
+        ...(credentials ? { user: changes.user, pass: changes.pass, token: changes.token } : { user: sink.config.user, ...sink.secrets }),
+      },
+      config,
+    );
+  },
+
+  view: (sink) => ({ settings: { ...sink.config } }),
+
+  transport: (sink, _config, logger) => {
+    const { servers, subjectPrefix, stream, user } = sink.config;
+    return new NatsTransport({ servers, subjectPrefix, stream, user, ...sink.secrets }, logger);
+  },
+
+  transportIdentity: () => '',
+
+  retryDelay: brokerRetryDelay,
+};
