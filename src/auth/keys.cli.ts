@@ -5,7 +5,7 @@
  */
 import { canonicalTable } from '../../client/src/filter.js';
 import { TABLE_PATTERN } from '../../client/src/protocol.js';
-import { CliResult, isMain, runCli } from '../common/cli.js';
+import { CliResult, isMain, runCli } from '../database/cli.js';
 import { KEY_NAME, Scope, SCOPES } from './api-key.js';
 import { ApiKeyStore, Query } from './api-key.store.js';
 

@@ -3,7 +3,7 @@
  * Puts tables under capture (or takes them out) on DATABASE_URL, or on the embedded database.
  */
 import pg from 'pg';
-import { isMain, runCli } from '../common/cli.js';
+import { isMain, runCli } from '../database/cli.js';
 
 const USAGE = `usage: npm run capture -- <command>
   enable <table> [--columns a,b]   capture every change of <table> (schema.table; public by default);

@@ -9,7 +9,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { bigintToNumber } from '../database/transformers.js';
+import { bigintToNumber } from './column-transformers.js';
 import type { InvoiceEntity } from './invoice.entity.js';
 import { TOTAL_AMOUNT_RANGE } from './total-amount.js';
 

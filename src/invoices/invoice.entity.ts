@@ -9,7 +9,7 @@ import {
   Unique,
   UpdateDateColumn,
 } from 'typeorm';
-import { bigintToNumber } from '../database/transformers.js';
+import { bigintToNumber } from './column-transformers.js';
 import type { InvoiceItemEntity } from './invoice-item.entity.js';
 import { TOTAL_AMOUNT_RANGE } from './total-amount.js';
 
