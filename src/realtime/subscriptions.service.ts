@@ -8,9 +8,9 @@ import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
-import { NotificationFeed } from './notification-feed.service.js';
 import { toNotificationMessage } from '../events/notification-message.js';
-import { NotificationLog } from '../notifications/notification-log.js';
+import { LiveTail } from '../log/live-tail.js';
+import { NotificationLog } from '../log/notification-log.js';
 import { Ack, refuse, sendAway } from './realtime.errors.js';
 import { replayUntilLive, ReplayTarget } from './replay.js';
 import { Subscription } from './subscription.js';
@@ -57,7 +57,7 @@ export class SubscriptionsService {
   private readonly counts: SubscriptionStats = { pushed: 0, slowDisconnects: 0 };
 
   constructor(
-    private readonly feed: NotificationFeed,
+    private readonly feed: LiveTail,
     private readonly log: NotificationLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tables: TableCatalog,

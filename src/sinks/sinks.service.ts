@@ -5,7 +5,7 @@ import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { TableCatalog } from '../capture/table-catalog.js';
 import { NotificationFilterDto } from '../events/notification-filter.js';
-import { NotificationLog } from '../notifications/notification-log.js';
+import { NotificationLog } from '../log/notification-log.js';
 import {
   CreatedWebhookDto,
   CreateSinkDto,
