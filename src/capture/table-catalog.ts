@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error.js';
+import { poolSql, Sql } from '../database/sql.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { CapturedTableDto } from './dto/captured-table.dto.js';
 
@@ -28,14 +29,18 @@ export class TableCatalog {
   private captured: { at: number; names: Promise<Set<string>> } | undefined;
   private logged: { at: number; names: Promise<Set<string>> } | undefined;
 
+  private readonly sql: Sql;
+
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectDataSource() dataSource: DataSource,
     private readonly log: NotificationLog,
-  ) {}
+  ) {
+    this.sql = poolSql(dataSource);
+  }
 
   /** Every table under capture, as notifications name it, with its column filter. */
   async list(): Promise<CapturedTableDto[]> {
-    const rows = await this.dataSource.query<{ schema_name: string; table_name: string; columns: string[] | null }[]>(
+    const rows = await this.sql<{ schema_name: string; table_name: string; columns: string[] | null }>(
       `SELECT schema_name, table_name, columns FROM capture.tables ORDER BY schema_name, table_name`,
     );
     return rows.map((row) => ({
@@ -49,11 +54,10 @@ export class TableCatalog {
   /** The ones of `tables` that are neither under capture nor in the log. */
   async unknown(tables: readonly string[]): Promise<string[]> {
     if (!tables.length) return [];
-    this.captured = this.fresh(this.captured, CAPTURED_TTL_MS, async () =>
-      (await this.dataSource.query<{ name: string }[]>(`SELECT capture.qualified_name(schema_name, table_name) AS name FROM capture.tables`)).map(
-        (row) => row.name,
-      ),
-    );
+    this.captured = this.fresh(this.captured, CAPTURED_TTL_MS, async () => {
+      const rows = await this.sql<{ name: string }>(`SELECT capture.qualified_name(schema_name, table_name) AS name FROM capture.tables`);
+      return rows.map((row) => row.name);
+    });
     const captured = await this.captured.names;
     const rest = tables.filter((table) => !captured.has(table));
     if (!rest.length) return [];
