@@ -14,6 +14,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
+import { LogModule } from './log/log.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
@@ -58,6 +59,7 @@ export class AppModule {
         EventEmitterModule.forRoot({ wildcard: false }),
         AuthModule,
         InvoicesModule,
+        LogModule,
         CaptureModule,
         NotificationsModule,
         RealtimeModule,

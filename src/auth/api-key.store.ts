@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { Sql } from '../database/sql.js';
 import { ApiKey, newSecret, Scope } from './api-key.js';
 
-/** Runs one statement: a pg client's or a TypeORM DataSource's query, adapted. */
-export type Query = <R>(text: string, values?: unknown[]) => Promise<R[]>;
 
 interface ApiKeyRow {
   id: string;
@@ -16,7 +15,7 @@ interface ApiKeyRow {
 
 /** The SQL of the api_keys table, shared by the service and `npm run keys`. */
 export const ApiKeyStore = {
-  async all(query: Query): Promise<ApiKey[]> {
+  async all(query: Sql): Promise<ApiKey[]> {
     const rows = await query<ApiKeyRow>(
       'SELECT id, name, scopes, tables, secret_hash, created_at, revoked_at FROM api_keys ORDER BY created_at, name',
     );
@@ -32,7 +31,7 @@ export const ApiKeyStore = {
   },
 
   /** Stores a new key and returns its token, which exists nowhere else: show it once. */
-  async create(query: Query, key: { name: string; scopes: Scope[]; tables: string[] | null }): Promise<string> {
+  async create(query: Sql, key: { name: string; scopes: Scope[]; tables: string[] | null }): Promise<string> {
     const id = randomUUID();
     const { token, secretHash } = newSecret(id);
     await query('INSERT INTO api_keys (id, name, scopes, tables, secret_hash) VALUES ($1, $2, $3, $4, $5)', [
@@ -46,7 +45,7 @@ export const ApiKeyStore = {
   },
 
   /** Revokes the active key of that name; false when there is none. */
-  async revoke(query: Query, name: string): Promise<boolean> {
+  async revoke(query: Sql, name: string): Promise<boolean> {
     const rows = await query('UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING id', [name]);
     return rows.length > 0;
   },

@@ -2,9 +2,10 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ApiKeysChangedEvent } from '../events/event-catalog.js';
+import { ApiKeysChangedEvent, emitEvent } from '../events/event-catalog.js';
 import { ApiKey, secretMatches, tokenKeyId } from './api-key.js';
-import { ApiKeyStore, Query } from './api-key.store.js';
+import { poolSql } from '../database/sql.js';
+import { ApiKeyStore } from './api-key.store.js';
 import { InvalidApiKey, MissingApiKey, RevokedApiKey } from './auth.errors.js';
 
 /** Every instance reloads the keys this often, so a revocation holds everywhere within a second. */
@@ -68,14 +69,13 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async load(): Promise<void> {
-    const query: Query = (text, values) => this.dataSource.query(text, values);
-    const keys = await ApiKeyStore.all(query);
+    const keys = await ApiKeyStore.all(poolSql(this.dataSource));
     const next = new Map(keys.map((key) => [key.id, key]));
     const revoked = [...this.byId.values()].filter((key) => !key.revokedAt && next.get(key.id)?.revokedAt !== null);
     const becameRequired = !this.required && next.size > 0;
     this.byId = next;
     if (revoked.length || becameRequired) {
-      this.events.emit(ApiKeysChangedEvent.eventName, new ApiKeysChangedEvent(revoked.map((key) => key.id), becameRequired));
+      emitEvent(this.events, ApiKeysChangedEvent.eventName, new ApiKeysChangedEvent(revoked.map((key) => key.id), becameRequired));
     }
   }
 

@@ -5,9 +5,10 @@
  */
 import { canonicalTable } from '../../client/src/filter.js';
 import { TABLE_PATTERN } from '../../client/src/protocol.js';
-import { CliResult, isMain, runCli } from '../common/cli.js';
+import { CliResult, isMain, runCli } from '../database/cli.js';
 import { KEY_NAME, Scope, SCOPES } from './api-key.js';
-import { ApiKeyStore, Query } from './api-key.store.js';
+import { clientSql, Sql } from '../database/sql.js';
+import { ApiKeyStore } from './api-key.store.js';
 
 const USAGE = `usage: npm run keys -- <command>
   create <name> --scopes <scopes> [--tables <tables>]
@@ -47,7 +48,7 @@ export function parseArgs(args: string[]): Command | string {
   return { name, key, scopes: [...new Set(scopes)] as Scope[], tables };
 }
 
-async function run(command: Command, query: Query): Promise<CliResult> {
+async function run(command: Command, query: Sql): Promise<CliResult> {
   switch (command.name) {
     case 'create': {
       const token = await ApiKeyStore.create(query, { name: command.key, scopes: command.scopes, tables: command.tables });
@@ -83,7 +84,7 @@ if (isMain(import.meta.url)) {
   runCli({
     name: 'keys',
     parse: parseArgs,
-    run: (command, client) => run(command, async (text, values) => (await client.query(text, values)).rows),
+    run: (command, client) => run(command, clientSql(client)),
     // Keys may be made before the service first starts.
     migrate: true,
     explain: (error) =>

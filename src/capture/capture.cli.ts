@@ -2,8 +2,8 @@
  * `npm run capture -- enable <table> [--columns a,b] | disable <table> | list`
  * Puts tables under capture (or takes them out) on DATABASE_URL, or on the embedded database.
  */
-import pg from 'pg';
-import { isMain, runCli } from '../common/cli.js';
+import { isMain, runCli } from '../database/cli.js';
+import { clientSql, Sql } from '../database/sql.js';
 
 const USAGE = `usage: npm run capture -- <command>
   enable <table> [--columns a,b]   capture every change of <table> (schema.table; public by default);
@@ -28,17 +28,17 @@ export function parseArgs(args: string[]): Command | string {
   return USAGE;
 }
 
-async function run(command: Command, client: pg.Client): Promise<string> {
+async function run(command: Command, sql: Sql): Promise<string> {
   switch (command.name) {
     case 'enable':
-      await client.query('SELECT capture.enable($1::regclass, $2::text[])', [command.table, command.columns]);
+      await sql('SELECT capture.enable($1::regclass, $2::text[])', [command.table, command.columns]);
       return `capturing ${command.table}${command.columns ? ` (updates of ${command.columns.join(', ')})` : ''}`;
     case 'disable': {
-      const { rows } = await client.query('SELECT capture.disable($1::regclass) AS was', [command.table]);
-      return rows[0].was ? `stopped capturing ${command.table}` : `${command.table} was not captured`;
+      const [row] = await sql<{ was: boolean }>('SELECT capture.disable($1::regclass) AS was', [command.table]);
+      return row.was ? `stopped capturing ${command.table}` : `${command.table} was not captured`;
     }
     case 'list': {
-      const { rows } = await client.query<{ name: string; columns: string[] | null }>(
+      const rows = await sql<{ name: string; columns: string[] | null }>(
         `SELECT format('%I.%I', schema_name, table_name) AS name, columns FROM capture.tables ORDER BY 1`,
       );
       if (!rows.length) return 'no table is under capture';
@@ -49,4 +49,4 @@ async function run(command: Command, client: pg.Client): Promise<string> {
 }
 
 // Run as a script only: a test imports parseArgs.
-if (isMain(import.meta.url)) runCli({ name: 'capture', parse: parseArgs, run: async (command, client) => ({ out: await run(command, client) }) });
+if (isMain(import.meta.url)) runCli({ name: 'capture', parse: parseArgs, run: async (command, client) => ({ out: await run(command, clientSql(client)) }) });

@@ -1,11 +1,8 @@
 import { Module } from '@nestjs/common';
-import { NotificationsModule } from '../notifications/notifications.module.js';
-import { PgListener } from './pg-listener.service.js';
-import { RetentionService } from './retention.service.js';
+import { LogModule } from '../log/log.module.js';
+import { TableCatalog } from './table-catalog.js';
+import { TablesController } from './tables.controller.js';
 
-@Module({
-  imports: [NotificationsModule],
-  providers: [PgListener, RetentionService],
-  exports: [PgListener, RetentionService],
-})
+/** What is captured: the catalog whoever checks table names imports (REST, WebSocket, sinks), and GET /tables. */
+@Module({ imports: [LogModule], controllers: [TablesController], providers: [TableCatalog], exports: [TableCatalog] })
 export class CaptureModule {}

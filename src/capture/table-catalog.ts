@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error.js';
+import { poolSql, Sql } from '../database/sql.js';
+import { NotificationLog } from '../log/notification-log.js';
 import { CapturedTableDto } from './dto/captured-table.dto.js';
 
 /** Tables a request names that nothing is known of: a typo, most likely. */
@@ -27,11 +29,18 @@ export class TableCatalog {
   private captured: { at: number; names: Promise<Set<string>> } | undefined;
   private logged: { at: number; names: Promise<Set<string>> } | undefined;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  private readonly sql: Sql;
+
+  constructor(
+    @InjectDataSource() dataSource: DataSource,
+    private readonly log: NotificationLog,
+  ) {
+    this.sql = poolSql(dataSource);
+  }
 
   /** Every table under capture, as notifications name it, with its column filter. */
   async list(): Promise<CapturedTableDto[]> {
-    const rows = await this.dataSource.query<{ schema_name: string; table_name: string; columns: string[] | null }[]>(
+    const rows = await this.sql<{ schema_name: string; table_name: string; columns: string[] | null }>(
       `SELECT schema_name, table_name, columns FROM capture.tables ORDER BY schema_name, table_name`,
     );
     return rows.map((row) => ({
@@ -45,16 +54,14 @@ export class TableCatalog {
   /** The ones of `tables` that are neither under capture nor in the log. */
   async unknown(tables: readonly string[]): Promise<string[]> {
     if (!tables.length) return [];
-    this.captured = this.fresh(this.captured, CAPTURED_TTL_MS, `SELECT capture.qualified_name(schema_name, table_name) AS name FROM capture.tables`);
+    this.captured = this.fresh(this.captured, CAPTURED_TTL_MS, async () => {
+      const rows = await this.sql<{ name: string }>(`SELECT capture.qualified_name(schema_name, table_name) AS name FROM capture.tables`);
+      return rows.map((row) => row.name);
+    });
     const captured = await this.captured.names;
     const rest = tables.filter((table) => !captured.has(table));
     if (!rest.length) return [];
-    this.logged = this.fresh(
-      this.logged,
-      LOGGED_TTL_MS,
-      `SELECT DISTINCT capture.qualified_name(schema_name, table_name) AS name FROM capture.changes
-       UNION SELECT DISTINCT table_name FROM notifications_legacy`,
-    );
+    this.logged = this.fresh(this.logged, LOGGED_TTL_MS, () => this.log.loggedTables());
     const logged = await this.logged.names;
     return rest.filter((table) => !logged.has(table));
   }
@@ -65,9 +72,9 @@ export class TableCatalog {
     if (unknown.length) throw new UnknownTables(unknown);
   }
 
-  private fresh(cached: { at: number; names: Promise<Set<string>> } | undefined, ttl: number, sql: string) {
+  private fresh(cached: { at: number; names: Promise<Set<string>> } | undefined, ttl: number, read: () => Promise<string[]>) {
     if (cached && Date.now() - cached.at < ttl) return cached;
-    const names = this.dataSource.query<{ name: string }[]>(sql).then((rows) => new Set(rows.map((row) => row.name)));
+    const names = read().then((list) => new Set(list));
     // A failed read is not kept: the next call asks again.
     names.catch(() => {
       if (this.captured?.names === names) this.captured = undefined;

@@ -1,10 +1,6 @@
+import type { EventEmitter2 } from '@nestjs/event-emitter';
+import { OnEvent } from '@nestjs/event-emitter';
 import type { Notification } from '../../client/src/protocol.js';
-
-/** Runs SQL inside an open transaction (retention's). */
-export type TransactionSql = <R extends object = Record<string, unknown>>(text: string, values?: unknown[]) => Promise<R[]>;
-
-/** The PostgreSQL channel the drainer NOTIFYs (payload: the batch's last id) with each batch it commits. */
-export const NOTIFICATIONS_CHANNEL = 'rowcast_notifications';
 
 /** A notification id as the API takes it (the wire contract's, shared with the client library). */
 export { NOTIFICATION_ID } from '../../client/src/protocol.js';
@@ -19,26 +15,6 @@ export interface StoredNotification extends Omit<Notification, 'createdAt'> {
 }
 
 /**
- * Emitted by PgListener on the draining instance right after a batch has committed to the log:
- * its notifications, ascending ids, for this instance's feed to push without reading them back.
- */
-export class NotificationsDrainedEvent {
-  static readonly eventName = 'notifications.drained';
-
-  constructor(readonly notifications: readonly StoredNotification[]) {}
-}
-
-/**
- * Emitted on every instance by its NotificationFeed: notifications newly committed to the log,
- * in ascending id order, each exactly once per instance.
- */
-export class NotificationsAppendedEvent {
-  static readonly eventName = 'notifications.appended';
-
-  constructor(readonly notifications: readonly StoredNotification[]) {}
-}
-
-/**
  * Emitted on every instance when its reload of the API keys finds keys revoked (or deleted), or
  * the first key created (from then on every caller needs one).
  */
@@ -49,4 +25,25 @@ export class ApiKeysChangedEvent {
     readonly revokedKeyIds: readonly string[],
     readonly becameRequired: boolean,
   ) {}
+}
+
+/**
+ * The in-process events, by name: only news a handler may miss without harm (a handler that throws
+ * is not retried). What must not be lost is a call (the drainer → LiveTail.handOver), and what
+ * follows the log is a LiveTail listener, never one of these.
+ */
+export interface AppEvents {
+  [ApiKeysChangedEvent.eventName]: ApiKeysChangedEvent;
+}
+
+/** Emits an event of the catalog, its payload checked against its name. */
+export function emitEvent<K extends keyof AppEvents>(emitter: EventEmitter2, name: K, event: AppEvents[K]): void {
+  emitter.emit(name, event);
+}
+
+/** @OnEvent for an event of the catalog: the handler must take that event's payload. */
+export function OnAppEvent<K extends keyof AppEvents>(name: K) {
+  return <T extends (event: AppEvents[K]) => unknown>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<T>): void => {
+    OnEvent(name)(target, key, descriptor);
+  };
 }

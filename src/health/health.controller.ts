@@ -3,7 +3,7 @@ import { ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { Public } from '../auth/require-scope.decorator.js';
-import { PgListener } from '../capture/pg-listener.service.js';
+import { LogDrainer } from '../log/log-drainer.js';
 import { HealthDto } from './health.dto.js';
 
 @ApiTags('health')
@@ -13,7 +13,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
-    private readonly listener: PgListener,
+    private readonly listener: LogDrainer,
   ) {}
 
   /** Readiness: 200 when the database answers and the listener is connected, 503 otherwise */

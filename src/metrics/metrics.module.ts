@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
-import { CaptureModule } from '../capture/capture.module.js';
+import { LogModule } from '../log/log.module.js';
 import { RealtimeModule } from '../realtime/realtime.module.js';
 import { SinksModule } from '../sinks/sinks.module.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
 @Module({
-  imports: [CaptureModule, RealtimeModule, SinksModule],
+  imports: [LogModule, RealtimeModule, SinksModule],
   controllers: [MetricsController],
   providers: [MetricsService],
   exports: [MetricsService],

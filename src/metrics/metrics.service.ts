@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { PgListener } from '../capture/pg-listener.service.js';
-import { NotificationsAppendedEvent } from '../events/event-catalog.js';
+import { LiveTail } from '../log/live-tail.js';
+import { LogDrainer } from '../log/log-drainer.js';
 import { SubscriptionsService } from '../realtime/subscriptions.service.js';
 import { SinkEngine } from '../sinks/sink-engine.service.js';
 import { RunnerStats } from '../sinks/sink-runner.js';
@@ -16,17 +15,17 @@ import { RunnerStats } from '../sinks/sink-runner.js';
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
-  private readonly notifications: Counter;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(listener: PgListener, subscriptions: SubscriptionsService, sinks: SinkEngine) {
+  constructor(drainer: LogDrainer, tail: LiveTail, subscriptions: SubscriptionsService, sinks: SinkEngine) {
     processMetrics(this.registry);
-    captureMetrics(this.registry, listener);
-    this.notifications = new Counter({
-      name: 'rowcast_notifications_total',
-      help: 'Notifications appended to the log, as this instance read them (the same on every instance)',
-      registers: [this.registry],
-    });
+    captureMetrics(this.registry, drainer);
+    counterOf(
+      this.registry,
+      'rowcast_notifications_total',
+      'Notifications appended to the log, as this instance read them (the same on every instance)',
+      () => tail.dispatched,
+    );
     webSocketMetrics(this.registry, subscriptions);
     sinkMetrics(this.registry, sinks);
     this.httpDuration = new Histogram({
@@ -36,11 +35,6 @@ export class MetricsService {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
-  }
-
-  @OnEvent(NotificationsAppendedEvent.eventName)
-  countNotifications(event: NotificationsAppendedEvent): void {
-    this.notifications.inc(event.notifications.length);
   }
 
   /** Express middleware timing every request; labelled by route pattern, never by raw URL. */
@@ -63,7 +57,7 @@ function processMetrics(registry: Registry): void {
   for (const name of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`rowcast_nodejs_active_${name}_total`);
 }
 
-function captureMetrics(registry: Registry, listener: PgListener): void {
+function captureMetrics(registry: Registry, listener: LogDrainer): void {
   // A scrape must answer when the database does not: the backlog is then NaN and database_up 0.
   gaugeOf(
     registry,

@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
-import { TableCatalogModule } from '../capture/table-catalog.module.js';
-import { NotificationLog } from './notification-log.js';
+import { CaptureModule } from '../capture/capture.module.js';
+import { LogModule } from '../log/log.module.js';
 import { NotificationsController } from './notifications.controller.js';
 import { NotificationsService } from './notifications.service.js';
 
 @Module({
-  imports: [TableCatalogModule],
+  imports: [CaptureModule, LogModule],
   controllers: [NotificationsController],
-  providers: [NotificationLog, NotificationsService],
-  exports: [NotificationLog],
+  providers: [NotificationsService],
 })
 export class NotificationsModule {}

@@ -4,7 +4,7 @@ import { TableNotAllowed } from '../auth/auth.errors.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from './dto/notification.dto.js';
 import { TableCatalog } from '../capture/table-catalog.js';
-import { NotificationLog } from './notification-log.js';
+import { NotificationLog } from '../log/notification-log.js';
 import { BadTailQuery, NotificationNotFound } from './notifications.errors.js';
 
 @Injectable()

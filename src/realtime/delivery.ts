@@ -120,7 +120,9 @@ export class Delivery {
         encoded.sendTo(
           connection.socket,
           wanting.map((delivered) => {
-            delivered.announced = id;
+            // Moved as it is sent: a batch handed over again (the tail resynchronising this
+            // listener after a throw) sends nothing twice.
+            delivered.position = delivered.announced = id;
             return delivered.subscription.id;
           }),
         );

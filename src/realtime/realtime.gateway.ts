@@ -1,5 +1,4 @@
-import { BeforeApplicationShutdown } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
+import { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -10,7 +9,7 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { NotificationsAppendedEvent } from '../events/event-catalog.js';
+import { LiveTail } from '../log/live-tail.js';
 import { Ack } from './realtime.errors.js';
 import { SocketAccess } from './socket-access.service.js';
 import { SubscriptionsService } from './subscriptions.service.js';
@@ -24,12 +23,18 @@ import { NAMESPACE } from '../../client/src/protocol.js';
   maxHttpBufferSize: 1_000_000,
 })
 export class RealtimeGateway
-  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown
+  implements OnModuleInit, OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown
 {
   constructor(
     private readonly access: SocketAccess,
     private readonly subscriptions: SubscriptionsService,
+    private readonly tail: LiveTail,
   ) {}
+
+  /** Every new notification, in id order, to the matching subscriptions (a tail listener: see TailListener). */
+  onModuleInit(): void {
+    this.tail.listen('websocket', (notifications) => this.subscriptions.push(notifications));
+  }
 
   /** The API key is checked at the handshake (Socket.IO middleware), before any subscription. */
   afterInit(namespace: Namespace): void {
@@ -52,11 +57,6 @@ export class RealtimeGateway
   @SubscribeMessage('unsubscribe')
   async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<Ack> {
     return (await this.access.limitMessage(socket)) ?? this.subscriptions.unsubscribe(socket, body);
-  }
-
-  @OnEvent(NotificationsAppendedEvent.eventName)
-  pushToSubscribers(event: NotificationsAppendedEvent): void {
-    this.subscriptions.push(event.notifications);
   }
 
   beforeApplicationShutdown(): void {

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import type { Namespace, Socket } from 'socket.io';
 import { ApiKey, hasScope } from '../auth/api-key.js';
@@ -8,7 +7,7 @@ import { ApiKeysService } from '../auth/api-keys.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { ApiKeysChangedEvent } from '../events/event-catalog.js';
+import { ApiKeysChangedEvent, OnAppEvent } from '../events/event-catalog.js';
 import { Ack, refuse, sendAway } from './realtime.errors.js';
 import { type ErrorNotice } from '../../client/src/protocol.js';
 
@@ -75,7 +74,7 @@ export class SocketAccess {
    * Sockets of a revoked key, and sockets that connected without a key once the first key exists,
    * are told why and closed; they do not reconnect on their own.
    */
-  @OnEvent(ApiKeysChangedEvent.eventName)
+  @OnAppEvent(ApiKeysChangedEvent.eventName)
   disconnectRefused(event: ApiKeysChangedEvent): void {
     const close = (id: string, code: ErrorNotice['code'], message: string) => {
       for (const socket of this.sockets.get(id) ?? []) sendAway(socket, { code, message });

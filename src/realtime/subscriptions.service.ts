@@ -7,11 +7,11 @@ import { validateMessage } from '../common/validation-message.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { StoredNotification } from '../events/event-catalog.js';
-import { NotificationLog } from '../notifications/notification-log.js';
+import { NotificationLog } from '../log/notification-log.js';
 import { admit, ConnectionFacts, isRefusal, LogFacts } from './admission.js';
 import { Delivery, DELIVERY_LIMITS, DeliveryStats } from './delivery.js';
 import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
-import { NotificationFeed } from './notification-feed.service.js';
+import { LiveTail } from '../log/live-tail.js';
 import { Ack, refuse } from './realtime.errors.js';
 import { Subscription } from './subscription.js';
 
@@ -39,7 +39,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly feed: NotificationFeed,
+    private readonly feed: LiveTail,
     private readonly log: NotificationLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tables: TableCatalog,

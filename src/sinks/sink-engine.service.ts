@@ -1,13 +1,13 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { OnEvent } from '@nestjs/event-emitter';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { NotificationsAppendedEvent } from '../events/event-catalog.js';
+import { StoredNotification } from '../events/event-catalog.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
-import { NotificationLog } from '../notifications/notification-log.js';
+import { LiveTail } from '../log/live-tail.js';
+import { NotificationLog } from '../log/notification-log.js';
+import { RecentNotifications } from '../log/recent-notifications.js';
 import { driverFor } from './drivers/sink-drivers.js';
-import { RecentNotifications } from './recent-notifications.js';
 import { Sink } from './sink.js';
 import { SinkRepository } from './sink.repository.js';
 import { RunnerStats, SinkRunner } from './sink-runner.js';
@@ -24,7 +24,7 @@ const RECENT = 2000;
  * dead receiver holds back its own sink only, never the drainer, WebSocket pushes or other sinks.
  */
 @Injectable()
-export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SinkEngine.name);
   /** This instance, as the sinks' owner column names it. */
   readonly owner = randomUUID();
@@ -46,7 +46,12 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: SinkRepository,
     private readonly log: NotificationLog,
+    private readonly tail: LiveTail,
   ) {}
+
+  onModuleInit(): void {
+    this.tail.listen('sinks', (notifications) => this.notificationsAppended(notifications));
+  }
 
   onApplicationBootstrap(): void {
     // One loop, started here: runners it starts never run inside an HTTP request's context (its
@@ -65,12 +70,12 @@ export class SinkEngine implements OnApplicationBootstrap, OnApplicationShutdown
     await this.repository.release(this.owner).catch(() => undefined);
   }
 
-  @OnEvent(NotificationsAppendedEvent.eventName)
-  notificationsAppended(event: NotificationsAppendedEvent): void {
-    const last = BigInt(event.notifications[event.notifications.length - 1].id);
+  /** The live tail's new notifications (a tail listener: in id order, each once; see TailListener). */
+  notificationsAppended(notifications: readonly StoredNotification[]): void {
+    const last = BigInt(notifications[notifications.length - 1].id);
     if (last > this.end) this.end = last;
     // Kept only while this instance delivers a sink: a runner started later begins from the log.
-    if (this.runners.size) this.recent.append(event.notifications);
+    if (this.runners.size) this.recent.append(notifications);
     for (const runner of this.runners.values()) runner.wake();
   }
 

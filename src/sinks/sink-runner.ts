@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter } from '../events/notification-filter.js';
 import { toNotificationMessage } from '../events/notification-message.js';
-import { NotificationLog } from '../notifications/notification-log.js';
+import { NotificationLog } from '../log/notification-log.js';
 import { driverFor } from './drivers/sink-drivers.js';
 import { Sink } from './sink.js';
 import { SinkRepository } from './sink.repository.js';

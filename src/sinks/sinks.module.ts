@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { TableCatalogModule } from '../capture/table-catalog.module.js';
-import { NotificationsModule } from '../notifications/notifications.module.js';
+import { CaptureModule } from '../capture/capture.module.js';
+import { LogModule } from '../log/log.module.js';
 import { SinkEngine } from './sink-engine.service.js';
 import { SinkRepository } from './sink.repository.js';
 import { SinksController } from './sinks.controller.js';
@@ -8,7 +8,7 @@ import { SinksService } from './sinks.service.js';
 import { WebhooksController } from './webhooks.controller.js';
 
 @Module({
-  imports: [NotificationsModule, TableCatalogModule],
+  imports: [CaptureModule, LogModule],
   controllers: [WebhooksController, SinksController],
   providers: [SinkRepository, SinkEngine, SinksService],
   exports: [SinkEngine],

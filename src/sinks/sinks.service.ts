@@ -5,7 +5,7 @@ import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { TableCatalog } from '../capture/table-catalog.js';
 import { NotificationFilterDto } from '../events/notification-filter.js';
-import { NotificationLog } from '../notifications/notification-log.js';
+import { NotificationLog } from '../log/notification-log.js';
 import { driverFor, type SinkView } from './drivers/sink-drivers.js';
 import { rotatedSecrets } from './drivers/webhook.driver.js';
 import { asSinkCreation, CreatedWebhookDto, CreateSinkDto, CreateWebhookDto, DeadLetterDto, DeliveryAttemptDto, RedeliverDto, RedeliveryDto, RotatedSecretDto, UpdateSinkDto } from './dto/sink.dto.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgListener } from '../../src/capture/pg-listener.service.js';
+import { LogDrainer } from '../../src/log/log-drainer.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { notifications, waitForNotifications } from '../support/notifications.js';
 import { waitFor } from '../support/wait.js';
@@ -25,7 +25,7 @@ describe('capture to notifications: content and commit order', () => {
   const forEntity = (id: string) => ({ where: 'entity_id = $1', values: [id] });
   /** The drainer has run `n` more drain transactions than now: it looked, and found what it found. */
   async function drainRounds(n: number): Promise<void> {
-    const listener = t.app.get(PgListener);
+    const listener = t.app.get(LogDrainer);
     const start = listener.getStatus().rounds;
     await waitFor(() => listener.getStatus().rounds >= start + n, { what: `${n} drain rounds` });
   }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgListener } from '../../src/capture/pg-listener.service.js';
+import { LogDrainer } from '../../src/log/log-drainer.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 import { expectExactlyOnce } from '../support/notifications.js';
@@ -56,7 +56,7 @@ describe('capture survives failures and load', () => {
       const writing = burst(db.sql, { writers: 4, transactions: 750 });
       let done = false;
       void writing.finally(() => (done = true));
-      const status = () => t.app.get(PgListener).getStatus();
+      const status = () => t.app.get(LogDrainer).getStatus();
       while (!done) {
         const before = status().reconnects;
         const { rowCount } = await db.sql.query(
@@ -76,7 +76,7 @@ describe('capture survives failures and load', () => {
       await writing;
       await drained(db.sql);
       expect(terminations).toBeGreaterThanOrEqual(2);
-      expect(t.app.get(PgListener).getStatus().reconnects).toBeGreaterThanOrEqual(terminations);
+      expect(t.app.get(LogDrainer).getStatus().reconnects).toBeGreaterThanOrEqual(terminations);
       expect(await expectEveryChangeOnce(db.sql)).toBeGreaterThan(3000);
     } finally {
       await t.close();
@@ -118,7 +118,7 @@ describe('capture survives failures and load', () => {
         [rows[0].id],
       );
       expect(huge[0].n).toBe(100_000);
-      const status = t.app.get(PgListener).getStatus();
+      const status = t.app.get(LogDrainer).getStatus();
       expect(status.largestBatch).toBeLessThanOrEqual(t.config.capture.batchSize);
     } finally {
       await t.close();
@@ -132,9 +132,9 @@ describe('a failing log', () => {
     const t = await createTestApp({ db });
     try {
       await db.sql.query(`ALTER TABLE notification_batches ADD CONSTRAINT refuse_all CHECK (false) NOT VALID`);
-      const failuresBefore = t.app.get(PgListener).getStatus().reconnects;
+      const failuresBefore = t.app.get(LogDrainer).getStatus().reconnects;
       await db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'SINK-' || g FROM generate_series(1, 50) g`);
-      await waitFor(() => t.app.get(PgListener).getStatus().reconnects >= failuresBefore + 2, { what: 'two failed drains' });
+      await waitFor(() => t.app.get(LogDrainer).getStatus().reconnects >= failuresBefore + 2, { what: 'two failed drains' });
       // The drain cursor moved in the same statement as the refused insert: it did not move.
       const { rows } = await db.sql.query(`SELECT capture.backlog()::int AS backlog, (SELECT count(*)::int FROM notifications) AS logged`);
       expect(rows[0]).toEqual({ backlog: 50, logged: 0 });
@@ -163,7 +163,7 @@ describe('large rows', () => {
       );
       await drained(db.sql);
       await expectEveryChangeOnce(db.sql);
-      const status = t.app.get(PgListener).getStatus();
+      const status = t.app.get(LogDrainer).getStatus();
       expect(status.largestBatch).toBeGreaterThanOrEqual(1);
       expect(status.largestBatch).toBeLessThan(31);
     } finally {
@@ -184,7 +184,7 @@ describe('two instances on one database', () => {
     const a = await createTestApp({ db });
     const b = await createTestApp({ db });
     const drainer = await waitFor(() => {
-      const [sa, sb] = [a, b].map((t) => t.app.get(PgListener).getStatus());
+      const [sa, sb] = [a, b].map((t) => t.app.get(LogDrainer).getStatus());
       return sa.draining !== sb.draining ? (sa.draining ? a : b) : undefined;
     }, { what: 'exactly one drainer' });
     const standby = drainer === a ? b : a;
@@ -194,7 +194,7 @@ describe('two instances on one database', () => {
       await expectEveryChangeOnce(db.sql);
 
       await drainer.close();
-      await waitFor(() => standby.app.get(PgListener).getStatus().draining, { timeout: 10_000, what: 'the takeover' });
+      await waitFor(() => standby.app.get(LogDrainer).getStatus().draining, { timeout: 10_000, what: 'the takeover' });
       await burst(db.sql, { writers: 2, transactions: 100 });
       await drained(db.sql);
       expect(await expectEveryChangeOnce(db.sql)).toBeGreaterThan(600);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_NAME, SCOPES } from '../../src/auth/api-key.js';
-import { WAKE_UP_CHANNEL } from '../../src/capture/pg-listener.service.js';
+import { WAKE_UP_CHANNEL } from '../../src/log/channels.js';
 import { MAX_TOTAL_AMOUNT } from '../../src/invoices/total-amount.js';
 import { EXHAUSTED_ACTIONS, SINK_KINDS, SINK_NAME, SINK_STATES } from '../../src/sinks/sink.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';

@@ -1,6 +1,6 @@
 import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgListener } from '../../src/capture/pg-listener.service.js';
+import { LogDrainer } from '../../src/log/log-drainer.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -144,7 +144,7 @@ describe('OpenAPI and health', () => {
   });
 
   it('answers 503 while the listener is not connected', async () => {
-    await t.app.get(PgListener).beforeApplicationShutdown();
+    await t.app.get(LogDrainer).beforeApplicationShutdown();
     const res = await t.http.get('/health').expect(503);
     expect(res.body).toMatchObject({ status: 'error', database: 'up', listener: { connected: false, draining: false } });
   });

@@ -1,10 +1,11 @@
 import { Scope } from '../../src/auth/api-key.js';
-import { ApiKeyStore, Query } from '../../src/auth/api-key.store.js';
+import { ApiKeyStore } from '../../src/auth/api-key.store.js';
 import { ApiKeysService } from '../../src/auth/api-keys.service.js';
+import { clientSql } from '../../src/database/sql.js';
 import type { TestApp } from './app.js';
 import type { TestDatabase } from './database.js';
 
-const query = (db: TestDatabase): Query => async (text, values) => (await db.sql.query(text, values)).rows;
+const query = (db: TestDatabase) => clientSql(db.sql);
 
 /** Creates a key as `npm run keys -- create` does; returns its token. */
 export function createKey(db: TestDatabase, name: string, scopes: Scope[], tables: string[] | null = null): Promise<string> {

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigModule } from '../../src/config/config.module.js';
 import { loadConfig } from '../../src/config/config.js';
 import { DatabaseModule } from '../../src/database/database.module.js';
-import { RetentionService } from '../../src/capture/retention.service.js';
-import { NotificationLog } from '../../src/notifications/notification-log.js';
+import { RetentionService } from '../../src/log/retention.service.js';
+import { NotificationLog } from '../../src/log/notification-log.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 
 /** Retention on a database with no drainer running, so what is "drained" is up to the test. */

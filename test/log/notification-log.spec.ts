@@ -1,7 +1,7 @@
 import { Test } from '@nestjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseModule } from '../../src/database/database.module.js';
-import { NotificationLog } from '../../src/notifications/notification-log.js';
+import { NotificationLog } from '../../src/log/notification-log.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 
 /** The log's reads over batches written by hand (no drainer), so the batch bounds are the test's. */

@@ -1,21 +1,23 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DedicatedConnection } from '../database/dedicated-connection.js';
-import { NotificationsDrainedEvent } from '../events/event-catalog.js';
-import { NotificationLog, RunStatement } from '../notifications/notification-log.js';
-import { JournalReader } from './journal-reader.js';
+import { clientSql, poolSql, Sql } from '../database/sql.js';
+import { WAKE_UP_CHANNEL } from './channels.js';
+import { LiveTail } from './live-tail.js';
+import { NotificationLog } from './notification-log.js';
+import { hasWork } from './sql/has-work.js';
+import { setWakeup } from './sql/set-wakeup.js';
+import { tryDrainLock } from './sql/try-drain-lock.js';
+import { undrainedBacklog } from './sql/undrained-backlog.js';
 
 /** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
 const DRAIN_LOCK = 7_160_902;
-/** What writers NOTIFY while the drainer sleeps (capture.wake_drainer); a test holds the migrations' SQL to it. */
-export const WAKE_UP_CHANNEL = 'capture';
 
-export interface ListenerStatus {
+export interface DrainerStatus {
   /** The dedicated connection is up and listening. */
   connected: boolean;
   /** This instance holds the drain lock (the others stand by to take over). */
@@ -38,17 +40,17 @@ const BACKLOG_MAX_AGE_MS = 1000;
 const BACKLOG_TIMEOUT_MS = 2000;
 
 /**
- * Owns one dedicated connection: LISTENs for wake-ups, holds the drain lock, and drains the
- * journal in commit order. Each batch goes to the notification log (a required sink: the drain
- * transaction commits only after it returned), then the cursor advances in the same transaction;
- * after the commit, this instance's feed gets the batch at once (NotificationsDrainedEvent), and
- * every other instance's feed hears of it by the log's NOTIFY. A lost connection or a failed batch
- * rolls back and starts over from the persisted cursor: nothing is lost, nothing done twice.
+ * Drains the journal into the log. Owns one dedicated connection: LISTENs for wake-ups, holds the
+ * drain lock, and takes the journal in commit order. Each batch gets its log positions in the
+ * statement that moves the drain cursor past it (one transaction: nothing lost, nothing done
+ * twice); after the commit, this instance's live tail gets the batch at once (a required call,
+ * LiveTail.handOver), and every other instance's tail hears of it by the log's NOTIFY. A lost
+ * connection or a failed batch rolls back and starts over from the persisted cursor.
  */
 @Injectable()
-export class PgListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(PgListener.name);
-  private readonly reader: JournalReader;
+export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(LogDrainer.name);
+  private readonly pool: Sql;
   private readonly connection: DedicatedConnection;
   private readonly status = { draining: false, largestBatch: 0, drained: 0, rounds: 0 };
   private recentBacklog: { at: number; value: Promise<Backlog | undefined> } | undefined;
@@ -56,10 +58,10 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly log: NotificationLog,
-    private readonly events: EventEmitter2,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly tail: LiveTail,
+    @InjectDataSource() dataSource: DataSource,
   ) {
-    this.reader = new JournalReader(config.capture.batchSize, config.capture.batchBytes);
+    this.pool = poolSql(dataSource);
     this.connection = new DedicatedConnection({
       url: config.databaseUrl,
       applicationName: 'rowcast-listener',
@@ -82,7 +84,7 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
     await this.connection.stop();
   }
 
-  getStatus(): ListenerStatus {
+  getStatus(): DrainerStatus {
     return {
       connected: this.connection.connected,
       draining: this.status.draining && this.connection.connected,
@@ -100,7 +102,7 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
    */
   backlog(): Promise<Backlog | undefined> {
     if (!this.recentBacklog || Date.now() - this.recentBacklog.at > BACKLOG_MAX_AGE_MS) {
-      const read = this.reader.backlog((sql) => this.dataSource.query(sql));
+      const read = undrainedBacklog(this.pool);
       const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, BACKLOG_TIMEOUT_MS, undefined).unref());
       this.recentBacklog = { at: Date.now(), value: Promise.race([read, timeout]).catch(() => undefined) };
     }
@@ -109,20 +111,24 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
 
   private async session(client: pg.Client): Promise<void> {
     const { capture } = this.config;
+    const sql = clientSql(client);
+    // The statements of every round, prepared once per connection.
+    const prepared = clientSql(client, { prepared: true });
     this.status.draining = false;
-    while (this.connection.isRunning && !(await this.tryLock(client))) {
+    while (this.connection.isRunning && !(await tryDrainLock(sql, DRAIN_LOCK))) {
       await this.connection.sleep(capture.takeoverIntervalMs);
       this.connection.throwIfBroken();
     }
     if (!this.connection.isRunning) return;
     this.status.draining = true;
+    this.tail.setDrainingHere(true);
     this.logger.log('draining the journal');
     try {
       // Whether writers NOTIFY us (the flag in capture.wakeup): while we wait for a commit, yes, so
       // that its NOTIFY wakes us at once; while changes keep coming, no (no commit lock for them).
       let woken = false;
       const wakeOnCommit = async (on: boolean) => {
-        if (woken !== on) await this.setListening(client, on);
+        if (woken !== on) await setWakeup(sql, on);
         woken = on;
       };
       await wakeOnCommit(false); // whatever a previous drainer left
@@ -131,7 +137,7 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
         this.connection.throwIfBroken();
         // After a batch there is likely more: drain at once. Otherwise one cheap look first.
         const started = performance.now();
-        const drained: number = busy || (await this.reader.hasWork(client)) ? await this.drainOnce(client) : 0;
+        const drained: number = busy || (await hasWork(prepared)) ? await this.drainOnce(prepared) : 0;
         this.status.rounds++;
         this.connection.succeeded();
         if (drained > 0) {
@@ -148,40 +154,26 @@ export class PgListener implements OnApplicationBootstrap, BeforeApplicationShut
         // was set does not NOTIFY, but commits within moments: look again after a short wait,
         // then sleep until a NOTIFY, with a safety poll for a long transaction that raced the flag.
         await wakeOnCommit(true);
-        if (await this.reader.hasWork(client)) continue;
+        if (await hasWork(prepared)) continue;
         await this.connection.sleep(capture.flagRaceMs);
-        if (await this.reader.hasWork(client)) continue;
+        if (await hasWork(prepared)) continue;
         await this.connection.sleep(capture.safetyPollMs);
       }
       // A stopped drainer must not leave writers NOTIFYing (and taking the commit lock) for nobody.
-      if (!this.connection.broken) await this.setListening(client, false).catch(() => undefined);
+      if (!this.connection.broken) await setWakeup(sql, false).catch(() => undefined);
     } finally {
       this.status.draining = false;
+      this.tail.setDrainingHere(false);
     }
   }
 
-  private async tryLock(client: pg.Client): Promise<boolean> {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [DRAIN_LOCK]);
-    return rows[0].locked;
-  }
-
-  private async setListening(client: pg.Client, listening: boolean): Promise<void> {
-    // An unlogged table loses its row after a crash; upsert puts it back.
-    await client.query(
-      `INSERT INTO capture.wakeup (id, listening) VALUES (1, $1)
-       ON CONFLICT (id) DO UPDATE SET listening = excluded.listening`,
-      [listening],
-    );
-  }
-
   /** One batch in one statement (its own transaction); returns how many journal rows it moved. */
-  private async drainOnce(client: pg.Client): Promise<number> {
-    const run: RunStatement = async (statement, values) => (await client.query({ ...statement, values })).rows;
-    // The log runs capture's read inside its own insert: if either fails, neither happened.
-    const { taken, notifications } = await this.log.appendFrom(run, this.reader.nextBatch());
+  private async drainOnce(sql: Sql): Promise<number> {
+    const { batchSize, batchBytes } = this.config.capture;
+    const { taken, notifications } = await this.log.append(sql, { rows: batchSize, bytes: batchBytes });
     this.status.largestBatch = Math.max(this.status.largestBatch, taken);
     this.status.drained += taken;
-    if (notifications.length) this.events.emit(NotificationsDrainedEvent.eventName, new NotificationsDrainedEvent(notifications));
+    if (notifications.length) this.tail.handOver(notifications);
     return taken;
   }
 }

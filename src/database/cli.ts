@@ -2,8 +2,8 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../config/config.js';
-import { resolveDatabase } from '../database/database-url.js';
-import { runMigrations } from '../database/run-migrations.js';
+import { resolveDatabase } from './database-url.js';
+import { runMigrations } from './run-migrations.js';
 
 export interface CliResult {
   /** What the command prints on stdout (a script may capture it). */

@@ -1,4 +1,3 @@
-import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Test } from '@nestjs/testing';
 import net from 'node:net';
 import { DataSource } from 'typeorm';
@@ -6,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.js';
 import { loadConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { NotificationLog } from '../notifications/notification-log.js';
-import { PgListener } from './pg-listener.service.js';
+import { LiveTail } from './live-tail.js';
+import { LogDrainer } from './log-drainer.js';
+import { NotificationLog } from './notification-log.js';
 
 /** A port on which nothing listens: every connection attempt is refused at once. */
 async function closedPort(): Promise<number> {
@@ -18,20 +18,20 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe('PgListener', () => {
+describe('LogDrainer', () => {
   it('backs off between reconnects when the database refuses connections', async () => {
     const config = loadConfig({ DATABASE_URL: `postgres://nobody@127.0.0.1:${await closedPort()}/none` });
     const moduleRef = await Test.createTestingModule({
       providers: [
-        PgListener,
+        LogDrainer,
         { provide: APP_CONFIG, useValue: config },
-        { provide: EventEmitter2, useValue: new EventEmitter2() },
         // Never reached: no connection ever opens.
         { provide: NotificationLog, useValue: {} },
+        { provide: LiveTail, useValue: {} },
         { provide: DataSource, useValue: {} },
       ],
     }).compile();
-    const sut = moduleRef.get(PgListener);
+    const sut = moduleRef.get(LogDrainer);
     const started = Date.now();
     await sut.onApplicationBootstrap();
     await waitFor(() => sut.getStatus().reconnects >= 4, { what: '4 failed connection attempts' });

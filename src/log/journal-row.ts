@@ -1,7 +1,7 @@
 import { OPERATIONS } from '../../client/src/protocol.js';
-import { CapturedChange, ChangeOp } from './captured-change.event.js';
+import { CapturedChange, ChangeOp } from '../events/captured-change.event.js';
 
-/** A journal row (capture.changes) as the drainer and the log's readers select it (JOURNAL_COLUMNS). */
+/** A journal row (capture.changes) as the log's statements select it (./sql/). */
 export interface JournalRow {
   id: string;
   tx: string;
@@ -15,10 +15,6 @@ export interface JournalRow {
   actor: unknown;
   changed_at: unknown;
 }
-
-/** The columns of capture.changes `c` that parseJournalRow reads. */
-export const JOURNAL_COLUMNS =
-  'c.id::text AS id, c.tx::text AS tx, c.schema_name, c.table_name, c.op, c.row_pk, c.old, c.new, c.changed_columns, c.actor, c.changed_at';
 
 export type ParsedRow = { change: CapturedChange } | { skip: string };
 

@@ -3,8 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { TransactionSql } from '../events/event-catalog.js';
-import { NotificationLog } from '../notifications/notification-log.js';
+import { inTransaction } from '../database/sql.js';
+import { deleteChanges } from './sql/delete-changes.js';
+import { expireNotifications } from './sql/expire-notifications.js';
 
 const BATCH = 5_000;
 const EVERY_MS = 60 * 60 * 1000;
@@ -23,7 +24,6 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly log: NotificationLog,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -45,14 +45,9 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     const cutoff = `${this.config.retentionDays} days`;
     const total = { notifications: 0, changes: 0 };
     for (;;) {
-      const done = await this.dataSource.transaction(async (manager) => {
-        const sql: TransactionSql = (text, values) => manager.query(text, values);
-        const expired = await this.log.expire(sql, cutoff, BATCH);
-        const [{ deleted }] = await sql<{ deleted: number }>(
-          `WITH deleted AS (DELETE FROM capture.changes WHERE id = ANY($1::bigint[]) RETURNING 1)
-           SELECT count(*)::int AS deleted FROM deleted`,
-          [expired.changeIds],
-        );
+      const done = await inTransaction(this.dataSource, async (sql) => {
+        const expired = await expireNotifications(sql, cutoff, BATCH);
+        const deleted = await deleteChanges(sql, expired.changeIds);
         total.notifications += expired.notifications;
         total.changes += deleted;
         return expired.notifications === 0;

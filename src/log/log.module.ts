@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { LiveTail } from './live-tail.js';
+import { LogDrainer } from './log-drainer.js';
+import { NotificationLog } from './notification-log.js';
+import { RetentionService } from './retention.service.js';
+
+/**
+ * One aggregate: the journal, the drain cursor, the log's batches (and legacy rows) and retention.
+ * Every statement on their tables is in ./sql/. Other modules read the log (NotificationLog),
+ * follow it live (LiveTail.listen) or watch the drainer (LogDrainer: /health, /metrics).
+ */
+@Module({
+  providers: [NotificationLog, LiveTail, LogDrainer, RetentionService],
+  exports: [NotificationLog, LiveTail, LogDrainer],
+})
+export class LogModule {}
