@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import { SERVER_EVENTS, type CheckpointMessage, type ErrorNotice } from '../../client/src/protocol.js';
 import { StoredNotification } from '../events/event-catalog.js';
-import { EncodedNotification } from './notification-packets.js';
+import { EncodedNotification, packetHead } from './notification-packets.js';
 import { sendAway } from './realtime.errors.js';
 import { LiveEnd, replayUntilLive, ReplaySource } from './replay.js';
 import { Subscription } from './subscription.js';
@@ -30,6 +30,8 @@ interface Delivered {
   replaying: boolean;
   /** The position the client knows of: its cursor, the last notification sent for it, or a checkpoint. */
   announced: bigint;
+  /** The start of a packet for it alone (packetHead), built once. */
+  readonly head: string;
 }
 
 interface Connection {
@@ -86,7 +88,7 @@ export class Delivery {
     const connection = this.connections.get(socket.id);
     if (!connection) throw new Error(`socket ${socket.id} is not open`);
     const position = since ?? this.live.lastId;
-    const delivered: Delivered = { subscription, position, replaying: false, announced: position };
+    const delivered: Delivered = { subscription, position, replaying: false, announced: position, head: packetHead(socket, [subscription.id]) };
     connection.subscriptions.set(subscription.id, delivered);
     if (delivered.position < this.live.lastId) {
       delivered.replaying = true;
@@ -117,15 +119,11 @@ export class Delivery {
         const wanting = receivers(connection, notification, id);
         if (!wanting) continue;
         encoded ??= new EncodedNotification(notification);
-        encoded.sendTo(
-          connection.socket,
-          wanting.map((delivered) => {
-            // Moved as it is sent: a batch handed over again (the tail resynchronising this
-            // listener after a throw) sends nothing twice.
-            delivered.position = delivered.announced = id;
-            return delivered.subscription.id;
-          }),
-        );
+        // Moved as it is sent: a batch handed over again (the tail resynchronising this listener
+        // after a throw) sends nothing twice.
+        for (const delivered of wanting) delivered.position = delivered.announced = id;
+        const ids = wanting.map((delivered) => delivered.subscription.id);
+        encoded.sendTo(connection.socket, ids, wanting.length === 1 ? wanting[0].head : undefined);
         this.counts.pushed++;
       }
     }
@@ -191,7 +189,7 @@ export class Delivery {
         wants: (notification) => current() && delivered.subscription.matches(notification),
         send: (notification) => {
           delivered.announced = BigInt(notification.id);
-          new EncodedNotification(notification).sendTo(socket, ids);
+          new EncodedNotification(notification).sendTo(socket, ids, delivered.head);
           this.counts.pushed++;
         },
         writable: () => this.writable(connection),

@@ -21,17 +21,24 @@ export class EncodedNotification {
     this.rest = `${JSON.stringify(this.message).slice(1)}]`;
   }
 
-  /** Sends the notification to one client, naming its subscriptions that it is for. */
-  sendTo(socket: Socket, subscriptionIds: readonly string[]): void {
+  /**
+   * Sends the notification to one client, naming its subscriptions that it is for; `head` is
+   * packetHead(socket, subscriptionIds), which a caller may keep for a subscription.
+   */
+  sendTo(socket: Socket, subscriptionIds: readonly string[], head = packetHead(socket, subscriptionIds)): void {
     const client = socket.client as unknown as Partial<PacketWriter>;
     if (typeof client._packet !== 'function') {
       // A Socket.IO without the pre-encoded path: the same message, encoded by Socket.IO.
       socket.emit(SERVER_EVENTS.notification, { subscriptionIds: [...subscriptionIds], ...this.message } satisfies NotificationMessage);
       return;
     }
-    const packet = `2${socket.nsp.name},["${SERVER_EVENTS.notification}",{"subscriptionIds":${JSON.stringify(subscriptionIds)},${this.rest}`;
-    client._packet([packet], { preEncoded: true });
+    client._packet([head + this.rest], { preEncoded: true });
   }
+}
+
+/** The start of a notification packet naming these subscriptions: everything before the notification's members. */
+export function packetHead(socket: Socket, subscriptionIds: readonly string[]): string {
+  return `2${socket.nsp.name},["${SERVER_EVENTS.notification}",{"subscriptionIds":${JSON.stringify(subscriptionIds)},`;
 }
 
 /**
