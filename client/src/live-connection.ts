@@ -138,6 +138,10 @@ export class LiveConnection {
     socket.on(SERVER_EVENTS.notification, (message) => this.dispatch(message));
     socket.on(SERVER_EVENTS.checkpoint, (message) => this.dispatch(message));
     socket.on(SERVER_EVENTS.errorNotice, (notice) => this.notice(notice));
+    // A bug in the service: told, not fatal (the request it answers times out and is retried).
+    socket.on(SERVER_EVENTS.exception, (exception) => {
+      for (const subscription of this.subscriptions) subscription.report(new RowcastError('INTERNAL', String(exception?.message), false));
+    });
     this.socket = socket;
     return socket;
   }

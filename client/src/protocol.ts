@@ -116,6 +116,17 @@ export interface ErrorNotice {
   message: string;
 }
 
+/**
+ * NestJS's answer to a message whose handler failed unexpectedly. The service answers every
+ * subscribe and unsubscribe with an ack, so this means a bug in the service; no ack follows it.
+ */
+export interface ExceptionMessage {
+  status: 'error';
+  message: string;
+  /** The message that failed: its event name and data. */
+  cause?: { pattern: string; data: unknown };
+}
+
 export type SubscribeAck =
   | { ok: true; subscriptionId: string; cursor: string }
   | { ok: false; error: { code: AckErrorCode; message: string } };
@@ -126,6 +137,7 @@ export type UnsubscribeAck = { ok: true } | { ok: false; error: { code: AckError
 export interface ServerToClientEvents {
   notification: (message: NotificationMessage) => void;
   checkpoint: (message: CheckpointMessage) => void;
+  exception: (message: ExceptionMessage) => void;
   error_notice: (notice: ErrorNotice) => void;
 }
 
@@ -140,6 +152,7 @@ export const SERVER_EVENTS = {
   notification: 'notification',
   checkpoint: 'checkpoint',
   errorNotice: 'error_notice',
+  exception: 'exception',
 } as const satisfies Record<string, keyof ServerToClientEvents>;
 
 export const CLIENT_EVENTS = {

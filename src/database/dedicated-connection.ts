@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
-import { backoff, WakeableSleep } from './wakeable-sleep.js';
+import { backoff } from '../common/backoff.js';
+import { WakeableSleep } from './wakeable-sleep.js';
 
 export interface DedicatedConnectionOptions {
   url: string | undefined;
@@ -89,7 +90,7 @@ export class DedicatedConnection {
         // failing session is retried, never hot-looped.
         this.failures++;
         this.reconnects++;
-        const delay = backoff(this.failures, this.options.maxBackoffMs);
+        const delay = backoff(this.failures, { maxMs: this.options.maxBackoffMs });
         const what = this.brokenBy ? 'connection lost' : 'failed';
         this.options.logger.warn(`${this.options.applicationName}: ${what} (${describe(error)}); reconnecting in ${delay} ms`);
         await this.disconnect();

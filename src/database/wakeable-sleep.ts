@@ -33,9 +33,3 @@ export class WakeableSleep {
     });
   }
 }
-
-/** Exponential backoff with jitter: half to all of 100 ms × 2^(failures−1), at most maxMs. */
-export function backoff(failures: number, maxMs: number): number {
-  const base = Math.min(maxMs, 100 * 2 ** Math.min(failures - 1, 10));
-  return Math.round(base / 2 + (Math.random() * base) / 2);
-}

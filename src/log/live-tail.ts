@@ -4,7 +4,7 @@ import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DedicatedConnection } from '../database/dedicated-connection.js';
 import { clientSql } from '../database/sql.js';
-import { StoredNotification } from '../events/event-catalog.js';
+import { NOTIFICATION_ID, StoredNotification } from '../events/event-catalog.js';
 import { NOTIFICATIONS_CHANNEL } from './channels.js';
 import { NotificationLog } from './notification-log.js';
 import { TailListener, TailListeners } from './tail-listeners.js';
@@ -94,7 +94,7 @@ export class LiveTail implements OnApplicationBootstrap, OnApplicationShutdown {
    */
   private heard(message: pg.Notification): boolean {
     if (this.drainingHere) return false;
-    return !message.payload || !/^\d{1,19}$/.test(message.payload) || BigInt(message.payload) > this.last;
+    return !message.payload || !NOTIFICATION_ID.test(message.payload) || BigInt(message.payload) > this.last;
   }
 
   private async session(client: pg.Client): Promise<void> {

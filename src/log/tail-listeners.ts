@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { backoff, WakeableSleep } from '../database/wakeable-sleep.js';
+import { backoff } from '../common/backoff.js';
+import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { StoredNotification } from '../events/event-catalog.js';
 
 /**
@@ -101,7 +102,7 @@ export class TailListeners {
       let failures = 1;
       while (!this.stopped && this.entries.get(entry.name) === entry) {
         // After a failure (the call that left it behind, too), wait; after a page, go on at once.
-        if (failures) await entry.sleep.sleep(backoff(failures, MAX_BACKOFF_MS));
+        if (failures) await entry.sleep.sleep(backoff(failures, { maxMs: MAX_BACKOFF_MS }));
         if (this.stopped || this.entries.get(entry.name) !== entry) return;
         try {
           // Everything up to `upTo` committed before it was dispatched: this read sees all of it.

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { backoff } from '../common/backoff.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter } from '../events/notification-filter.js';
 import { toNotificationMessage } from '../events/notification-message.js';
@@ -170,7 +171,7 @@ export class SinkRunner {
         // The database, most likely (or the lease unsure): the position is safe in the database.
         failures++;
         this.context.logger.warn(`sink ${this.sinkId}: ${error instanceof Error ? error.message : String(error)}`);
-        await this.wait(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), false);
+        await this.wait(backoff(failures, { firstMs: 500, maxMs: 30_000, jitter: false }), false);
       }
     }
   }

@@ -80,4 +80,12 @@ describe('module boundaries', () => {
     const outside = sources().filter((file) => moduleOf(file) !== 'log' && logTables.test(withoutComments(path.join(src, file))));
     expect(outside).toEqual([]);
   });
+
+  it('only a sink kind’s driver branches on that kind', () => {
+    const kinds = 'webhook|rabbitmq|nats';
+    const branch = new RegExp(`(===|!==|case)\\s*'(${kinds})'|'(${kinds})'\\s*(===|!==)`);
+    const drivers = path.join('sinks', 'drivers') + path.sep;
+    const outside = sources().filter((file) => !file.startsWith(drivers) && branch.test(withoutComments(path.join(src, file))));
+    expect(outside).toEqual([]);
+  });
 });

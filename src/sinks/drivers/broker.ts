@@ -1,3 +1,4 @@
+import { backoff } from '../../common/backoff.js';
 import { BadSinkRequest } from '../sinks.errors.js';
 import type { SinksConfig } from './sink-driver.js';
 
@@ -22,5 +23,5 @@ export function checkBrokerUrl(url: string, field: string, credentials: { allowe
 
 /** Brokers are retried without end, backing off exponentially up to `maxBackoffMs`. */
 export function brokerRetryDelay(attempt: number, config: SinksConfig): number {
-  return Math.min(config.maxBackoffMs, 100 * 2 ** Math.min(attempt - 1, 20));
+  return backoff(attempt, { maxMs: config.maxBackoffMs, jitter: false });
 }

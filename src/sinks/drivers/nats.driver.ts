@@ -1,4 +1,4 @@
-import { NatsTransport } from '../nats.transport.js';
+import { NatsTransport } from './nats.transport.js';
 import type { SinkOf } from '../sink.js';
 import { brokerRetryDelay, checkBrokerUrl } from './broker.js';
 import { NatsSettingsChangesDto, NatsSettingsDto, NatsSinkDto } from './nats.dto.js';

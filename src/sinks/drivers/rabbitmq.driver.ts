@@ -1,4 +1,4 @@
-import { RabbitMqTransport, redactUrl } from '../rabbitmq.transport.js';
+import { RabbitMqTransport, redactUrl } from './rabbitmq.transport.js';
 import type { SinkOf } from '../sink.js';
 import { brokerRetryDelay, checkBrokerUrl } from './broker.js';
 import { RabbitMqSettingsChangesDto, RabbitMqSettingsDto, RabbitMqSinkDto } from './rabbitmq.dto.js';

@@ -1,8 +1,8 @@
 import type { SinkOf } from '../sink.js';
 import { BadSinkRequest, SinkTargetRefused } from '../sinks.errors.js';
-import { refusedTarget } from '../target-address.js';
-import { newWebhookSecret } from '../webhook-signature.js';
-import { WebhookTransport } from '../webhook.transport.js';
+import { refusedTarget } from './target-address.js';
+import { newWebhookSecret } from './webhook-signature.js';
+import { WebhookTransport } from './webhook.transport.js';
 import type { SinkDriver, SinksConfig } from './sink-driver.js';
 import { CreatedWebhookDto, WebhookSettingsChangesDto, WebhookSettingsDto, WebhookSinkDto } from './webhook.dto.js';
 

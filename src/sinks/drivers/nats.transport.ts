@@ -8,7 +8,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, createInbox, errors, headers, nanos, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { Logger } from '@nestjs/common';
-import { SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
+import { SendResult, SinkMessage, SinkTransport } from '../sink-transport.js';
 
 export interface NatsTransportConfig {
   servers: string[];

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsTransport, NatsTransportConfig } from '../../src/sinks/nats.transport.js';
+import { NatsTransport, NatsTransportConfig } from '../../src/sinks/drivers/nats.transport.js';
 import { SinkMessage } from '../../src/sinks/sink-transport.js';
 import { createTestApp } from '../support/app.js';
 import { waitFor } from '../support/wait.js';

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { DeliveryAttempt, SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
+import { DeliveryAttempt, SendResult, SinkMessage, SinkTransport } from '../sink-transport.js';
 import { guardedLookup, refusedAddress } from './target-address.js';
 import { signature } from './webhook-signature.js';
 

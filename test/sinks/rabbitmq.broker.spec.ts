@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { AsyncMessage, Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RabbitMqTransport, redactUrl } from '../../src/sinks/rabbitmq.transport.js';
+import { RabbitMqTransport, redactUrl } from '../../src/sinks/drivers/rabbitmq.transport.js';
 import { SinkMessage } from '../../src/sinks/sink-transport.js';
 import { createTestApp } from '../support/app.js';
 import { waitFor } from '../support/wait.js';

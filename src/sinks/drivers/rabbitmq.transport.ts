@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AMQPError, Connection, Envelope, Publisher } from 'rabbitmq-client';
-import { SendResult, SinkMessage, SinkTransport } from './sink-transport.js';
+import { SendResult, SinkMessage, SinkTransport } from '../sink-transport.js';
 
 export interface RabbitMqSinkConfig {
   /** amqp:// or amqps://, usually with credentials: only ever shown through redactUrl. */
