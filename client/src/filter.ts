@@ -5,6 +5,11 @@ export function canonicalTable(table: string): string {
   return table.startsWith('public.') ? table.slice('public.'.length) : table;
 }
 
+/** Whether an event name is `pattern`, or starts with its prefix when it ends in `.*`. */
+export function eventMatches(pattern: string, event: string): boolean {
+  return pattern.endsWith('.*') ? event.startsWith(pattern.slice(0, -1)) : event === pattern;
+}
+
 /**
  * The server's subscription filter, on the client: a guard that each subscription's handler gets
  * only what it asked for. Same rules as the service's NotificationFilter, which

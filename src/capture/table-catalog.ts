@@ -4,6 +4,8 @@ import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors/domain-error.js';
 import { poolSql, Sql } from '../database/sql.js';
 import { NotificationLog } from '../log/notification-log.js';
+import { eventMatches } from '../../client/src/filter.js';
+import { EVENT_VERBS } from '../events/captured-change.event.js';
 import { CapturedTableDto } from './dto/captured-table.dto.js';
 
 /** Tables a request names that nothing is known of: a typo, most likely. */
@@ -11,6 +13,19 @@ export class UnknownTables extends DomainError {
   readonly kind = 'bad_request';
   constructor(tables: readonly string[]) {
     super(`${tables.length === 1 ? 'table' : 'tables'} ${tables.join(', ')} ${tables.length === 1 ? 'is' : 'are'} neither under capture nor in the log (npm run capture -- list shows what is captured)`);
+  }
+}
+
+/** Event names or prefixes that no table under capture or in the log has: a typo, most likely. */
+export class UnknownEvents extends DomainError {
+  readonly kind = 'bad_request';
+  constructor(events: readonly string[], tables: readonly string[]) {
+    const known = tables.slice(0, 20).map((table) => `${table}.*`);
+    super(
+      `${events.length === 1 ? 'event' : 'events'} ${events.join(', ')} ${events.length === 1 ? 'matches' : 'match'} no event of a table ` +
+        `under capture or in the log (events are <table>.<${EVENT_VERBS.join('|')}>; known: ${known.join(', ') || 'none yet'}` +
+        `${tables.length > known.length ? `, and ${tables.length - known.length} more` : ''})`,
+    );
   }
 }
 
@@ -52,24 +67,57 @@ export class TableCatalog {
   }
 
   /** The ones of `tables` that are neither under capture nor in the log. */
-  async unknown(tables: readonly string[]): Promise<string[]> {
-    if (!tables.length) return [];
-    this.captured = this.fresh(this.captured, CAPTURED_TTL_MS, async () => {
+  unknown(tables: readonly string[]): Promise<string[]> {
+    return this.missing(tables, (table, known) => known.has(table));
+  }
+
+  /** The ones of `events` (names, or prefixes ending in `.*`) that no known table's events match. */
+  unknownEvents(events: readonly string[]): Promise<string[]> {
+    return this.missing(events, (pattern, known) =>
+      [...known].some((table) => EVENT_VERBS.some((verb) => eventMatches(pattern, `${table}.${verb}`))),
+    );
+  }
+
+  /** Throws UnknownTables or UnknownEvents naming the ones nothing is known of. */
+  async check(tables: readonly string[] | undefined | null, events?: readonly string[] | null): Promise<void> {
+    const unknown = await this.unknown(tables ?? []);
+    if (unknown.length) throw new UnknownTables(unknown);
+    const unknownEvents = await this.unknownEvents(events ?? []);
+    if (unknownEvents.length) throw new UnknownEvents(unknownEvents, await this.knownTables());
+  }
+
+  /** Every table name a reader may use, sorted. */
+  async knownTables(): Promise<string[]> {
+    const [captured, logged] = await Promise.all([this.capturedNames(false), this.loggedNames()]);
+    return [...new Set([...captured, ...logged])].sort();
+  }
+
+  /**
+   * The names that `isKnown` finds in neither list. The captured list is cached for a few seconds,
+   * so a name it misses is looked up again at once before it counts as unknown: a table enabled a
+   * moment ago, on any instance, is known here too.
+   */
+  private async missing(names: readonly string[], isKnown: (name: string, tables: Set<string>) => boolean): Promise<string[]> {
+    let rest = [...names];
+    for (const read of [() => this.capturedNames(false), () => this.loggedNames(), () => this.capturedNames(true)]) {
+      if (!rest.length) break;
+      const known = await read();
+      rest = rest.filter((name) => !isKnown(name, known));
+    }
+    return rest;
+  }
+
+  private capturedNames(fresh: boolean): Promise<Set<string>> {
+    this.captured = this.fresh(fresh ? undefined : this.captured, CAPTURED_TTL_MS, async () => {
       const rows = await this.sql<{ name: string }>(`SELECT capture.qualified_name(schema_name, table_name) AS name FROM capture.tables`);
       return rows.map((row) => row.name);
     });
-    const captured = await this.captured.names;
-    const rest = tables.filter((table) => !captured.has(table));
-    if (!rest.length) return [];
-    this.logged = this.fresh(this.logged, LOGGED_TTL_MS, () => this.log.loggedTables());
-    const logged = await this.logged.names;
-    return rest.filter((table) => !logged.has(table));
+    return this.captured.names;
   }
 
-  /** Throws UnknownTables naming the ones of `tables` nothing is known of. */
-  async check(tables: readonly string[] | undefined | null): Promise<void> {
-    const unknown = await this.unknown(tables ?? []);
-    if (unknown.length) throw new UnknownTables(unknown);
+  private loggedNames(): Promise<Set<string>> {
+    this.logged = this.fresh(this.logged, LOGGED_TTL_MS, () => this.log.loggedTables());
+    return this.logged.names;
   }
 
   private fresh(cached: { at: number; names: Promise<Set<string>> } | undefined, ttl: number, read: () => Promise<string[]>) {

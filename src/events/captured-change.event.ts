@@ -4,6 +4,9 @@ export type ChangeOp = Operation;
 
 const VERB: Record<ChangeOp, string> = { INSERT: 'created', UPDATE: 'updated', DELETE: 'deleted' };
 
+/** The last part of every event name a table's changes have. */
+export const EVENT_VERBS: readonly string[] = Object.values(VERB);
+
 /** `invoices` in the public schema, `sales.orders` elsewhere. */
 export function qualifiedTable(schema: string, table: string): string {
   return schema === 'public' ? table : `${schema}.${table}`;

@@ -17,7 +17,7 @@ export class NotificationsService {
   /** Ascending ids after `after`. A key limited to some tables reads only theirs. */
   async list(query: ListNotificationsQueryDto, key?: ApiKey): Promise<NotificationPageDto> {
     const allowed = key?.tables ?? undefined;
-    if (query.table !== undefined) await this.tables.check([query.table]);
+    await this.tables.check(query.table !== undefined ? [query.table] : [], query.event !== undefined ? [query.event] : []);
     if (key && allowed && query.table !== undefined && !allowed.includes(query.table)) throw new TableNotAllowed(key, allowed);
     const filter = { event: query.event, tables: query.table !== undefined ? [query.table] : allowed, entityId: query.entityId };
     if (query.tail === 'true' && query.after !== undefined) throw new BadTailQuery();

@@ -37,14 +37,14 @@ describe('admit', () => {
   });
 
   it('refuses a subscription past the cap, before anything else', () => {
-    expect(admit(request({ since: '5000' }), connection({ subscriptions: 20 }), log({ unknownTables: 'table x is unknown' }))).toEqual({
+    expect(admit(request({ since: '5000' }), connection({ subscriptions: 20 }), log({ unknownNames: 'table x is unknown' }))).toEqual({
       code: 'TOO_MANY_SUBSCRIPTIONS',
       message: 'a connection may hold at most 20 subscriptions',
     });
   });
 
-  it('refuses unknown tables with the catalog’s message', () => {
-    expect(admit(request({ tables: ['nosuch'] }), connection(), log({ unknownTables: 'table nosuch is neither under capture nor in the log' }))).toEqual({
+  it('refuses unknown tables or events with the catalog’s message', () => {
+    expect(admit(request({ tables: ['nosuch'] }), connection(), log({ unknownNames: 'table nosuch is neither under capture nor in the log' }))).toEqual({
       code: 'INVALID_REQUEST',
       message: 'table nosuch is neither under capture nor in the log',
     });

@@ -12,8 +12,8 @@ export interface ConnectionFacts {
 
 /** What the log and the catalog say about the request (looked up before admission). */
 export interface LogFacts {
-  /** The request's tables that are neither under capture nor in the log, with the refusal's message. */
-  unknownTables?: string;
+  /** The refusal's message when the request names tables or events that no known table has. */
+  unknownNames?: string;
   /** The highest id retention has deleted. */
   purgedThrough: bigint;
   /** The newest notification id in the log. */
@@ -42,7 +42,7 @@ export function admit(request: SubscribeDto, connection: ConnectionFacts, log: L
   if (connection.subscriptions >= connection.maxSubscriptions) {
     return { code: 'TOO_MANY_SUBSCRIPTIONS', message: `a connection may hold at most ${connection.maxSubscriptions} subscriptions` };
   }
-  if (log.unknownTables) return { code: 'INVALID_REQUEST', message: log.unknownTables };
+  if (log.unknownNames) return { code: 'INVALID_REQUEST', message: log.unknownNames };
   const { allowedTables } = connection;
   const forbidden = allowedTables ? (request.tables ?? []).filter((table) => !allowedTables.includes(table)) : [];
   if (forbidden.length) {

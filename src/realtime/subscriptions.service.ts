@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io';
-import { TableCatalog, UnknownTables } from '../capture/table-catalog.js';
+import { TableCatalog, UnknownEvents, UnknownTables } from '../capture/table-catalog.js';
 import { type ErrorNotice } from '../../client/src/protocol.js';
 import { validateMessage } from '../common/validation-message.js';
 import { AppConfig } from '../config/config.js';
@@ -149,13 +149,12 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
 
   /** What admission needs to know of the log and the catalog: asked only when the request needs it. */
   private async logFacts(request: SubscribeDto): Promise<LogFacts> {
+    const facts: LogFacts = { purgedThrough: 0n, newest: this.feed.lastId };
     const unknown = await this.tables.unknown(request.tables ?? []);
-    const facts: LogFacts = {
-      unknownTables: unknown.length ? new UnknownTables(unknown).message : undefined,
-      purgedThrough: 0n,
-      newest: this.feed.lastId,
-    };
-    if (request.since === undefined || unknown.length) return facts;
+    if (unknown.length) return { ...facts, unknownNames: new UnknownTables(unknown).message };
+    const unknownEvents = await this.tables.unknownEvents(request.events ?? []);
+    if (unknownEvents.length) return { ...facts, unknownNames: new UnknownEvents(unknownEvents, await this.tables.knownTables()).message };
+    if (request.since === undefined) return facts;
     facts.purgedThrough = await this.log.purgedThrough();
     if (BigInt(request.since) > facts.newest) facts.newest = await this.log.lastId();
     return facts;

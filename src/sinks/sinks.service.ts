@@ -37,7 +37,7 @@ export class SinksService {
     const settings = settingsOf(dto, dto.kind, 'create');
     if (!settings) throw new BadSinkRequest(`${dto.kind} must be an object of ${dto.kind} settings (required for kind ${dto.kind})`);
     const { config, secrets, shownOnce } = await driverFor(dto.kind).configure(settings, this.config.sinks);
-    await this.tables.check(dto.tables);
+    await this.tables.check(dto.tables, dto.events);
     const name = dto.name ?? `${dto.kind}-${randomBytes(4).toString('hex')}`;
     const position = await this.startPosition(dto.from);
     try {
@@ -65,7 +65,7 @@ export class SinksService {
 
   async update<K extends SinkKind>(id: string, kind: K | undefined, dto: UpdateSinkDto): Promise<ViewOfKind<K>> {
     const sink = await this.find(id, kind);
-    await this.tables.check(dto.tables);
+    await this.tables.check(dto.tables, dto.events);
     const changes: SinkChanges = {};
     if (dto.name !== undefined) changes.name = dto.name;
     if (dto.events !== undefined || dto.tables !== undefined || dto.where !== undefined) {

@@ -47,7 +47,9 @@ describe('notifications over HTTP', () => {
       (await t.http.get('/notifications').query(query).expect(200)).body.data.map((n: { event: string }) => n.event);
     expect(await events({ event: 'invoices.created' })).toEqual(['invoices.created', 'invoices.created']);
     expect(await events({ event: 'invoice_items.*' })).toEqual(['invoice_items.created', 'invoice_items.updated']);
-    expect(await events({ event: 'invoice.*' })).toEqual([]); // a prefix is a whole name, not any text
+    // A prefix is a whole name, not any text, and one that no table's events have is a typo: refused.
+    const typo = await t.http.get('/notifications').query({ event: 'invoice.*' }).expect(400);
+    expect(typo.body.message).toMatch(/^event invoice\.\* matches no event of a table under capture or in the log .*known: .*invoices\.\*/);
     expect(await events({ table: 'invoice_items' })).toEqual(['invoice_items.created', 'invoice_items.updated']);
     expect(await events({ table: 'invoices', entityId: invoiceId })).toEqual([
       'invoices.created',

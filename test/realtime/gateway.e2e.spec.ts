@@ -210,6 +210,31 @@ describe('WebSocket /events', () => {
     expect(real(qualified).map((n) => n.payload.new?.invoice_no)).toEqual(['WS-PUBLIC']);
   });
 
+  it('refuses an event name or prefix no known table has, naming the known ones', async () => {
+    const c = await client();
+    const typo = await c.subscribe({ events: ['invoice.*'] });
+    expect(typo).toEqual({
+      ok: false,
+      error: { code: 'INVALID_REQUEST', message: expect.stringMatching(/^event invoice\.\* matches no event .*known: .*invoice_items\.\*.*invoices\.\*/) },
+    });
+    expect(await c.subscribe({ events: ['invoices.created', 'orders.deleted'] })).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_REQUEST', message: expect.stringContaining('event orders.deleted matches no event') },
+    });
+    expect(await c.subscribe({ events: ['invoices.truncated'] })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
+    expect((await c.subscribe({ events: ['invoice_items.*', 'invoices.deleted'] })).ok).toBe(true);
+  });
+
+  it('knows a table put under capture a moment ago, on this instance or any other', async () => {
+    await sql.query(`CREATE TABLE just_enabled (id serial PRIMARY KEY)`);
+    const c = await client();
+    // Asked once while unknown: the catalog has read the captured tables just now.
+    expect(await c.subscribe({ tables: ['just_enabled'] })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
+    await sql.query(`SELECT capture.enable('just_enabled')`);
+    expect((await c.subscribe({ tables: ['just_enabled'] })).ok).toBe(true);
+    expect((await c.subscribe({ events: ['just_enabled.created'] })).ok).toBe(true);
+  });
+
   it('matches where values as text: 3 and "3" are the same value', async () => {
     const { rows } = await sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WS-TEXT') RETURNING id`);
     const asText = await client();
