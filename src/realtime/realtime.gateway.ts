@@ -10,10 +10,10 @@ import {
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import { LiveTail } from '../log/live-tail.js';
-import { Ack } from './realtime.errors.js';
+import { Ack, refuse } from './realtime.errors.js';
 import { SocketAccess } from './socket-access.service.js';
 import { SubscriptionsService } from './subscriptions.service.js';
-import { NAMESPACE } from '../../client/src/protocol.js';
+import { CLIENT_EVENTS, NAMESPACE } from '../../client/src/protocol.js';
 
 /** Socket.IO namespace /events: translates messages and delegates; see docs/DESIGN.md "WebSocket". */
 @WebSocketGateway({
@@ -43,18 +43,19 @@ export class RealtimeGateway
 
   handleConnection(socket: Socket): void {
     this.subscriptions.register(socket);
+    socket.use(answerUnknownEvents);
   }
 
   handleDisconnect(socket: Socket): void {
     this.subscriptions.unregister(socket);
   }
 
-  @SubscribeMessage('subscribe')
+  @SubscribeMessage(CLIENT_EVENTS.subscribe)
   async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<Ack> {
     return (await this.access.limitMessage(socket)) ?? this.subscriptions.subscribe(socket, body, this.access.tablesOf(socket));
   }
 
-  @SubscribeMessage('unsubscribe')
+  @SubscribeMessage(CLIENT_EVENTS.unsubscribe)
   async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<Ack> {
     return (await this.access.limitMessage(socket)) ?? this.subscriptions.unsubscribe(socket, body);
   }
@@ -64,5 +65,19 @@ export class RealtimeGateway
       code: 'SERVER_SHUTTING_DOWN',
       message: 'this instance is shutting down: reconnect (with since) to continue where you left off',
     });
+  }
+}
+
+const KNOWN_EVENTS = new Set<string>(Object.values(CLIENT_EVENTS));
+
+/**
+ * A message the protocol does not have (`subscrib`, say) would otherwise go unanswered, and a client
+ * awaiting its ack would wait until its own timeout: one sent with an ack is answered at once.
+ */
+function answerUnknownEvents([event, ...args]: unknown[], next: (error?: Error) => void): void {
+  if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return next();
+  const ack = args.at(-1);
+  if (typeof ack === 'function') {
+    ack(refuse('INVALID_REQUEST', `unknown event ${JSON.stringify(event)}: send ${[...KNOWN_EVENTS].join(' or ')}`));
   }
 }

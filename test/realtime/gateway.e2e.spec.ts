@@ -175,6 +175,13 @@ describe('WebSocket /events', () => {
     expect(c.socket.connected).toBe(true);
   });
 
+  it('answers a message the protocol does not have, sent with an ack, with an error ack naming it', async () => {
+    const c = await client();
+    const ack = await c.socket.timeout(5_000).emitWithAck('subscrib', { tables: ['invoices'] });
+    expect(ack).toEqual({ ok: false, error: { code: 'INVALID_REQUEST', message: 'unknown event "subscrib": send subscribe or unsubscribe' } });
+    expect((await c.subscribe({})).ok).toBe(true); // the connection goes on
+  });
+
   it('answers bad unsubscribes and too many subscriptions with error acks', async () => {
     const c = await client();
     expect(await c.unsubscribe({})).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('subscriptionId') } });
