@@ -7,7 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { actorMiddleware } from './common/actor/actor.middleware.js';
 import { refuseWhileClosing, ShutdownState } from './common/shutdown/shutdown.js';
 import { httpErrorsAsExceptions } from './common/http/http-errors.middleware.js';
-import { jsonObjectBody } from './common/http/json-body.middleware.js';
+import { jsonObjectBody, singleQueryValues } from './common/http/json-body.middleware.js';
 import { refineDocument } from './common/http/openapi.js';
 import { projectFile } from './common/project-file.js';
 import { AppConfig } from './config/config.js';
@@ -41,6 +41,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
   // (the same message as for an array) instead of the parser's "Unexpected token".
   app.useBodyParser('json', { limit: config.bodyLimit, strict: false });
   app.use(jsonObjectBody);
+  app.use(singleQueryValues);
   app.use(actorMiddleware);
   const document = refineDocument(SwaggerModule.createDocument(
     app,

@@ -71,6 +71,18 @@ describe('invoices over HTTP', () => {
       expectError(await create(body), 400, fragment);
     });
 
+    it('refuses __proto__ in a body as it refuses any other unknown field, at any depth', async () => {
+      const send = (text: string) => t.http.post('/invoices').set('content-type', 'application/json').send(text);
+      expectError(await send('{"invoiceNo":"PROTO-1","__proto__":{"x":1}}'), 400, 'property __proto__ should not exist');
+      expectError(await send('{"invoiceNo":"PROTO-2","items":[{"quantity":1,"amountPerUnit":1,"__proto__":{}}]}'), 400, 'property items.0.__proto__ should not exist');
+      await t.http.get('/invoices').expect(200);
+    });
+
+    it('refuses a query parameter given twice as such', async () => {
+      expectError(await t.http.get('/invoices?limit=1&limit=2'), 400, 'query parameter limit is given more than once');
+      expectError(await t.http.get('/notifications?event=invoices.created&event=invoices.updated'), 400, 'query parameter event is given more than once');
+    });
+
     it('refuses a body that is not a JSON object', async () => {
       expectError(await t.http.post('/invoices').set('content-type', 'application/json').send('{bad'), 400);
       expectError(await t.http.post('/invoices').send([1, 2]), 400, 'body must be a JSON object');

@@ -15,7 +15,30 @@ export function jsonObjectBody(req: Request, _res: Response, next: NextFunction)
   if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
     return next(new BadRequestException('body must be a JSON object'));
   }
+  // JSON.parse keeps `__proto__` as a plain key; validation, which refuses every other unknown
+  // field, does not see it (class-transformer drops it), so it would pass silently.
+  const proto = protoKey(req.body, '');
+  if (proto) return next(new BadRequestException(`property ${proto} should not exist`));
   next();
+}
+
+/** Query parameters are single values: one given twice is refused as such, not as "not an integer". */
+export function singleQueryValues(req: Request, _res: Response, next: NextFunction): void {
+  const repeated = Object.entries(req.query).find(([, value]) => Array.isArray(value));
+  if (repeated) return next(new BadRequestException(`query parameter ${repeated[0]} is given more than once`));
+  next();
+}
+
+/** The path of the first `__proto__` key in a parsed JSON value, if any. */
+function protoKey(value: unknown, path: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const key of Object.keys(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (key === '__proto__') return at;
+    const inner = protoKey((value as Record<string, unknown>)[key], at);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 function hasBody(req: Request): boolean {
