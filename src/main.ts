@@ -25,7 +25,7 @@ async function bootstrap(): Promise<void> {
     // told to reconnect elsewhere, the drain batch in flight commits, pools close.
     if (app) stopAccepting(app, config.shutdownTimeoutMs / 2);
     await app?.close();
-    await database.stop();
+    await stopDatabase(database, log);
   }, log);
 
   if (database.embedded) log.info(`embedded PostgreSQL for direct SQL: psql ${database.url}`);
@@ -37,6 +37,13 @@ async function bootstrap(): Promise<void> {
   configureApp(app, config);
   await app.listen(config.port, config.host);
   log.info(readyLine(config, database, (app.getHttpServer().address() as AddressInfo).port));
+}
+
+async function stopDatabase(database: ResolvedDatabase, log: pino.Logger): Promise<void> {
+  if (!database.embedded) return;
+  log.info('app closed; stopping the embedded PostgreSQL');
+  await database.stop();
+  log.info('embedded PostgreSQL stopped');
 }
 
 async function exitIfPortTaken(config: AppConfig): Promise<void> {
@@ -71,12 +78,13 @@ function readyLine(config: AppConfig, database: ResolvedDatabase, port: number):
 }
 
 /**
- * Ctrl-C or SIGTERM: close the app, then the embedded database; once, and within the bound.
+ * Ctrl-C, SIGTERM or SIGHUP (the terminal closed): close the app, then the embedded database;
+ * once, and within the bound.
  * Nothing committed is lost by a cut-short shutdown: the next start resumes from the journal.
  */
 function onShutdown(timeoutMs: number, close: (signal: string) => Promise<void>, log: pino.Logger): void {
   let closing = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (closing) return;
       closing = true;

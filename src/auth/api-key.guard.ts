@@ -34,7 +34,7 @@ export class ApiKeyGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     let key: ApiKey;
     try {
-      key = this.keys.authenticate(bearerToken(request.headers.authorization));
+      key = await this.keys.authenticateFresh(bearerToken(request.headers.authorization));
     } catch (error) {
       await this.countRefusal(request.ip ?? 'unknown', context.switchToHttp().getResponse<Response>());
       throw error;

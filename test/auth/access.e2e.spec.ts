@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Scope, SCOPES } from '../../src/auth/api-key.js';
+import { ApiKeyStore } from '../../src/auth/api-key.store.js';
+import { UNKNOWN_KEY_RELOADS_PER_SECOND } from '../../src/auth/api-keys.service.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { bearer, createKey, reloadKeys, revokeKey } from '../support/keys.js';
 import { waitForNotifications } from '../support/notifications.js';
@@ -137,6 +139,27 @@ describe('API keys', () => {
       values: [created.body.id],
     });
     expect(notification.payload.actor).toBe('invoices-write');
+  });
+
+  it('accepts a new key the moment it is created (as `npm run keys -- create` does), with no wait for a reload', async () => {
+    // Several, each used at once: a periodic reload falling in between cannot make this pass.
+    for (let i = 0; i < 5; i++) {
+      const token = await createKey(t.db, `fresh-${i}`, ['invoices:read']);
+      await t.http.get('/invoices').set(bearer(token)).expect(200);
+    }
+  });
+
+  it('bounds the reloads that tokens naming unknown key ids cause', async () => {
+    const reloads = vi.spyOn(ApiKeyStore, 'all');
+    try {
+      const madeUp = () => `rck_${randomUUID().replaceAll('-', '')}_${'A'.repeat(43)}`;
+      const answers = await Promise.all(Array.from({ length: 60 }, () => t.http.get('/invoices').set(bearer(madeUp()))));
+      expect(answers.every((answer) => answer.status === 401)).toBe(true);
+      // Within at most two one-second windows, and a periodic reload or two.
+      expect(reloads.mock.calls.length).toBeLessThanOrEqual(2 * UNKNOWN_KEY_RELOADS_PER_SECOND + 3);
+    } finally {
+      reloads.mockRestore();
+    }
   });
 
   it('limits a key to its tables in the notification log', async () => {

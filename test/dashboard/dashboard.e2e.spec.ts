@@ -99,6 +99,30 @@ describe('dashboard page', () => {
     await page.locator('#notifications li').filter({ hasText: 'by dana' }).first().waitFor();
   });
 
+  it('updates only the rows that changed: an expanded invoice stays open, focused, and in place', async () => {
+    const { rows } = await t.db.sql.query(`SELECT id, invoice_no FROM invoices WHERE invoice_no IN ('DASH-1', 'DASH-REST')`);
+    const id = (no: string) => rows.find((row) => row.invoice_no === no).id;
+    const row = page.locator(`tr[data-invoice-id="${id('DASH-1')}"]`);
+    const summary = row.locator('summary');
+    await summary.click();
+    await summary.focus();
+    await row.evaluate((element) => {
+      element.scrollIntoView({ block: 'center' });
+      (element as HTMLElement).dataset.marker = 'the same element'; // gone if the row is rebuilt
+    });
+    const scrolled = await page.evaluate(() => scrollY);
+    // A change to another invoice, then one to this invoice.
+    await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 100)`, [id('DASH-REST')]);
+    await totalOf(id('DASH-REST')).filter({ hasText: '11.00' }).waitFor({ timeout: 15_000 });
+    await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 100)`, [id('DASH-1')]);
+    await totalOf(id('DASH-1')).filter({ hasText: '38.50' }).waitFor({ timeout: 15_000 });
+    await row.locator('li').nth(1).filter({ hasText: '1 × 1.00 = 1.00' }).waitFor({ state: 'attached' });
+    expect(await row.evaluate((element) => (element as HTMLElement).dataset.marker)).toBe('the same element');
+    expect(await summary.evaluate((element) => (element.parentElement as HTMLDetailsElement).open)).toBe(true);
+    expect(await summary.evaluate((element) => document.activeElement === element)).toBe(true);
+    expect(await page.evaluate(() => scrollY)).toBe(scrolled);
+  });
+
   it('resumes after a dropped connection without losing the changes made meanwhile', async () => {
     const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-GAP') RETURNING id`);
     const id = rows[0].id;
@@ -176,10 +200,10 @@ describe('dashboard page', () => {
   });
 
   // Last: it turns the service's keys on.
-  it('asks for an API key once keys exist, refuses a wrong one, and goes live with a good one', async () => {
+  it('asks for an API key once keys exist, refuses a wrong one, and with a good one loads everything it was refused', async () => {
     expect(cspViolations).toEqual([]);
     expect(pageErrors).toEqual([]);
-    const token = await createKey(t.db, 'dashboard', ['invoices:read', 'events:subscribe']);
+    const token = await createKey(t.db, 'dashboard', ['invoices:read', 'events:subscribe', 'notifications:read', 'sinks:manage']);
     await reloadKeys(t);
     // The open page is disconnected (it had no key) and asks for one.
     await page.getByRole('status').filter({ hasText: 'API key needed' }).waitFor({ timeout: 5_000 });
@@ -197,6 +221,11 @@ describe('dashboard page', () => {
       await fresh.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
       await fresh.locator('summary').filter({ hasText: 'DASH-REST' }).waitFor({ timeout: 15_000 });
       expect(await form.isHidden()).toBe(true);
+      // Refused before the key, asked again with it: stored notifications, every table, sinks.
+      await fresh.locator('#notifications li').filter({ hasText: 'invoice_items.created' }).first().waitFor({ timeout: 5_000 });
+      expect(await fresh.locator('#feed-empty').isHidden()).toBe(true);
+      await fresh.locator('#filter-table option[value="invoice_items"]').waitFor({ state: 'attached', timeout: 5_000 });
+      await fresh.locator('tr[data-sink-id]').filter({ hasText: 'ops-hook' }).waitFor({ timeout: 5_000 });
     } finally {
       await fresh.close();
     }

@@ -35,11 +35,8 @@ $('key-form').addEventListener('submit', (event) => {
   $('api-key').value = '';
   $('key-form').hidden = true;
   setStatus('Connecting…', false);
-  sinksRefused = false;
-  loadSinks();
-  // A refused key ended the subscription: follow again from the last notification seen.
-  if (subscription.closed) follow();
-  else client.connect();
+  // What the refused key could not load: stored notifications, tables, invoices, sinks.
+  load();
 });
 
 /**
@@ -99,34 +96,66 @@ function refreshInvoice(id) {
   );
 }
 
+/**
+ * Brings the table in line with `invoices`, touching only rows whose invoice changed and moving
+ * none that kept their place: what the user opened (an expanded invoice, focus, scroll) stays.
+ */
 function renderInvoices(changedId) {
   const rows = [...invoices.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   const body = $('invoices').tBodies[0];
-  body.replaceChildren(...rows.map((invoice) => invoiceRow(invoice, invoice.id === changedId)));
+  const gone = new Map([...body.rows].map((row) => [row.dataset.invoiceId, row]));
+  let next = body.firstElementChild;
+  for (const invoice of rows) {
+    const row = gone.get(invoice.id) ?? invoiceRow(invoice.id);
+    gone.delete(invoice.id);
+    if (shownInvoice.get(row) !== invoice) fillInvoiceRow(row, invoice);
+    if (invoice.id === changedId) flash(row);
+    if (row === next) next = row.nextElementSibling;
+    else body.insertBefore(row, next);
+  }
+  for (const row of gone.values()) row.remove();
   $('invoices-empty').hidden = rows.length > 0;
 }
 
-function invoiceRow(invoice, flash) {
+const shownInvoice = new WeakMap(); // row -> the invoice object it shows
+
+/** An empty row for an invoice: its cells are filled, and refilled, by fillInvoiceRow. */
+function invoiceRow(id) {
   const row = document.createElement('tr');
-  row.dataset.invoiceId = invoice.id;
-  if (flash) {
-    row.className = 'flash';
-    setTimeout(() => row.classList.remove('flash'), 1500);
-  }
+  row.dataset.invoiceId = id;
   const name = document.createElement('td');
   const details = document.createElement('details');
-  const summary = document.createElement('summary');
-  summary.textContent = invoice.invoiceNo;
-  const list = document.createElement('ul');
-  for (const item of invoice.items) {
-    const li = document.createElement('li');
-    li.textContent = `${item.quantity} × ${cents(item.amountPerUnit)} = ${cents(item.totalAmount)}`;
-    list.append(li);
-  }
-  details.append(summary, list);
+  details.append(document.createElement('summary'), document.createElement('ul'));
   name.append(details);
-  row.append(name, cell(String(invoice.items.length), 'num'), cell(cents(invoice.totalAmount), 'num total'), timeCell(invoice.updatedAt));
+  row.append(name, cell('', 'num'), cell('', 'num total'), timeCell());
   return row;
+}
+
+function fillInvoiceRow(row, invoice) {
+  shownInvoice.set(row, invoice);
+  const [name, count, total, updated] = row.cells;
+  setText(name.querySelector('summary'), invoice.invoiceNo);
+  name.querySelector('ul').replaceChildren(
+    ...invoice.items.map((item) => {
+      const li = document.createElement('li');
+      li.textContent = `${item.quantity} × ${cents(item.amountPerUnit)} = ${cents(item.totalAmount)}`;
+      return li;
+    }),
+  );
+  setText(count, String(invoice.items.length));
+  setText(total, cents(invoice.totalAmount));
+  setTime(updated.firstElementChild, invoice.updatedAt);
+}
+
+/** Text is set only when it differs, so a screen reader and the selection are left alone otherwise. */
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+function flash(row) {
+  row.classList.add('flash');
+  clearTimeout(row.flashTimer);
+  row.flashTimer = setTimeout(() => row.classList.remove('flash'), 1500);
 }
 
 function cell(text, className) {
@@ -136,13 +165,15 @@ function cell(text, className) {
   return td;
 }
 
-function timeCell(iso) {
+function timeCell() {
   const td = document.createElement('td');
-  const time = document.createElement('time');
-  time.dateTime = iso;
-  time.textContent = clock.format(new Date(iso));
-  td.append(time);
+  td.append(document.createElement('time'));
   return td;
+}
+
+function setTime(time, iso) {
+  time.dateTime = iso;
+  setText(time, clock.format(new Date(iso)));
 }
 
 // --- feed -------------------------------------------------------------------
@@ -158,8 +189,7 @@ function matchesFilters(notification) {
 function feedItem(notification) {
   const li = document.createElement('li');
   const time = document.createElement('time');
-  time.dateTime = notification.createdAt;
-  time.textContent = clock.format(new Date(notification.createdAt));
+  setTime(time, notification.createdAt);
   const event = document.createElement('span');
   event.className = 'event';
   event.textContent = notification.event;
@@ -307,11 +337,26 @@ async function loadHistory() {
   renderFeed();
 }
 
+/**
+ * Everything the page shows, then the live feed: when it opens, and again once a key is given
+ * (what a refused key asked for is asked again). The stored notifications only while the page has
+ * seen none; after that the feed resumes from the last one it saw.
+ */
+function load() {
+  sinksRefused = false;
+  loadSinks();
+  loadTables(); // invoices: once the feed is live, so no change falls between the two
+  const history = lastId === undefined ? loadHistory() : Promise.resolve();
+  history.finally(() => {
+    // A refused key ended the subscription: follow again from the last notification seen.
+    if (!subscription || subscription.closed) follow();
+    else client.connect();
+  });
+}
+
 $('filters').addEventListener('input', renderFeed);
 $('filters').addEventListener('submit', (event) => event.preventDefault());
-loadTables();
-loadHistory().finally(follow);
-loadSinks();
+load();
 // Not while the tab is hidden, nor for a key that may not list sinks.
 setInterval(() => {
   if (!sinksRefused && !document.hidden) loadSinks();
