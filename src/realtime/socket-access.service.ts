@@ -46,12 +46,10 @@ export class SocketAccess {
   /** Socket.IO middleware: runs for every handshake, before the connection exists. */
   attach(namespace: Namespace): void {
     namespace.use((socket, next) => {
-      try {
-        this.admit(socket);
-        next();
-      } catch (error) {
-        next(error instanceof Error ? error : new Error(String(error)));
-      }
+      this.admit(socket).then(
+        () => next(),
+        (error: unknown) => next(error instanceof Error ? error : new Error(String(error))),
+      );
     });
   }
 
@@ -83,11 +81,12 @@ export class SocketAccess {
     if (event.becameRequired) close(OPEN, 'UNAUTHORIZED', 'API keys are now required: reconnect with auth: {token}');
   }
 
-  private admit(socket: Socket): void {
+  private async admit(socket: Socket): Promise<void> {
     if (!this.keys.required) return this.track(socket, OPEN);
     let key: ApiKey;
     try {
-      key = this.keys.authenticate(handshakeToken(socket));
+      // A key created a moment ago (the keys CLI has just returned) is looked up before it is refused.
+      key = await this.keys.authenticateFresh(handshakeToken(socket));
     } catch (error) {
       if (error instanceof DomainError) throw new HandshakeRefused({ code: 'UNAUTHORIZED' }, error.message);
       throw error;
