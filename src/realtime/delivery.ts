@@ -119,11 +119,17 @@ export class Delivery {
         const wanting = receivers(connection, notification, id);
         if (!wanting) continue;
         encoded ??= new EncodedNotification(notification);
-        // Moved as it is sent: a batch handed over again (the tail resynchronising this listener
+        const ids = wanting.map((delivered) => delivered.subscription.id);
+        try {
+          encoded.sendTo(connection.socket, ids, wanting.length === 1 ? wanting[0].head : undefined);
+        } catch (error) {
+          // One client's failure is that client's: the others, and the tail, go on.
+          this.dropBroken(connection, error);
+          continue;
+        }
+        // Moved once sent: a batch handed over again (the tail resynchronising this listener
         // after a throw) sends nothing twice.
         for (const delivered of wanting) delivered.position = delivered.announced = id;
-        const ids = wanting.map((delivered) => delivered.subscription.id);
-        encoded.sendTo(connection.socket, ids, wanting.length === 1 ? wanting[0].head : undefined);
         this.counts.pushed++;
       }
     }
@@ -218,7 +224,14 @@ export class Delivery {
     }
   }
 
-  private dropSlow(connection: Connection): void {
+  private dropBroken(connection: Connection, error: unknown): void {
+    this.logger.warn(`disconnecting ${connection.socket.id}: a notification could not be written to it (${String(error)})`);
+    connection.subscriptions.clear();
+    this.connections.delete(connection.socket.id);
+    connection.socket.disconnect(true);
+  }
+
+    private dropSlow(connection: Connection): void {
     this.logger.warn(`disconnecting ${connection.socket.id}: it is not reading (${buffered(connection.socket)} packets waiting)`);
     this.counts.slowDisconnects++;
     this.disconnect(connection, { code: 'SLOW_CONSUMER', message: 'disconnected: not reading fast enough; reconnect with since' });
