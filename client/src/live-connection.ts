@@ -9,6 +9,7 @@ import {
   type ClientToServerEvents,
   type ErrorNotice,
   type CheckpointMessage,
+  type SubscriptionEnded,
   type NotificationMessage,
   type ServerToClientEvents,
   type SubscribeAck,
@@ -138,6 +139,7 @@ export class LiveConnection {
     socket.on(SERVER_EVENTS.notification, (message) => this.dispatch(message));
     socket.on(SERVER_EVENTS.checkpoint, (message) => this.dispatch(message));
     socket.on(SERVER_EVENTS.errorNotice, (notice) => this.notice(notice));
+    socket.on(SERVER_EVENTS.subscriptionEnded, (ended) => this.ended(ended));
     // A bug in the service: told, not fatal (the request it answers times out and is retried).
     socket.on(SERVER_EVENTS.exception, (exception) => {
       for (const subscription of this.subscriptions) subscription.report(new RowcastError('INTERNAL', String(exception?.message), false));
@@ -184,6 +186,26 @@ export class LiveConnection {
       default:
         for (const subscription of this.subscriptions) subscription.report(new RowcastError(notice.code, notice.message, false));
     }
+  }
+
+  /**
+   * The server ended one subscription; the others go on. An expired one fails; one whose replay
+   * could not read the log subscribes again from its position after a pause.
+   */
+  private ended({ subscriptionId, code, message }: SubscriptionEnded): void {
+    const subscription = this.byServerId.get(subscriptionId);
+    if (!subscription) return;
+    this.byServerId.delete(subscriptionId);
+    subscription.serverId = undefined;
+    if (code === 'SINCE_EXPIRED') return subscription.fail(new RowcastError(code, message, true));
+    subscription.report(new RowcastError(code, String(message), false));
+    subscription.setStatus('connecting');
+    const session = this.session;
+    setTimeout(() => {
+      this.enqueue(async () => {
+        if (session === this.session && this.subscriptions.has(subscription) && !subscription.serverId) await this.attach(subscription, session);
+      });
+    }, RETRY_MS.min);
   }
 
   /** A notification for some of this connection's subscriptions, or a checkpoint (no `event`) for them. */

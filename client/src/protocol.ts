@@ -102,14 +102,29 @@ export const ACK_ERROR_CODES = [
 /** Codes of `error_notice`, sent just before the server closes a connection. */
 export const NOTICE_CODES = ['SLOW_CONSUMER', 'SINCE_EXPIRED', 'KEY_REVOKED', 'UNAUTHORIZED', 'SERVER_SHUTTING_DOWN'] as const;
 
+/** Codes of `subscription_ended`: one subscription ended by the server, the connection going on. */
+export const SUBSCRIPTION_END_CODES = ['SINCE_EXPIRED', 'UNAVAILABLE'] as const;
+
 /** Codes of a refused handshake (`connect_error` with `data.code`). */
 export const HANDSHAKE_ERROR_CODES = ['UNAUTHORIZED', 'FORBIDDEN', 'TOO_MANY_CONNECTIONS'] as const;
 
 export type AckErrorCode = (typeof ACK_ERROR_CODES)[number];
 export type NoticeCode = (typeof NOTICE_CODES)[number];
 export type HandshakeErrorCode = (typeof HANDSHAKE_ERROR_CODES)[number];
+export type SubscriptionEndCode = (typeof SUBSCRIPTION_END_CODES)[number];
 /** Every code the service may answer the WebSocket client with. */
 export type ErrorCode = AckErrorCode | NoticeCode | HandshakeErrorCode;
+
+/**
+ * One subscription ended by the server; the connection and its other subscriptions go on.
+ * SINCE_EXPIRED: retention deleted notifications its replay had not sent yet (re-sync);
+ * UNAVAILABLE: its replay could not read the log (subscribe again with since its last id).
+ */
+export interface SubscriptionEnded {
+  subscriptionId: string;
+  code: SubscriptionEndCode;
+  message: string;
+}
 
 export interface ErrorNotice {
   code: NoticeCode;
@@ -138,6 +153,7 @@ export interface ServerToClientEvents {
   notification: (message: NotificationMessage) => void;
   checkpoint: (message: CheckpointMessage) => void;
   exception: (message: ExceptionMessage) => void;
+  subscription_ended: (ended: SubscriptionEnded) => void;
   error_notice: (notice: ErrorNotice) => void;
 }
 
@@ -153,6 +169,7 @@ export const SERVER_EVENTS = {
   checkpoint: 'checkpoint',
   errorNotice: 'error_notice',
   exception: 'exception',
+  subscriptionEnded: 'subscription_ended',
 } as const satisfies Record<string, keyof ServerToClientEvents>;
 
 export const CLIENT_EVENTS = {

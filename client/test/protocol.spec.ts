@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalTable as serverCanonicalTable, NotificationFilter as ServerFilter } from '../../src/events/notification-filter.js';
 import { compileFilter } from '../src/filter.js';
-import { ACK_ERROR_CODES, HANDSHAKE_ERROR_CODES, NOTICE_CODES, SERVER_EVENTS, type Notification, type NotificationFilter } from '../src/index.js';
+import { ACK_ERROR_CODES, HANDSHAKE_ERROR_CODES, NOTICE_CODES, SERVER_EVENTS, SUBSCRIPTION_END_CODES, type Notification, type NotificationFilter } from '../src/index.js';
 
 describe('the client protocol types', () => {
   it('have the error codes and server events of docs/asyncapi.yaml', async () => {
@@ -18,6 +18,7 @@ describe('the client protocol types', () => {
       };
     };
     expect([...NOTICE_CODES].sort()).toEqual([...spec.components.messages.errorNotice.payload.properties.code.enum].sort());
+    expect([...SUBSCRIPTION_END_CODES].sort()).toEqual([...spec.components.messages.subscriptionEnded.payload.properties.code.enum].sort());
     expect([...ACK_ERROR_CODES].sort()).toEqual([...spec.components.schemas.ErrorAck.properties.error.properties.code.enum].sort());
     for (const code of HANDSHAKE_ERROR_CODES) expect(spec.info.description).toContain(`\`${code}\``);
     const received = document!.operations().all().filter((operation) => operation.action() === 'receive');

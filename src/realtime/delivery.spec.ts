@@ -118,3 +118,33 @@ describe('Delivery', () => {
     expect(client.emitted).toEqual([['checkpoint', { subscriptionIds: ['idle'], id: '2' }]]);
   });
 });
+
+describe('Delivery when a replay cannot go on', () => {
+  it('ends only that subscription, telling the client why; the connection and the others go on', async () => {
+    const log = Array.from({ length: 1200 }, (_, i) => notification(i + 1));
+    let purged = 0n;
+    const live = { lastId: 1200n };
+    const sut = new Delivery(
+      {
+        readAfter: async (after, limit) => {
+          const page = log.filter((n) => BigInt(n.id) > after).slice(0, limit);
+          purged = 800n; // retention runs while the first page is read
+          return page;
+        },
+        purgedThrough: async () => purged,
+      },
+      live,
+    );
+    const client = fakeSocket('a');
+    sut.open(client.socket);
+    sut.add(client.socket, subscription('live'), undefined);
+    sut.add(client.socket, subscription('old'), 0n);
+    await expect.poll(() => client.emitted.length).toBe(1);
+    expect(client.emitted[0]).toEqual(['subscription_ended', { subscriptionId: 'old', code: 'SINCE_EXPIRED', message: expect.stringContaining('retention') }]);
+    expect(client.disconnected()).toBe(false);
+    expect(sut.subscriptionCount(client.socket)).toBe(1);
+    live.lastId = 1201n;
+    sut.push([notification(1201)]);
+    expect(client.messages().map((m) => [m.id, m.subscriptionIds])).toEqual([['1201', ['live']]]);
+  });
+});

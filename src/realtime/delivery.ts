@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Socket } from 'socket.io';
-import { SERVER_EVENTS, type CheckpointMessage, type ErrorNotice } from '../../client/src/protocol.js';
+import { SERVER_EVENTS, type CheckpointMessage, type ErrorNotice, type SubscriptionEndCode, type SubscriptionEnded } from '../../client/src/protocol.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { EncodedNotification, packetHead } from './notification-packets.js';
 import { sendAway } from './realtime.errors.js';
@@ -93,8 +93,11 @@ export class Delivery {
     if (delivered.position < this.live.lastId) {
       delivered.replaying = true;
       void this.replay(connection, delivered).catch((error: unknown) => {
-        this.logger.warn(`replay for ${socket.id} failed: ${String(error)}`);
-        socket.disconnect(true);
+        this.logger.warn(`replay of subscription ${subscription.id} on ${socket.id} failed: ${String(error)}`);
+        this.end(connection, delivered, {
+          code: 'UNAVAILABLE',
+          message: 'the replay could not read the log (the database, most likely): subscribe again with since your last id',
+        });
       });
     }
     return delivered.position;
@@ -199,7 +202,8 @@ export class Delivery {
           this.counts.pushed++;
         },
         writable: () => this.writable(connection),
-        expired: () => this.disconnect(connection, { code: 'SINCE_EXPIRED', message: 'retention deleted notifications not yet replayed; re-sync' }),
+        expired: () =>
+          this.end(connection, delivered, { code: 'SINCE_EXPIRED', message: 'retention deleted notifications this replay had not sent yet; re-sync' }),
         goLive: () => (delivered.replaying = false),
       },
       this.log,
@@ -222,6 +226,16 @@ export class Delivery {
         conn.once('drain', done);
       });
     }
+  }
+
+  /**
+   * Ends one subscription and tells the client why (`subscription_ended`); the connection and its
+   * other subscriptions go on.
+   */
+  private end(connection: Connection, delivered: Delivered, reason: { code: SubscriptionEndCode; message: string }): void {
+    if (connection.subscriptions.get(delivered.subscription.id) !== delivered) return;
+    connection.subscriptions.delete(delivered.subscription.id);
+    connection.socket.emit(SERVER_EVENTS.subscriptionEnded, { subscriptionId: delivered.subscription.id, ...reason } satisfies SubscriptionEnded);
   }
 
   private dropBroken(connection: Connection, error: unknown): void {

@@ -67,7 +67,7 @@ describe('AsyncAPI document of the WebSocket protocol', () => {
     expect(document!.version()).toMatch(/^3\./);
     expect(document!.channels().all().map((channel) => channel.address())).toEqual(['/events']);
     expect(document!.operations().all().map((operation) => operation.id()).sort()).toEqual(
-      ['receiveCheckpoint', 'receiveErrorNotice', 'receiveException', 'receiveNotification', 'subscribe', 'unsubscribe'],
+      ['receiveCheckpoint', 'receiveErrorNotice', 'receiveException', 'receiveNotification', 'receiveSubscriptionEnded', 'subscribe', 'unsubscribe'],
     );
     const { body: openapi } = await t.http.get('/docs-json').expect(200);
     expect(openapi.info.description).toContain('/docs/asyncapi.yaml');

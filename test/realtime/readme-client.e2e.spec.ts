@@ -58,6 +58,10 @@ describe('the README’s protocol example', () => {
       // The server drops it (as a slow reader): the example reconnects and resumes each from its own lastId.
       t.app.get(SubscriptionsService).disconnectAll({ code: 'SLOW_CONSUMER', message: 'by the test' });
       await write(20);
+      await waitFor(
+        async () => (await t.db.sql.query(`SELECT (SELECT count(*) FROM capture.changes) = (SELECT count(*) FROM notifications) AS done`)).rows[0].done,
+        { what: 'the writes to be in the log' },
+      );
       const ids = async (where: string) =>
         (await t.db.sql.query(`SELECT n.id::text AS id FROM notifications n WHERE ${where} ORDER BY n.id`, [invoiceId])).rows.map((r) => r.id);
       const expectedInvoices = await ids(`table_name = 'invoices' AND n.id > ${since} AND $1::text IS NOT NULL`);
