@@ -28,6 +28,11 @@ export interface LiveConnectionOptions {
 
 /** First and longest wait before reconnecting (Socket.IO's own retries use the same bounds). */
 const RETRY_MS = { min: 250, max: 5_000 };
+/** A random half to all of RETRY_MS.min × 2^tries, at most RETRY_MS.max. */
+function backoff(tries: number): number {
+  return Math.min(RETRY_MS.max, RETRY_MS.min * 2 ** Math.min(tries, 10)) * (0.5 + Math.random() / 2);
+}
+
 /** A subscribe may wait for the service to reach its database (5 s) and then replay a page. */
 const ACK_TIMEOUT_MS = 30_000;
 /** Refusals that a later attempt can get past: the client reconnects after a pause. */
@@ -63,6 +68,8 @@ export class LiveConnection {
   /** Messages for subscriptions not known yet, kept while a subscribe awaits its ack. */
   private early = new Map<string, (NotificationMessage | CheckpointMessage)[]>();
   private awaitingAcks = 0;
+  /** Refused subscribes (RATE_LIMITED, UNAVAILABLE…) tried again, per subscription. */
+  private readonly attachTries = new WeakMap<LiveSubscription, number>();
 
   constructor(private readonly options: LiveConnectionOptions) {}
 
@@ -200,12 +207,18 @@ export class LiveConnection {
     if (code === 'SINCE_EXPIRED') return subscription.fail(new RowcastError(code, message, true));
     subscription.report(new RowcastError(code, String(message), false));
     subscription.setStatus('connecting');
-    const session = this.session;
+    this.attachLater(subscription, this.session);
+  }
+
+  /** Subscribes one subscription again on this connection after a pause that grows with each try. */
+  private attachLater(subscription: LiveSubscription, session: number): void {
+    const tries = this.attachTries.get(subscription) ?? 0;
+    this.attachTries.set(subscription, tries + 1);
     setTimeout(() => {
       this.enqueue(async () => {
         if (session === this.session && this.subscriptions.has(subscription) && !subscription.serverId) await this.attach(subscription, session);
       });
-    }, RETRY_MS.min);
+    }, backoff(tries));
   }
 
   /** A notification for some of this connection's subscriptions, or a checkpoint (no `event`) for them. */
@@ -252,6 +265,7 @@ export class LiveConnection {
       }
       subscription.position ??= BigInt(ack.cursor);
       subscription.serverId = ack.subscriptionId;
+      this.attachTries.delete(subscription);
       this.byServerId.set(ack.subscriptionId, subscription);
       subscription.setStatus('live');
       for (const message of early) this.dispatch(message);
@@ -261,8 +275,10 @@ export class LiveConnection {
     if (this.awaitingAcks === 0) this.early.clear();
     const { code, message } = ack.error;
     if (TRANSIENT.has(code)) {
-      this.retryLater(new RowcastError(code, message, false));
-      return false;
+      // This subscribe alone is tried again: the connection and its other subscriptions go on.
+      subscription.report(new RowcastError(code, message, false));
+      this.attachLater(subscription, session);
+      return true;
     }
     subscription.fail(new RowcastError(code, message, true));
     return true;
@@ -294,7 +310,7 @@ export class LiveConnection {
     if (error) for (const subscription of this.subscriptions) subscription.report(error);
     if (this.socket?.active) this.socket.disconnect();
     if (this.retryTimer || this.paused || !this.subscriptions.size) return;
-    const delay = Math.min(RETRY_MS.max, RETRY_MS.min * 2 ** this.retries++) * (0.5 + Math.random() / 2);
+    const delay = backoff(this.retries++);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (!this.paused && this.subscriptions.size && !this.socket?.active) this.socket?.connect();

@@ -23,6 +23,9 @@ describe('RowcastClient when the service ends one subscription', () => {
       sockets.push(socket);
       socket.on('subscribe', (request: SubscribeRequest, ack: (answer: unknown) => void) => {
         requests.push(request);
+        if (request.tables?.[0] === 'limited' && requests.filter((r) => r.tables?.[0] === 'limited').length === 1) {
+          return ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'at most 600 messages a minute per API key; retry in 1 s' } });
+        }
         ack({ ok: true, subscriptionId: `sub-${++next}`, cursor: request.since ?? '0' });
       });
       socket.on('unsubscribe', (_request: unknown, ack: (answer: unknown) => void) => ack({ ok: true }));
@@ -64,6 +67,24 @@ describe('RowcastClient when the service ends one subscription', () => {
       await waitFor(() => other.notifications.length === 2, { what: 'the other subscription' });
       expect(other.ids()).toEqual(['8', '11']);
       expect(other.errors).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('tries a refused subscribe again alone, without dropping the connection or the others', async () => {
+    sockets = [];
+    requests.length = 0;
+    const client = new RowcastClient({ url });
+    try {
+      const other = record(client, {});
+      await other.live();
+      const limited = record(client, { tables: ['limited'] });
+      await limited.live();
+      expect(limited.errors).toEqual([expect.objectContaining({ code: 'RATE_LIMITED', fatal: false })]);
+      expect(requests.filter((r) => r.tables?.[0] === 'limited')).toHaveLength(2);
+      expect(sockets).toHaveLength(1); // the same connection
+      expect(other.statuses).toEqual(['connecting', 'live']);
     } finally {
       client.close();
     }
