@@ -151,15 +151,14 @@ export class RabbitMqTransport implements SinkTransport {
     if (this.connection.ready || !this.failFast) return undefined;
     if (this.connectionError === undefined) {
       let timer: NodeJS.Timeout | undefined;
-      let wake: (() => void) | undefined;
+      let wake = () => {};
       await new Promise<void>((resolve) => {
         wake = resolve;
-        timer = setTimeout(resolve, this.timeoutMs);
-        this.outcome.once('outcome', resolve);
-      }).finally(() => {
-        clearTimeout(timer);
-        this.outcome.off('outcome', wake!);
+        timer = setTimeout(wake, this.timeoutMs);
+        this.outcome.once('outcome', wake);
       });
+      clearTimeout(timer);
+      this.outcome.off('outcome', wake);
       if (this.connection.ready) return undefined;
     }
     return this.connectionError === undefined ? this.timeoutReason() : `cannot connect: ${this.connectionError}`;
