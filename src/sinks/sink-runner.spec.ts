@@ -72,6 +72,7 @@ class FakeContext implements RunnerContext {
       position: 0n,
       lastError: null,
       lastErrorAt: null,
+      recoveredAt: null,
       owner: OWNER,
       revision: 1,
       createdAt: now,
@@ -93,6 +94,7 @@ class FakeContext implements RunnerContext {
           position: checkpoint.position,
           state: keepPaused ? 'paused' : checkpoint.state,
           lastError: checkpoint.lastError ?? this.sink.lastError,
+          recoveredAt: checkpoint.lastError !== null ? null : checkpoint.recovered && this.sink.lastError ? (this.sink.recoveredAt ?? new Date()) : this.sink.recoveredAt,
         });
         return true;
       },
@@ -155,6 +157,7 @@ describe('SinkRunner', () => {
     expect(at[2] - at[1]).toBeGreaterThanOrEqual(79);
     expect(context.sink.state).toBe('active');
     expect(context.sink.lastError).toBe('notification 2: refused 2'); // kept after recovery
+    expect(context.sink.recoveredAt).toBeInstanceOf(Date); // and said to be history
     expect(context.deadLetters).toEqual([]);
   });
 
@@ -181,6 +184,7 @@ describe('SinkRunner', () => {
     await waitFor(() => context.sink.state === 'paused', { what: 'the sink paused' });
     expect(context.sink.position).toBe(1n);
     expect(context.sink.lastError).toMatch(/^notification 2: refused 2 \(gave up after 1 attempts; paused\)/);
+    expect(context.sink.recoveredAt).toBeNull(); // the error is current
     const sent = context.transportUsed.sends.length;
     context.append(4, 4);
     await new Promise((resolve) => setImmediate(resolve));

@@ -186,7 +186,7 @@ export class SinkRunner {
     if (purged <= sink.position) return false;
     const lost = `notifications ${sink.position + 1n}–${purged} were deleted by retention (RETENTION_DAYS) before this sink delivered them`;
     this.context.logger.warn(`sink ${sink.name}: ${lost}`);
-    await this.checkpoint(sink, { position: purged, state: 'failing', lastError: lost, attempts: [] });
+    await this.checkpoint(sink, { position: purged, state: 'failing', lastError: lost, recovered: false, attempts: [] });
     return true;
   }
 
@@ -258,9 +258,12 @@ export class SinkRunner {
     let index = 0;
     let pending: DeliveryAttempt[] = [];
     let lastCheckpoint = Date.now();
+    /** The receiver confirmed something since the last error written: that error is history. */
+    let recovered = false;
     const checkpoint = async (state: Sink['state'], lastError: string | null) => {
-      await this.checkpoint(sink, { position: options.redelivery ? sink.position : position, state, lastError, attempts: pending });
+      await this.checkpoint(sink, { position: options.redelivery ? sink.position : position, state, lastError, recovered, attempts: pending });
       pending = [];
+      if (lastError !== null) recovered = false;
       lastCheckpoint = Date.now();
       if (!options.redelivery) this.stats.position = sink.position = position;
     };
@@ -280,6 +283,7 @@ export class SinkRunner {
         pending.push(...(result.attempts ?? []));
         this.stats.delivered += result.confirmed;
         if (result.confirmed > 0) {
+          recovered = true;
           index += result.confirmed;
           position = BigInt(notifications[index - 1].id);
           attempt = 1;

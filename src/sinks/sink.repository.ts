@@ -16,6 +16,7 @@ interface SinkRow {
   position: string;
   last_error: string | null;
   last_error_at: Date | null;
+  recovered_at: Date | null;
   owner: string | null;
   revision: number;
   created_at: Date;
@@ -30,6 +31,8 @@ export interface NewSink {
   secrets: Sink['secrets'];
   onExhausted: ExhaustedAction;
   position: bigint;
+  /** Why its destination could not be readied (the sink starts `failing`), if it could not. */
+  lastError: string | null;
 }
 
 export type SinkChanges = Partial<Pick<Sink, 'name' | 'filter' | 'config' | 'secrets' | 'state' | 'onExhausted'>>;
@@ -39,6 +42,8 @@ export interface Checkpoint {
   position: bigint;
   state: SinkState;
   lastError: string | null;
+  /** The receiver confirmed a send since the last error was written: that error is history now. */
+  recovered: boolean;
   attempts: readonly DeliveryAttempt[];
 }
 
@@ -69,9 +74,10 @@ export class SinkRepository {
 
   async create(sink: NewSink): Promise<Sink> {
     const [row] = await this.rows<SinkRow>(
-      `INSERT INTO sinks (kind, name, filter, config, secrets, on_exhausted, position)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-      [sink.kind, sink.name, sink.filter, sink.config, sink.secrets, sink.onExhausted, sink.position.toString()],
+      `INSERT INTO sinks (kind, name, filter, config, secrets, on_exhausted, position, state, last_error, last_error_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'active' ELSE 'failing' END, $8, CASE WHEN $8 IS NULL THEN NULL ELSE now() END)
+       RETURNING *`,
+      [sink.kind, sink.name, sink.filter, sink.config, sink.secrets, sink.onExhausted, sink.position.toString(), sink.lastError],
     );
     return toSink(row);
   }
@@ -145,7 +151,10 @@ export class SinkRepository {
            position = $3,
            state = CASE WHEN state = 'paused' AND $4 <> 'paused' THEN state ELSE $4 END,
            last_error = coalesce($5, last_error),
-           last_error_at = CASE WHEN $5 IS NULL THEN last_error_at ELSE now() END
+           last_error_at = CASE WHEN $5 IS NULL THEN last_error_at ELSE now() END,
+           recovered_at = CASE WHEN $5 IS NOT NULL THEN NULL
+                               WHEN $13 AND last_error IS NOT NULL THEN coalesce(recovered_at, now())
+                               ELSE recovered_at END
          WHERE id = $1 AND owner = $2 AND revision = $12
          RETURNING id),
        recorded AS (
@@ -167,6 +176,7 @@ export class SinkRepository {
         attempts.map((a) => a.delivered),
         attempts.map((a) => a.detail),
         revision,
+        checkpoint.recovered,
       ],
     );
     return row.owned;
@@ -261,6 +271,7 @@ function toSink(row: SinkRow): Sink {
     position: BigInt(row.position),
     lastError: row.last_error,
     lastErrorAt: row.last_error_at,
+    recoveredAt: row.recovered_at,
     owner: row.owner,
     revision: row.revision,
     createdAt: row.created_at,

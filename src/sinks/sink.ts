@@ -30,6 +30,8 @@ export interface SinkOf<K extends SinkKind, Config, Secrets> {
   position: bigint;
   lastError: string | null;
   lastErrorAt: Date | null;
+  /** When delivery succeeded again after `lastError`; null while that error is current. */
+  recoveredAt: Date | null;
   /** Holder of the lease: the instance delivering it. */
   owner: string | null;
   /** Counts moves of the position through the API (see the Sinks migration). */

@@ -27,7 +27,7 @@ export class SinksController {
   @Post()
   @HttpCode(HttpStatus.CREATED)
   @ApiSinkResponse(HttpStatus.CREATED, { created: true })
-  @ApiErrors(400, 409, 413)
+  @ApiErrors(400, 409, 413, 422)
   create(@Body() dto: CreateSinkDto): Promise<SinkView> {
     return this.service.create(dto);
   }
@@ -50,7 +50,7 @@ export class SinksController {
   /** Change a sink's settings (under its kind's name), filter or name, or pause it (`paused: true`) */
   @Patch(':id')
   @ApiSinkResponse(HttpStatus.OK)
-  @ApiErrors(400, 404, 409, 413)
+  @ApiErrors(400, 404, 409, 413, 422)
   update(@UuidParam('id') id: string, @Body() dto: UpdateSinkDto): Promise<SinkView> {
     return this.service.update(id, undefined, dto);
   }

@@ -21,6 +21,11 @@ export class SinkTargetRefused extends DomainError {
   }
 }
 
+/** A sink's destination answered no when it was readied (a NATS stream that captures other subjects). */
+export class SinkDestinationRefused extends DomainError {
+  readonly kind = 'unprocessable';
+}
+
 export class BadSinkRequest extends DomainError {
   readonly kind = 'bad_request';
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { PG, postgresError } from '../common/errors/postgres-error.js';
 import { AppConfig } from '../config/config.js';
@@ -8,11 +8,12 @@ import { NotificationFilterDto } from '../events/notification-filter.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { driverFor, type SinkView } from './drivers/sink-drivers.js';
 import { rotatedSecrets } from './drivers/webhook.driver.js';
-import { asSinkCreation, CreatedWebhookDto, CreateSinkDto, CreateWebhookDto, DeadLetterDto, DeliveryAttemptDto, RedeliverDto, RedeliveryDto, RotatedSecretDto, UpdateSinkDto } from './dto/sink.dto.js';
-import { Sink, SINK_KINDS, SinkKind } from './sink.js';
+import { asSinkCreation, missingSettings, CreatedWebhookDto, CreateSinkDto, CreateWebhookDto, DeadLetterDto, DeliveryAttemptDto, RedeliverDto, RedeliveryDto, RotatedSecretDto, UpdateSinkDto } from './dto/sink.dto.js';
+import { type ExhaustedAction, Sink, SINK_KINDS, SinkKind } from './sink.js';
+import type { StoredSettings } from './drivers/sink-driver.js';
 import { SinkChanges, SinkRepository } from './sink.repository.js';
 import { SinkEngine } from './sink-engine.service.js';
-import { BadSinkRequest, PositionUnavailable, SinkNameTaken, SinkNotFound } from './sinks.errors.js';
+import { BadSinkRequest, SinkDestinationRefused, PositionUnavailable, SinkNameTaken, SinkNotFound } from './sinks.errors.js';
 
 type SinkOfKind<K extends SinkKind> = Extract<Sink, { kind: K }>;
 type ViewOfKind<K extends SinkKind> = Extract<SinkView, { kind: K }>;
@@ -24,6 +25,8 @@ type ViewOfKind<K extends SinkKind> = Extract<SinkView, { kind: K }>;
  */
 @Injectable()
 export class SinksService {
+  private readonly logger = new Logger(SinksService.name);
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: SinkRepository,
@@ -32,16 +35,30 @@ export class SinksService {
     private readonly tables: TableCatalog,
   ) {}
 
-  /** A new sink; its creation response may show something once (a webhook's signing secret). */
+  /**
+   * A new sink; its creation response may show something once (a webhook's signing secret). Its
+   * destination is readied first (a NATS stream): refused, no sink; unreachable, a `failing` one.
+   */
   async create(dto: CreateSinkDto): Promise<SinkView & { secret?: string }> {
+    checkOnExhausted(dto.onExhausted, dto.kind);
     const settings = settingsOf(dto, dto.kind, 'create');
-    if (!settings) throw new BadSinkRequest(`${dto.kind} must be an object of ${dto.kind} settings (required for kind ${dto.kind})`);
+    if (!settings) throw new BadSinkRequest(missingSettings(dto.kind));
     const { config, secrets, shownOnce } = await driverFor(dto.kind).configure(settings, this.config.sinks);
     await this.tables.check(dto.tables, dto.events);
     const name = dto.name ?? `${dto.kind}-${randomBytes(4).toString('hex')}`;
     const position = await this.startPosition(dto.from);
+    const unreachable = await this.prepare(dto.kind, { config, secrets });
     try {
-      const sink = await this.repository.create({ kind: dto.kind, name, filter: filterOf(dto), config, secrets, onExhausted: dto.onExhausted ?? 'dead-letter', position });
+      const sink = await this.repository.create({
+        kind: dto.kind,
+        name,
+        filter: filterOf(dto),
+        config,
+        secrets,
+        onExhausted: dto.onExhausted ?? 'dead-letter',
+        position,
+        lastError: unreachable ?? null,
+      });
       this.engine.changed(sink.id);
       return { ...toDto(sink), ...shownOnce };
     } catch (error) {
@@ -65,6 +82,7 @@ export class SinksService {
 
   async update<K extends SinkKind>(id: string, kind: K | undefined, dto: UpdateSinkDto): Promise<ViewOfKind<K>> {
     const sink = await this.find(id, kind);
+    checkOnExhausted(dto.onExhausted, sink.kind);
     await this.tables.check(dto.tables, dto.events);
     const changes: SinkChanges = {};
     if (dto.name !== undefined) changes.name = dto.name;
@@ -74,12 +92,17 @@ export class SinksService {
         if (dto[field] === null) delete filter[field];
         else if (dto[field] !== undefined) filter[field] = dto[field];
       }
-      changes.filter = filter as NotificationFilterDto;
+      changes.filter = filterOf(filter);
     }
     if (dto.paused !== undefined) changes.state = dto.paused ? 'paused' : 'active';
     if (dto.onExhausted !== undefined) changes.onExhausted = dto.onExhausted;
     const settings = settingsOf(dto, sink.kind, 'update');
-    if (settings !== undefined) Object.assign(changes, await driverFor(sink.kind).reconfigure(sink, settings, this.config.sinks));
+    if (settings !== undefined) {
+      const stored = await driverFor(sink.kind).reconfigure(sink, settings, this.config.sinks);
+      // Unreachable now: delivery readies it once it can, and says so in the sink's lastError meanwhile.
+      await this.prepare(sink.kind, stored);
+      Object.assign(changes, stored);
+    }
     return toDto(await this.change(sink, changes)) as ViewOfKind<K>;
   }
 
@@ -146,6 +169,16 @@ export class SinksService {
     }
   }
 
+  /**
+   * Readies a sink's destination, when its kind has one to ready: a destination that answers no
+   * refuses the request (422, naming why); returns why it could not be reached, if it could not.
+   */
+  private async prepare(kind: SinkKind, settings: StoredSettings<Sink>): Promise<string | undefined> {
+    const outcome = await driverFor(kind).prepare?.(settings, this.config.sinks, this.logger);
+    if (outcome?.refused) throw new SinkDestinationRefused(`the ${kind} server refused to ready this sink's destination: ${outcome.refused}`);
+    return outcome?.unreachable;
+  }
+
   /** The sink `id`; with `kind`, only a sink of that kind (the route's). */
   private async find<K extends SinkKind>(id: string, kind?: K): Promise<SinkOfKind<K>> {
     const sink = await this.repository.get(id);
@@ -179,15 +212,24 @@ function settingsOf(dto: Partial<Record<SinkKind, object>>, kind: SinkKind, use:
   return dto[kind];
 }
 
+/** The filter a sink stores: `where: {}` asks nothing of a row, so it is stored as no `where` at all. */
 function filterOf(dto: NotificationFilterDto): NotificationFilterDto {
   const filter: NotificationFilterDto = {};
   if (dto.events !== undefined) filter.events = dto.events;
   if (dto.tables !== undefined) filter.tables = dto.tables;
-  if (dto.where !== undefined) filter.where = dto.where;
+  if (dto.where !== undefined && dto.where !== null && Object.keys(dto.where).length > 0) filter.where = dto.where;
   return filter;
 }
 
+/** `onExhausted` means something only for kinds whose retries end. */
+function checkOnExhausted(onExhausted: ExhaustedAction | undefined, kind: SinkKind): void {
+  if (onExhausted !== undefined && !driverFor(kind).givesUp) {
+    throw new BadSinkRequest(`onExhausted does not apply to ${kind} sinks: they retry a notification until it is delivered, and never give up on it`);
+  }
+}
+
 function toDto(sink: Sink): SinkView {
+  const driver = driverFor(sink.kind);
   return {
     id: sink.id,
     kind: sink.kind,
@@ -195,12 +237,13 @@ function toDto(sink: Sink): SinkView {
     events: sink.filter.events ?? null,
     tables: sink.filter.tables ?? null,
     where: sink.filter.where ?? null,
-    ...driverFor(sink.kind).view(sink),
+    ...driver.view(sink),
     state: sink.state,
-    onExhausted: sink.onExhausted,
+    onExhausted: driver.givesUp ? sink.onExhausted : null,
     position: sink.position.toString(),
     lastError: sink.lastError,
     lastErrorAt: sink.lastErrorAt,
+    recoveredAt: sink.recoveredAt,
     createdAt: sink.createdAt,
     updatedAt: sink.updatedAt,
   } as SinkView;

@@ -154,6 +154,42 @@ describe('NatsTransport', () => {
     }
   }, 60_000);
 
+  it('as a sink: its stream is there when POST /sinks answers, for a consumer made at once; a stream that cannot serve it is a 422', async () => {
+    const { stream, subjectPrefix } = names('created');
+    const t = await createTestApp();
+    try {
+      const created = await t.http.post('/sinks').send({ kind: 'nats', name: 'ready', nats: { servers: [NATS_URL], subjectPrefix, stream } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      expect(created.body).toMatchObject({ state: 'active', lastError: null });
+      // What a consumer does first, before a single notification was delivered.
+      const consumer = await jsm.consumers.add(stream, { durable_name: 'first', filter_subject: `${subjectPrefix}.>` });
+      expect(consumer.stream_name).toBe(stream);
+      expect((await jsm.streams.info(stream)).config.subjects).toEqual([`${subjectPrefix}.>`]);
+
+      // A changed prefix is readied too: the existing stream does not capture it, so the change is refused.
+      const moved = await t.http.patch(`/sinks/${created.body.id}`).send({ nats: { subjectPrefix: `${subjectPrefix}-moved` } });
+      expect(moved.status).toBe(422);
+      expect(moved.body.message).toBe(
+        `the nats server refused to ready this sink's destination: stream ${stream} does not capture ${subjectPrefix}-moved.> (its subjects: ${subjectPrefix}.>)`,
+      );
+      expect((await t.http.get(`/sinks/${created.body.id}`)).body.settings.subjectPrefix).toBe(subjectPrefix);
+
+      // Another sink on the same stream name with a prefix it does not capture: refused, not created.
+      const other = await t.http.post('/sinks').send({ kind: 'nats', name: 'elsewhere', nats: { servers: [NATS_URL], subjectPrefix: `${subjectPrefix}-b`, stream } });
+      expect(other.status).toBe(422);
+      expect(other.body.message).toMatch(new RegExp(`^the nats server refused to ready this sink's destination: stream ${stream} does not capture`));
+      expect(((await t.http.get('/sinks')).body as { name: string }[]).map((sink) => sink.name)).toEqual(['ready']);
+
+      // A server that cannot be reached: the sink is created failing, saying why; delivery makes the stream later.
+      const unreachable = await t.http.post('/sinks').send({ kind: 'nats', name: 'nowhere', nats: { servers: ['nats://127.0.0.1:1'] } });
+      expect(unreachable.status).toBe(201);
+      expect(unreachable.body).toMatchObject({ state: 'failing', lastError: 'cannot connect: connection refused', recoveredAt: null });
+      expect(unreachable.body.lastErrorAt).toBeTruthy();
+    } finally {
+      await t.close();
+    }
+  });
+
   it('publishes 1,000 messages in order, each with its id, headers and body', async () => {
     const { stream, subjectPrefix } = names('all');
     const sut = createTransport({ servers: [NATS_URL], stream, subjectPrefix });

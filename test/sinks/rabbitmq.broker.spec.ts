@@ -154,19 +154,19 @@ describe('RabbitMqTransport', () => {
     expect(firstSeen).toEqual(messages.map((m) => m.id));
   }, 120_000);
 
-  it('resolves with an error within its timeout when the broker is unreachable, without showing the password', async () => {
+  it('says at once that an unreachable broker refused the connection, without showing the password', async () => {
     const password = 's3cret-Pa55';
     const logger = new CapturingLogger();
-    const sut = new RabbitMqTransport({ url: `amqp://rowcast:${password}@127.0.0.1:1`, exchange: `${RUN}-unreachable`, timeoutMs: 1_500 }, logger);
+    const sut = new RabbitMqTransport({ url: `amqp://rowcast:${password}@127.0.0.1:1`, exchange: `${RUN}-unreachable`, timeoutMs: 5_000 }, logger);
     try {
-      const started = performance.now();
-      const result = await sut.send(sinkMessages(3));
-      const elapsed = performance.now() - started;
+      for (let send = 0; send < 2; send++) {
+        const started = performance.now();
+        const result = await sut.send(sinkMessages(3));
+        const elapsed = performance.now() - started;
 
-      expect(result.confirmed).toBe(0);
-      expect(result.error).toMatch(/timed out after 1500 ms/);
-      expect(elapsed).toBeLessThan(1_500 + 1_000);
-      expect(result.error).not.toContain(password);
+        expect(result).toEqual({ confirmed: 0, error: 'cannot connect: connection refused' });
+        expect(elapsed).toBeLessThan(2_500); // not the 5 s timeout
+      }
       expect(logger.lines.join('\n')).toContain('amqp://rowcast:***@127.0.0.1:1');
       expect(logger.lines.join('\n')).not.toContain(password);
     } finally {
@@ -174,6 +174,47 @@ describe('RabbitMqTransport', () => {
     }
     await expect(sut.send(sinkMessages(1))).resolves.toEqual({ confirmed: 0, error: 'transport is closed' });
   });
+
+  it('says at once that the broker refused the login, in words without `undefined`', async () => {
+    const sut = new RabbitMqTransport({ url: RABBITMQ_URL.replace(/:[^:@/]*@/, ':wrong-Pa55@'), exchange: `${RUN}-refused`, timeoutMs: 10_000 }, new CapturingLogger());
+    try {
+      for (let send = 0; send < 2; send++) {
+        const started = performance.now();
+        const result = await sut.send(sinkMessages(2));
+        expect(performance.now() - started).toBeLessThan(5_000); // well before the 10 s timeout
+        expect(result.confirmed).toBe(0);
+        expect(result.error).toMatch(/^cannot connect: login refused \(ACCESS_REFUSED - Login was refused/);
+        expect(result.error).not.toContain('undefined');
+        expect(result.error).not.toContain('wrong-Pa55');
+      }
+    } finally {
+      await sut.close();
+    }
+  });
+
+  it('as a sink with a wrong password: failing, with the login refused as its lastError, right after its first attempt', async () => {
+    const t = await createTestApp({ env: { SINK_LEASE_MS: '1000' } });
+    try {
+      const url = RABBITMQ_URL.replace(/:[^:@/]*@/, ':wrong-Pa55@');
+      const created = await t.http.post('/sinks').send({ kind: 'rabbitmq', name: 'refused', rabbitmq: { url, exchange: `${RUN}-refused-sink` } }).expect(201);
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('REFUSED-1')`);
+      // The transport's timeout is 10 s: a sink that says so in 5 s did not wait for it.
+      const failing = await waitFor(
+        async () => {
+          const body = (await t.http.get(`/sinks/${created.body.id}`)).body as { state: string; lastError: string | null; lastErrorAt: string | null; recoveredAt: string | null };
+          return body.state === 'failing' ? body : undefined;
+        },
+        { timeout: 5_000, what: 'the sink failing' },
+      );
+      expect(failing.lastError).toMatch(/^notification \d+: cannot connect: login refused \(ACCESS_REFUSED - Login was refused/);
+      expect(failing.lastError).not.toContain('undefined');
+      expect(failing.lastErrorAt).toBeTruthy();
+      expect(failing.recoveredAt).toBeNull();
+      expect(JSON.stringify(failing)).not.toContain('wrong-Pa55');
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
 
   it('as a sink: delivers what its filter matches, in log order, with confirms, across a broker restart', async () => {
     const { exchange, received } = await consume('sink');
@@ -213,10 +254,13 @@ describe('RabbitMqTransport', () => {
       expect(firsts()).toEqual(rows.map((row) => row.id));
       expect(received.every((message) => message.routingKey === 'invoice_items.created')).toBe(true);
       const state = await waitFor(async () => {
-        const body = (await t.http.get(`/sinks/${sink.id}`)).body as { state: string; lastError: string };
+        const body = (await t.http.get(`/sinks/${sink.id}`)).body as { state: string; lastError: string; lastErrorAt: string; recoveredAt: string | null };
         return body.state === 'active' ? body : undefined;
       });
-      expect(state.lastError).toBeTruthy(); // the outage, kept after recovery
+      // The outage, kept after recovery with its time, and said to be over: recovered after it.
+      expect(state.lastError).toBeTruthy();
+      expect(state.recoveredAt).toBeTruthy();
+      expect(Date.parse(state.recoveredAt!)).toBeGreaterThanOrEqual(Date.parse(state.lastErrorAt));
       expect(JSON.stringify(state)).not.toContain('guest:guest');
     } finally {
       await t.close();

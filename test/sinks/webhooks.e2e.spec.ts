@@ -273,7 +273,7 @@ describe('webhooks', () => {
       ['post', '/webhooks/00000000-0000-4000-8000-000000000000/rotate-secret', { overlapSeconds: -1 }, 400, /overlapSeconds must not be less than 0/],
       ['get', '/webhooks/00000000-0000-4000-8000-000000000000/deliveries?limit=0', undefined, 400, /limit must not be less than 1/],
       ['post', '/sinks', { kind: 'kafka' }, 400, /kind must be one of webhook, rabbitmq, nats/],
-      ['post', '/sinks', { kind: 'webhook' }, 400, /^webhook must be an object of webhook settings \(required for kind webhook\)/],
+      ['post', '/sinks', { kind: 'webhook' }, 400, /^webhook must be an object of webhook settings, at least \{"url":"https:.*\} \(required for kind webhook\)$/],
       ['post', '/sinks', { kind: 'webhook', webhook: { url: 'ftp://x' } }, 400, /^webhook.url must be an http/],
       ['post', '/sinks', { kind: 'nats', nats: { servers: ['nats://127.0.0.1:4222'] }, rabbitmq: { url: 'amqp://127.0.0.1' } }, 400, /^rabbitmq settings do not apply to kind nats/],
       ['post', '/sinks', { kind: 'rabbitmq' }, 400, /rabbitmq/],

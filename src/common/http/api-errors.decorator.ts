@@ -9,7 +9,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: 'Not found',
   409: 'Conflicts with existing data',
   413: 'Request body too large',
-  422: 'Valid request that the data refuses: a total out of range, or an invoiceId of no invoice',
+  422: 'Valid request that the data or a destination refuses: a total out of range, an invoiceId of no invoice, a NATS stream that cannot serve a sink',
   429: 'Rate limit reached; Retry-After says when to try again',
   503: 'Not ready',
 };

@@ -266,7 +266,7 @@ function sinkRow(sink) {
   const row = document.createElement('tr');
   row.dataset.sinkId = sink.id;
   const lag = lastId === undefined ? '—' : String(BigInt(lastId) > BigInt(sink.position) ? BigInt(lastId) - BigInt(sink.position) : 0n);
-  const error = cell(sink.lastError ?? '—', 'error');
+  const error = cell(sink.lastError === null ? '—' : sink.recoveredAt ? `${sink.lastError} (recovered ${new Date(sink.recoveredAt).toLocaleString()})` : sink.lastError, 'error');
   if (sink.lastErrorAt) error.title = `at ${new Date(sink.lastErrorAt).toLocaleString()}`;
   row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), cell(lag, 'num lag'), error);
   return row;

@@ -16,10 +16,15 @@ export interface NatsSecrets {
 }
 export type NatsSink = SinkOf<'nats', NatsConfig, NatsSecrets>;
 
+/** How long creating a sink may wait for its server to create or find the stream. */
+const PREPARE_TIMEOUT_MS = 5_000;
+
 /** NATS JetStream: subjects `<subjectPrefix>.<table>.<op>`, advanced on the stream's PubAck. */
 export const natsDriver: SinkDriver<NatsSink, NatsSettingsDto, NatsSettingsChangesDto, NatsSinkDto> = {
   kind: 'nats',
   dto: { create: NatsSettingsDto, update: NatsSettingsChangesDto, sink: NatsSinkDto },
+  minimalSettings: { servers: ['nats://127.0.0.1:4222'] },
+  givesUp: false,
   // Pipelined: a larger window keeps more publishes waiting for their acks at once.
   sendSize: 1000,
 
@@ -42,6 +47,15 @@ export const natsDriver: SinkDriver<NatsSink, NatsSettingsDto, NatsSettingsChang
       },
       config,
     );
+  },
+
+  async prepare(settings, _config, logger) {
+    const transport = new NatsTransport({ ...settings.config, ...settings.secrets, timeoutMs: PREPARE_TIMEOUT_MS }, logger);
+    try {
+      return await transport.prepare();
+    } finally {
+      await transport.close();
+    }
   },
 
   view: (sink) => ({ settings: { ...sink.config } }),

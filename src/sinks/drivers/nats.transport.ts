@@ -143,6 +143,29 @@ export class NatsTransport implements SinkTransport {
     }
   }
 
+  /**
+   * Connects and creates or checks the stream, as the first send would, so that it is there before
+   * anything is sent (a consumer can be made on it at once). `unreachable`: the server could not be
+   * reached (or did not answer in time); `refused`: it answered no (credentials, the stream's subjects,
+   * no JetStream).
+   */
+  async prepare(): Promise<{ unreachable?: string; refused?: string }> {
+    const deadline = Date.now() + this.timeoutMs;
+    let session: Session;
+    try {
+      session = await before(deadline, this.connect());
+    } catch (error) {
+      const refused = error instanceof errors.AuthorizationError || error instanceof errors.UserAuthenticationExpiredError;
+      return refused ? { refused: `cannot connect: ${this.describe(error)}` } : { unreachable: this.describe(error) };
+    }
+    try {
+      await before(deadline, this.checkStream(session.jsm));
+      return {};
+    } catch (error) {
+      return error instanceof errors.TimeoutError ? { unreachable: this.describe(error) } : { refused: this.describe(error) };
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;

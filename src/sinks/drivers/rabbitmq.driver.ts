@@ -18,6 +18,8 @@ export type RabbitMqSink = SinkOf<'rabbitmq', RabbitMqConfig, RabbitMqSecrets>;
 export const rabbitMqDriver: SinkDriver<RabbitMqSink, RabbitMqSettingsDto, RabbitMqSettingsChangesDto, RabbitMqSinkDto> = {
   kind: 'rabbitmq',
   dto: { create: RabbitMqSettingsDto, update: RabbitMqSettingsChangesDto, sink: RabbitMqSinkDto },
+  minimalSettings: { url: 'amqp://user:password@127.0.0.1:5672' },
+  givesUp: false,
   // Pipelined: a larger window keeps more publishes waiting for their confirms at once.
   sendSize: 1000,
 

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { AMQPError, Connection, Envelope, Publisher } from 'rabbitmq-client';
+import { EventEmitter } from 'node:events';
+import { AMQPConnectionError, AMQPError, Connection, Envelope, Publisher } from 'rabbitmq-client';
 import { SendResult, SinkMessage, SinkTransport } from '../sink-transport.js';
 
 export interface RabbitMqSinkConfig {
@@ -45,6 +46,13 @@ export class RabbitMqTransport implements SinkTransport {
   private readonly where: string;
   /** Why the connection is down or blocked, while it is: a timed-out send says so. */
   private connectionError: string | undefined;
+  /**
+   * Whether a send should say at once that the broker cannot be used rather than wait for it: until
+   * the connection first opens, and while the broker refuses the login (retrying will not fix it).
+   */
+  private failFast = true;
+  /** Wakes a send waiting for the connection's first outcome. */
+  private readonly outcome = new EventEmitter();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -70,12 +78,16 @@ export class RabbitMqTransport implements SinkTransport {
     }
     this.connection.on('connection', () => {
       this.connectionError = undefined;
+      this.failFast = false;
+      this.outcome.emit('outcome');
       this.logger.log(`connected to ${this.where}`);
     });
     // Without a listener an 'error' event would crash the process. The library emits only the
     // first error of a series of failed reconnects, so this does not flood the log.
     this.connection.on('error', (error: unknown) => {
-      this.connectionError = reason(error);
+      this.connectionError = connectionFailure(error);
+      if (refusal(error)) this.failFast = true;
+      this.outcome.emit('outcome');
       this.logger.warn(`${this.where}: ${this.connectionError}`);
     });
     // A blocked broker (low on memory or disk) holds publishes back: sends time out until it unblocks.
@@ -101,6 +113,8 @@ export class RabbitMqTransport implements SinkTransport {
    */
   async send(messages: readonly SinkMessage[]): Promise<SendResult> {
     if (this.closing) return { confirmed: 0, error: 'transport is closed' };
+    const down = await this.unusable();
+    if (down !== undefined) return { confirmed: 0, error: down };
     const outcomes = messages.map((message) =>
       this.publisher.send(this.envelope(message), Buffer.from(message.body, 'utf8')).then(
         () => undefined,
@@ -126,6 +140,28 @@ export class RabbitMqTransport implements SinkTransport {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Why a send cannot go out now, when the connection says so: it has never opened (the attempt
+   * under way is waited for) or the broker refused the login. Publishes are not queued meanwhile.
+   * Once connected, an outage is waited out by each send, up to its timeout, as the library reconnects.
+   */
+  private async unusable(): Promise<string | undefined> {
+    if (this.connection.ready || !this.failFast) return undefined;
+    if (this.connectionError === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      let wake = () => {};
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(wake, this.timeoutMs);
+        this.outcome.once('outcome', wake);
+      });
+      clearTimeout(timer);
+      this.outcome.off('outcome', wake);
+      if (this.connection.ready) return undefined;
+    }
+    return this.connectionError === undefined ? this.timeoutReason() : `cannot connect: ${this.connectionError}`;
   }
 
   /** Closes the publisher's channel and the connection; a broker that does not answer is cut off. */
@@ -175,4 +211,20 @@ export class RabbitMqTransport implements SinkTransport {
 
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The broker said no to this connection's credentials or vhost: it will say so again. */
+function refusal(error: unknown): boolean {
+  return error instanceof AMQPConnectionError && (error.code === 'ACCESS_REFUSED' || error.code === 'NOT_ALLOWED');
+}
+
+/** Why the connection failed, in a few words; the library's text names a method it does not know as `undefined: `. */
+function connectionFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  const text = reason(error).replace(/^undefined: /, '');
+  if (code === 'ACCESS_REFUSED') return `login refused (${text})`;
+  if (code === 'NOT_ALLOWED') return `access refused (${text})`;
+  return text;
 }

@@ -28,6 +28,10 @@ export interface SinkDriver<S extends Sink = Sink, Create = object, Update = obj
     /** The creation response, when it shows more than `sink` (what `configure` shows once). */
     created?: Type<View>;
   };
+  /** The smallest settings a sink of this kind takes, for a message that says they are missing. */
+  readonly minimalSettings: Record<string, unknown>;
+  /** Whether a notification is ever given up on (its retries end): only then does `onExhausted` apply. */
+  readonly givesUp: boolean;
   /** Messages handed to the transport per send (a webhook posts them in turn; a broker pipelines them). */
   readonly sendSize: number;
   /**
@@ -37,6 +41,12 @@ export interface SinkDriver<S extends Sink = Sink, Create = object, Update = obj
   configure(settings: Create, config: SinksConfig): Promise<StoredSettings<S> & { shownOnce?: { secret: string } }>;
   /** An existing sink's stored settings after a change (fields absent from `changes` stay as they are). */
   reconfigure(sink: S, changes: Update, config: SinksConfig): Promise<StoredSettings<S>>;
+  /**
+   * Readies the destination of a sink about to be created or given new settings, when the kind has
+   * something to ready (a NATS stream). `refused`: the destination answered no, and the request is
+   * refused; `unreachable`: it could not be reached, and delivery readies it once it can.
+   */
+  prepare?(settings: StoredSettings<S>, config: SinksConfig, logger: Logger): Promise<{ unreachable?: string; refused?: string }>;
   /** What the API shows of this kind: its settings without credentials, and fields only this kind has. */
   view(sink: S): Omit<View, keyof SinkFieldsDto>;
   /** A connection to the sink's destination, as the sink is now. */

@@ -39,6 +39,8 @@ export function rotatedSecrets(secrets: WebhookSecrets, overlapSeconds: number):
 export const webhookDriver: SinkDriver<WebhookSink, WebhookSettingsDto, WebhookSettingsChangesDto, WebhookSinkDto> = {
   kind: 'webhook',
   dto: { create: WebhookSettingsDto, update: WebhookSettingsChangesDto, sink: WebhookSinkDto, created: CreatedWebhookDto },
+  minimalSettings: { url: 'https://receiver.example.com/hooks' },
+  givesUp: true,
   // Posted one by one: the runner looks for changes between sends.
   sendSize: 100,
 

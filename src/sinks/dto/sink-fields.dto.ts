@@ -15,15 +15,22 @@ export abstract class SinkFieldsDto {
   where: Record<string, string | number | boolean | null> | null;
   @ApiProperty({ enum: SINK_STATES })
   state: SinkState;
-  /** After the last retry of a notification (webhooks; brokers retry without end): dead-letter it, or pause. */
-  @ApiProperty({ enum: EXHAUSTED_ACTIONS })
-  onExhausted: ExhaustedAction;
+  /** After the last retry of a notification: dead-letter it, or pause. Null for brokers: their retries never end. */
+  @ApiProperty({ enum: EXHAUSTED_ACTIONS, nullable: true })
+  onExhausted: ExhaustedAction | null;
   /** The last notification id delivered or passed over. @example "1042" */
   position: string;
-  /** The most recent failure (kept after delivery recovers; see lastErrorAt), null if none yet. */
+  /**
+   * The most recent failure, null if none yet. It is kept after delivery recovers: it is current
+   * while `recoveredAt` is null, history once `recoveredAt` is set.
+   */
   lastError: string | null;
+  /** When `lastError` happened. */
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   lastErrorAt: Date | null;
+  /** When delivery succeeded again after `lastError`; null while that error is current (or there is none). */
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  recoveredAt: Date | null;
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt: Date;
   @ApiProperty({ type: String, format: 'date-time' })

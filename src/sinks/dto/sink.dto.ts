@@ -37,11 +37,16 @@ function KindSettings(kind: SinkKind, use: 'create' | 'update'): PropertyDecorat
   const required = use === 'create' ? ` (required for kind ${kind})` : '';
   return applyDecorators(
     ValidateIf((dto: Partial<Record<SinkKind | 'kind', unknown>>) => (use === 'create' && dto.kind === kind) || dto[kind] !== undefined),
-    IsObject({ message: `${kind} must be an object of ${kind} settings${required}` }),
+    IsObject({ message: use === 'create' ? missingSettings(kind) : `${kind} must be an object of ${kind} settings` }),
     ValidateNested(),
     Type(type),
     ApiPropertyOptional({ type, description: `The settings of a ${kind} sink${required}.` }),
   );
+}
+
+/** A creation without its kind's settings: what the smallest ones look like (the rest have defaults). */
+export function missingSettings(kind: SinkKind): string {
+  return `${kind} must be an object of ${kind} settings, at least ${JSON.stringify(driverFor(kind).minimalSettings)} (required for kind ${kind})`;
 }
 
 /** Fields every sink has, on creation. */
@@ -60,7 +65,7 @@ class NewSinkFields extends NotificationFilterDto {
   @ApiPropertyOptional({ example: 'now' })
   from?: string;
 
-  /** After the last retry of a notification (webhooks; brokers retry without end): dead-letter it and go on (default), or pause at it. */
+  /** After the last retry of a notification: dead-letter it and go on (default), or pause at it. Webhooks only: brokers retry without end. */
   @OnExhausted()
   onExhausted?: ExhaustedAction;
 }
