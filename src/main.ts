@@ -41,6 +41,10 @@ async function bootstrap(): Promise<void> {
 
 async function stopDatabase(database: ResolvedDatabase, log: pino.Logger): Promise<void> {
   if (!database.embedded) return;
+  if (!database.startedHere) {
+    log.info('app closed; the embedded PostgreSQL was started by another process (npm run db) and keeps running');
+    return;
+  }
   log.info('app closed; stopping the embedded PostgreSQL');
   await database.stop();
   log.info('embedded PostgreSQL stopped');

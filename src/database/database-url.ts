@@ -6,6 +6,8 @@ export const EMBEDDED_DATABASE = 'rowcast';
 export interface ResolvedDatabase {
   url: string;
   embedded: boolean;
+  /** The embedded server was started by this process (not by `npm run db` or another app). */
+  startedHere: boolean;
   /** Stops the embedded server when this process started it; a no-op for DATABASE_URL. */
   stop(): Promise<void>;
 }
@@ -15,8 +17,8 @@ export async function resolveDatabase(
   config: AppConfig,
   options: { keepSignalHandlers?: boolean; onLog?: (line: string) => void } = {},
 ): Promise<ResolvedDatabase> {
-  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => {} };
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, startedHere: false, stop: async () => {} };
   const server = await startEmbeddedPostgres({ dataDir: config.embeddedPgDir, ...options });
   await ensureDatabase(server.adminUrl, EMBEDDED_DATABASE);
-  return { url: server.urlFor(EMBEDDED_DATABASE), embedded: true, stop: () => server.stop() };
+  return { url: server.urlFor(EMBEDDED_DATABASE), embedded: true, startedHere: server.startedHere, stop: () => server.stop() };
 }

@@ -15,7 +15,11 @@ export async function runDatabase(env: NodeJS.ProcessEnv = process.env, out: (li
   }
   const database = await resolveDatabase(config);
   await runMigrations(database.url);
-  out(`embedded PostgreSQL ready (data in ${config.embeddedPgDir}); Ctrl-C stops it`);
+  out(
+    database.startedHere
+      ? `embedded PostgreSQL ready (data in ${config.embeddedPgDir}); Ctrl-C stops it`
+      : `embedded PostgreSQL already running (data in ${config.embeddedPgDir}), started by another process: it keeps running after this ends`,
+  );
   out(`  psql ${database.url}`);
   out('  npm start (in another terminal) uses it; stop the app, write with psql, start it again: nothing is lost');
   return () => database.stop();

@@ -32,6 +32,8 @@ export interface RunningPostgres {
   urlFor(database: string): string;
   /** Stops the server if this process started it. */
   stop(): Promise<void>;
+  /** False when another live process (`npm run db`, another app) started it: it keeps running. */
+  startedHere: boolean;
 }
 
 /**
@@ -89,6 +91,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   return {
     adminUrl: url(port, 'postgres'),
     urlFor: (database) => url(port, database),
+    startedHere: true,
     stop: async () => {
       await server.stop();
       process.removeListener('exit', onExit);
@@ -128,7 +131,7 @@ function url(port: number, database: string): string {
 }
 
 function attach(port: number): RunningPostgres {
-  return { adminUrl: url(port, 'postgres'), urlFor: (database) => url(port, database), stop: async () => {} };
+  return { adminUrl: url(port, 'postgres'), urlFor: (database) => url(port, database), stop: async () => {}, startedHere: false };
 }
 
 let loaded: Promise<EmbeddedPostgresClass> | undefined;
