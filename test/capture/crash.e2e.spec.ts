@@ -106,6 +106,8 @@ describe('PostgreSQL crash-restarted in the middle of a burst', () => {
       `INSERT INTO invoices (invoice_no) SELECT 'CRASH-' || g FROM generate_series(1, 4) g RETURNING id`,
     );
     let crashed = false;
+    // Subscribed before the first item is written: the client is to get every one of them.
+    let socket = await subscribe();
     const writers = invoices.map(async ({ id }) => {
       let client: pg.Client | undefined;
       for (let i = 1; i <= 400; ) {
@@ -125,7 +127,6 @@ describe('PostgreSQL crash-restarted in the middle of a burst', () => {
       }
       await client?.end();
     });
-    let socket = await subscribe();
     await waitFor(() => received.length >= 300, { timeout: 30_000, what: '300 notifications before the crash' });
     await crash();
     crashed = true;
