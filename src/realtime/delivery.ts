@@ -30,7 +30,8 @@ interface Delivered {
   replaying: boolean;
   /** The position the client knows of: its cursor, the last notification sent for it, or a checkpoint. */
   announced: bigint;
-  /** The start of a packet for it alone (packetHead), built once. */
+  /** Its id alone, and the start of a packet for it alone (packetHead): built once, sent often. */
+  readonly ids: readonly string[];
   readonly head: string;
 }
 
@@ -88,7 +89,8 @@ export class Delivery {
     const connection = this.connections.get(socket.id);
     if (!connection) throw new Error(`socket ${socket.id} is not open`);
     const position = since ?? this.live.lastId;
-    const delivered: Delivered = { subscription, position, replaying: false, announced: position, head: packetHead(socket, [subscription.id]) };
+    const ids = [subscription.id];
+    const delivered: Delivered = { subscription, position, replaying: false, announced: position, ids, head: packetHead(socket, ids) };
     connection.subscriptions.set(subscription.id, delivered);
     if (delivered.position < this.live.lastId) {
       delivered.replaying = true;
@@ -122,9 +124,9 @@ export class Delivery {
         const wanting = receivers(connection, notification, id);
         if (!wanting) continue;
         encoded ??= new EncodedNotification(notification);
-        const ids = wanting.map((delivered) => delivered.subscription.id);
         try {
-          encoded.sendTo(connection.socket, ids, wanting.length === 1 ? wanting[0].head : undefined);
+          if (wanting.length === 1) encoded.sendTo(connection.socket, wanting[0].ids, wanting[0].head);
+          else encoded.sendTo(connection.socket, wanting.map((delivered) => delivered.subscription.id));
         } catch (error) {
           // One client's failure is that client's: the others, and the tail, go on.
           this.dropBroken(connection, error);
@@ -183,7 +185,6 @@ export class Delivery {
 
   private replay(connection: Connection, delivered: Delivered): Promise<void> {
     const { socket } = connection;
-    const ids = [delivered.subscription.id];
     const current = () => this.connections.get(socket.id)?.subscriptions.get(delivered.subscription.id) === delivered;
     return replayUntilLive(
       {
@@ -198,7 +199,7 @@ export class Delivery {
         wants: (notification) => current() && delivered.subscription.matches(notification),
         send: (notification) => {
           delivered.announced = BigInt(notification.id);
-          new EncodedNotification(notification).sendTo(socket, ids, delivered.head);
+          new EncodedNotification(notification).sendTo(socket, delivered.ids, delivered.head);
           this.counts.pushed++;
         },
         writable: () => this.writable(connection),

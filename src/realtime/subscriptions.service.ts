@@ -150,10 +150,12 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
   /** What admission needs to know of the log and the catalog: asked only when the request needs it. */
   private async logFacts(request: SubscribeDto): Promise<LogFacts> {
     const facts: LogFacts = { purgedThrough: 0n, newest: this.feed.lastId };
-    const unknown = await this.tables.unknown(request.tables ?? []);
-    if (unknown.length) return { ...facts, unknownNames: new UnknownTables(unknown).message };
-    const unknownEvents = await this.tables.unknownEvents(request.events ?? []);
-    if (unknownEvents.length) return { ...facts, unknownNames: new UnknownEvents(unknownEvents, await this.tables.knownTables()).message };
+    try {
+      await this.tables.check(request.tables, request.events);
+    } catch (error) {
+      if (error instanceof UnknownTables || error instanceof UnknownEvents) return { ...facts, unknownNames: error.message };
+      throw error;
+    }
     if (request.since === undefined) return facts;
     facts.purgedThrough = await this.log.purgedThrough();
     if (BigInt(request.since) > facts.newest) facts.newest = await this.log.lastId();
