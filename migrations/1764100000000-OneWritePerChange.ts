@@ -204,7 +204,7 @@ const WAKE_DRAINER = `
   $fn$`;
 
 /** One generated trigger function per captured table, named after it (and a hash, for long names). */
-const TRIGGER_FUNCTION_NAME = `
+export const TRIGGER_FUNCTION_NAME = `
   CREATE FUNCTION capture.trigger_function_name(tbl regclass) RETURNS text
   LANGUAGE sql STABLE AS $fn$
     SELECT format('capture.%I', 'on_' || left(n.nspname || '.' || c.relname, 40) || '_' || left(md5(n.nspname || '.' || c.relname), 8))
@@ -217,7 +217,7 @@ const TRIGGER_FUNCTION_NAME = `
  * new versions together) and skips rows whose image did not change, or whose watched columns did
  * not (*=: byte-wise, so it works for types without an equality operator, json included).
  */
-const ENABLE = `
+export const ENABLE = `
   CREATE FUNCTION capture.enable(tbl regclass, columns text[] DEFAULT NULL) RETURNS void
   LANGUAGE plpgsql AS $fn$
   DECLARE
@@ -300,7 +300,7 @@ const ENABLE = `
   END
   $fn$`;
 
-const DISABLE = `
+export const DISABLE = `
   CREATE FUNCTION capture.disable(tbl regclass) RETURNS boolean
   LANGUAGE plpgsql AS $fn$
   DECLARE
@@ -327,7 +327,7 @@ const DISABLE = `
   $fn$`;
 
 /** What is under capture: one row per table, with its column filter (NULL: every column). */
-const TABLES_VIEW = `
+export const TABLES_VIEW = `
   CREATE VIEW capture.tables AS
   SELECT n.nspname AS schema_name, c.relname AS table_name,
          nullif((string_to_array(encode(t.tgargs, 'escape'), '\\000'))[1:t.tgnargs], '{}') AS columns
@@ -370,7 +370,7 @@ const BACKLOG = `
  * commits only once the rows are in the log. No rows (and no write) when nothing committed since
  * the cursor. One call, so one round trip and plans cached for the session; see JournalReader.
  */
-const TAKE_BATCH = `
+export const TAKE_BATCH = `
   CREATE FUNCTION capture.take_batch(max_rows int, max_bytes bigint) RETURNS SETOF capture.changes
   LANGUAGE plpgsql AS $fn$
   DECLARE
@@ -466,7 +466,7 @@ const MOVE_CURSOR = `
  * (the view below). The service builds the same from the same columns (notification.mapper.ts);
  * a test holds the two together.
  */
-const PAYLOAD = `
+export const PAYLOAD = `
   CREATE FUNCTION capture.qualified_name(schema_name text, table_name text) RETURNS text
   LANGUAGE sql IMMUTABLE AS $fn$
     SELECT CASE WHEN schema_name = 'public' THEN table_name ELSE schema_name || '.' || table_name END
@@ -496,7 +496,7 @@ const PAYLOAD = `
   $fn$`;
 
 /** The whole log for SQL readers (psql, reports): what REST returns, with the filter columns. */
-const NOTIFICATIONS_VIEW = `
+export const NOTIFICATIONS_VIEW = `
   CREATE VIEW notifications AS
   SELECT id, change_id, event, table_name, entity_id, payload, created_at FROM notifications_legacy
   UNION ALL

@@ -27,7 +27,8 @@ export function compileFilter(filter: NotificationFilter): (notification: Pick<N
     }
     const { payload } = notification;
     if (tables && !tables.has(payload.schema === 'public' ? payload.table : `${payload.schema}.${payload.table}`)) return false;
-    if (where.length) {
+    // A TRUNCATE or a schema change concerns every row: whatever rows a subscriber keeps, it must hear of it.
+    if (where.length && payload.pk !== null) {
       // Deletions have no new row; their old one is what a filter looks at.
       const row = payload.new ?? payload.old;
       if (!row || where.some(([column, value]) => !sameValue(row[column], value))) return false;

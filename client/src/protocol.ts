@@ -3,8 +3,14 @@
  * document (GET /notifications) describe it. A test holds these lists to the AsyncAPI document.
  */
 
-export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE'] as const;
+/**
+ * What a notification tells: a row created, updated or deleted, or, for the whole table, a TRUNCATE
+ * or a change of its schema (SCHEMA_CHANGE; its `schemaChange` says what changed).
+ */
+export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SCHEMA_CHANGE'] as const;
 export type Operation = (typeof OPERATIONS)[number];
+/** The operations about one row; the others are about the whole table. */
+export const ROW_OPERATIONS = ['INSERT', 'UPDATE', 'DELETE'] as const;
 
 /** A notification id as the service gives and takes it: digits, at most 18 (a bigint carried as text). */
 export const NOTIFICATION_ID = /^\d{1,18}$/;
@@ -18,19 +24,46 @@ export const TABLE_PATTERN = new RegExp(`^${NAME}(\\.${NAME})?$`);
 /** A column a `where` filter names. */
 export const COLUMN_PATTERN = new RegExp(`^${NAME}$`);
 
-/** What changed: the row before and after, who changed it, in which transaction. */
+/** A table as capture saw it: its name, its primary key (null: it has none) and its columns. */
+export interface TableShape {
+  schema: string;
+  table: string;
+  /** The primary key's columns; null when the table has none (its notifications' `pk` is then the whole row). */
+  key: string[] | null;
+  columns: { name: string; type: string }[];
+}
+
+/** What a DDL command did to a captured table. */
+export interface SchemaChange {
+  /** The command, e.g. `ALTER TABLE`, `DROP TABLE`. */
+  command: string;
+  before: TableShape;
+  /** null: the table was dropped (and is no longer captured). */
+  after: TableShape | null;
+}
+
+/**
+ * What changed: the row before and after, who changed it, in which transaction. `schema` and
+ * `table` name the table as it was called when the change was made (a rename's SCHEMA_CHANGE still
+ * has the old name; `schemaChange.after` has the new one).
+ */
 export interface NotificationPayload {
   schema: string;
   table: string;
   op: Operation;
-  /** The row's primary key. */
-  pk: Record<string, unknown>;
-  /** The row after the change; null for deletions. */
+  /** The row's primary key (the whole row for a table without one); null for TRUNCATE and SCHEMA_CHANGE. */
+  pk: Record<string, unknown> | null;
+  /** The row after the change; null for deletions, TRUNCATE and SCHEMA_CHANGE. */
   new: Record<string, unknown> | null;
-  /** The row before the change; null for creations. */
+  /**
+   * The row before the change; null for creations, TRUNCATE and SCHEMA_CHANGE, and for updates and
+   * deletions of a table captured without its old rows (`capture enable --no-old`).
+   */
   old: Record<string, unknown> | null;
-  /** For updates, the columns whose values changed. */
+  /** For updates, the columns whose values changed (null when the old row is not kept). */
   changedColumns: string[] | null;
+  /** Only for SCHEMA_CHANGE. */
+  schemaChange?: SchemaChange;
   actor: string;
   txId: string;
   /** ISO 8601. */
@@ -40,7 +73,7 @@ export interface NotificationPayload {
 /** One committed row change. Ids are decimal strings that increase in delivery order. */
 export interface Notification {
   id: string;
-  /** `<table>.<created|updated|deleted>`, e.g. `invoice_items.updated`. */
+  /** `<table>.<created|updated|deleted|truncated|schema_changed>`, e.g. `invoice_items.updated`. */
   event: string;
   /** ISO 8601. */
   createdAt: string;
@@ -77,7 +110,10 @@ export interface NotificationFilter {
   events?: string[];
   /** Tables: `invoices` (or `public.invoices`), `sales.orders` outside `public`. */
   tables?: string[];
-  /** Column values of the row (`new`, `old` for deletions), compared as text; null: null or missing. */
+  /**
+   * Column values of the row (`new`, `old` for deletions), compared as text; null: null or missing.
+   * TRUNCATE and SCHEMA_CHANGE concern every row, so they pass any `where`.
+   */
   where?: Record<string, string | number | boolean | null>;
 }
 

@@ -99,7 +99,7 @@ describe('RowcastClient.notifications (the log over REST)', () => {
     expect(page.nextCursor).toBe(page.data[1].id);
     expect(await client.notifications.get(page.data[0].id)).toEqual(page.data[0]);
 
-    const entity = String(page.data[0].payload.pk.id);
+    const entity = String(page.data[0].payload.pk!.id);
     const history = await client.notifications.list({ entityId: entity });
     expect(history.data.map((n) => n.event)).toEqual(['invoices.created', 'invoices.updated']);
     expect(history.data[1].payload.changedColumns).toContain('invoice_no');

@@ -1,8 +1,14 @@
-import type { Operation } from '../../client/src/protocol.js';
+import type { Operation, SchemaChange } from '../../client/src/protocol.js';
 
 export type ChangeOp = Operation;
 
-const VERB: Record<ChangeOp, string> = { INSERT: 'created', UPDATE: 'updated', DELETE: 'deleted' };
+const VERB: Record<ChangeOp, string> = {
+  INSERT: 'created',
+  UPDATE: 'updated',
+  DELETE: 'deleted',
+  TRUNCATE: 'truncated',
+  SCHEMA_CHANGE: 'schema_changed',
+};
 
 /** The last part of every event name a table's changes have. */
 export const EVENT_VERBS: readonly string[] = Object.values(VERB);
@@ -12,12 +18,12 @@ export function qualifiedTable(schema: string, table: string): string {
   return schema === 'public' ? table : `${schema}.${table}`;
 }
 
-/** `<table>.<created|updated|deleted>`, e.g. `invoice_items.updated` or `sales.orders.deleted`. */
+/** `<table>.<created|updated|deleted|truncated|schema_changed>`, e.g. `invoice_items.updated` or `sales.orders.deleted`. */
 export function eventName(schema: string, table: string, op: ChangeOp): string {
   return `${qualifiedTable(schema, table)}.${VERB[op]}`;
 }
 
-/** One committed row change, as read from the journal. */
+/** One committed change of a captured table (a row's, or the whole table's), as read from the journal. */
 export class CapturedChange {
   constructor(
     /** The journal row's id (capture.changes.id). */
@@ -27,12 +33,14 @@ export class CapturedChange {
     readonly schema: string,
     readonly table: string,
     readonly op: ChangeOp,
-    readonly pk: Record<string, unknown>,
+    /** null for TRUNCATE and SCHEMA_CHANGE. */
+    readonly pk: Record<string, unknown> | null,
     readonly newRow: Record<string, unknown> | null,
     readonly oldRow: Record<string, unknown> | null,
     readonly changedColumns: string[] | null,
     readonly actor: string,
     readonly changedAt: Date,
+    readonly schemaChange?: SchemaChange,
   ) {}
 
   get event(): string {
@@ -43,8 +51,9 @@ export class CapturedChange {
     return qualifiedTable(this.schema, this.table);
   }
 
-  /** The row's identity as one string: its key's value, or the key as JSON when it has several columns. */
-  get entityId(): string {
+  /** The row's identity as one string: its key's value, or the key as JSON when it has several columns; null for table events. */
+  get entityId(): string | null {
+    if (!this.pk) return null;
     const values = Object.values(this.pk);
     return values.length === 1 ? String(values[0]) : JSON.stringify(this.pk);
   }

@@ -29,7 +29,9 @@ describe('parseJournalRow', () => {
 
   it.each([
     [{ schema_name: '' }, 'schema_name or table_name is empty'],
-    [{ op: 'TRUNCATE' }, 'unknown op "TRUNCATE"'],
+    [{ op: 'MERGE' }, 'unknown op "MERGE"'],
+    [{ op: 'TRUNCATE' }, 'old and new must be null for TRUNCATE'],
+    [{ op: 'SCHEMA_CHANGE', old: null, new: { command: 'ALTER TABLE', before: {} } }, 'new must be {command, before, after} for SCHEMA_CHANGE'],
     [{ row_pk: {} }, 'row_pk is not a non-empty object'],
     [{ new: [1] }, 'old or new is not an object'],
     [{ op: 'INSERT' }, 'old must be null for INSERT'],
@@ -39,6 +41,26 @@ describe('parseJournalRow', () => {
     [{ changed_at: 'yesterday' }, 'changed_at is not a time'],
   ] as [Partial<JournalRow>, string][])('skips %j: %s', (overrides, reason) => {
     expect(parseJournalRow(row(overrides))).toEqual({ skip: reason });
+  });
+});
+
+describe('parseJournalRow, table events', () => {
+  const shape = (table: string) => ({ schema: 'public', table, key: ['id'], columns: [{ name: 'id', type: 'integer' }] });
+
+  it('turns a TRUNCATE into a change of the whole table: no key, no rows', () => {
+    const parsed = parseJournalRow(row({ op: 'TRUNCATE', row_pk: null, old: null, new: null }));
+    expect('change' in parsed && parsed.change).toMatchObject({ op: 'TRUNCATE', pk: null, newRow: null, oldRow: null, event: 'invoices.truncated', entityId: null });
+  });
+
+  it('turns a SCHEMA_CHANGE into a change carrying {command, before, after}, named as the table was', () => {
+    const schemaChange = { command: 'ALTER TABLE', before: shape('invoices'), after: shape('bills') };
+    const parsed = parseJournalRow(row({ op: 'SCHEMA_CHANGE', row_pk: null, old: null, new: schemaChange }));
+    expect('change' in parsed && parsed.change).toMatchObject({ op: 'SCHEMA_CHANGE', pk: null, newRow: null, schemaChange, event: 'invoices.schema_changed' });
+  });
+
+  it('takes an update without its old row (a table captured without it), its changed columns unknown', () => {
+    const parsed = parseJournalRow(row({ old: null }));
+    expect('change' in parsed && parsed.change).toMatchObject({ op: 'UPDATE', oldRow: null, changedColumns: null });
   });
 });
 

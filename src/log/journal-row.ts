@@ -1,4 +1,4 @@
-import { OPERATIONS } from '../../client/src/protocol.js';
+import { OPERATIONS, type SchemaChange } from '../../client/src/protocol.js';
 import { CapturedChange, ChangeOp } from '../events/captured-change.event.js';
 
 /** A journal row (capture.changes) as the log's statements select it (./sql/). */
@@ -23,6 +23,18 @@ const OPS = new Set<string>(OPERATIONS);
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+const isShape = (value: unknown): boolean =>
+  isObject(value) &&
+  typeof value.schema === 'string' &&
+  typeof value.table === 'string' &&
+  (value.key === null || Array.isArray(value.key)) &&
+  Array.isArray(value.columns);
+
+/** capture.follow()'s {command, before, after}: after is null when the table was dropped. */
+function isSchemaChange(value: Record<string, unknown> | null): value is Record<string, unknown> & SchemaChange {
+  return value !== null && typeof value.command === 'string' && isShape(value.before) && (value.after === null || isShape(value.after));
+}
+
 /**
  * Checks a journal row before it becomes an event, and computes what the writer no longer does:
  * the changed columns of an update (rows written before issue 10 carry them). The journal is an
@@ -35,12 +47,22 @@ export function parseJournalRow(row: JournalRow): ParsedRow {
     return { skip: 'schema_name or table_name is empty' };
   }
   if (typeof op !== 'string' || !OPS.has(op)) return { skip: `unknown op ${JSON.stringify(op)}` };
-  if (!isObject(pk) || Object.keys(pk).length === 0) return { skip: 'row_pk is not a non-empty object' };
   const newRow = row.new === null ? null : isObject(row.new) ? row.new : undefined;
   const oldRow = row.old === null ? null : isObject(row.old) ? row.old : undefined;
   if (newRow === undefined || oldRow === undefined) return { skip: 'old or new is not an object' };
-  if ((op !== 'DELETE') !== (newRow !== null)) return { skip: `new must be ${op === 'DELETE' ? 'null' : 'set'} for ${op}` };
-  if ((op !== 'INSERT') !== (oldRow !== null)) return { skip: `old must be ${op === 'INSERT' ? 'null' : 'set'} for ${op}` };
+  let key: Record<string, unknown> | null = null;
+  let schemaChange: SchemaChange | undefined;
+  if (op === 'TRUNCATE') {
+    if (newRow !== null || oldRow !== null) return { skip: 'old and new must be null for TRUNCATE' };
+  } else if (op === 'SCHEMA_CHANGE') {
+    if (oldRow !== null || !isSchemaChange(newRow)) return { skip: 'new must be {command, before, after} for SCHEMA_CHANGE' };
+    schemaChange = newRow;
+  } else {
+    if (!isObject(pk) || Object.keys(pk).length === 0) return { skip: 'row_pk is not a non-empty object' };
+    if ((op !== 'DELETE') !== (newRow !== null)) return { skip: `new must be ${op === 'DELETE' ? 'null' : 'set'} for ${op}` };
+    if (op === 'INSERT' && oldRow !== null) return { skip: 'old must be null for INSERT' };
+    key = pk;
+  }
   const changed = row.changed_columns;
   if (changed !== null && !(Array.isArray(changed) && changed.every((column) => typeof column === 'string'))) {
     return { skip: 'changed_columns is not a list of names' };
@@ -54,12 +76,14 @@ export function parseJournalRow(row: JournalRow): ParsedRow {
       schema,
       table,
       op as ChangeOp,
-      pk,
-      newRow,
+      key,
+      schemaChange ? null : newRow,
       oldRow,
-      (changed as string[] | null) ?? (op === 'UPDATE' ? changedColumns(oldRow!, newRow!) : null),
+      // Without the old row (a table captured without it) the changed columns are not known.
+      (changed as string[] | null) ?? (op === 'UPDATE' && oldRow ? changedColumns(oldRow, newRow!) : null),
       actor,
       changedAt,
+      schemaChange,
     ),
   };
 }

@@ -11,6 +11,7 @@ export function toNotificationPayload(change: CapturedChange): NotificationPaylo
     new: change.newRow,
     old: change.oldRow,
     changedColumns: change.changedColumns,
+    ...(change.schemaChange && { schemaChange: change.schemaChange }),
     actor: change.actor,
     txId: change.txId,
     changedAt: change.changedAt.toISOString(),

@@ -184,9 +184,25 @@ describe('capture triggers (direct SQL)', () => {
     expect((change.new!.note as string).length).toBe(100000);
   });
 
-  it('refuses tables without a primary key, unknown columns and the journal itself, clearly', async () => {
-    await sql.query(`CREATE TABLE nokey (a int)`);
-    await expect(sql.query(`SELECT capture.enable('nokey')`)).rejects.toThrow('nokey has no primary key');
+  it('captures a table without a primary key with a warning, keyed by its whole row', async () => {
+    await sql.query(`CREATE TABLE nokey (a int, b text)`);
+    const warnings: string[] = [];
+    const client = await sql.connect();
+    client.on('notice', (notice) => warnings.push(notice.message));
+    try {
+      await client.query(`SELECT capture.enable('nokey')`);
+    } finally {
+      client.release();
+    }
+    expect(warnings).toEqual(['capture.enable: nokey has no primary key; its notifications name the whole row as its key']);
+    await sql.query(`INSERT INTO nokey VALUES (1, 'x')`);
+    expect((await journal('nokey')).map((c) => c.row_pk)).toEqual([{ a: 1, b: 'x' }]);
+    const { rows } = await sql.query(`SELECT key FROM capture.tables WHERE table_name = 'nokey'`);
+    expect(rows).toEqual([{ key: null }]);
+    await sql.query(`SELECT capture.disable('nokey')`);
+  });
+
+  it('refuses unknown columns and the journal itself, clearly', async () => {
     await expect(sql.query(`SELECT capture.enable('orders', ARRAY['nope'])`)).rejects.toThrow('orders has no column nope');
     await expect(sql.query(`SELECT capture.enable('capture.changes')`)).rejects.toThrow('cannot be captured');
     await expect(sql.query(`SELECT capture.enable('no_such_table')`)).rejects.toThrow('does not exist');

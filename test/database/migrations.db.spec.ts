@@ -5,7 +5,7 @@ import { buildDataSourceOptions } from '../../src/database/data-source.options.j
 import { migrations } from '../../src/database/migrations.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 
-/** Every object the migrations can create: schemas, tables, views, sequences, functions, triggers (indexes go with their tables). */
+/** Every object the migrations can create: schemas, tables, views, sequences, functions, triggers, event triggers (indexes go with their tables). */
 async function schemaObjects(sql: pg.Pool): Promise<string[]> {
   const { rows } = await sql.query<{ object: string }>(`
     WITH ours AS (SELECT oid, nspname FROM pg_namespace
@@ -18,7 +18,9 @@ async function schemaObjects(sql: pg.Pool): Promise<string[]> {
     UNION ALL
     SELECT 'function ' || p.oid::regprocedure FROM pg_proc p JOIN ours n ON n.oid = p.pronamespace
     UNION ALL
-    SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+    SELECT 'trigger ' || tgname || ' on ' || tgrelid::regclass FROM pg_trigger WHERE NOT tgisinternal
+    UNION ALL
+    SELECT 'event trigger ' || evtname FROM pg_event_trigger
     ORDER BY 1`);
   return rows.map((row) => row.object);
 }
@@ -56,10 +58,14 @@ describe('migrations', () => {
         'r capture.changes',
         'r capture.drain_cursor',
         'schema capture',
-        'trigger invoices_keep_total',
-        'trigger invoice_items_capture_insert',
-        'trigger invoice_items_capture_update',
-        'trigger invoice_items_capture_delete',
+        'trigger invoices_keep_total on invoices',
+        'trigger capture_insert on invoice_items',
+        'trigger capture_update on invoice_items',
+        'trigger capture_delete on invoice_items',
+        'trigger capture_truncate on invoice_items',
+        'trigger capture_truncate on invoices',
+        'event trigger capture_follow_schema',
+        'event trigger capture_forget_dropped',
       ]),
     );
 

@@ -4,7 +4,7 @@ import { canonicalTable } from '../../events/notification-filter.js';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
-import { EVENT_PATTERN, OPERATIONS, TABLE_PATTERN, type Notification, type NotificationPayload, type Operation } from '../../../client/src/protocol.js';
+import { EVENT_PATTERN, OPERATIONS, TABLE_PATTERN, type Notification, type NotificationPayload, type Operation, type SchemaChange, type TableShape } from '../../../client/src/protocol.js';
 
 export class ListNotificationsQueryDto {
   /** An event name (`invoices.created`) or a prefix ending in `.*` (`invoices.*`). */
@@ -49,22 +49,53 @@ export class ListNotificationsQueryDto {
   tail?: 'true' | 'false';
 }
 
-/** The wire payload (client/src/protocol.ts) as OpenAPI describes it. */
-export class NotificationPayloadDto implements NotificationPayload {
+/** A table as capture saw it (client/src/protocol.ts). */
+export class TableShapeDto implements TableShape {
   /** @example "public" */
   schema: string;
-  /** @example "invoice_items" */
+  /** @example "invoices" */
   table: string;
+  /** The primary key's columns; null when the table has none (its notifications' `pk` is then the whole row). @example ["id"] */
+  key: string[] | null;
+  /** The columns in table order, with their types as PostgreSQL prints them. @example [{"name":"id","type":"uuid"},{"name":"invoice_no","type":"text"}] */
+  columns: TableColumnDto[];
+}
+
+export class TableColumnDto {
+  /** @example "invoice_no" */
+  name: string;
+  /** @example "character varying(40)" */
+  type: string;
+}
+
+/** What a DDL command did to a captured table. */
+export class SchemaChangeDto implements SchemaChange {
+  /** The command. @example "ALTER TABLE" */
+  command: string;
+  before: TableShapeDto;
+  /** null: the table was dropped and is no longer captured. */
+  after: TableShapeDto | null;
+}
+
+/** The wire payload (client/src/protocol.ts) as OpenAPI describes it. */
+export class NotificationPayloadDto implements NotificationPayload {
+  /** The table's schema when the change was made. @example "public" */
+  schema: string;
+  /** The table's name when the change was made (a rename's SCHEMA_CHANGE has the old one). @example "invoice_items" */
+  table: string;
+  /** A row's INSERT, UPDATE or DELETE, or the whole table's TRUNCATE or SCHEMA_CHANGE. */
   @ApiProperty({ enum: OPERATIONS })
   op: Operation;
-  /** The row's primary key. */
-  pk: Record<string, unknown>;
-  /** The row after the change as to_jsonb writes it; null for deletions. */
+  /** The row's primary key (the whole row for a table without one); null for TRUNCATE and SCHEMA_CHANGE. */
+  pk: Record<string, unknown> | null;
+  /** The row after the change as to_jsonb writes it; null for deletions, TRUNCATE and SCHEMA_CHANGE. */
   new: Record<string, unknown> | null;
-  /** The row before the change; null for creations. */
+  /** The row before the change; null for creations, TRUNCATE and SCHEMA_CHANGE, and for a table captured without its old rows. */
   old: Record<string, unknown> | null;
-  /** For updates, the columns whose values changed. */
+  /** For updates, the columns whose values changed (null when the old row is not kept). */
   changedColumns: string[] | null;
+  /** Only for SCHEMA_CHANGE: the command and the table before and after it. */
+  schemaChange?: SchemaChangeDto;
   /** Who changed it: the API caller (X-Actor) or the database user. @example "alice" */
   actor: string;
   /** The writing transaction's id. @example "123456" */
