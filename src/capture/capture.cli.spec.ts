@@ -3,8 +3,14 @@ import { parseArgs } from './capture.cli.js';
 
 describe('capture CLI arguments', () => {
   it('reads enable, disable and list', () => {
-    expect(parseArgs(['enable', 'sales.orders', '--columns', 'status, total'])).toEqual({ name: 'enable', table: 'sales.orders', columns: ['status', 'total'] });
-    expect(parseArgs(['enable', 'invoices'])).toEqual({ name: 'enable', table: 'invoices', columns: null });
+    expect(parseArgs(['enable', 'sales.orders', '--columns', 'status, total'])).toEqual({
+      name: 'enable',
+      table: 'sales.orders',
+      columns: ['status', 'total'],
+      keepOld: true,
+    });
+    expect(parseArgs(['enable', 'invoices'])).toEqual({ name: 'enable', table: 'invoices', columns: null, keepOld: true });
+    expect(parseArgs(['enable', 'events', '--no-old', '--columns', 'a'])).toEqual({ name: 'enable', table: 'events', columns: ['a'], keepOld: false });
     expect(parseArgs(['disable', 'invoices'])).toEqual({ name: 'disable', table: 'invoices' });
     expect(parseArgs(['list'])).toEqual({ name: 'list' });
   });
@@ -16,6 +22,7 @@ describe('capture CLI arguments', () => {
     [['enable', 'x', '--columns'], /give the column filter as --columns a,b/],
     [['enable', 'x', '--columns', 'a,,b'], /give the column filter/],
     [['disable', 'x', 'y'], /unexpected y/],
+    [['enable', 'x', '--old'], /unexpected --old/],
     [['list', 'x'], /^usage/],
   ])('refuses %j', (args, message) => {
     expect(parseArgs(args as string[])).toMatch(message);

@@ -1,52 +1,92 @@
 /**
- * `npm run capture -- enable <table> [--columns a,b] | disable <table> | list`
+ * `npm run capture -- enable <table> [--columns a,b] [--no-old] | disable <table> | list`
  * Puts tables under capture (or takes them out) on DATABASE_URL, or on the embedded database.
  */
+import pg from 'pg';
 import { isMain, runCli } from '../database/cli.js';
 import { clientSql, Sql } from '../database/sql.js';
 
 const USAGE = `usage: npm run capture -- <command>
-  enable <table> [--columns a,b]   capture every change of <table> (schema.table; public by default);
-                                   with --columns, updates that change none of them are not captured
+  enable <table> [--columns a,b] [--no-old]
+                                   capture every change of <table> (schema.table; public by default), or
+                                   re-arm it (its triggers recreated and enabled) and change its options;
+                                   with --columns, updates that change none of them are not captured;
+                                   with --no-old, updates and deletions do not carry the old row
   disable <table>                  stop capturing <table>
-  list                             the tables under capture and their column filters`;
+  list                             the tables under capture: key, column filter, old rows, problems`;
 
-type Command = { name: 'list' } | { name: 'enable'; table: string; columns: string[] | null } | { name: 'disable'; table: string };
+type Command =
+  | { name: 'list' }
+  | { name: 'enable'; table: string; columns: string[] | null; keepOld: boolean }
+  | { name: 'disable'; table: string };
 
 export function parseArgs(args: string[]): Command | string {
   const [name, table, ...rest] = args;
   if (name === 'list' && args.length === 1) return { name };
   if ((name === 'enable' || name === 'disable') && table && !table.startsWith('-')) {
     if (name === 'disable') return rest.length ? `unexpected ${rest.join(' ')}` : { name, table };
-    if (rest.length === 0) return { name, table, columns: null };
-    if (rest[0] === '--columns' && rest.length === 2) {
-      const columns = rest[1].split(',').map((column) => column.trim());
-      if (columns.every(Boolean)) return { name, table, columns };
+    const command: Command = { name, table, columns: null, keepOld: true };
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === '--no-old') command.keepOld = false;
+      else if (rest[i] === '--columns') {
+        const columns = (rest[++i] ?? '').split(',').map((column) => column.trim());
+        if (!columns.every(Boolean)) return 'give the column filter as --columns a,b';
+        command.columns = columns;
+      } else return `unexpected ${rest[i]} (${USAGE.split('\n')[1].trim()})`;
     }
-    return 'give the column filter as --columns a,b';
+    return command;
   }
   return USAGE;
 }
 
 async function run(command: Command, sql: Sql): Promise<string> {
   switch (command.name) {
-    case 'enable':
-      await sql('SELECT capture.enable($1::regclass, $2::text[])', [command.table, command.columns]);
-      return `capturing ${command.table}${command.columns ? ` (updates of ${command.columns.join(', ')})` : ''}`;
+    case 'enable': {
+      await sql('SELECT capture.enable($1::regclass, $2::text[], $3)', [command.table, command.columns, command.keepOld]);
+      const options = [command.columns && `updates of ${command.columns.join(', ')}`, !command.keepOld && 'without old rows'].filter(Boolean);
+      return `capturing ${command.table}${options.length ? ` (${options.join('; ')})` : ''}`;
+    }
     case 'disable': {
       const [row] = await sql<{ was: boolean }>('SELECT capture.disable($1::regclass) AS was', [command.table]);
       return row.was ? `stopped capturing ${command.table}` : `${command.table} was not captured`;
     }
     case 'list': {
-      const rows = await sql<{ name: string; columns: string[] | null }>(
-        `SELECT format('%I.%I', schema_name, table_name) AS name, columns FROM capture.tables ORDER BY 1`,
+      const rows = await sql<{ name: string; key: string[] | null; columns: string[] | null; keep_old: boolean; problems: string[] }>(
+        `SELECT format('%I.%I', t.schema_name, t.table_name) AS name, t.key, t.columns, t.keep_old,
+                ARRAY(SELECT d.problem FROM capture.drift() d WHERE d.table_name = capture.qualified_name(t.schema_name, t.table_name)) AS problems
+         FROM capture.tables t ORDER BY 1`,
       );
       if (!rows.length) return 'no table is under capture';
-      const width = Math.max(...rows.map((row) => row.name.length));
-      return rows.map((row) => `${row.name.padEnd(width)}  ${row.columns ? row.columns.join(', ') : 'all columns'}`).join('\n');
+      const table = [
+        ['TABLE', 'KEY', 'COLUMNS', 'OLD ROWS', 'PROBLEMS'],
+        ...rows.map((row) => [
+          row.name,
+          row.key ? row.key.join(', ') : '(whole row)',
+          row.columns ? row.columns.join(', ') : 'all columns',
+          row.keep_old ? 'kept' : 'not kept',
+          row.problems.join('; ') || '-',
+        ]),
+      ];
+      const widths = table[0].map((_, i) => Math.max(...table.map((cells) => cells[i].length)));
+      return table.map((cells) => cells.map((cell, i) => (i < cells.length - 1 ? cell.padEnd(widths[i]) : cell)).join('  ')).join('\n');
     }
   }
 }
 
+/** PostgreSQL's warnings (a table without a primary key, a filter that lost its columns), for the person at the terminal. */
+async function withWarnings(client: pg.Client, work: () => Promise<string>): Promise<{ out: string; info?: string }> {
+  const warnings: string[] = [];
+  const onNotice = (notice: { severity?: string; message?: string }) => {
+    if (notice.severity === 'WARNING') warnings.push(`warning: ${notice.message}`);
+  };
+  client.on('notice', onNotice);
+  try {
+    const out = await work();
+    return { out, info: warnings.length ? warnings.join('\n') : undefined };
+  } finally {
+    client.off('notice', onNotice);
+  }
+}
+
 // Run as a script only: a test imports parseArgs.
-if (isMain(import.meta.url)) runCli({ name: 'capture', parse: parseArgs, run: async (command, client) => ({ out: await run(command, clientSql(client)) }) });
+if (isMain(import.meta.url)) runCli({ name: 'capture', parse: parseArgs, run: (command, client) => withWarnings(client, () => run(command, clientSql(client))) });

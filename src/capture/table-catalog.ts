@@ -53,16 +53,29 @@ export class TableCatalog {
     this.sql = poolSql(dataSource);
   }
 
-  /** Every table under capture, as notifications name it, with its column filter. */
+  /** Every table under capture, as notifications name it now, with its options and what keeps its capture from being complete. */
   async list(): Promise<CapturedTableDto[]> {
-    const rows = await this.sql<{ schema_name: string; table_name: string; columns: string[] | null }>(
-      `SELECT schema_name, table_name, columns FROM capture.tables ORDER BY schema_name, table_name`,
+    const rows = await this.sql<{
+      schema_name: string;
+      table_name: string;
+      columns: string[] | null;
+      key: string[] | null;
+      keep_old: boolean;
+      problems: string[];
+    }>(
+      `SELECT t.schema_name, t.table_name, t.columns, t.key, t.keep_old,
+              ARRAY(SELECT d.problem FROM capture.drift() d
+                    WHERE d.table_name = capture.qualified_name(t.schema_name, t.table_name)) AS problems
+       FROM capture.tables t ORDER BY t.schema_name, t.table_name`,
     );
     return rows.map((row) => ({
       table: row.schema_name === 'public' ? row.table_name : `${row.schema_name}.${row.table_name}`,
       schema: row.schema_name,
       name: row.table_name,
       columns: row.columns,
+      key: row.key,
+      keepOld: row.keep_old,
+      problems: row.problems,
     }));
   }
 

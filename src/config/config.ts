@@ -84,6 +84,10 @@ export class EnvironmentVariables {
   CAPTURE_DRAIN_INTERVAL_MS?: number;
 
   @IsOptional()
+  @IntVar(100, 30000)
+  CAPTURE_CHECK_INTERVAL_MS?: number;
+
+  @IsOptional()
   @IntVar(100, 300000)
   WS_PING_INTERVAL_MS?: number;
 
@@ -160,6 +164,8 @@ export interface AppConfig {
      * writers more of the machine, for at most this much latency.
      */
     drainIntervalMs: number;
+    /** How often every captured table's triggers are checked (capture.drift()). */
+    checkIntervalMs: number;
     /** Idle, the drainer looks again this long after asking writers to wake it (a writer that read the flag just before)... */
     flagRaceMs: number;
     /** ...then sleeps on LISTEN at most this long: bounds the latency of a commit that raced the flag. */
@@ -232,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       batchBytes: parsed.CAPTURE_BATCH_BYTES ?? 16 * 1024 * 1024,
       takeoverIntervalMs: parsed.CAPTURE_TAKEOVER_MS ?? 2000,
       drainIntervalMs: parsed.CAPTURE_DRAIN_INTERVAL_MS ?? 1,
+      checkIntervalMs: parsed.CAPTURE_CHECK_INTERVAL_MS ?? 15_000,
       flagRaceMs: 2,
       safetyPollMs: 100,
       maxBackoffMs: 10_000,

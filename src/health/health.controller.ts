@@ -3,6 +3,7 @@ import { ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { Public } from '../auth/require-scope.decorator.js';
+import { CaptureWatch } from '../capture/capture-watch.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { HealthDto } from './health.dto.js';
 
@@ -14,9 +15,10 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
     private readonly listener: LogDrainer,
+    private readonly capture: CaptureWatch,
   ) {}
 
-  /** Readiness: 200 when the database answers and the listener is connected, 503 otherwise */
+  /** Readiness: 200 when the database answers and the listener is connected (degraded when capture has problems), 503 otherwise */
   @Get()
   @ApiResponse({ status: 503, description: 'Not ready', type: HealthDto })
   async check(@Res({ passthrough: true }) response: Response): Promise<HealthDto> {
@@ -34,6 +36,12 @@ export class HealthController {
     }
     const ok = database === 'up' && connected;
     if (!ok) response.status(HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: ok ? 'ok' : 'error', database, listener: { connected, draining, ...backlog } };
+    const problems = [...this.capture.problems];
+    return {
+      status: !ok ? 'error' : problems.length ? 'degraded' : 'ok',
+      database,
+      listener: { connected, draining, ...backlog },
+      capture: { problems },
+    };
   }
 }

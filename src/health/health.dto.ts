@@ -9,10 +9,30 @@ export class ListenerHealthDto {
   backlog: number;
 }
 
+export class CaptureProblemDto {
+  /** The table as notifications name it; null for the whole database. @example "invoices" */
+  table: string | null;
+  /** @example "its insert trigger is disabled" */
+  problem: string;
+}
+
+export class CaptureHealthDto {
+  /**
+   * What keeps capture from being complete: a captured table's trigger dropped or disabled by hand,
+   * the event triggers that follow schema changes missing. Checked at start and every
+   * CAPTURE_CHECK_INTERVAL_MS; `npm run capture -- enable <table>` re-arms a table.
+   */
+  problems: CaptureProblemDto[];
+}
+
 export class HealthDto {
-  /** ok when every check passes, error otherwise (then the status code is 503). @example "ok" */
-  status: 'ok' | 'error';
+  /**
+   * ok when every check passes; degraded (still 200: the service runs) when capture has problems;
+   * error otherwise (then the status code is 503). @example "ok"
+   */
+  status: 'ok' | 'degraded' | 'error';
   /** @example "up" */
   database: 'up' | 'down';
   listener: ListenerHealthDto;
+  capture: CaptureHealthDto;
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CaptureModule } from '../capture/capture.module.js';
 import { LogModule } from '../log/log.module.js';
 import { RealtimeModule } from '../realtime/realtime.module.js';
 import { SinksModule } from '../sinks/sinks.module.js';
@@ -6,7 +7,7 @@ import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
 @Module({
-  imports: [LogModule, RealtimeModule, SinksModule],
+  imports: [LogModule, CaptureModule, RealtimeModule, SinksModule],
   controllers: [MetricsController],
   providers: [MetricsService],
   exports: [MetricsService],

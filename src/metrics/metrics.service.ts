@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CaptureWatch } from '../capture/capture-watch.js';
 import { LiveTail } from '../log/live-tail.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { SubscriptionsService } from '../realtime/subscriptions.service.js';
@@ -17,9 +18,10 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(drainer: LogDrainer, tail: LiveTail, subscriptions: SubscriptionsService, sinks: SinkEngine) {
+  constructor(drainer: LogDrainer, tail: LiveTail, subscriptions: SubscriptionsService, sinks: SinkEngine, watch: CaptureWatch) {
     processMetrics(this.registry);
     captureMetrics(this.registry, drainer);
+    captureProblemMetrics(this.registry, watch);
     counterOf(
       this.registry,
       'rowcast_notifications_total',
@@ -85,6 +87,21 @@ function captureMetrics(registry: Registry, listener: LogDrainer): void {
   gaugeOf(registry, 'rowcast_listener_draining', 'Whether this instance holds the drain lock (1) or stands by (0)', () => +status().draining);
   counterOf(registry, 'rowcast_listener_reconnects_total', 'Listener connections lost or drains failed, each followed by a reconnect', () => status().reconnects);
   counterOf(registry, 'rowcast_changes_drained_total', 'Journal rows this instance drained into notifications', () => status().drained);
+}
+
+/** Per table (table="" for the whole database): what keeps its capture from being complete. */
+function captureProblemMetrics(registry: Registry, watch: CaptureWatch): void {
+  new Gauge({
+    name: 'rowcast_capture_problems',
+    help: 'Problems the last check of the capture triggers found, per table (a trigger missing or disabled; table="": the event triggers)',
+    labelNames: ['table'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ table: '' }, 0); // always present: an alert can read 0
+      for (const { table } of watch.problems) this.inc({ table: table ?? '' });
+    },
+  });
 }
 
 function webSocketMetrics(registry: Registry, subscriptions: SubscriptionsService): void {

@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -47,16 +47,11 @@ async function start(env: Record<string, string>, { ownGroup = false } = {}): Pr
 
 /** Runs a built CLI on the database; its exit status and output, whatever they are. */
 function runCli(script: string, db: TestDatabase, args: string[]): { status: number; stdout: string; stderr: string } {
-  try {
-    const stdout = execFileSync(process.execPath, [path.join(root, 'dist/src', script), ...args], {
-      env: { PATH: process.env.PATH, DATABASE_URL: db.url },
-      stdio: 'pipe',
-    });
-    return { status: 0, stdout: stdout.toString(), stderr: '' };
-  } catch (error) {
-    const failed = error as { status: number; stdout: Buffer; stderr: Buffer };
-    return { status: failed.status, stdout: failed.stdout.toString(), stderr: failed.stderr.toString() };
-  }
+  const run = spawnSync(process.execPath, [path.join(root, 'dist/src', script), ...args], {
+    env: { PATH: process.env.PATH, DATABASE_URL: db.url },
+    stdio: 'pipe',
+  });
+  return { status: run.status ?? -1, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
 }
 
 async function stop(app: Started, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
@@ -248,15 +243,32 @@ describe('starting the service', () => {
       });
       const list = cli('list');
       expect(list.status).toBe(0);
-      expect(list.stdout).toMatch(/public\.orders\s+status, total/);
-      expect(list.stdout).toMatch(/public\.invoices\s+all columns/);
+      expect(list.stdout).toMatch(/^TABLE\s+KEY\s+COLUMNS\s+OLD ROWS\s+PROBLEMS\n/);
+      expect(list.stdout).toMatch(/public\.orders\s+id\s+status, total\s+kept\s+-\n/);
+      expect(list.stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+-\n/);
       expect(cli('disable', 'orders')).toMatchObject({ status: 0, stdout: 'stopped capturing orders\n' });
       expect(cli('disable', 'orders')).toMatchObject({ status: 0, stdout: 'orders was not captured\n' });
       expect(cli('list').stdout).not.toContain('orders');
     });
 
+    it('captures a table without a primary key, warning that its key is the whole row', () => {
+      expect(cli('enable', 'loose', '--no-old')).toMatchObject({
+        status: 0,
+        stdout: 'capturing loose (without old rows)\n',
+        stderr: 'warning: capture.enable: loose has no primary key; its notifications name the whole row as its key\n',
+      });
+      expect(cli('list').stdout).toMatch(/public\.loose\s+\(whole row\)\s+all columns\s+not kept\s+-\n/);
+      expect(cli('disable', 'loose')).toMatchObject({ status: 0 });
+    });
+
+    it('lists what switched capture off behind its back, and enable re-arms it', async () => {
+      await db.sql.query(`ALTER TABLE invoices DISABLE TRIGGER capture_insert`);
+      expect(cli('list').stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+its insert trigger is disabled\n/);
+      expect(cli('enable', 'invoices')).toMatchObject({ status: 0, stdout: 'capturing invoices\n' });
+      expect(cli('list').stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+-\n/);
+    });
+
     it('says clearly what is wrong', () => {
-      expect(cli('enable', 'loose')).toMatchObject({ status: 1, stderr: 'capture: capture.enable: loose has no primary key\n' });
       expect(cli('enable', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('"nope" does not exist') });
       expect(cli('enable', 'orders', '--columns')).toMatchObject({ status: 2, stderr: expect.stringContaining('--columns a,b') });
       expect(cli('frobnicate')).toMatchObject({ status: 2, stderr: expect.stringContaining('usage: npm run capture') });

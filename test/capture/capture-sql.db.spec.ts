@@ -188,7 +188,7 @@ describe('capture triggers (direct SQL)', () => {
     await sql.query(`CREATE TABLE nokey (a int, b text)`);
     const warnings: string[] = [];
     const client = await sql.connect();
-    client.on('notice', (notice) => warnings.push(notice.message));
+    client.on('notice', (notice) => warnings.push(notice.message ?? ''));
     try {
       await client.query(`SELECT capture.enable('nokey')`);
     } finally {

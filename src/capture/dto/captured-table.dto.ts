@@ -11,4 +11,11 @@ export class CapturedTableDto {
   /** Updates changing none of these are not captured; null: every column counts. */
   @ApiProperty({ type: [String], nullable: true })
   columns: string[] | null;
+  /** The primary key's columns as they are now; null: the table has none, and its notifications' `pk` is the whole row. @example ["id"] */
+  @ApiProperty({ type: [String], nullable: true })
+  key: string[] | null;
+  /** Whether updates and deletions carry the old row (`capture enable --no-old` turns it off). */
+  keepOld: boolean;
+  /** What keeps this table's capture from being complete (a trigger dropped or disabled by hand); empty when it is armed. @example [] */
+  problems: string[];
 }
