@@ -365,10 +365,9 @@ describe('NATS: a notification larger than the server or the stream takes', () =
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       const sink = created.body as { id: string; position: string };
 
-      // 20 KB of text in the second row: its notification is over 8 KB, the others far below.
-      await t.db.sql.query(`INSERT INTO documents VALUES (1, 'small')`);
-      await t.db.sql.query(`INSERT INTO documents VALUES (2, repeat('x', 20000))`);
-      await t.db.sql.query(`INSERT INTO documents VALUES (3, 'small again')`);
+      // 20 KB of text in the second row: its notification is over 8 KB, the others far below. One
+      // statement: the three go to the transport in one send, the large one in the middle.
+      await t.db.sql.query(`INSERT INTO documents VALUES (1, 'small'), (2, repeat('x', 20000)), (3, 'small again')`);
       const ids = await waitFor(async () => {
         const { rows } = await t.db.sql.query(`SELECT id::text AS id FROM notifications WHERE id > $1 AND table_name = 'documents' ORDER BY id`, [sink.position]);
         return rows.length === 3 ? rows.map((row) => row.id as string) : undefined;

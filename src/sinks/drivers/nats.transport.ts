@@ -201,7 +201,9 @@ export class NatsTransport implements SinkTransport {
     }
     const outcomes = outgoing.length ? await acks.publish(nc, outgoing, timeout) : [];
     const failed = outcomes.findIndex((outcome) => !outcome?.ok);
-    if (failed === -1) return tooLarge ? { confirmed: outgoing.length, error: tooLarge.error, tooLarge: tooLarge.reason } : { confirmed: messages.length };
+    if (failed === -1) {
+      return tooLarge ? { confirmed: outgoing.length, error: tooLarge.error, tooLarge: tooLarge.reason } : { confirmed: messages.length };
+    }
     const outcome = outcomes[failed];
     if (!outcome) return { confirmed: failed, error: nc.isClosed() ? 'connection closed' : this.timedOut() };
     if (outcome.ok) return { confirmed: failed };
@@ -297,7 +299,9 @@ export class NatsTransport implements SinkTransport {
     const { stream, subjectPrefix } = this.config;
     const wanted = `${subjectPrefix}.>`;
     const info = await findStream(jsm, stream);
-    this.streamMaxMsgSize = info?.config.max_msg_size !== undefined && info.config.max_msg_size >= 0 ? info.config.max_msg_size : undefined;
+    // -1 (or 0, which the server takes for -1): no limit but the server's.
+    const maxMsgSize = info?.config.max_msg_size ?? -1;
+    this.streamMaxMsgSize = maxMsgSize > 0 ? maxMsgSize : undefined;
     if (!info) {
       await jsm.streams.add({
         name: stream,

@@ -123,12 +123,13 @@ export class RabbitMqTransport implements SinkTransport {
     const down = await this.unusable();
     if (down !== undefined) return { confirmed: 0, error: down };
     const bodies = messages.map((message) => Buffer.from(message.body, 'utf8'));
-    const over = this.maxMessageSize === undefined ? -1 : bodies.findIndex((body) => body.length > this.maxMessageSize!);
+    const max = this.maxMessageSize;
+    const over = max === undefined ? -1 : bodies.findIndex((body) => body.length > max);
     const sent = over === -1 ? messages.length : over;
     const tooLarge: Refusal | undefined =
       over === -1
         ? undefined
-        : { error: `message of ${bodies[over].length} bytes is larger than the broker's max_message_size (${this.maxMessageSize} bytes)`, tooLarge: 'max_message_size' };
+        : { error: `message of ${bodies[over].length} bytes is larger than the broker's max_message_size (${max} bytes)`, tooLarge: 'max_message_size' };
     const outcomes = messages.slice(0, sent).map((message, i) =>
       this.publisher.send(this.envelope(message), bodies[i]).then(
         () => undefined,
