@@ -81,6 +81,24 @@ export interface Notification {
 }
 
 /**
+ * What a sink delivers instead of a notification too large for its destination (over a NATS
+ * server's `max_payload` or its stream's `max_msg_size`, answered 413 by a webhook receiver, over
+ * RabbitMQ's `max_message_size`): the same id, event and keys, without the rows, flagged
+ * `truncated: true`, with `href` to fetch the whole notification. It counts as delivered: the sink
+ * goes on after it, in order. A complete notification never carries `truncated`.
+ */
+export interface TruncatedNotification extends Omit<Notification, 'payload'> {
+  truncated: true;
+  /** `GET` it for the whole notification: `/notifications/<id>`, relative to the service's address. */
+  href: string;
+  /** The payload without `new`, `old` and `changedColumns`. */
+  payload: Omit<NotificationPayload, 'new' | 'old' | 'changedColumns'>;
+}
+
+/** The body of a webhook request, RabbitMQ message or NATS message: a notification, whole or truncated. */
+export type SinkNotification = Notification | TruncatedNotification;
+
+/**
  * A notification as the WebSocket pushes it: the subscriptions of this connection it is for. Each
  * subscription gets ascending ids, each once; a connection with several subscriptions may get one
  * subscription's replay between another's live notifications, so keep a position per subscription.

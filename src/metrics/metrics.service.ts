@@ -147,6 +147,18 @@ function sinkMetrics(registry: Registry, sinks: SinkEngine): void {
   counter('rowcast_sink_failures_total', 'Sends the receiver did not confirm, by sink', (s) => s.failures);
   counter('rowcast_sink_retries_total', 'Retries scheduled after a failed send, by sink', (s) => s.retries);
   counter('rowcast_sink_dead_letters_total', 'Notifications given up on after the last retry, by sink', (s) => s.deadLetters);
+  new Counter({
+    name: 'rowcast_sink_truncated_deliveries_total',
+    help: 'Notifications delivered truncated (keys and a link, no rows) because the destination refused them for their size, by sink and why',
+    labelNames: [...labelNames, 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const stats of sinks.stats().filter((each) => each.name)) {
+        for (const [reason, count] of Object.entries(stats.truncated)) this.inc({ sink: stats.name, kind: stats.kind, reason }, count);
+      }
+    },
+  });
   gaugeOf(registry, 'rowcast_sinks_delivering', 'Sinks this instance holds the lease of and delivers', () => sinks.stats().length);
 }
 

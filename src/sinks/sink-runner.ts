@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { backoff } from '../common/backoff.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter } from '../events/notification-filter.js';
-import { toNotificationMessage } from '../events/notification-message.js';
+import { toNotificationMessage, toTruncatedNotificationMessage } from '../events/notification-message.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { driverFor } from './drivers/sink-drivers.js';
 import { Sink } from './sink.js';
@@ -54,6 +54,8 @@ export interface RunnerStats {
   failures: number;
   retries: number;
   deadLetters: number;
+  /** Notifications delivered truncated (too large for the destination), by why (`SendResult.tooLarge`); also in `delivered`. */
+  truncated: Record<string, number>;
   /** When the oldest notification not yet delivered was created; undefined when caught up. */
   oldestPendingAt: Date | undefined;
   position: bigint;
@@ -82,6 +84,7 @@ export class SinkRunner {
     failures: 0,
     retries: 0,
     deadLetters: 0,
+    truncated: {},
     oldestPendingAt: undefined,
     position: 0n,
   };
@@ -279,7 +282,7 @@ export class SinkRunner {
         if (!this.context.leaseHeld()) throw new LeaseUnsure();
         this.stats.oldestPendingAt = notifications[index].createdAt;
         const chunk = notifications.slice(index, index + driverFor(sink.kind).sendSize);
-        const result = await this.send(sink, chunk.map((notification) => toSinkMessage(notification, options.shared ?? false)));
+        const result = await this.sendChunk(sink, chunk, options.shared ?? false);
         pending.push(...(result.attempts ?? []));
         this.stats.delivered += result.confirmed;
         if (result.confirmed > 0) {
@@ -289,7 +292,7 @@ export class SinkRunner {
           attempt = 1;
         }
         if (!this.running) continue; // stopping: checkpointed at the top of the loop
-        if (result.confirmed === chunk.length) {
+        if (result.error === undefined) {
           if (sink.state === 'failing') {
             sink.state = 'active';
             await checkpoint('active', null);
@@ -298,7 +301,7 @@ export class SinkRunner {
         }
         // The receiver did not confirm notifications[index]: nothing after it goes out before it.
         const head = notifications[index];
-        const error = result.error ?? 'not confirmed';
+        const error = result.error;
         this.stats.failures++;
         const delay = this.context.retryDelay(sink, attempt);
         if (delay === undefined) {
@@ -353,6 +356,32 @@ export class SinkRunner {
     }
   }
 
+  /**
+   * Sends `chunk`. When the receiver refused the first notification it did not confirm for its
+   * size (nothing after it went out), that one goes again truncated (its keys and where to fetch
+   * it, no rows), which counts as delivered; the rest of the chunk is the next send's. `error` is
+   * set when, and only when, the notification after the confirmed ones was not delivered.
+   */
+  private async sendChunk(sink: Sink, chunk: readonly StoredNotification[], shared: boolean): Promise<SendResult> {
+    const result = await this.send(sink, chunk.map((notification) => toSinkMessage(notification, shared)));
+    if (result.confirmed >= chunk.length) return { confirmed: result.confirmed, attempts: result.attempts };
+    const error = result.error ?? 'not confirmed';
+    if (result.tooLarge === undefined) return { confirmed: result.confirmed, error, attempts: result.attempts };
+    const head = chunk[result.confirmed];
+    const reason = result.tooLarge;
+    const truncated = await this.send(sink, [toTruncatedSinkMessage(head)]);
+    const attempts = [
+      ...(result.attempts ?? []),
+      ...(truncated.attempts ?? []).map((attempt) => ({ ...attempt, detail: `${attempt.detail} (sent truncated: ${error})` })),
+    ];
+    if (truncated.confirmed < 1) {
+      return { confirmed: result.confirmed, error: `${error}; sent truncated instead: ${truncated.error ?? 'not confirmed'}`, attempts };
+    }
+    this.stats.truncated[reason] = (this.stats.truncated[reason] ?? 0) + 1;
+    this.context.logger.log(`sink ${sink.name}: notification ${head.id} sent truncated (${error})`);
+    return { confirmed: result.confirmed + 1, attempts };
+  }
+
   /** Sends through the sink's transport, made again when the sink's settings or signing secrets changed. */
   private async send(sink: Sink, messages: SinkMessage[]): Promise<SendResult> {
     const key = `${sink.updatedAt.getTime()}|${driverFor(sink.kind).transportIdentity(sink, new Date())}`;
@@ -398,6 +427,15 @@ function toSinkMessage(notification: StoredNotification, shared: boolean): SinkM
     body = JSON.stringify(toNotificationMessage(notification));
     if (shared) sharedBodies.set(notification, body);
   }
+  return sinkMessage(notification, body);
+}
+
+/** A notification too large for its destination, as a sink sends it instead (keys and a link, no rows). */
+function toTruncatedSinkMessage(notification: StoredNotification): SinkMessage {
+  return sinkMessage(notification, JSON.stringify(toTruncatedNotificationMessage(notification)));
+}
+
+function sinkMessage(notification: StoredNotification, body: string): SinkMessage {
   return {
     id: notification.id,
     event: notification.event,

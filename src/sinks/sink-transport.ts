@@ -1,6 +1,9 @@
 import type { Operation } from '../../client/src/protocol.js';
 
-/** One notification as a sink sends it: the body is the notification as REST returns it, as JSON. */
+/**
+ * One notification as a sink sends it: the body is the notification as REST returns it, as JSON
+ * (or, when the destination refused that for its size, the truncated notification).
+ */
 export interface SinkMessage {
   /** The notification id: the message's id at the receiver (webhook-id, message-id, Nats-Msg-Id). */
   id: string;
@@ -32,6 +35,12 @@ export interface DeliveryAttempt {
 export interface SendResult {
   confirmed: number;
   error?: string;
+  /**
+   * The next message was refused for its size, before anything after it went out (sending it
+   * again will not help): why, as a short stable word for the metric (`max_payload`, `http_413`…).
+   * The engine sends it truncated instead.
+   */
+  tooLarge?: string;
   /** Requests made, for transports that record them (webhooks). */
   attempts?: DeliveryAttempt[];
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsTransport, NatsTransportConfig } from '../../src/sinks/drivers/nats.transport.js';
 import { SinkMessage } from '../../src/sinks/sink-transport.js';
 import { createTestApp } from '../support/app.js';
+import { startNatsServer, type PrivateNatsServer } from '../support/nats-server.js';
 import { waitFor } from '../support/wait.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -322,6 +323,127 @@ describe('NatsTransport', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
+
+/** A server whose `max_payload` is small (the default is 1 MB): a wide row is more than it takes. */
+describe('NATS: a notification larger than the server or the stream takes', () => {
+  const run = randomBytes(4).toString('hex');
+  let server: PrivateNatsServer;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    server = await startNatsServer({ maxPayload: 8192 });
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc?.drain();
+    await server?.stop();
+  });
+
+  /** The stream's messages in order: their ids and parsed bodies. */
+  async function read(stream: string): Promise<{ id?: string; body: Record<string, unknown> }[]> {
+    const { state } = await (await jetstreamManager(nc)).streams.info(stream);
+    const consumer = await jetstream(nc).consumers.get(stream);
+    const stored: { id?: string; body: Record<string, unknown> }[] = [];
+    for await (const m of await consumer.fetch({ max_messages: state.messages, expires: 10_000 })) {
+      stored.push({ id: m.headers?.get('Nats-Msg-Id'), body: m.json() });
+    }
+    return stored;
+  }
+
+  it('as a sink: is delivered truncated, with a link to the whole one, in order between the others, and delivery goes on', async () => {
+    const stream = `rowcast_large_${run}`;
+    const t = await createTestApp({ env: { SINK_LEASE_MS: '1000' } });
+    try {
+      await t.db.sql.query(`CREATE TABLE documents (id int PRIMARY KEY, body text NOT NULL)`);
+      await t.db.sql.query(`SELECT capture.enable('documents')`);
+      const created = await t.http
+        .post('/sinks')
+        .send({ kind: 'nats', name: 'documents', tables: ['documents'], nats: { servers: [server.url], subjectPrefix: `large-${run}`, stream } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const sink = created.body as { id: string; position: string };
+
+      // 20 KB of text in the second row: its notification is over 8 KB, the others far below. One
+      // statement: the three go to the transport in one send, the large one in the middle.
+      await t.db.sql.query(`INSERT INTO documents VALUES (1, 'small'), (2, repeat('x', 20000)), (3, 'small again')`);
+      const ids = await waitFor(async () => {
+        const { rows } = await t.db.sql.query(`SELECT id::text AS id FROM notifications WHERE id > $1 AND table_name = 'documents' ORDER BY id`, [sink.position]);
+        return rows.length === 3 ? rows.map((row) => row.id as string) : undefined;
+      });
+      const stored = async () => (await (await jetstreamManager(nc)).streams.info(stream).catch(() => undefined))?.state.messages ?? 0;
+      await waitFor(async () => (await stored()) >= 3, { timeout: 20_000, what: 'three messages in the stream' });
+
+      const messages = await read(stream);
+      expect(messages.map((message) => message.id)).toEqual(ids);
+      expect(messages[0].body).toMatchObject({ id: ids[0], payload: { new: { id: 1, body: 'small' } } });
+      expect(messages[0].body).not.toHaveProperty('truncated');
+      const whole = (await t.http.get(`/notifications/${ids[1]}`).expect(200)).body as { createdAt: string; payload: Record<string, unknown> };
+      const { new: _new, old: _old, changedColumns: _changed, ...keys } = whole.payload;
+      expect(messages[1].body).toEqual({
+        id: ids[1],
+        event: 'documents.created',
+        createdAt: whole.createdAt,
+        truncated: true,
+        href: `/notifications/${ids[1]}`,
+        payload: keys,
+      });
+      expect(keys).toMatchObject({ table: 'documents', op: 'INSERT', pk: { id: 2 } });
+      // The link gives the whole notification.
+      expect((await t.http.get(messages[1].body.href as string).expect(200)).body.payload.new.body).toHaveLength(20000);
+      expect(messages[2].body).toMatchObject({ id: ids[2], payload: { new: { id: 3, body: 'small again' } } });
+
+      // Delivered: the sink is active at the end, and goes on with what comes next.
+      await t.db.sql.query(`INSERT INTO documents VALUES (4, 'later')`);
+      await waitFor(async () => (await stored()) >= 4, { timeout: 20_000, what: 'the fourth message' });
+      const { rows } = await t.db.sql.query(`SELECT max(id)::text AS id FROM notifications`);
+      await waitFor(async () => (await t.http.get(`/sinks/${sink.id}`)).body.position === rows[0].id, { what: 'the position at the log end' });
+      expect((await t.http.get(`/sinks/${sink.id}`)).body).toMatchObject({ state: 'active', lastError: null });
+      const metrics = (await t.http.get('/metrics')).text;
+      expect(metrics).toMatch(/^rowcast_sink_truncated_deliveries_total\{sink="documents",kind="nats",reason="max_payload"\} 1$/m);
+      expect(metrics).toMatch(/^rowcast_sink_deliveries_total\{sink="documents",kind="nats"\} 4$/m);
+    } finally {
+      await t.close();
+      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+    }
+  }, 60_000);
+
+  it('publishes nothing from a message over max_payload on, and says it is too large', async () => {
+    const stream = `rowcast_payload_${run}`;
+    const sut = new NatsTransport({ servers: [server.url], stream, subjectPrefix: `payload-${run}` });
+    try {
+      const message = (n: number, size: number): SinkMessage => ({ id: `${run}-${n}`, table: 'documents', op: 'INSERT', event: 'documents.created', body: JSON.stringify({ n, text: 'x'.repeat(size) }) });
+
+      const result = await sut.send([message(1, 10), message(2, 8192), message(3, 10)]);
+
+      expect(result).toEqual({ confirmed: 1, tooLarge: 'max_payload', error: expect.stringMatching(/^message of \d+ bytes is larger than the server's max_payload \(8192 bytes\)$/) });
+      expect((await read(stream)).map((m) => m.id)).toEqual([`${run}-1`]);
+      // The first one too large: nothing goes out.
+      expect(await sut.send([message(2, 8192), message(3, 10)])).toMatchObject({ confirmed: 0, tooLarge: 'max_payload' });
+      expect(await sut.send([message(3, 10)])).toEqual({ confirmed: 1 });
+      expect((await read(stream)).map((m) => m.id)).toEqual([`${run}-1`, `${run}-3`]);
+    } finally {
+      await sut.close();
+      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+    }
+  });
+
+  it('publishes nothing from a message over its stream’s max_msg_size on, and says it is too large', async () => {
+    const stream = `rowcast_msgsize_${run}`;
+    const subjectPrefix = `msgsize-${run}`;
+    await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [`${subjectPrefix}.>`], max_msg_size: 2048 });
+    const sut = new NatsTransport({ servers: [server.url], stream, subjectPrefix });
+    try {
+      const message = (n: number, size: number): SinkMessage => ({ id: `${run}-${n}`, table: 'documents', op: 'INSERT', event: 'documents.created', body: JSON.stringify({ n, text: 'x'.repeat(size) }) });
+
+      const result = await sut.send([message(1, 10), message(2, 4000), message(3, 10)]);
+
+      expect(result).toEqual({ confirmed: 1, tooLarge: 'max_msg_size', error: expect.stringMatching(new RegExp(`^message of \\d+ bytes is larger than stream ${stream}'s max_msg_size \\(2048 bytes\\)$`)) });
+      expect((await read(stream)).map((m) => m.id)).toEqual([`${run}-1`]);
+    } finally {
+      await sut.close();
+      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
     }
   });
 });

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { AsyncMessage, Connection } from 'rabbitmq-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RabbitMqTransport, redactUrl } from '../../src/sinks/drivers/rabbitmq.transport.js';
-import { SinkMessage } from '../../src/sinks/sink-transport.js';
+import { SendResult, SinkMessage } from '../../src/sinks/sink-transport.js';
 import { createTestApp } from '../support/app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -153,6 +153,35 @@ describe('RabbitMqTransport', () => {
     const firstSeen = [...new Set(received.map((m) => m.messageId))];
     expect(firstSeen).toEqual(messages.map((m) => m.id));
   }, 120_000);
+
+  it('publishes nothing from a message over the broker’s max_message_size (128 MB by default) on, and says it is too large', async () => {
+    const { exchange, received } = await consume('max-size');
+    const sut = new RabbitMqTransport({ url: RABBITMQ_URL, exchange }, new CapturingLogger());
+    cleanups.push(() => sut.close());
+    const [first, second, third] = sinkMessages(3);
+    const big = { ...second, body: JSON.stringify({ text: 'x'.repeat(128 * 1024 * 1024) }) };
+    const messages = [first, big, third];
+
+    // As the engine does, again from the first one not confirmed: the broker's refusal closes the
+    // channel, and may take the first one's confirm with it; the retry knows the limit.
+    let from = 0;
+    let result: SendResult = { confirmed: 0 };
+    for (let sends = 0; sends < 3 && !result.tooLarge; sends++) {
+      result = await sut.send(messages.slice(from));
+      from += result.confirmed;
+    }
+    expect(from).toBe(1);
+    expect(result).toMatchObject({ tooLarge: 'max_message_size', error: expect.stringMatching(/max size|max_message_size/) });
+    // Known from then on: nothing is published from it on.
+    expect(await sut.send([big, third])).toEqual({
+      confirmed: 0,
+      tooLarge: 'max_message_size',
+      error: expect.stringMatching(/^message of \d+ bytes is larger than the broker's max_message_size \(\d+ bytes\)$/),
+    });
+    expect(await sut.send([third])).toEqual({ confirmed: 1 });
+    await waitFor(() => received.some((message) => message.messageId === third.id), { what: 'the third delivered' });
+    expect([...new Set(received.map((message) => message.messageId))]).toEqual([first.id, third.id]);
+  }, 60_000);
 
   it('says at once that an unreachable broker refused the connection, without showing the password', async () => {
     const password = 's3cret-Pa55';

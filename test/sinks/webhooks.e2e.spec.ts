@@ -180,6 +180,87 @@ describe('webhooks', () => {
     await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
   }, 30_000);
 
+  it('sends a notification its receiver answers 413 to again truncated, with a link to the whole one, and goes on in order', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    receiver.answer = (request) => (request.body.length > 4096 ? 'too-large' : 'ok');
+    await t.db.sql.query(`CREATE TABLE wide_rows (id int PRIMARY KEY, body text NOT NULL)`);
+    await t.db.sql.query(`SELECT capture.enable('wide_rows')`);
+    const webhook = await create({ name: 'wide', url: receiver.url, tables: ['wide_rows'] });
+    await t.db.sql.query(`INSERT INTO wide_rows VALUES (1, 'small'), (2, repeat('x', 10000)), (3, 'small again')`);
+    const expected = await waitFor(async () => {
+      const ids = await expectedIds(t.db, webhook.position, `n.table_name = 'wide_rows'`);
+      return ids.length === 3 ? ids : undefined;
+    });
+
+    await waitFor(() => receiver.delivered.length >= 3, { what: 'three delivered' });
+    expect(receiver.delivered).toEqual(expected);
+    expect(receiver.requests.map((request) => [request.id, request.answer])).toEqual([
+      [expected[0], 'ok'],
+      [expected[1], 'too-large'],
+      [expected[1], 'ok'],
+      [expected[2], 'ok'],
+    ]);
+    verifyAll(receiver.requests, webhook.secret);
+    const whole = (await t.http.get(`/notifications/${expected[1]}`).expect(200)).body as { createdAt: string; payload: Record<string, unknown> };
+    const { new: _new, old: _old, changedColumns: _changed, ...keys } = whole.payload;
+    expect(JSON.parse(receiver.requests[2].body)).toEqual({
+      id: expected[1],
+      event: 'wide_rows.created',
+      createdAt: whole.createdAt,
+      truncated: true,
+      href: `/notifications/${expected[1]}`,
+      payload: keys,
+    });
+    expect(keys).toMatchObject({ table: 'wide_rows', op: 'INSERT', pk: { id: 2 } });
+    expect(JSON.parse(receiver.requests[3].body)).not.toHaveProperty('truncated');
+
+    const attempts = (await t.http.get(`/webhooks/${webhook.id}/deliveries`)).body as { notificationId: string; statusCode: number; delivered: boolean; detail: string }[];
+    expect(attempts.filter((attempt) => attempt.notificationId === expected[1])).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ statusCode: 413, delivered: false, detail: 'HTTP 413: body too large' }),
+        expect.objectContaining({ statusCode: 204, delivered: true, detail: 'HTTP 204 (sent truncated: HTTP 413: body too large)' }),
+      ]),
+    );
+    const { rows } = await t.db.sql.query(`SELECT max(id)::text AS id FROM notifications`);
+    await waitFor(async () => (await t.http.get(`/webhooks/${webhook.id}`)).body.position === rows[0].id, { what: 'the position at the log end' });
+    expect((await t.http.get(`/webhooks/${webhook.id}`)).body).toMatchObject({ state: 'active', lastError: null });
+    expect((await t.http.get(`/webhooks/${webhook.id}/dead-letters`)).body).toEqual([]);
+    const metrics = (await t.http.get('/metrics')).text;
+    expect(metrics).toMatch(/^rowcast_sink_truncated_deliveries_total\{sink="wide",kind="webhook",reason="http_413"\} 1$/m);
+    expect(metrics).toMatch(/^rowcast_sink_deliveries_total\{sink="wide",kind="webhook"\} 3$/m);
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  }, 30_000);
+
+  it('retries and dead-letters a notification its receiver refuses even truncated, as any failure', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    // The truncated body no longer names the invoice: refused by its id, once its first body was.
+    const refused = new Set<string>();
+    receiver.answer = (request) => {
+      if (request.body.includes('"TL-2"')) refused.add(request.id);
+      return refused.has(request.id) ? 'too-large' : 'ok';
+    };
+    const webhook = await create({ name: 'too-large', url: receiver.url, tables: ['invoices'], events: ['invoices.created'] });
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('TL-1'), ('TL-2'), ('TL-3')`);
+    const expected = await waitFor(async () => {
+      const ids = await expectedIds(t.db, webhook.position, `n.event = 'invoices.created'`);
+      return ids.length === 3 ? ids : undefined;
+    });
+
+    await waitFor(() => receiver.delivered.length >= 2, { what: 'the other two delivered' });
+    expect(receiver.delivered).toEqual([expected[0], expected[2]]);
+    const poisoned = receiver.requests.filter((request) => request.id === expected[1]);
+    // 1 + 10 retries, each whole and then truncated.
+    expect(poisoned.map((request) => 'truncated' in JSON.parse(request.body))).toEqual(Array.from({ length: 22 }, (_, i) => i % 2 === 1));
+    const lastError = 'HTTP 413: body too large; sent truncated instead: HTTP 413: body too large';
+    expect((await t.http.get(`/webhooks/${webhook.id}/dead-letters`).expect(200)).body).toEqual([
+      { notificationId: expected[1], attempts: 11, lastError, createdAt: expect.any(String) },
+    ]);
+    expect((await t.http.get('/metrics')).text).not.toContain('rowcast_sink_truncated_deliveries_total{sink="too-large"');
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  }, 30_000);
+
   it('pauses at a notification it gave up on when so configured, and resumes with it', async () => {
     receiver = new WebhookReceiver();
     await receiver.accept();

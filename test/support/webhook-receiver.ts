@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-/** How the receiver answers the next request. */
-export type Answer = 'ok' | 'fail' | 'hang' | 'redirect';
+/** How the receiver answers the next request (`too-large`: 413 Content Too Large). */
+export type Answer = 'ok' | 'fail' | 'hang' | 'redirect' | 'too-large';
 
 export interface ReceivedRequest {
   id: string;
@@ -45,6 +45,7 @@ export class WebhookReceiver {
         if (answer === 'ok') res.writeHead(204).end();
         else if (answer === 'fail') res.writeHead(500, { 'content-type': 'text/plain' }).end('receiver failed on purpose');
         else if (answer === 'redirect') res.writeHead(302, { location: 'http://127.0.0.1:1/' }).end();
+        else if (answer === 'too-large') res.writeHead(413, { 'content-type': 'text/plain' }).end('body too large');
         // 'hang': no answer; the sender's timeout ends it.
       });
     });

@@ -24,6 +24,11 @@ export interface NatsTransportConfig {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/**
+ * More than a message's headers can take (its id, content type and event name: a few hundred
+ * bytes): a body this far below a size limit fits without encoding the headers to measure them.
+ */
+const HEADERS_BOUND = 1024;
 /** How long a created stream remembers a Nats-Msg-Id: a redelivery within it is stored once. */
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
@@ -120,6 +125,8 @@ export class NatsTransport implements SinkTransport {
   private session?: Promise<Session>;
   /** The stream check for the current connection; a reconnect drops it (the server may be new). */
   private streamCheck?: Promise<void>;
+  /** The stream's `max_msg_size` as the last check found it; undefined: no limit of its own. */
+  private streamMaxMsgSize?: number;
   private closing?: Promise<void>;
 
   constructor(
@@ -174,24 +181,29 @@ export class NatsTransport implements SinkTransport {
   /**
    * Publishes every message at once (the connection keeps their order) and takes the PubAcks in
    * order: the first one missing or refused ends the confirmed prefix. A duplicate's PubAck
-   * confirms too, since the stream already holds that message.
+   * confirms too, since the stream already holds that message. A message larger than the server
+   * or the stream takes is not published, nor anything after it: the result says it is too large.
    */
   private async publish({ nc, acks }: Session, messages: readonly SinkMessage[], deadline: number): Promise<SendResult> {
     const timeout = deadline - Date.now();
     if (timeout < 1) return { confirmed: 0, error: this.timedOut() };
-    const outcomes = await acks.publish(
-      nc,
-      messages.map((message) => {
-        const hdrs = headers();
-        hdrs.set('Nats-Msg-Id', message.id);
-        hdrs.set('Content-Type', 'application/json');
-        hdrs.set('Rowcast-Event', message.event);
-        return { subject: this.subjectOf(message), data: this.encoder.encode(message.body), headers: hdrs };
-      }),
-      timeout,
-    );
+    const outgoing: { subject: string; data: Uint8Array; headers: MsgHdrs }[] = [];
+    let tooLarge: { reason: string; error: string } | undefined;
+    for (const message of messages) {
+      const hdrs = headers();
+      hdrs.set('Nats-Msg-Id', message.id);
+      hdrs.set('Content-Type', 'application/json');
+      hdrs.set('Rowcast-Event', message.event);
+      const data = this.encoder.encode(message.body);
+      tooLarge = this.oversize(nc, data, hdrs);
+      if (tooLarge) break;
+      outgoing.push({ subject: this.subjectOf(message), data, headers: hdrs });
+    }
+    const outcomes = outgoing.length ? await acks.publish(nc, outgoing, timeout) : [];
     const failed = outcomes.findIndex((outcome) => !outcome?.ok);
-    if (failed === -1) return { confirmed: messages.length };
+    if (failed === -1) {
+      return tooLarge ? { confirmed: outgoing.length, error: tooLarge.error, tooLarge: tooLarge.reason } : { confirmed: messages.length };
+    }
     const outcome = outcomes[failed];
     if (!outcome) return { confirmed: failed, error: nc.isClosed() ? 'connection closed' : this.timedOut() };
     if (outcome.ok) return { confirmed: failed };
@@ -199,6 +211,25 @@ export class NatsTransport implements SinkTransport {
     // The stream was there when checked, so someone deleted it: the next send checks again.
     this.streamCheck = undefined;
     return { confirmed: failed, error: `no stream for subject ${this.subjectOf(messages[failed])}` };
+  }
+
+  /**
+   * Why the server would refuse this message for its size (the client throws on a publish over the
+   * `max_payload` its server announced; headers count), or the stream would (its `max_msg_size`);
+   * undefined when it fits.
+   */
+  private oversize(nc: NatsConnection, data: Uint8Array, hdrs: MsgHdrs): { reason: string; error: string } | undefined {
+    const maxPayload = nc.info?.max_payload;
+    const maxMsgSize = this.streamMaxMsgSize;
+    if (data.length + HEADERS_BOUND <= Math.min(maxPayload ?? Infinity, maxMsgSize ?? Infinity)) return undefined;
+    const size = data.length + Buffer.byteLength(hdrs.toString()); // the headers' wire form, as the client encodes them
+    if (maxPayload !== undefined && size > maxPayload) {
+      return { reason: 'max_payload', error: `message of ${size} bytes is larger than the server's max_payload (${maxPayload} bytes)` };
+    }
+    if (maxMsgSize !== undefined && size > maxMsgSize) {
+      return { reason: 'max_msg_size', error: `message of ${size} bytes is larger than stream ${this.config.stream}'s max_msg_size (${maxMsgSize} bytes)` };
+    }
+    return undefined;
   }
 
   private subjectOf(message: SinkMessage): string {
@@ -268,6 +299,9 @@ export class NatsTransport implements SinkTransport {
     const { stream, subjectPrefix } = this.config;
     const wanted = `${subjectPrefix}.>`;
     const info = await findStream(jsm, stream);
+    // -1 (or 0, which the server takes for -1): no limit but the server's.
+    const maxMsgSize = info?.config.max_msg_size ?? -1;
+    this.streamMaxMsgSize = maxMsgSize > 0 ? maxMsgSize : undefined;
     if (!info) {
       await jsm.streams.add({
         name: stream,

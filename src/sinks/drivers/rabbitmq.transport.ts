@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
-import { AMQPConnectionError, AMQPError, Connection, Envelope, Publisher } from 'rabbitmq-client';
+import { AMQPChannelError, AMQPConnectionError, AMQPError, Connection, Envelope, Publisher } from 'rabbitmq-client';
 import { SendResult, SinkMessage, SinkTransport } from '../sink-transport.js';
 
 export interface RabbitMqSinkConfig {
@@ -54,6 +54,12 @@ export class RabbitMqTransport implements SinkTransport {
   /** Wakes a send waiting for the connection's first outcome. */
   private readonly outcome = new EventEmitter();
   private closing: Promise<void> | undefined;
+  /**
+   * The broker's `max_message_size`, once a refusal named it. The broker closes the channel on a
+   * message over it, and confirms of earlier publishes not yet sent die with it; knowing the
+   * limit, the retry stops before that message, and what is before it is confirmed.
+   */
+  private maxMessageSize: number | undefined;
 
   constructor(
     config: RabbitMqSinkConfig,
@@ -109,34 +115,48 @@ export class RabbitMqTransport implements SinkTransport {
    * Hands every message to the publisher at once (pipelined) and then walks their confirms in
    * order: the first one that fails or has not come when the time is up ends the confirmed prefix.
    * Publishes left unconfirmed by a timeout may still reach the broker: the engine's retry sends
-   * the same ids again, after them.
+   * the same ids again, after them. A message over the broker's `max_message_size` is not
+   * published, nor anything after it, and the result says it is too large.
    */
   async send(messages: readonly SinkMessage[]): Promise<SendResult> {
     if (this.closing) return { confirmed: 0, error: 'transport is closed' };
     const down = await this.unusable();
     if (down !== undefined) return { confirmed: 0, error: down };
-    const outcomes = messages.map((message) =>
-      this.publisher.send(this.envelope(message), Buffer.from(message.body, 'utf8')).then(
+    const bodies = messages.map((message) => Buffer.from(message.body, 'utf8'));
+    const max = this.maxMessageSize;
+    const over = max === undefined ? -1 : bodies.findIndex((body) => body.length > max);
+    const sent = over === -1 ? messages.length : over;
+    const tooLarge: Refusal | undefined =
+      over === -1
+        ? undefined
+        : { error: `message of ${bodies[over].length} bytes is larger than the broker's max_message_size (${max} bytes)`, tooLarge: 'max_message_size' };
+    const outcomes = messages.slice(0, sent).map((message, i) =>
+      this.publisher.send(this.envelope(message), bodies[i]).then(
         () => undefined,
-        (error: unknown) => this.failure(error),
+        (error: unknown): Refusal => {
+          const max = maxMessageSizeRefused(error);
+          if (max === undefined) return { error: this.failure(error) };
+          this.maxMessageSize = max;
+          return { error: this.failure(error), tooLarge: 'max_message_size' };
+        },
       ),
     );
     let confirmed = 0;
     const walk = (async () => {
       for (const outcome of outcomes) {
-        const error = await outcome;
-        if (error !== undefined) return error;
+        const refusal = await outcome;
+        if (refusal !== undefined) return refusal;
         confirmed++;
       }
       return undefined;
     })();
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(this.timeoutReason()), this.timeoutMs);
+    const timedOut = new Promise<Refusal>((resolve) => {
+      timer = setTimeout(() => resolve({ error: this.timeoutReason() }), this.timeoutMs);
     });
     try {
-      const error = await Promise.race([walk, timedOut]);
-      return error === undefined || confirmed === messages.length ? { confirmed } : { confirmed, error };
+      const refusal = (await Promise.race([walk, timedOut])) ?? tooLarge;
+      return refusal === undefined || confirmed === messages.length ? { confirmed } : { confirmed, ...refusal };
     } finally {
       clearTimeout(timer);
     }
@@ -207,6 +227,19 @@ export class RabbitMqTransport implements SinkTransport {
     const down = this.connection.ready ? '' : ` (${this.connectionError ?? 'not connected'})`;
     return `timed out after ${this.timeoutMs} ms${down}`;
   }
+}
+
+/** Why a publish was not confirmed; `tooLarge` when the broker refused it for its size. */
+type Refusal = { error: string; tooLarge?: string };
+
+/**
+ * The limit the broker named when it refused a message over its `max_message_size` (128 MB by
+ * default; it closes the channel, 406, and discards what was published on it after that message).
+ */
+function maxMessageSizeRefused(error: unknown): number | undefined {
+  if (!(error instanceof AMQPChannelError) || error.code !== 'PRECONDITION_FAILED') return undefined;
+  const limit = /larger than configured max size (\d+)/.exec(error.message)?.[1];
+  return limit === undefined ? undefined : Number(limit);
 }
 
 function reason(error: unknown): string {

@@ -38,7 +38,11 @@ export class WebhookTransport implements SinkTransport {
     for (const [index, message] of messages.entries()) {
       const attempt = this.refused ? refusal(message, this.refused) : await this.post(message);
       attempts.push(attempt);
-      if (!attempt.delivered) return { confirmed: index, error: attempt.detail, attempts };
+      if (!attempt.delivered) {
+        // 413 Content Too Large: the receiver will not take this body however often it comes.
+        const tooLarge = attempt.statusCode === 413 ? { tooLarge: 'http_413' } : {};
+        return { confirmed: index, error: attempt.detail, attempts, ...tooLarge };
+      }
     }
     return { confirmed: messages.length, attempts };
   }
