@@ -60,6 +60,14 @@ export function rows(results) {
   if (bulk) {
     out.push([`bulk, one UPDATE of ${n0.format(bulk.rows)} rows, app stopped`, `capture off ${range(bulk.offMs, n1, ' ms')} · on ${range(bulk.onMs, n1, ' ms')}`, '', '']);
     out.push(['  on/off ratio (per round)', range(bulk.ratio, n2), '≤ 2.0', verdict(['ratio', bulk.ratio.median, (v) => v <= 2])]);
+    if (bulk.leanRatio) {
+      out.push([
+        '  on without the old row (keep_old false)/off',
+        `${range(bulk.leanRatio, n2)} (${range(bulk.leanMs, n1, ' ms')})`,
+        '≤ 2.0',
+        verdict(['ratio', bulk.leanRatio.median, (v) => v <= 2]),
+      ]);
+    }
   }
   // Latency: rowcast and its floor, the relay, at each rate; the targets apply to rowcast.
   for (const measured of [latency1, latency].filter(Boolean)) {
