@@ -23,7 +23,11 @@ describe('dashboard page', () => {
   let connections: ReturnType<typeof trackConnections>;
 
   beforeAll(async () => {
-    t = await createTestApp({ listen: true, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1h' } });
+    t = await createTestApp({
+      listen: true,
+      // Capture's triggers checked often: the banner test waits for /health to notice.
+      env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1h', CAPTURE_CHECK_INTERVAL_MS: '200' },
+    });
     connections = trackConnections(t);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -223,6 +227,26 @@ describe('dashboard page', () => {
     await t.db.sql.query(`DROP TABLE dash_memos`);
     await item('dash_memos.schema_changed', 'table dropped');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('warns while a captured table\'s trigger is disabled, naming the table and the command that re-arms it', async () => {
+    const banner = page.getByRole('alert').filter({ hasText: 'Capture is incomplete' });
+    let armed = false;
+    try {
+      await t.db.sql.query(`ALTER TABLE invoices DISABLE TRIGGER capture_insert`);
+      await banner.filter({ hasText: 'invoices: its insert trigger is disabled' }).waitFor({ timeout: 15_000 });
+      expect(await banner.locator('code').allTextContents()).toEqual(['npm run capture -- enable invoices']);
+      // Above the panels, where it is seen first.
+      expect(await banner.evaluate((element) => element.nextElementSibling?.tagName)).toBe('MAIN');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-capture-problems.png') });
+      await t.db.sql.query(`SELECT capture.enable('invoices')`);
+      armed = true;
+      await banner.waitFor({ state: 'detached', timeout: 15_000 });
+      expect(await page.locator('#capture-problems').isHidden()).toBe(true);
+    } finally {
+      if (!armed) await t.db.sql.query(`SELECT capture.enable('invoices')`);
+    }
   });
 
   it('empties the invoices panel when TRUNCATE ... CASCADE removes every invoice, and goes on following', async () => {

@@ -361,6 +361,58 @@ function sinkRow(sink) {
   return row;
 }
 
+// --- capture problems ---------------------------------------------------------
+// GET /health (public) names what keeps capture from being complete, such as a captured table's
+// trigger disabled by hand: changes to that table are then missing from the feed and the sinks.
+
+const HEALTH_REFRESH_MS = 3000;
+
+let shownProblems = ''; // the problems the banner shows, as JSON: it is rebuilt (and announced) only when they change
+
+async function loadHealth() {
+  const response = await api('/health', { quiet: true });
+  // 503 (the database or the listener down) has the same body.
+  const health = await response?.json().catch(() => undefined);
+  if (Array.isArray(health?.capture?.problems)) renderCaptureProblems(health.capture.problems);
+}
+
+function renderCaptureProblems(problems) {
+  const shown = JSON.stringify(problems);
+  if (shown === shownProblems) return;
+  shownProblems = shown;
+  const banner = $('capture-problems');
+  if (!problems.length) return banner.replaceChildren();
+  const title = document.createElement('p');
+  const strong = document.createElement('strong');
+  strong.textContent = 'Capture is incomplete';
+  title.append(strong, ': some changes are not turned into notifications.');
+  const list = document.createElement('ul');
+  list.append(...problemsByTable(problems).map(([table, what]) => captureProblemItem(table, what)));
+  banner.replaceChildren(title, list);
+}
+
+/** [table (null: the whole database), its problems] in the order /health lists them. */
+function problemsByTable(problems) {
+  const byTable = new Map();
+  for (const { table, problem } of problems) byTable.set(table, [...(byTable.get(table) ?? []), problem]);
+  return [...byTable];
+}
+
+function captureProblemItem(table, problems) {
+  const li = document.createElement('li');
+  const what = problems.join('; ');
+  if (table === null) {
+    li.textContent = `${what[0].toUpperCase()}${what.slice(1)}.`;
+    return li;
+  }
+  const name = document.createElement('strong');
+  name.textContent = table;
+  const command = document.createElement('code');
+  command.textContent = `npm run capture -- enable ${table}`;
+  li.append(name, `: ${what}. Re-arm it with `, command, '.');
+  return li;
+}
+
 // --- live feed -----------------------------------------------------------------
 
 // The key is read at every connection: one typed into the form is used from then on.
@@ -434,6 +486,7 @@ async function loadHistory() {
 function load() {
   sinksRefused = false;
   loadSinks();
+  loadHealth();
   loadTables(); // invoices: once the feed is live, so no change falls between the two
   const history = lastId === undefined ? loadHistory() : Promise.resolve();
   history.finally(() => {
@@ -450,6 +503,9 @@ load();
 setInterval(() => {
   if (!sinksRefused && !document.hidden) loadSinks();
 }, SINKS_REFRESH_MS);
+setInterval(() => {
+  if (!document.hidden) loadHealth();
+}, HEALTH_REFRESH_MS);
 
 // A handle for the browser console (and the end-to-end test).
 window.rowcast = {
