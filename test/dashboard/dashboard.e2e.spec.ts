@@ -23,7 +23,11 @@ describe('dashboard page', () => {
   let connections: ReturnType<typeof trackConnections>;
 
   beforeAll(async () => {
-    t = await createTestApp({ listen: true, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1h' } });
+    t = await createTestApp({
+      listen: true,
+      // Capture's triggers checked often: the banner test waits for /health to notice.
+      env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1h', CAPTURE_CHECK_INTERVAL_MS: '200' },
+    });
     connections = trackConnections(t);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -199,6 +203,63 @@ describe('dashboard page', () => {
     }
   });
 
+  it('shows a TRUNCATE in the feed, and the totals it zeroed, without a reload or a page error', async () => {
+    const { rows } = await t.db.sql.query(`SELECT id FROM invoices WHERE invoice_no = 'DASH-1'`);
+    await totalOf(rows[0].id).filter({ hasText: /^(?!0\.00$)/ }).waitFor({ timeout: 5_000 });
+    await t.db.sql.query(`TRUNCATE invoice_items`);
+    await page.locator('#notifications li').filter({ hasText: 'invoice_items.truncated' }).filter({ hasText: 'all rows removed' }).first().waitFor({ timeout: 15_000 });
+    await totalOf(rows[0].id).filter({ hasText: /^0\.00$/ }).waitFor({ timeout: 15_000 });
+    expect(await page.locator(`tr[data-invoice-id="${rows[0].id}"] li`).count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says in a few words what a schema change did to a captured table', async () => {
+    await t.db.sql.query(`CREATE TABLE dash_notes (id integer PRIMARY KEY, label text)`);
+    await t.db.sql.query(`SELECT capture.enable('dash_notes')`);
+    const item = (event: string, summary: string) =>
+      page.locator('#notifications li').filter({ hasText: event }).filter({ hasText: summary }).first().waitFor({ timeout: 15_000 });
+    await t.db.sql.query(`ALTER TABLE dash_notes RENAME COLUMN label TO title`);
+    await item('dash_notes.schema_changed', 'added title (text); dropped label');
+    await t.db.sql.query(`ALTER TABLE dash_notes ALTER COLUMN id TYPE bigint, ADD COLUMN due date`);
+    await item('dash_notes.schema_changed', 'added due (date); retyped id integer → bigint');
+    await t.db.sql.query(`ALTER TABLE dash_notes RENAME TO dash_memos`);
+    await item('dash_notes.schema_changed', 'renamed to dash_memos');
+    await t.db.sql.query(`DROP TABLE dash_memos`);
+    await item('dash_memos.schema_changed', 'table dropped');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('warns while a captured table\'s trigger is disabled, naming the table and the command that re-arms it', async () => {
+    const banner = page.getByRole('alert').filter({ hasText: 'Capture is incomplete' });
+    let armed = false;
+    try {
+      await t.db.sql.query(`ALTER TABLE invoices DISABLE TRIGGER capture_insert`);
+      await banner.filter({ hasText: 'invoices: its insert trigger is disabled' }).waitFor({ timeout: 15_000 });
+      expect(await banner.locator('code').allTextContents()).toEqual(['npm run capture -- enable invoices']);
+      // Above the panels, where it is seen first.
+      expect(await banner.evaluate((element) => element.nextElementSibling?.tagName)).toBe('MAIN');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-capture-problems.png') });
+      await t.db.sql.query(`SELECT capture.enable('invoices')`);
+      armed = true;
+      await banner.waitFor({ state: 'detached', timeout: 15_000 });
+      expect(await page.locator('#capture-problems').isHidden()).toBe(true);
+    } finally {
+      if (!armed) await t.db.sql.query(`SELECT capture.enable('invoices')`);
+    }
+  });
+
+  it('empties the invoices panel when TRUNCATE ... CASCADE removes every invoice, and goes on following', async () => {
+    expect(await page.locator('tr[data-invoice-id]').count()).toBeGreaterThan(0);
+    await t.db.sql.query(`TRUNCATE invoices CASCADE`);
+    await page.locator('#notifications li').filter({ hasText: 'invoices.truncated' }).first().waitFor({ timeout: 15_000 });
+    await page.locator('tr[data-invoice-id]').first().waitFor({ state: 'detached', timeout: 15_000 });
+    expect(await page.locator('#invoices-empty').isVisible()).toBe(true);
+    const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-AFTER') RETURNING id`);
+    await totalOf(rows[0].id).filter({ hasText: '0.00' }).waitFor({ timeout: 15_000 });
+    expect(pageErrors).toEqual([]);
+  });
+
   // Last: it turns the service's keys on.
   it('asks for an API key once keys exist, refuses a wrong one, and with a good one loads everything it was refused', async () => {
     expect(cspViolations).toEqual([]);
@@ -219,7 +280,7 @@ describe('dashboard page', () => {
       await fresh.getByLabel('API key', { exact: true }).fill(token);
       await fresh.getByRole('button', { name: 'Use this key' }).click();
       await fresh.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
-      await fresh.locator('summary').filter({ hasText: 'DASH-REST' }).waitFor({ timeout: 15_000 });
+      await fresh.locator('summary').filter({ hasText: 'DASH-AFTER' }).waitFor({ timeout: 15_000 });
       expect(await form.isHidden()).toBe(true);
       // Refused before the key, asked again with it: stored notifications, every table, sinks.
       await fresh.locator('#notifications li').filter({ hasText: 'invoice_items.created' }).first().waitFor({ timeout: 5_000 });

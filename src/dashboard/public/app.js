@@ -65,20 +65,74 @@ function setStatus(text, live) {
 // --- invoices ---------------------------------------------------------------
 
 let olderInvoices; // the next page's cursor (GET /invoices is newest first), null when there is none
+let shownPages = 0; // pages of invoices shown: a reload fetches as many again
+
+/** One page of invoices (newest first), from `cursor` on; undefined when it could not be read. */
+async function invoicePage(cursor) {
+  const after = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+  const response = await api(`/invoices?limit=100${after}`);
+  return response?.ok ? response.json() : undefined;
+}
+
+function showOlderButton(cursor) {
+  olderInvoices = cursor;
+  $('invoices-more').hidden = !cursor;
+}
 
 /** The newest 100 invoices; `more` appends the next (older) page to what is shown. */
 async function loadInvoices(more = false) {
-  const cursor = more && olderInvoices ? `&cursor=${encodeURIComponent(olderInvoices)}` : '';
-  const response = await api(`/invoices?limit=100${cursor}`);
-  if (!response?.ok) return;
-  const page = await response.json();
+  const page = await invoicePage(more ? olderInvoices : undefined);
+  if (!page) return;
   for (const invoice of page.data) invoices.set(invoice.id, invoice);
-  olderInvoices = page.nextCursor;
-  $('invoices-more').hidden = !olderInvoices;
+  shownPages = more ? shownPages + 1 : Math.max(shownPages, 1);
+  showOlderButton(page.nextCursor);
   renderInvoices();
 }
 
 $('invoices-more').addEventListener('click', () => loadInvoices(true));
+
+// A TRUNCATE or a schema change of invoices or invoice_items names no row: the invoices shown are
+// read again, replacing them (a TRUNCATE invoices ... CASCADE leaves none). While a reload is under
+// way, a single invoice's refresh is held back and done after it, so the reload's older page never
+// overwrites a newer answer.
+let reloading = false;
+let reloadAgain = false; // another table event came during the reload: its page may predate it
+let reloadTimer;
+const heldBack = new Set(); // ids to refresh once the reload is done
+
+function reloadInvoices() {
+  if (reloading) reloadAgain = true;
+  else reloadTimer ??= setTimeout(runReload, 50); // a TRUNCATE ... CASCADE sends one event per table
+}
+
+async function runReload() {
+  reloadTimer = undefined;
+  reloading = true;
+  try {
+    do {
+      reloadAgain = false;
+      const fresh = [];
+      let cursor;
+      let pages = 0;
+      do {
+        const page = await invoicePage(cursor);
+        if (!page) return; // what is shown stays until a later change
+        fresh.push(...page.data);
+        cursor = page.nextCursor;
+        pages += 1;
+      } while (cursor && pages < shownPages);
+      invoices.clear();
+      for (const invoice of fresh) invoices.set(invoice.id, invoice);
+      shownPages = pages;
+      showOlderButton(cursor);
+      renderInvoices();
+    } while (reloadAgain);
+  } finally {
+    reloading = false;
+    for (const id of heldBack) refreshInvoice(id);
+    heldBack.clear();
+  }
+}
 
 function refreshInvoice(id) {
   if (!id || refreshing.has(id)) return;
@@ -86,8 +140,10 @@ function refreshInvoice(id) {
     id,
     setTimeout(async () => {
       refreshing.delete(id);
+      if (reloading) return void heldBack.add(id);
       const response = await api(`/invoices/${encodeURIComponent(id)}`);
       if (!response) return;
+      if (reloading) return void heldBack.add(id);
       if (response.status === 404) invoices.delete(id);
       else if (response.ok) invoices.set(id, await response.json());
       else return;
@@ -195,11 +251,38 @@ function feedItem(notification) {
   event.textContent = notification.event;
   const meta = document.createElement('span');
   meta.className = 'meta';
-  const { pk, actor, changedColumns } = notification.payload;
-  meta.textContent = `#${notification.id} · ${Object.values(pk).join(', ')} · by ${actor}` +
-    (changedColumns ? ` · ${changedColumns.join(', ')}` : '');
+  const { actor, changedColumns } = notification.payload;
+  meta.textContent = [`#${notification.id}`, whatChanged(notification.payload), `by ${actor}`, changedColumns?.join(', ')]
+    .filter(Boolean)
+    .join(' · ');
   li.append(time, event, meta);
   return li;
+}
+
+/** A row's key, or what a table-level change did to the whole table. */
+function whatChanged({ op, pk, schemaChange }) {
+  if (op === 'TRUNCATE') return 'all rows removed';
+  if (op === 'SCHEMA_CHANGE') return schemaChange ? describeSchemaChange(schemaChange) : 'schema changed';
+  return Object.values(pk ?? {}).join(', ');
+}
+
+/** What a DDL command changed, in a few words: "renamed to x; added note (text); dropped label". */
+function describeSchemaChange({ command, before, after }) {
+  if (!after) return 'table dropped';
+  const changes = [];
+  if (after.schema !== before.schema) changes.push(`moved to schema ${after.schema}`);
+  if (after.table !== before.table) changes.push(`renamed to ${after.table}`);
+  const key = (shape) => (shape.key ? shape.key.join(', ') : 'none');
+  if (key(before) !== key(after)) changes.push(`key ${key(before)} → ${key(after)}`);
+  const typeBefore = new Map(before.columns.map((column) => [column.name, column.type]));
+  const typeAfter = new Map(after.columns.map((column) => [column.name, column.type]));
+  const added = after.columns.filter((column) => !typeBefore.has(column.name));
+  const dropped = before.columns.filter((column) => !typeAfter.has(column.name));
+  const retyped = after.columns.filter((column) => typeBefore.has(column.name) && typeBefore.get(column.name) !== column.type);
+  if (added.length) changes.push(`added ${added.map((column) => `${column.name} (${column.type})`).join(', ')}`);
+  if (dropped.length) changes.push(`dropped ${dropped.map((column) => column.name).join(', ')}`);
+  if (retyped.length) changes.push(`retyped ${retyped.map((column) => `${column.name} ${typeBefore.get(column.name)} → ${column.type}`).join(', ')}`);
+  return changes.length ? changes.join('; ') : `${command}, no change to its columns or key`;
 }
 
 function renderFeed() {
@@ -227,12 +310,18 @@ function onNotification(notification) {
     while (list.children.length > FEED_LIMIT) list.lastElementChild.remove();
     $('feed-empty').hidden = true;
   }
-  const { table, new: row, old } = notification.payload;
-  if (table === 'invoices') refreshInvoice((row ?? old).id);
-  if (table === 'invoice_items') {
-    refreshInvoice(row?.invoice_id);
-    if (old && old.invoice_id !== row?.invoice_id) refreshInvoice(old.invoice_id); // moved or deleted
-  }
+  followInvoices(notification.payload);
+}
+
+const INVOICE_TABLES = new Set(['invoices', 'invoice_items']);
+
+/** Keeps the invoices panel in line with a change to one of its tables. */
+function followInvoices({ table, op, pk, new: row, old }) {
+  if (!INVOICE_TABLES.has(table)) return;
+  if (op === 'TRUNCATE' || op === 'SCHEMA_CHANGE') return reloadInvoices(); // no row says what went
+  if (table === 'invoices') return refreshInvoice(pk.id);
+  refreshInvoice(row?.invoice_id);
+  if (old && old.invoice_id !== row?.invoice_id) refreshInvoice(old.invoice_id); // moved or deleted
 }
 
 // --- sinks --------------------------------------------------------------------
@@ -270,6 +359,58 @@ function sinkRow(sink) {
   if (sink.lastErrorAt) error.title = `at ${new Date(sink.lastErrorAt).toLocaleString()}`;
   row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), cell(lag, 'num lag'), error);
   return row;
+}
+
+// --- capture problems ---------------------------------------------------------
+// GET /health (public) names what keeps capture from being complete, such as a captured table's
+// trigger disabled by hand: changes to that table are then missing from the feed and the sinks.
+
+const HEALTH_REFRESH_MS = 3000;
+
+let shownProblems = ''; // the problems the banner shows, as JSON: it is rebuilt (and announced) only when they change
+
+async function loadHealth() {
+  const response = await api('/health', { quiet: true });
+  // 503 (the database or the listener down) has the same body.
+  const health = await response?.json().catch(() => undefined);
+  if (Array.isArray(health?.capture?.problems)) renderCaptureProblems(health.capture.problems);
+}
+
+function renderCaptureProblems(problems) {
+  const shown = JSON.stringify(problems);
+  if (shown === shownProblems) return;
+  shownProblems = shown;
+  const banner = $('capture-problems');
+  if (!problems.length) return banner.replaceChildren();
+  const title = document.createElement('p');
+  const strong = document.createElement('strong');
+  strong.textContent = 'Capture is incomplete';
+  title.append(strong, ': some changes are not turned into notifications.');
+  const list = document.createElement('ul');
+  list.append(...problemsByTable(problems).map(([table, what]) => captureProblemItem(table, what)));
+  banner.replaceChildren(title, list);
+}
+
+/** [table (null: the whole database), its problems] in the order /health lists them. */
+function problemsByTable(problems) {
+  const byTable = new Map();
+  for (const { table, problem } of problems) byTable.set(table, [...(byTable.get(table) ?? []), problem]);
+  return [...byTable];
+}
+
+function captureProblemItem(table, problems) {
+  const li = document.createElement('li');
+  const what = problems.join('; ');
+  if (table === null) {
+    li.textContent = `${what[0].toUpperCase()}${what.slice(1)}.`;
+    return li;
+  }
+  const name = document.createElement('strong');
+  name.textContent = table;
+  const command = document.createElement('code');
+  command.textContent = `npm run capture -- enable ${table}`;
+  li.append(name, `: ${what}. Re-arm it with `, command, '.');
+  return li;
 }
 
 // --- live feed -----------------------------------------------------------------
@@ -345,6 +486,7 @@ async function loadHistory() {
 function load() {
   sinksRefused = false;
   loadSinks();
+  loadHealth();
   loadTables(); // invoices: once the feed is live, so no change falls between the two
   const history = lastId === undefined ? loadHistory() : Promise.resolve();
   history.finally(() => {
@@ -361,6 +503,9 @@ load();
 setInterval(() => {
   if (!sinksRefused && !document.hidden) loadSinks();
 }, SINKS_REFRESH_MS);
+setInterval(() => {
+  if (!document.hidden) loadHealth();
+}, HEALTH_REFRESH_MS);
 
 // A handle for the browser console (and the end-to-end test).
 window.rowcast = {
