@@ -277,11 +277,12 @@ const FOLLOW = `
   $fn$`;
 
 /**
- * capture.enable(tbl, columns, keep_old): captures every change of the table (or re-arms it: its
- * triggers recreated and enabled, its function regenerated). Also the way to change its options.
+ * capture.enable(tbl, columns, keep_old): captures every change of the table, or re-arms it (its
+ * triggers recreated and enabled, its function regenerated). Options left NULL keep what the table
+ * has (for a new one: every column, old rows kept); columns => '{}' removes a column filter.
  */
 const ENABLE = `
-  CREATE FUNCTION capture.enable(tbl regclass, columns text[] DEFAULT NULL, keep_old boolean DEFAULT true) RETURNS void
+  CREATE FUNCTION capture.enable(tbl regclass, columns text[] DEFAULT NULL, keep_old boolean DEFAULT NULL) RETURNS void
   LANGUAGE plpgsql AS $fn$
   DECLARE
     rel record;
@@ -308,7 +309,10 @@ const ENABLE = `
     IF EXISTS (SELECT 1 FROM capture.captured WHERE relid = tbl) THEN
       -- A shape that changed while nobody followed it (the event triggers missing) is told first.
       PERFORM capture.follow(tbl, 'capture.enable');
-      UPDATE capture.captured SET columns = nullif(enable.columns, '{}'), keep_old = enable.keep_old WHERE relid = tbl;
+      UPDATE capture.captured k
+      SET columns = CASE WHEN enable.columns IS NULL THEN k.columns ELSE nullif(enable.columns, '{}') END,
+          keep_old = coalesce(enable.keep_old, k.keep_old)
+      WHERE k.relid = tbl;
     ELSE
       -- Named after the table (a hash for long names); a table renamed since took it first: add the oid.
       fn_name := format('capture.%I', 'on_' || left(rel.nspname || '.' || rel.relname, 40) || '_' || left(md5(rel.nspname || '.' || rel.relname), 8));
@@ -316,7 +320,7 @@ const ENABLE = `
         fn_name := format('capture.%I', 'on_' || left(rel.nspname || '.' || rel.relname, 40) || '_' || left(md5(tbl::oid::text || rel.nspname || '.' || rel.relname), 8));
       END IF;
       INSERT INTO capture.captured (relid, fn, columns, keep_old, shape)
-      VALUES (tbl, fn_name, nullif(columns, '{}'), keep_old, shape);
+      VALUES (tbl, fn_name, nullif(columns, '{}'), coalesce(keep_old, true), shape);
     END IF;
     PERFORM capture.arm(tbl, true);
   END

@@ -7,10 +7,11 @@ describe('capture CLI arguments', () => {
       name: 'enable',
       table: 'sales.orders',
       columns: ['status', 'total'],
-      keepOld: true,
+      keepOld: null,
     });
-    expect(parseArgs(['enable', 'invoices'])).toEqual({ name: 'enable', table: 'invoices', columns: null, keepOld: true });
+    expect(parseArgs(['enable', 'invoices'])).toEqual({ name: 'enable', table: 'invoices', columns: null, keepOld: null });
     expect(parseArgs(['enable', 'events', '--no-old', '--columns', 'a'])).toEqual({ name: 'enable', table: 'events', columns: ['a'], keepOld: false });
+    expect(parseArgs(['enable', 'events', '--old', '--all-columns'])).toEqual({ name: 'enable', table: 'events', columns: [], keepOld: true });
     expect(parseArgs(['disable', 'invoices'])).toEqual({ name: 'disable', table: 'invoices' });
     expect(parseArgs(['list'])).toEqual({ name: 'list' });
   });
@@ -22,7 +23,7 @@ describe('capture CLI arguments', () => {
     [['enable', 'x', '--columns'], /give the column filter as --columns a,b/],
     [['enable', 'x', '--columns', 'a,,b'], /give the column filter/],
     [['disable', 'x', 'y'], /unexpected y/],
-    [['enable', 'x', '--old'], /unexpected --old/],
+    [['enable', 'x', '--new'], /unexpected --new/],
     [['list', 'x'], /^usage/],
   ])('refuses %j', (args, message) => {
     expect(parseArgs(args as string[])).toMatch(message);

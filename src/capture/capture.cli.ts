@@ -7,9 +7,10 @@ import { isMain, runCli } from '../database/cli.js';
 import { clientSql, Sql } from '../database/sql.js';
 
 const USAGE = `usage: npm run capture -- <command>
-  enable <table> [--columns a,b] [--no-old]
+  enable <table> [--columns a,b | --all-columns] [--no-old | --old]
                                    capture every change of <table> (schema.table; public by default), or
-                                   re-arm it (its triggers recreated and enabled) and change its options;
+                                   re-arm it (its triggers recreated and enabled); options not given
+                                   stay as they are (new tables: every column, old rows kept);
                                    with --columns, updates that change none of them are not captured;
                                    with --no-old, updates and deletions do not carry the old row
   disable <table>                  stop capturing <table>
@@ -17,7 +18,8 @@ const USAGE = `usage: npm run capture -- <command>
 
 type Command =
   | { name: 'list' }
-  | { name: 'enable'; table: string; columns: string[] | null; keepOld: boolean }
+  /** null: as the table has it. An empty list of columns: every column. */
+  | { name: 'enable'; table: string; columns: string[] | null; keepOld: boolean | null }
   | { name: 'disable'; table: string };
 
 export function parseArgs(args: string[]): Command | string {
@@ -25,9 +27,10 @@ export function parseArgs(args: string[]): Command | string {
   if (name === 'list' && args.length === 1) return { name };
   if ((name === 'enable' || name === 'disable') && table && !table.startsWith('-')) {
     if (name === 'disable') return rest.length ? `unexpected ${rest.join(' ')}` : { name, table };
-    const command: Command = { name, table, columns: null, keepOld: true };
+    const command: Command = { name, table, columns: null, keepOld: null };
     for (let i = 0; i < rest.length; i++) {
-      if (rest[i] === '--no-old') command.keepOld = false;
+      if (rest[i] === '--no-old' || rest[i] === '--old') command.keepOld = rest[i] === '--old';
+      else if (rest[i] === '--all-columns') command.columns = [];
       else if (rest[i] === '--columns') {
         const columns = (rest[++i] ?? '').split(',').map((column) => column.trim());
         if (!columns.every(Boolean)) return 'give the column filter as --columns a,b';
@@ -43,7 +46,12 @@ async function run(command: Command, sql: Sql): Promise<string> {
   switch (command.name) {
     case 'enable': {
       await sql('SELECT capture.enable($1::regclass, $2::text[], $3)', [command.table, command.columns, command.keepOld]);
-      const options = [command.columns && `updates of ${command.columns.join(', ')}`, !command.keepOld && 'without old rows'].filter(Boolean);
+      // What the table has now: the options given, and those it kept.
+      const [now] = await sql<{ columns: string[] | null; keep_old: boolean }>(
+        'SELECT columns, keep_old FROM capture.captured WHERE relid = $1::regclass',
+        [command.table],
+      );
+      const options = [now.columns && `updates of ${now.columns.join(', ')}`, !now.keep_old && 'without old rows'].filter(Boolean);
       return `capturing ${command.table}${options.length ? ` (${options.join('; ')})` : ''}`;
     }
     case 'disable': {

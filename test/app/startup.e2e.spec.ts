@@ -268,6 +268,14 @@ describe('starting the service', () => {
       expect(cli('list').stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+-\n/);
     });
 
+    it('re-arming keeps the options a table has; options given change them', () => {
+      expect(cli('enable', 'orders', '--columns', 'status', '--no-old')).toMatchObject({ stdout: 'capturing orders (updates of status; without old rows)\n' });
+      expect(cli('enable', 'orders')).toMatchObject({ status: 0, stdout: 'capturing orders (updates of status; without old rows)\n' });
+      expect(cli('enable', 'orders', '--all-columns')).toMatchObject({ stdout: 'capturing orders (without old rows)\n' });
+      expect(cli('enable', 'orders', '--old')).toMatchObject({ stdout: 'capturing orders\n' });
+      expect(cli('disable', 'orders')).toMatchObject({ status: 0 });
+    });
+
     it('says clearly what is wrong', () => {
       expect(cli('enable', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('"nope" does not exist') });
       expect(cli('enable', 'orders', '--columns')).toMatchObject({ status: 2, stderr: expect.stringContaining('--columns a,b') });

@@ -174,6 +174,18 @@ describe('dashboard page', () => {
     }
   });
 
+  it('filters the feed by a table outside the public schema', async () => {
+    await t.db.sql.query(`CREATE SCHEMA dash; CREATE TABLE dash.orders (id int PRIMARY KEY); SELECT capture.enable('dash.orders')`);
+    await t.db.sql.query(`INSERT INTO dash.orders VALUES (1)`);
+    await page.locator('#notifications .event').filter({ hasText: 'dash.orders.created' }).first().waitFor({ timeout: 15_000 });
+    await page.getByLabel('Table').selectOption('dash.orders');
+    try {
+      expect(await page.locator('#notifications .event').allTextContents()).toEqual(['dash.orders.created']);
+    } finally {
+      await page.getByLabel('Table').selectOption('');
+    }
+  });
+
   it('lists sinks with their state, lag and last error', async () => {
     // Nothing listens on port 9: every connection is refused.
     const { body: webhook } = await t.http.post('/webhooks').send({ name: 'ops-hook', url: 'http://127.0.0.1:9/hook', tables: ['invoices'] }).expect(201);

@@ -139,18 +139,19 @@ describe('notifications over HTTP', () => {
     expect((await t.http.get('/notifications').query({ tail: 'yes' }).expect(400)).body.message).toBe('tail must be true or false');
   });
 
-  it('lists the tables under capture with their column filters', async () => {
+  it('lists the tables under capture with their column filters, keys, old rows and problems', async () => {
     const { body } = await t.http.get('/tables').expect(200);
+    const armed = { columns: null, key: ['id'], keepOld: true, problems: [] };
     expect(body).toEqual(
       expect.arrayContaining([
-        { table: 'invoices', schema: 'public', name: 'invoices', columns: null },
-        { table: 'invoice_items', schema: 'public', name: 'invoice_items', columns: null },
+        { table: 'invoices', schema: 'public', name: 'invoices', ...armed },
+        { table: 'invoice_items', schema: 'public', name: 'invoice_items', ...armed },
       ]),
     );
     await t.db.sql.query(`CREATE SCHEMA sales; CREATE TABLE sales.orders (id int PRIMARY KEY, status text, note text)`);
     await t.db.sql.query(`SELECT capture.enable('sales.orders', ARRAY['status'])`);
     const { body: after } = await t.http.get('/tables').expect(200);
-    expect(after).toContainEqual({ table: 'sales.orders', schema: 'sales', name: 'orders', columns: ['status'] });
+    expect(after).toContainEqual({ table: 'sales.orders', schema: 'sales', name: 'orders', columns: ['status'], key: ['id'], keepOld: true, problems: [] });
   });
 
   // Last: it adds a notification the tests above do not expect.

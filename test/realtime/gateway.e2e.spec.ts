@@ -228,7 +228,7 @@ describe('WebSocket /events', () => {
       ok: false,
       error: { code: 'INVALID_REQUEST', message: expect.stringContaining('event orders.deleted matches no event') },
     });
-    expect(await c.subscribe({ events: ['invoices.truncated'] })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
+    expect(await c.subscribe({ events: ['invoices.renamed'] })).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
     expect((await c.subscribe({ events: ['invoice_items.*', 'invoices.deleted'] })).ok).toBe(true);
   });
 

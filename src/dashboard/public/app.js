@@ -237,7 +237,7 @@ function setTime(time, iso) {
 function matchesFilters(notification) {
   const event = $('filter-event').value.trim();
   const table = $('filter-table').value;
-  if (table && notification.payload.table !== table) return false;
+  if (table && tableOf(notification) !== table) return false;
   if (!event) return true;
   return event.endsWith('.*') ? notification.event.startsWith(event.slice(0, -1)) : notification.event === event;
 }
@@ -291,6 +291,11 @@ function renderFeed() {
   $('feed-empty').hidden = shown.length > 0;
 }
 
+/** The table as filters and GET /tables name it: `invoices`, `sales.orders` outside public. */
+function tableOf({ payload }) {
+  return payload.schema === 'public' ? payload.table : `${payload.schema}.${payload.table}`;
+}
+
 function addTable(table) {
   if (tables.has(table)) return;
   tables.add(table);
@@ -303,7 +308,7 @@ function onNotification(notification) {
   lastId = notification.id;
   feed.unshift(notification);
   if (feed.length > FEED_LIMIT) feed.length = FEED_LIMIT;
-  addTable(notification.payload.table);
+  addTable(tableOf(notification));
   if (matchesFilters(notification)) {
     $('notifications').prepend(feedItem(notification));
     const list = $('notifications');
@@ -473,7 +478,7 @@ async function loadHistory() {
   for (const notification of data) {
     lastId = notification.id;
     feed.unshift(notification);
-    addTable(notification.payload.table);
+    addTable(tableOf(notification));
   }
   renderFeed();
 }
