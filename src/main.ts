@@ -1,21 +1,30 @@
 import 'reflect-metadata';
 import net, { type AddressInfo } from 'node:net';
-import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { pino } from 'pino';
-import { AppModule } from './app.module.js';
-import { configureApp } from './app.setup.js';
-import { stopAccepting } from './common/shutdown/shutdown.js';
-import { AppConfig, ConfigError, loadConfig } from './config/config.js';
-import { ResolvedDatabase, resolveDatabase } from './database/database-url.js';
 import { loggerOptions } from './common/logging/logger-options.js';
-import { runMigrations } from './database/run-migrations.js';
+import { AppConfig, ConfigError, loadConfig } from './config/config.js';
+import type { ResolvedDatabase } from './database/database-url.js';
+
+/** The service itself, loaded once the configuration and the port are known to be good: a mistake in either is said at once. */
+async function loadService() {
+  const [{ NestFactory }, { AppModule }, { configureApp }, { stopAccepting }, { resolveDatabase }, { runMigrations }] = await Promise.all([
+    import('@nestjs/core'),
+    import('./app.module.js'),
+    import('./app.setup.js'),
+    import('./common/shutdown/shutdown.js'),
+    import('./database/database-url.js'),
+    import('./database/run-migrations.js'),
+  ]);
+  return { NestFactory, AppModule, configureApp, stopAccepting, resolveDatabase, runMigrations };
+}
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const log = pino({ ...loggerOptions(config), name: 'rowcast' });
   // Before anything starts (the database, the drainer): a second `npm start` says so and stops.
   await exitIfPortTaken(config);
+  const { NestFactory, AppModule, configureApp, stopAccepting, resolveDatabase, runMigrations } = await loadService();
 
   const database = await resolveDatabase(config, { onLog: (line) => log.debug({ postgres: line }) });
   let app: NestExpressApplication | undefined;
