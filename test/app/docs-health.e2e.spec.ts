@@ -140,6 +140,7 @@ describe('OpenAPI and health', () => {
       status: 'ok',
       database: 'up',
       listener: { connected: true, draining: true, lagMs: 0, backlog: 0 },
+      capture: { problems: [] },
     });
   });
 
