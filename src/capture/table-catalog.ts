@@ -31,7 +31,7 @@ export class UnknownEvents extends DomainError {
 
 /** Under capture: changes as a table's alter it. Seconds a cached list is used for. */
 const CAPTURED_TTL_MS = 5_000;
-/** In the log: only grows, and reading it scans the journal. */
+/** In the log: only grows (a table enabled since is in the captured list); one small table, read once a minute. */
 const LOGGED_TTL_MS = 60_000;
 
 /**

@@ -3,9 +3,17 @@ export class ListenerHealthDto {
   connected: boolean;
   /** This instance is the one draining the journal (others stand by). */
   draining: boolean;
-  /** Age of the oldest undrained change, in ms (0 when there is none). */
+  /**
+   * Age of the oldest undrained change above the highest id drained so far, in ms (0 when there
+   * is none). Read in the background every second, like `backlog`.
+   */
   lagMs: number;
-  /** Undrained journal rows. */
+  /**
+   * Undrained journal rows, estimated in constant time: the journal's highest id minus the highest
+   * id drained so far. It counts the ids of transactions still open or rolled back above that, and
+   * misses undrained rows below it (a long transaction committing after later ones); 0 when every
+   * committed change is drained. A backlog never makes /health fail: it is being drained.
+   */
   backlog: number;
 }
 
@@ -31,7 +39,7 @@ export class HealthDto {
    * error otherwise (then the status code is 503). @example "ok"
    */
   status: 'ok' | 'degraded' | 'error';
-  /** @example "up" */
+  /** Whether the database answered the latest background ping (every second, within 5 s). @example "up" */
   database: 'up' | 'down';
   listener: ListenerHealthDto;
   capture: CaptureHealthDto;

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
 import { CaptureModule } from '../capture/capture.module.js';
 import { LogModule } from '../log/log.module.js';
+import { DatabaseProbe } from './database-probe.js';
 import { HealthController } from './health.controller.js';
 
 @Module({
-  imports: [TerminusModule.forRoot({ errorLogStyle: 'pretty', logger: false }), LogModule, CaptureModule],
+  imports: [LogModule, CaptureModule],
   controllers: [HealthController],
+  providers: [DatabaseProbe],
 })
 export class HealthModule {}

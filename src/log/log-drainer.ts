@@ -4,6 +4,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { BackgroundReading } from '../database/background-reading.js';
 import { DedicatedConnection } from '../database/dedicated-connection.js';
 import { clientSql, poolSql, Sql } from '../database/sql.js';
 import { WAKE_UP_CHANNEL } from './channels.js';
@@ -12,7 +13,7 @@ import { NotificationLog } from './notification-log.js';
 import { hasWork } from './sql/has-work.js';
 import { setWakeup } from './sql/set-wakeup.js';
 import { tryDrainLock } from './sql/try-drain-lock.js';
-import { undrainedBacklog } from './sql/undrained-backlog.js';
+import { estimateBacklog } from './sql/estimate-backlog.js';
 
 /** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
 const DRAIN_LOCK = 7_160_902;
@@ -36,7 +37,8 @@ export interface Backlog {
   lagMs: number;
 }
 
-const BACKLOG_MAX_AGE_MS = 1000;
+/** The backlog is read every second; a reading not answered within 2 s counts as failed. */
+const BACKLOG_EVERY_MS = 1000;
 const BACKLOG_TIMEOUT_MS = 2000;
 
 /**
@@ -53,7 +55,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly pool: Sql;
   private readonly connection: DedicatedConnection;
   private readonly status = { draining: false, largestBatch: 0, drained: 0, rounds: 0 };
-  private recentBacklog: { at: number; value: Promise<Backlog | undefined> } | undefined;
+  private readonly backlogReading: BackgroundReading<Backlog>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -62,6 +64,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
     @InjectDataSource() dataSource: DataSource,
   ) {
     this.pool = poolSql(dataSource);
+    this.backlogReading = new BackgroundReading(() => estimateBacklog(this.pool), { everyMs: BACKLOG_EVERY_MS, timeoutMs: BACKLOG_TIMEOUT_MS });
     this.connection = new DedicatedConnection({
       url: config.databaseUrl,
       applicationName: 'rowcast-listener',
@@ -73,7 +76,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
 
   /** Starts draining; the app is ready once the first connection attempt has ended (bounded). */
   async onApplicationBootstrap(): Promise<void> {
-    await this.connection.start((client) => this.session(client));
+    await Promise.all([this.connection.start((client) => this.session(client)), this.backlogReading.start()]);
   }
 
   /**
@@ -81,7 +84,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
    * the HTTP server, so a slow HTTP client cannot hold the drain up.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.connection.stop();
+    await Promise.all([this.connection.stop(), this.backlogReading.stop()]);
   }
 
   getStatus(): DrainerStatus {
@@ -96,17 +99,14 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /**
-   * Undrained journal rows and the age of the oldest, read through the pool (this connection may
-   * be asleep or mid-batch) at most once a second for everyone who asks (/health, /metrics);
-   * undefined when the database did not answer within 2 s, so that neither hangs on it.
+   * Undrained journal rows and the age of the oldest: an estimate from three index probes
+   * (sql/estimate-backlog.ts says what it gets wrong), read through the pool (the drainer's
+   * connection may be asleep or mid-batch) every second in the background, so /health and /metrics
+   * answer at once at any journal size. `current` is undefined once a reading failed or took over
+   * 2 s; `latest` is the last one that answered, however old.
    */
-  backlog(): Promise<Backlog | undefined> {
-    if (!this.recentBacklog || Date.now() - this.recentBacklog.at > BACKLOG_MAX_AGE_MS) {
-      const read = undrainedBacklog(this.pool);
-      const timeout = new Promise<undefined>((resolve) => setTimeout(resolve, BACKLOG_TIMEOUT_MS, undefined).unref());
-      this.recentBacklog = { at: Date.now(), value: Promise.race([read, timeout]).catch(() => undefined) };
-    }
-    return this.recentBacklog.value;
+  backlog(): { current: Backlog | undefined; latest: Backlog | undefined } {
+    return { current: this.backlogReading.current, latest: this.backlogReading.latest };
   }
 
   private async session(client: pg.Client): Promise<void> {

@@ -60,25 +60,26 @@ function processMetrics(registry: Registry): void {
 }
 
 function captureMetrics(registry: Registry, listener: LogDrainer): void {
-  // A scrape must answer when the database does not: the backlog is then NaN and database_up 0.
+  // A scrape answers at once from the drainer's background reading (every second): when the
+  // database does not answer it, the backlog is NaN and database_up 0.
   gaugeOf(
     registry,
     'rowcast_database_up',
-    'Whether the backlog query of this scrape answered within 2 s (1) or not (0)',
-    async () => ((await listener.backlog()) ? 1 : 0),
+    'Whether the latest background reading of the backlog (every second) answered within 2 s (1) or not (0)',
+    () => (listener.backlog().current ? 1 : 0),
   );
   gaugeOf(
     registry,
     'rowcast_journal_backlog',
-    'Journal rows committed but not yet drained into notifications (NaN: database unreachable)',
-    async () => (await listener.backlog())?.backlog ?? NaN,
+    'Journal rows committed but not yet drained into notifications, estimated from the highest ids (NaN: database unreachable)',
+    () => listener.backlog().current?.backlog ?? NaN,
   );
   gaugeOf(
     registry,
     'rowcast_drain_lag_seconds',
-    'Age of the oldest undrained journal row, 0 when drained (NaN: database unreachable)',
-    async () => {
-      const backlog = await listener.backlog();
+    'Age of the oldest undrained journal row above the highest drained id, 0 when drained (NaN: database unreachable)',
+    () => {
+      const backlog = listener.backlog().current;
       return backlog ? backlog.lagMs / 1000 : NaN;
     },
   );

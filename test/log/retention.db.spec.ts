@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigModule } from '../../src/config/config.module.js';
 import { loadConfig } from '../../src/config/config.js';
 import { DatabaseModule } from '../../src/database/database.module.js';
-import { RetentionService } from '../../src/log/retention.service.js';
+import { RETENTION_STEP, RetentionService } from '../../src/log/retention.service.js';
 import { NotificationLog } from '../../src/log/notification-log.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 
@@ -71,5 +71,52 @@ describe('RetentionService', () => {
     await sut.purge();
     expect((await db.sql.query(`SELECT count(*)::int AS n FROM notifications`)).rows[0].n).toBe(0);
     expect(await log.lastId()).toBe(8n);
+  });
+
+  it('deletes in transactions of at most RETENTION_STEP journal rows, whatever the batches hold', async () => {
+    const sql = db.sql;
+    // 120 batches of 1,000 due notifications with a 25,000-notification batch among them (an
+    // upgrade's first batch, a large CAPTURE_BATCH_SIZE), then a recent batch that stays.
+    await sql.query(
+      `INSERT INTO capture.changes (schema_name, table_name, op, row_pk, new, actor)
+       SELECT 'public', 'orders', 'INSERT', jsonb_build_object('id', g), jsonb_build_object('id', g), 'fill'
+       FROM generate_series(1, 146000) g`,
+    );
+    const start = Number((await sql.query(`SELECT max(id) - 146000 AS id FROM capture.changes`)).rows[0].id);
+    const first = (await log.lastId()) + 1n;
+    await sql.query(
+      `INSERT INTO notification_batches (first_id, last_id, change_ids, drained_through, created_at)
+       SELECT $1 + min(n) - 1, $1 + max(n) - 1, array_agg(id ORDER BY id), max(id),
+              CASE WHEN min(n) > 145000 THEN now() ELSE now() - interval '40 days' END
+       FROM (SELECT id, id - $2 AS n FROM capture.changes WHERE id > $2) c
+       GROUP BY CASE WHEN n <= 60000 THEN (n - 1) / 1000 WHEN n <= 85000 THEN 60 ELSE 61 + (n - 85001) / 1000 END`,
+      [first.toString(), start],
+    );
+    // Journal rows deleted per transaction, as the transactions saw them.
+    await sql.query(`
+      CREATE TABLE deleted_per_tx (tx xid8 PRIMARY KEY, n bigint NOT NULL);
+      CREATE FUNCTION count_deleted() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        INSERT INTO deleted_per_tx VALUES (pg_current_xact_id(), (SELECT count(*) FROM gone))
+        ON CONFLICT (tx) DO UPDATE SET n = deleted_per_tx.n + excluded.n;
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER changes_count_deleted AFTER DELETE ON capture.changes REFERENCING OLD TABLE AS gone
+      FOR EACH STATEMENT EXECUTE FUNCTION count_deleted()`);
+    try {
+      const result = await sut.purge();
+
+      expect(result).toEqual({ notifications: 145_000, changes: 145_000 });
+      const { rows: steps } = await sql.query(`SELECT n::int FROM deleted_per_tx`);
+      expect(steps.length).toBeGreaterThanOrEqual(145_000 / RETENTION_STEP);
+      expect(Math.max(...steps.map((step) => step.n))).toBeLessThanOrEqual(RETENTION_STEP);
+      // What is left is the recent batch, whole, with the ids it had; nothing below it is readable.
+      const { rows: left } = await sql.query(`SELECT count(*)::int AS n, min(id)::text AS min FROM notifications`);
+      expect(left[0]).toEqual({ n: 1000, min: (first + 145_000n).toString() });
+      expect(await log.purgedThrough()).toBe(first + 145_000n - 1n);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM capture.changes WHERE id > $1`, [start])).rows[0].n).toBe(1000);
+    } finally {
+      await sql.query(`DROP TRIGGER changes_count_deleted ON capture.changes; DROP FUNCTION count_deleted(); DROP TABLE deleted_per_tx`);
+    }
   });
 });

@@ -125,9 +125,12 @@ describe('operations', () => {
         });
       try {
         await cutOff(false);
-        const response = await t.http.get('/metrics').set(bearer(admin)).expect(200);
-        const samples = parsePrometheus(response.text);
-        expect(samples.get('rowcast_database_up')).toBe(0);
+        // The backlog is read in the background every second: the next reading fails.
+        const samples = await waitFor(async () => {
+          const response = await t.http.get('/metrics').set(bearer(admin)).expect(200);
+          const scraped = parsePrometheus(response.text);
+          return scraped.get('rowcast_database_up') === 0 ? scraped : undefined;
+        }, { what: 'a failed backlog reading' });
         expect(samples.get('rowcast_journal_backlog')).toBeNaN();
       } finally {
         await cutOff(true);

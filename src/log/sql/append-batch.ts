@@ -24,20 +24,30 @@ export interface AppendedRow extends JournalRow {
  * do: a transaction takes its xid at its first write, not at its conflicting one. take_batch also
  * drops journal rows of the wrong shape.
  *
+ * The same statement adds the batch's table names to notification_tables (the names the log ever
+ * held: TableCatalog reads them, not the journal) and records the highest journal id drained so far
+ * in the batch's drained_through (the backlog's estimate reads it, not capture.undrained()).
+ *
  * The batch's ids follow the highest id given or deleted so far; every instance's tail hears of it
  * at commit by one NOTIFY on `channel` (the batch's last id), never one per writer.
  */
 export function appendBatch(sql: Sql, limits: { rows: number; bytes: number }, channel: string): Promise<AppendedRow[]> {
   return sql<AppendedRow>(
     `WITH taken AS (SELECT s.*, row_number() OVER () AS ord FROM capture.take_batch($1, $2) s),
+     newest AS (SELECT last_id, drained_through FROM notification_batches ORDER BY last_id DESC LIMIT 1),
      batch AS (
-       INSERT INTO notification_batches (first_id, last_id, change_ids)
-       SELECT n.next, n.next + t.count - 1, t.ids
-       FROM (SELECT count(*) AS count, array_agg(id ORDER BY ord) AS ids FROM taken) t,
-            (SELECT greatest((SELECT max(last_id) FROM notification_batches), (SELECT max(id) FROM notifications_legacy),
+       INSERT INTO notification_batches (first_id, last_id, change_ids, drained_through)
+       SELECT n.next, n.next + t.count - 1, t.ids,
+              greatest(t.top, (SELECT drained_through FROM newest), (SELECT drained_through FROM notification_retention WHERE id = 1))
+       FROM (SELECT count(*) AS count, array_agg(id ORDER BY ord) AS ids, max(id) AS top FROM taken) t,
+            (SELECT greatest((SELECT last_id FROM newest), (SELECT max(id) FROM notifications_legacy),
                              (SELECT purged_through FROM notification_retention WHERE id = 1), 0) + 1 AS next) n
        WHERE t.count > 0
-       RETURNING first_id, created_at, pg_notify($3, last_id::text))
+       RETURNING first_id, created_at, pg_notify($3, last_id::text)),
+     named AS (
+       INSERT INTO notification_tables (name)
+       SELECT DISTINCT capture.qualified_name(t.schema_name, t.table_name) FROM taken t
+       ON CONFLICT (name) DO NOTHING)
      SELECT t.id::text AS id, t.tx::text AS tx, t.schema_name, t.table_name, t.op, t.row_pk, t.old, t.new,
             t.changed_columns, t.actor, t.changed_at, b.first_id::text AS first_id, b.created_at AS batch_created_at
      FROM taken t, batch b
