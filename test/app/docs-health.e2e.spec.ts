@@ -126,7 +126,7 @@ describe('OpenAPI and health', () => {
     expect(sink.oneOf).toHaveLength(3);
     expect(schemas.NatsSinkDto.properties.kind.enum).toEqual(['nats']);
     expect(schemas.NatsSinkDto.properties.settings).toEqual({ $ref: '#/components/schemas/NatsSettingsView' });
-    expect(Object.keys(schemas.NatsSettingsView.properties).sort()).toEqual(['servers', 'stream', 'subjectPrefix', 'user']);
+    expect(Object.keys(schemas.NatsSettingsView.properties).sort()).toEqual(['servers', 'stream', 'subjectPrefix', 'subjectVocabulary', 'user']);
     expect(Object.keys(schemas.RabbitMqSettingsChangesDto.properties).sort()).toEqual(['exchange', 'url']);
     expect(schemas.CreateSinkDto.properties.nats).toMatchObject({ allOf: [{ $ref: '#/components/schemas/NatsSettingsDto' }] });
   });

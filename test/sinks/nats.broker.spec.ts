@@ -11,12 +11,16 @@ import { waitFor } from '../support/wait.js';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const OPS = ['INSERT', 'UPDATE', 'DELETE'] as const;
+const VERBS = { INSERT: 'created', UPDATE: 'updated', DELETE: 'deleted' } as const;
 
 interface StoredMessage {
   seq: number;
   subject: string;
   id?: string;
   event?: string;
+  table?: string;
+  op?: string;
+  rowcastId?: string;
   contentType?: string;
   body: string;
 }
@@ -47,8 +51,9 @@ describe('NatsTransport', () => {
     return { stream, subjectPrefix: `rowcast-test-${run}.${label}` };
   }
 
-  function createTransport(config: NatsTransportConfig): NatsTransport {
-    const transport = new NatsTransport(config);
+  /** A transport publishing to event-name subjects unless told otherwise. */
+  function createTransport(config: Omit<NatsTransportConfig, 'subjectVocabulary'> & Partial<NatsTransportConfig>): NatsTransport {
+    const transport = new NatsTransport({ subjectVocabulary: 'events', ...config });
     transports.push(transport);
     return transport;
   }
@@ -60,12 +65,12 @@ describe('NatsTransport', () => {
       const id = `${run}-${label}-${n}`;
       const table = n % 2 ? 'invoices' : 'sales.orders';
       const op = OPS[n % 3];
-      return { id, table, op, event: `${table}.${op.toLowerCase()}`, body: JSON.stringify({ id, n, note: 'Bücher €' }) };
+      return { id, table, op, event: `${table}.${VERBS[op]}`, body: JSON.stringify({ id, n, note: 'Bücher €' }) };
     });
   }
 
   function subjectOf(subjectPrefix: string, message: SinkMessage): string {
-    return `${subjectPrefix}.${message.table}.${message.op.toLowerCase()}`;
+    return `${subjectPrefix}.${message.event}`;
   }
 
   /** The whole stream, in order, through an ordered consumer. */
@@ -80,6 +85,9 @@ describe('NatsTransport', () => {
         subject: m.subject,
         id: m.headers?.get('Nats-Msg-Id'),
         event: m.headers?.get('Rowcast-Event'),
+        table: m.headers?.get('Rowcast-Table'),
+        op: m.headers?.get('Rowcast-Op'),
+        rowcastId: m.headers?.get('Rowcast-Id'),
         contentType: m.headers?.get('Content-Type'),
         body: m.string(),
       });
@@ -109,7 +117,7 @@ describe('NatsTransport', () => {
       await waitFor(async () => (await stored()) >= 300, { timeout: 20_000, what: '300 messages in the stream' });
       const first = await readStream(stream);
       expect(first.map((message) => message.id)).toEqual(rows.map((row) => row.id));
-      expect(new Set(first.map((message) => message.subject))).toEqual(new Set([`${subjectPrefix}.invoices.insert`]));
+      expect(new Set(first.map((message) => message.subject))).toEqual(new Set([`${subjectPrefix}.invoices.created`]));
 
       // Everything again from the sink's first position: the stream's duplicate window drops it all.
       const end = (await t.http.get(`/sinks/${sink.id}`)).body.position as string;
@@ -207,11 +215,14 @@ describe('NatsTransport', () => {
         subject: subjectOf(subjectPrefix, message),
         id: message.id,
         event: message.event,
+        table: message.table,
+        op: message.op,
+        rowcastId: message.id,
         contentType: 'application/json',
         body: message.body,
       })),
     );
-    expect(stored[1].subject).toBe(`${subjectPrefix}.sales.orders.delete`);
+    expect(stored[1].subject).toBe(`${subjectPrefix}.sales.orders.deleted`);
   });
 
   it('confirms a redelivered range without storing it twice', async () => {
@@ -411,7 +422,7 @@ describe('NATS: a notification larger than the server or the stream takes', () =
 
   it('publishes nothing from a message over max_payload on, and says it is too large', async () => {
     const stream = `rowcast_payload_${run}`;
-    const sut = new NatsTransport({ servers: [server.url], stream, subjectPrefix: `payload-${run}` });
+    const sut = new NatsTransport({ servers: [server.url], stream, subjectPrefix: `payload-${run}`, subjectVocabulary: 'events' });
     try {
       const message = (n: number, size: number): SinkMessage => ({ id: `${run}-${n}`, table: 'documents', op: 'INSERT', event: 'documents.created', body: JSON.stringify({ n, text: 'x'.repeat(size) }) });
 
@@ -433,7 +444,7 @@ describe('NATS: a notification larger than the server or the stream takes', () =
     const stream = `rowcast_msgsize_${run}`;
     const subjectPrefix = `msgsize-${run}`;
     await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [`${subjectPrefix}.>`], max_msg_size: 2048 });
-    const sut = new NatsTransport({ servers: [server.url], stream, subjectPrefix });
+    const sut = new NatsTransport({ servers: [server.url], stream, subjectPrefix, subjectVocabulary: 'events' });
     try {
       const message = (n: number, size: number): SinkMessage => ({ id: `${run}-${n}`, table: 'documents', op: 'INSERT', event: 'documents.created', body: JSON.stringify({ n, text: 'x'.repeat(size) }) });
 

@@ -110,7 +110,7 @@ describe('RabbitMqTransport', () => {
       expect(delivery.routingKey).toBe(sent.event);
       expect(delivery.durable).toBe(true); // rabbitmq-client's name for delivery mode 2 (persistent)
       expect(delivery.contentType).toBe('application/json');
-      expect(delivery.headers).toMatchObject({ 'rowcast-table': sent.table, 'rowcast-op': sent.op });
+      expect(delivery.headers).toEqual({ 'rowcast-event': sent.event, 'rowcast-table': sent.table, 'rowcast-op': sent.op, 'rowcast-id': sent.id });
       // rabbitmq-client parses application/json bodies: a re-encoded body would come back a string,
       // and re-serialising what came gives back exactly the compact bytes that were sent.
       expect(JSON.stringify(delivery.body)).toBe(sent.body);

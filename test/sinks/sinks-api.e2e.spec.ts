@@ -16,7 +16,7 @@ describe('the sinks API', () => {
   const FIELDS = {
     webhook: ['url'],
     rabbitmq: ['url', 'exchange'],
-    nats: ['servers', 'subjectPrefix', 'stream', 'user', 'pass', 'token'],
+    nats: ['servers', 'subjectPrefix', 'subjectVocabulary', 'stream', 'user', 'pass', 'token'],
   } as const;
   const VALID = { webhook: { url: 'http://127.0.0.1:9/x' }, rabbitmq, nats: { servers: ['nats://127.0.0.1:1'] } };
 

@@ -1,6 +1,11 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { KindProperty, SinkFieldsDto } from '../dto/sink-fields.dto.js';
+import { SUBJECT_VOCABULARIES, type SubjectVocabulary } from './nats.transport.js';
+
+const VOCABULARY_DESCRIPTION =
+  'The subjects\' last tokens. `events`: the event name, `<subjectPrefix>.invoices.created` (the default). ' +
+  '`legacy` (deprecated, removed in 0.3.0): the table and the op, `<subjectPrefix>.invoices.insert`, as sinks created before 0.2.0 publish.';
 
 /** Settings of a NATS JetStream sink (the API's side; see nats.driver.ts). */
 export class NatsSettingsDto {
@@ -12,12 +17,17 @@ export class NatsSettingsDto {
   @ApiProperty({ example: ['nats://127.0.0.1:4222'] })
   servers: string[];
 
-  /** Subjects are `<subjectPrefix>.<table>.<op>`. Default: rowcast. */
+  /** Subjects are `<subjectPrefix>.<event>`, e.g. `rowcast.invoices.created`. Default: rowcast. */
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, { message: '$property must be dot-separated tokens of letters, digits, dashes or underscores' })
   @MaxLength(200)
   @IsString({ message: '$property must be a string' })
   subjectPrefix?: string;
+
+  @IsOptional()
+  @IsIn(SUBJECT_VOCABULARIES, { message: `$property must be one of ${SUBJECT_VOCABULARIES.join(', ')}` })
+  @ApiPropertyOptional({ enum: SUBJECT_VOCABULARIES, description: VOCABULARY_DESCRIPTION })
+  subjectVocabulary?: SubjectVocabulary;
 
   /** The JetStream stream (created over `<subjectPrefix>.>` if missing). Default: ROWCAST. */
   @IsOptional()
@@ -52,6 +62,8 @@ export class NatsSettingsChangesDto extends PartialType(NatsSettingsDto, { skipN
 export class NatsSettingsView {
   servers: string[];
   subjectPrefix: string;
+  @ApiProperty({ enum: SUBJECT_VOCABULARIES, description: VOCABULARY_DESCRIPTION })
+  subjectVocabulary: SubjectVocabulary;
   stream: string;
   @ApiPropertyOptional()
   user?: string;

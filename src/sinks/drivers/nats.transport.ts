@@ -9,11 +9,21 @@ import {
 import { connect, createInbox, errors, headers, nanos, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { Logger } from '@nestjs/common';
 import { SendResult, SinkMessage, SinkTransport } from '../sink-transport.js';
+import { NATS_HEADERS } from './message-labels.js';
+
+/**
+ * The last tokens of a message's subject: `events`, the event name (`<prefix>.invoices.created`,
+ * the routing key RabbitMQ uses); `legacy`, the table and the op in lower case
+ * (`<prefix>.invoices.insert`), as sinks created before 0.2.0 publish until 0.3.0 removes it.
+ */
+export type SubjectVocabulary = 'events' | 'legacy';
+export const SUBJECT_VOCABULARIES: readonly SubjectVocabulary[] = ['events', 'legacy'];
 
 export interface NatsTransportConfig {
   servers: string[];
-  /** Messages go to `<subjectPrefix>.<table>.<op>`. */
+  /** Messages go to `<subjectPrefix>.<event>` (`legacy`: `<subjectPrefix>.<table>.<op>`). */
   subjectPrefix: string;
+  subjectVocabulary: SubjectVocabulary;
   /** The stream that stores `<subjectPrefix>.>`: created when missing, used as is when present. */
   stream: string;
   user?: string;
@@ -25,8 +35,8 @@ export interface NatsTransportConfig {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 /**
- * More than a message's headers can take (its id, content type and event name: a few hundred
- * bytes): a body this far below a size limit fits without encoding the headers to measure them.
+ * More than a message's headers can take (its id twice, content type, event, table and op: a few
+ * hundred bytes): a body this far below a size limit fits without encoding the headers to measure them.
  */
 const HEADERS_BOUND = 1024;
 /** How long a created stream remembers a Nats-Msg-Id: a redelivery within it is stored once. */
@@ -193,7 +203,10 @@ export class NatsTransport implements SinkTransport {
       const hdrs = headers();
       hdrs.set('Nats-Msg-Id', message.id);
       hdrs.set('Content-Type', 'application/json');
-      hdrs.set('Rowcast-Event', message.event);
+      hdrs.set(NATS_HEADERS.event, message.event);
+      hdrs.set(NATS_HEADERS.table, message.table);
+      hdrs.set(NATS_HEADERS.op, message.op);
+      hdrs.set(NATS_HEADERS.id, message.id);
       const data = this.encoder.encode(message.body);
       tooLarge = this.oversize(nc, data, hdrs);
       if (tooLarge) break;
@@ -233,7 +246,8 @@ export class NatsTransport implements SinkTransport {
   }
 
   private subjectOf(message: SinkMessage): string {
-    return `${this.config.subjectPrefix}.${message.table}.${message.op.toLowerCase()}`;
+    const { subjectPrefix, subjectVocabulary } = this.config;
+    return subjectVocabulary === 'legacy' ? `${subjectPrefix}.${message.table}.${message.op.toLowerCase()}` : `${subjectPrefix}.${message.event}`;
   }
 
   private connect(): Promise<Session> {

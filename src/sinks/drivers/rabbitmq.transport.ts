@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { AMQPChannelError, AMQPConnectionError, AMQPError, Connection, Envelope, Publisher } from 'rabbitmq-client';
 import { SendResult, SinkMessage, SinkTransport } from '../sink-transport.js';
+import { AMQP_HEADERS } from './message-labels.js';
 
 export interface RabbitMqSinkConfig {
   /** amqp:// or amqps://, usually with credentials: only ever shown through redactUrl. */
@@ -212,7 +213,12 @@ export class RabbitMqTransport implements SinkTransport {
       durable: true,
       messageId: message.id,
       contentType: 'application/json',
-      headers: { 'rowcast-table': message.table, 'rowcast-op': message.op },
+      headers: {
+        [AMQP_HEADERS.event]: message.event,
+        [AMQP_HEADERS.table]: message.table,
+        [AMQP_HEADERS.op]: message.op,
+        [AMQP_HEADERS.id]: message.id,
+      },
     };
   }
 
