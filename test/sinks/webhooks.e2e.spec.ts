@@ -401,7 +401,7 @@ describe('webhooks', () => {
     const broker = await t.http.post('/sinks').send({ kind: 'nats', nats: { servers: ['nats://127.0.0.1:1'], token: 't0ken-never-shown' } }).expect(201);
     expect((await t.http.get(`/webhooks/${broker.body.id}`)).status).toBe(404);
     const natsChanged = await t.http.patch(`/sinks/${broker.body.id}`).send({ nats: { subjectPrefix: 'moved', user: 'rowcast', pass: 'p4ss-never-shown' } }).expect(200);
-    expect(natsChanged.body.settings).toEqual({ servers: ['nats://127.0.0.1:1'], subjectPrefix: 'moved', stream: 'ROWCAST', user: 'rowcast' });
+    expect(natsChanged.body.settings).toEqual({ servers: ['nats://127.0.0.1:1'], subjectPrefix: 'moved', stream: 'ROWCAST', subjectVocabulary: 'events', user: 'rowcast' });
     expect(JSON.stringify(natsChanged.body)).not.toMatch(/never-shown/);
     const badServer = await t.http.patch(`/sinks/${broker.body.id}`).send({ nats: { servers: ['nats://me:secret@127.0.0.1:1'] } });
     expect(badServer.status).toBe(400);
