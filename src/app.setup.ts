@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { INestApplication } from '@nestjs/common';
 import type { Response } from 'express';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { actorMiddleware } from './common/actor/actor.middleware.js';
@@ -14,6 +15,7 @@ import { AppConfig } from './config/config.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { serveDashboard } from './dashboard/dashboard.js';
 import { RealtimeIoAdapter } from './realtime/io-adapter.js';
+import { outgoingWebhooks, WEBHOOK_MODELS } from './sinks/drivers/webhook.openapi.js';
 
 /**
  * What the HTTP server needs beyond the module graph: logger, security headers, CORS, body
@@ -43,19 +45,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
   app.use(jsonObjectBody);
   app.use(singleQueryValues);
   app.use(actorMiddleware);
-  const document = refineDocument(SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('rowcast')
-      .setDescription(
-        'Every committed row change in PostgreSQL as a durable, ordered event. ' +
-          'Amounts are integers in minor units (cents). ' +
-          'Live push over Socket.IO (namespace /events): see the [AsyncAPI document](/docs/asyncapi.yaml).',
-      )
-      .setVersion('0.1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from `npm run keys -- create`' })
-      .build(),
-  ));
+  const document = refineDocument(SwaggerModule.createDocument(app, documentConfig(), { extraModels: WEBHOOK_MODELS }));
   // Registered before Swagger UI's /docs routes so that this path is not taken for one of its files.
   app.getHttpAdapter().get('/docs/asyncapi.yaml', (_req, res) => {
     (res as Response).type('application/yaml').sendFile(projectFile('docs/asyncapi.yaml'));
@@ -64,4 +54,24 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): IN
   serveDashboard(app);
   app.use(httpErrorsAsExceptions);
   return app;
+}
+
+/** The document's own parts; the routes and their schemas come from the controllers and DTOs. */
+function documentConfig(): Omit<OpenAPIObject, 'paths'> {
+  const pkg = JSON.parse(readFileSync(projectFile('package.json'), 'utf8')) as { version: string; license: string };
+  const config = new DocumentBuilder()
+    // 3.1: for `webhooks`, the request rowcast sends (receivers generate their types from it).
+    .setOpenAPIVersion('3.1.0')
+    .setTitle('rowcast')
+    .setDescription(
+      'Every committed row change in PostgreSQL as a durable, ordered event. ' +
+        'Amounts are integers in minor units (cents). ' +
+        'Live push over Socket.IO (namespace /events): see the [AsyncAPI document](/docs/asyncapi.yaml). ' +
+        'What a webhook receiver gets is under `webhooks`.',
+    )
+    .setVersion(pkg.version)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from `npm run keys -- create`' })
+    .build();
+  // UNLICENSED (package.json): no terms to link to, so no url (setLicense would write `url: undefined`).
+  return { ...config, info: { ...config.info, license: { name: pkg.license } }, webhooks: outgoingWebhooks() };
 }

@@ -40,6 +40,8 @@ export interface Backlog {
 /** The backlog is read every second; a reading not answered within 2 s counts as failed. */
 const BACKLOG_EVERY_MS = 1000;
 const BACKLOG_TIMEOUT_MS = 2000;
+/** How long start-up waits for the first try for the drain lock (one query) once connected. */
+const FIRST_LOCK_WAIT_MS = 5000;
 
 /**
  * Drains the journal into the log. Owns one dedicated connection: LISTENs for wake-ups, holds the
@@ -56,6 +58,8 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly connection: DedicatedConnection;
   private readonly status = { draining: false, largestBatch: 0, drained: 0, rounds: 0 };
   private readonly backlogReading: BackgroundReading<Backlog>;
+  private lockTriedDone!: () => void;
+  private readonly lockTried = new Promise<void>((resolve) => (this.lockTriedDone = resolve));
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -74,9 +78,14 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
     });
   }
 
-  /** Starts draining; the app is ready once the first connection attempt has ended (bounded). */
+  /**
+   * Starts draining; the app is ready once the first connection attempt has ended, and if it
+   * connected, once it has tried for the drain lock (each bounded): whether this instance drains
+   * is said before the ready line, not after it.
+   */
   async onApplicationBootstrap(): Promise<void> {
     await Promise.all([this.connection.start((client) => this.session(client)), this.backlogReading.start()]);
+    if (this.connection.connected) await Promise.race([this.lockTried, new Promise((resolve) => setTimeout(resolve, FIRST_LOCK_WAIT_MS).unref())]);
   }
 
   /**
@@ -116,6 +125,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
     const prepared = clientSql(client, { prepared: true });
     this.status.draining = false;
     while (this.connection.isRunning && !(await tryDrainLock(sql, DRAIN_LOCK))) {
+      this.lockTriedDone(); // another instance drains: this one stands by
       await this.connection.sleep(capture.takeoverIntervalMs);
       this.connection.throwIfBroken();
     }
@@ -123,6 +133,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
     this.status.draining = true;
     this.tail.setDrainingHere(true);
     this.logger.log('draining the journal');
+    this.lockTriedDone();
     try {
       // Whether writers NOTIFY us (the flag in capture.wakeup): while we wait for a commit, yes, so
       // that its NOTIFY wakes us at once; while changes keep coming, no (no commit lock for them).

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/require-scope.decorator.js';
 import { ApiErrors } from '../common/http/api-errors.decorator.js';
 import { UuidParam } from '../common/http/uuid-param.js';
@@ -74,6 +74,8 @@ export class WebhooksController {
   @Post(':id/rotate-secret')
   @HttpCode(HttpStatus.OK)
   @ApiErrors(400, 404, 413)
+  // Every field has a default: a bare POST rotates with the default overlap.
+  @ApiBody({ type: RotateSecretDto, required: false })
   rotateSecret(@UuidParam('id') id: string, @Body() dto: RotateSecretDto): Promise<RotatedSecretDto> {
     return this.service.rotateSecret(id, dto.overlapSeconds);
   }

@@ -109,6 +109,35 @@ describe('OpenAPI and health', () => {
     expect(doc.components.schemas.CreateWebhookDto.properties.events).toMatchObject({ type: 'array', minItems: 1 });
   });
 
+  it('is OpenAPI 3.1 with a license, null as a type, and the request a webhook receiver gets', async () => {
+    const { body: doc } = await t.http.get('/docs-json').expect(200);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.license).toEqual({ name: 'UNLICENSED' });
+    // 3.1 has no `nullable`: generators read null from the type.
+    expect(JSON.stringify(doc)).not.toContain('"nullable"');
+    expect(doc.components.schemas.NotificationPageDto.properties.nextCursor.type).toEqual(['string', 'null']);
+    expect(doc.components.schemas.SchemaChangeDto.properties.after.anyOf).toEqual([{ $ref: '#/components/schemas/TableShapeDto' }, { type: 'null' }]);
+
+    const post = doc.webhooks.notification.post;
+    expect(post.requestBody.content['application/json'].schema.anyOf).toEqual([
+      { $ref: '#/components/schemas/NotificationDto' },
+      { $ref: '#/components/schemas/TruncatedNotificationDto' },
+    ]);
+    expect(doc.components.schemas.TruncatedNotificationDto.required).toEqual(expect.arrayContaining(['id', 'event', 'truncated', 'href', 'payload']));
+    expect(Object.keys(doc.components.schemas.TruncatedNotificationPayloadDto.properties)).not.toContain('new');
+    const headers = (post.parameters as { name: string; in: string; required: boolean }[]).filter((p) => p.in === 'header');
+    expect(headers.map((h) => h.name)).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature', 'user-agent']);
+    expect(headers.every((h) => h.required)).toBe(true);
+    expect(Object.keys(post.responses).sort()).toEqual(['2XX', '413', 'default']);
+  });
+
+  it('asks no body of rotate-secret', async () => {
+    const { body: doc } = await t.http.get('/docs-json').expect(200);
+    const body = doc.paths['/webhooks/{id}/rotate-secret'].post.requestBody;
+    expect(body.required).toBe(false);
+    expect(body.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/RotateSecretDto' });
+  });
+
   it('describes the DTOs from their validation rules', async () => {
     const { body: doc } = await t.http.get('/docs-json').expect(200);
     const { schemas } = doc.components;

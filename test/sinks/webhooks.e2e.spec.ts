@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
@@ -30,6 +31,21 @@ async function expectedIds(db: TestDatabase, after: string, where: string): Prom
 function verifyAll(requests: readonly ReceivedRequest[], secret: string): void {
   const verifier = new Webhook(secret);
   for (const request of requests) expect(() => verifier.verify(request.body, request.headers)).not.toThrow();
+}
+
+/** Each request is what the OpenAPI document's `webhooks` says a receiver gets: its headers, and a body of its schema. */
+async function expectAsDocumented(t: TestApp, requests: readonly ReceivedRequest[]): Promise<void> {
+  const { body: doc } = await t.http.get('/docs-json').expect(200);
+  const post = doc.webhooks.notification.post as { parameters: { name: string; in: string; schema: { pattern?: string } }[] };
+  const ajv = new Ajv({ strict: false, validateFormats: false });
+  ajv.addSchema({ ...doc, $id: 'openapi' });
+  const validate = ajv.getSchema('openapi#/webhooks/notification/post/requestBody/content/application~1json/schema')!;
+  for (const request of requests) {
+    expect(validate(JSON.parse(request.body)), JSON.stringify(validate.errors)).toBe(true);
+    for (const header of post.parameters.filter((p) => p.in === 'header')) {
+      expect(request.headers[header.name], header.name).toMatch(new RegExp(header.schema.pattern ?? '.'));
+    }
+  }
 }
 
 /** In log order: ids never go back, and no id the receiver accepted comes again. */
@@ -202,6 +218,7 @@ describe('webhooks', () => {
       [expected[2], 'ok'],
     ]);
     verifyAll(receiver.requests, webhook.secret);
+    await expectAsDocumented(t, receiver.requests);
     const whole = (await t.http.get(`/notifications/${expected[1]}`).expect(200)).body as { createdAt: string; payload: Record<string, unknown> };
     const { new: _new, old: _old, changedColumns: _changed, ...keys } = whole.payload;
     expect(JSON.parse(receiver.requests[2].body)).toEqual({
@@ -335,6 +352,10 @@ describe('webhooks', () => {
     const last = receiver.requests.at(-1)!;
     verifyAll([last], again.secret);
     expect(() => new Webhook(rotated.secret).verify(last.body, last.headers)).toThrow();
+
+    // A bare POST (no body, so no Content-Type either): the default overlap, a day.
+    const bare = await t.http.post(`/webhooks/${webhook.id}/rotate-secret`).expect(200);
+    expect(new Date(bare.body.previousSecretExpiresAt).getTime()).toBeGreaterThan(Date.now() + 86_300_000);
     await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
   });
 

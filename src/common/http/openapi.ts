@@ -13,9 +13,11 @@ const ERROR = { $ref: '#/components/schemas/ErrorResponseDto' };
 /**
  * What every route shares and the decorators cannot say once: the 415 of a body that is not JSON,
  * the rate-limit headers, X-Actor on writes, uuid path ids, the open /health, and a server entry
- * (an empty `servers` is invalid for Redocly's recommended rules). Run on the document Nest builds.
+ * (an empty `servers` is invalid for Redocly's recommended rules), and null in OpenAPI 3.1's words.
+ * Run on the document Nest builds.
  */
 export function refineDocument(document: OpenAPIObject): OpenAPIObject {
+  nullAsType(document);
   document.servers = [{ url: '/', description: 'this service' }];
   const bearer = document.components?.securitySchemes?.bearer;
   if (bearer && 'scheme' in bearer) bearer.bearerFormat = 'opaque API key';
@@ -55,4 +57,30 @@ export function refineDocument(document: OpenAPIObject): OpenAPIObject {
     }
   }
   return document;
+}
+
+/**
+ * @nestjs/swagger writes OpenAPI 3.0's `nullable: true` whatever the document's version; 3.1 has no
+ * such keyword (its schemas are JSON Schema), so generators would drop the `| null`: `null` becomes
+ * one of the types, or, beside a reference or a composition, one of the alternatives.
+ */
+function nullAsType(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  for (const inner of Object.values(value)) nullAsType(inner);
+  const schema = value as Record<string, unknown>;
+  if (typeof schema.nullable !== 'boolean') return;
+  const nullable = schema.nullable;
+  delete schema.nullable;
+  if (!nullable) return;
+  if ('$ref' in schema || 'allOf' in schema || 'oneOf' in schema || 'anyOf' in schema) {
+    const { description, example, ...rest } = schema;
+    delete rest.type; // `type: object` beside `allOf` would refuse null in the first alternative too
+    // `allOf` of one reference is how the plugin attaches a description to it: the reference will do.
+    const alternative = Object.keys(rest).length === 1 && Array.isArray(rest.allOf) && rest.allOf.length === 1 ? (rest.allOf[0] as object) : rest;
+    for (const key of Object.keys(schema)) delete schema[key];
+    Object.assign(schema, description === undefined ? {} : { description }, { anyOf: [alternative, { type: 'null' }] }, example === undefined ? {} : { example });
+  } else if (typeof schema.type === 'string') {
+    schema.type = [schema.type, 'null'];
+    if (Array.isArray(schema.enum)) schema.enum = [...schema.enum, null];
+  }
 }

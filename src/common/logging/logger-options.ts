@@ -1,15 +1,27 @@
 import type { LoggerOptions } from 'pino';
 import type { AppConfig } from '../../config/config.js';
 
-/** Nest's start-up chatter (a line per module, route and gateway): JSON logs keep it, a terminal does not need it. */
+/**
+ * Nest's start-up chatter (a line per module, route and gateway): logged at debug, not info, so
+ * that at the default level the ready line ends the start-up, in JSON as on a terminal.
+ */
 const CHATTER = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication', 'WebSocketsController']);
 
 /**
  * pino's options for the service and its request log: JSON lines, or on a terminal (LOG_FORMAT
- * pretty, the default there) one short line per message, without Nest's start-up chatter.
+ * pretty, the default there) one short line per message.
  */
 export function loggerOptions(config: Pick<AppConfig, 'logLevel' | 'logFormat'>): LoggerOptions {
-  if (config.logFormat === 'json') return { level: config.logLevel };
+  const hooks: LoggerOptions['hooks'] = {
+    logMethod(args, method, level) {
+      const [first] = args as unknown[];
+      const context = typeof first === 'object' && first !== null ? (first as { context?: unknown }).context : undefined;
+      // Nest logs it at info (its `log`); the hook runs again at debug, which passes.
+      if (level === 30 && typeof context === 'string' && CHATTER.has(context)) return (this.debug as (...a: unknown[]) => void).apply(this, args);
+      method.apply(this, args);
+    },
+  };
+  if (config.logFormat === 'json') return { level: config.logLevel, hooks };
   return {
     level: config.logLevel,
     transport: {
@@ -21,13 +33,6 @@ export function loggerOptions(config: Pick<AppConfig, 'logLevel' | 'logFormat'>)
         singleLine: true,
       },
     },
-    hooks: {
-      logMethod(args, method, level) {
-        const [first] = args as unknown[];
-        const context = typeof first === 'object' && first !== null ? (first as { context?: unknown }).context : undefined;
-        if (level <= 30 && typeof context === 'string' && CHATTER.has(context)) return;
-        method.apply(this, args);
-      },
-    },
+    hooks,
   };
 }

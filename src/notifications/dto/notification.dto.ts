@@ -1,10 +1,10 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, OmitType } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { canonicalTable } from '../../events/notification-filter.js';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
-import { EVENT_PATTERN, OPERATIONS, TABLE_PATTERN, type Notification, type NotificationPayload, type Operation, type SchemaChange, type TableShape } from '../../../client/src/protocol.js';
+import { EVENT_PATTERN, OPERATIONS, TABLE_PATTERN, type Notification, type NotificationPayload, type TruncatedNotification, type Operation, type SchemaChange, type TableShape } from '../../../client/src/protocol.js';
 
 export class ListNotificationsQueryDto {
   /** An event name (`invoices.created`) or a prefix ending in `.*` (`invoices.*`). */
@@ -114,6 +114,28 @@ export class NotificationDto implements Notification {
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
   payload: NotificationPayloadDto;
+}
+
+/** A truncated notification's payload: the keys, without the rows. */
+export class TruncatedNotificationPayloadDto extends OmitType(NotificationPayloadDto, ['new', 'old', 'changedColumns', 'schemaChange'] as const) {}
+
+/**
+ * What a sink delivers instead of a notification too large for its destination (client/src/protocol.ts):
+ * the same id, event and keys, without the rows; `href` fetches the whole notification.
+ */
+export class TruncatedNotificationDto implements TruncatedNotification {
+  /** @example "1042" */
+  id: string;
+  /** @example "invoice_items.updated" */
+  event: string;
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+  /** Always true: a complete notification has no `truncated`. */
+  @ApiProperty({ enum: [true] })
+  truncated: true;
+  /** `GET` it for the whole notification, relative to the service's address. @example "/notifications/1042" */
+  href: string;
+  payload: TruncatedNotificationPayloadDto;
 }
 
 export class NotificationPageDto {
