@@ -75,6 +75,7 @@ export class CaptureFollowsSchema1764400000000 implements MigrationInterface {
     for (const table of tables) await queryRunner.query(`LOCK TABLE ${table.name} IN SHARE ROW EXCLUSIVE MODE`);
     await sql(`DROP EVENT TRIGGER IF EXISTS capture_follow_schema`);
     await sql(`DROP EVENT TRIGGER IF EXISTS capture_forget_dropped`);
+    await sql(`DROP FUNCTION capture.watch_schema_changes()`);
     await sql(`DROP FUNCTION capture.follow_schema()`);
     await sql(`DROP FUNCTION capture.forget_dropped()`);
     await sql(`DROP FUNCTION capture.drift()`);
@@ -126,7 +127,8 @@ const CAPTURED_TABLE = `
  */
 const SHAPE = `
   CREATE FUNCTION capture.shape(tbl regclass) RETURNS jsonb
-  LANGUAGE sql STABLE AS $fn$
+  -- Types named the same whatever the session's search_path (format_type qualifies what it cannot see).
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
     SELECT jsonb_build_object(
       'schema', n.nspname::text,
       'table', c.relname::text,
@@ -163,8 +165,8 @@ const ARM = `
   LANGUAGE plpgsql AS $fn$
   DECLARE
     k capture.captured;
-    key text := 'to_jsonb(r)';
-    watched text := 'r';
+    key text := 'to_jsonb(r.*)';
+    watched text := 'ROW(r.*)';
     old_row text := 'NULL::jsonb';
     op text;
     t record;
@@ -178,33 +180,36 @@ const ARM = `
       watched := format('ROW(%s)', (SELECT string_agg(format('r.%I', c), ', ') FROM unnest(k.columns) c));
     END IF;
     IF k.keep_old THEN
-      old_row := 'to_jsonb(r)';
+      old_row := 'to_jsonb(r.*)';
     END IF;
     -- Columns are read from the transition tables' rows themselves (r.col), never from a subquery's
     -- row ((n.r).col): PostgreSQL 15 resolves the latter wrongly once the table has a dropped column.
+    -- The whole row is r.* (a bare r would be a column named r) and the actor capture_fn.who (a
+    -- bare who would clash with a column named who).
     EXECUTE format($body$
       CREATE OR REPLACE FUNCTION %1$s() RETURNS trigger LANGUAGE plpgsql AS $trigger$
+      <<capture_fn>>
       DECLARE
         who text := capture.actor();
       BEGIN
         IF TG_OP = 'INSERT' THEN
           INSERT INTO capture.changes (schema_name, table_name, op, row_pk, new, actor)
-          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', %2$s, to_jsonb(r), who
+          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', %2$s, to_jsonb(r.*), capture_fn.who
           FROM capture_new AS r;
         ELSIF TG_OP = 'UPDATE' THEN
           INSERT INTO capture.changes (schema_name, table_name, op, row_pk, old, new, actor)
-          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', n.k, o.j, n.j, who
+          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', n.k, o.j, n.j, capture_fn.who
           FROM (SELECT %3$s AS w, %4$s AS j, row_number() OVER () AS i FROM capture_old AS r) o
-          JOIN (SELECT %3$s AS w, %2$s AS k, to_jsonb(r) AS j, row_number() OVER () AS i FROM capture_new AS r) n USING (i)
+          JOIN (SELECT %3$s AS w, %2$s AS k, to_jsonb(r.*) AS j, row_number() OVER () AS i FROM capture_new AS r) n USING (i)
           WHERE NOT (o.w *= n.w)
           ORDER BY i;
         ELSIF TG_OP = 'DELETE' THEN
           INSERT INTO capture.changes (schema_name, table_name, op, row_pk, old, actor)
-          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', %2$s, %4$s, who
+          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', %2$s, %4$s, capture_fn.who
           FROM capture_old AS r;
         ELSE
           INSERT INTO capture.changes (schema_name, table_name, op, actor)
-          VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'TRUNCATE', who);
+          VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'TRUNCATE', capture_fn.who);
         END IF;
         IF FOUND THEN
           PERFORM capture.wake_drainer();
@@ -244,6 +249,12 @@ const FOLLOW = `
     now_shape jsonb := capture.shape(tbl);
     watched text[];
   BEGIN
+    -- Locked only when there is something to change: two DDLs that change nothing (CREATE INDEX) must
+    -- not wait on each other here.
+    SELECT * INTO STRICT k FROM capture.captured WHERE relid = tbl;
+    IF k.shape = now_shape THEN
+      RETURN false;
+    END IF;
     SELECT * INTO STRICT k FROM capture.captured WHERE relid = tbl FOR UPDATE;
     IF k.shape = now_shape THEN
       RETURN false;
@@ -289,14 +300,18 @@ const ENABLE = `
     unknown text[];
     shape jsonb := capture.shape(tbl);
     fn_name text;
+    readable text;
   BEGIN
-    SELECT c.relname, n.nspname, c.relkind INTO rel
+    SELECT c.relname, n.nspname, c.relkind, c.relpersistence INTO rel
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
     IF rel.relkind NOT IN ('r', 'p') THEN
       RAISE EXCEPTION 'capture.enable: % is not a table', tbl USING ERRCODE = 'wrong_object_type';
     END IF;
     IF rel.nspname = 'capture' THEN
       RAISE EXCEPTION 'capture.enable: the journal''s own tables cannot be captured' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF rel.relpersistence = 't' THEN
+      RAISE EXCEPTION 'capture.enable: % is a temporary table', tbl USING ERRCODE = 'wrong_object_type';
     END IF;
     SELECT array_agg(col) INTO unknown FROM unnest(columns) col
     WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(shape->'columns') c WHERE c->>'name' = col);
@@ -314,10 +329,15 @@ const ENABLE = `
           keep_old = coalesce(enable.keep_old, k.keep_old)
       WHERE k.relid = tbl;
     ELSE
-      -- Named after the table (a hash for long names); a table renamed since took it first: add the oid.
-      fn_name := format('capture.%I', 'on_' || left(rel.nspname || '.' || rel.relname, 40) || '_' || left(md5(rel.nspname || '.' || rel.relname), 8));
+      -- Named after the table: a hash of its name first (a table renamed since took it: of its oid
+      -- too), then as much of the name as fits in 63 bytes, whatever its characters.
+      readable := rel.nspname || '.' || rel.relname;
+      WHILE octet_length(readable) > 48 LOOP
+        readable := left(readable, -1);
+      END LOOP;
+      fn_name := format('capture.%I', 'on_' || left(md5(rel.nspname || '.' || rel.relname), 8) || '_' || readable);
       IF EXISTS (SELECT 1 FROM capture.captured k WHERE k.fn = fn_name) THEN
-        fn_name := format('capture.%I', 'on_' || left(rel.nspname || '.' || rel.relname, 40) || '_' || left(md5(tbl::oid::text || rel.nspname || '.' || rel.relname), 8));
+        fn_name := format('capture.%I', 'on_' || left(md5(tbl::oid::text || rel.nspname || '.' || rel.relname), 8) || '_' || readable);
       END IF;
       INSERT INTO capture.captured (relid, fn, columns, keep_old, shape)
       VALUES (tbl, fn_name, nullif(columns, '{}'), coalesce(keep_old, true), shape);
@@ -378,6 +398,12 @@ const DRIFT = `
       WHERE capture.shape(k.relid) <> k.shape
     ) p
     UNION ALL
+    -- Dropped while nobody followed it (or a temporary table of a session that ended).
+    SELECT capture.qualified_name(k.shape->>'schema', k.shape->>'table'),
+           format('it was dropped while schema changes were not followed: SELECT capture.disable(%s) forgets it', k.relid::oid)
+    FROM capture.captured k
+    WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = k.relid)
+    UNION ALL
     SELECT NULL, format('the event trigger %s is %s: schema changes of captured tables are not followed', e.name,
                         CASE WHEN t.evtenabled IS NULL THEN 'missing' ELSE 'disabled' END)
     FROM unnest(ARRAY['capture_follow_schema', 'capture_forget_dropped']) AS e(name)
@@ -387,22 +413,38 @@ const DRIFT = `
   $fn$`;
 
 /**
- * The event triggers. Creating one needs a superuser: without, capture works as before but does
- * not follow schema changes, and capture.drift() (so /health) says so.
+ * The event triggers. They run as their owner (SECURITY DEFINER, a fixed search_path): DDL by a
+ * role with no rights on the schema capture, on any table, must not fail because of them. Creating
+ * an event trigger needs a superuser: without one, capture works as before but does not follow
+ * schema changes, capture.drift() (so /health) says so, and a superuser can later run
+ * `SELECT capture.watch_schema_changes()`.
  */
 const EVENT_TRIGGERS = `
   CREATE FUNCTION capture.follow_schema() RETURNS event_trigger
-  LANGUAGE plpgsql AS $fn$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
   DECLARE
     t record;
   BEGIN
     FOR t IN
-      SELECT k.relid, min(d.command_tag) AS command
-      FROM pg_event_trigger_ddl_commands() d
-      JOIN capture.captured k
-        ON k.relid::oid = d.objid
-        OR k.relid::oid = (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = d.objid)
-      WHERE d.classid = 'pg_class'::regclass
+      WITH RECURSIVE commands AS (SELECT * FROM pg_event_trigger_ddl_commands()),
+      -- The tables the commands touched (an index: its table), and their partitions and children,
+      -- which a rename or a column change on the parent reaches too.
+      touched(relid, command) AS (
+        SELECT coalesce((SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.objid), c.objid), c.command_tag
+        FROM commands c WHERE c.classid = 'pg_class'::regclass
+        UNION
+        SELECT h.inhrelid, p.command FROM pg_inherits h JOIN touched p ON h.inhparent = p.relid
+      ),
+      -- A schema or a type renamed or changed (ALTER SCHEMA … RENAME, ALTER TYPE): any captured table may show it.
+      elsewhere AS (
+        SELECT min(c.command_tag) AS command FROM commands c
+        WHERE c.classid IN ('pg_namespace'::regclass, 'pg_type'::regclass)
+      )
+      SELECT k.relid, min(w.command) AS command
+      FROM (SELECT relid, command FROM touched
+            UNION ALL
+            SELECT k.relid::oid, e.command FROM capture.captured k, elsewhere e WHERE e.command IS NOT NULL) w
+      JOIN capture.captured k ON k.relid::oid = w.relid
       GROUP BY k.relid
     LOOP
       PERFORM capture.follow(t.relid, t.command);
@@ -410,9 +452,10 @@ const EVENT_TRIGGERS = `
   END
   $fn$;
   CREATE FUNCTION capture.forget_dropped() RETURNS event_trigger
-  LANGUAGE plpgsql AS $fn$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
   DECLARE
     k capture.captured;
+    t record;
   BEGIN
     FOR k IN
       DELETE FROM capture.captured
@@ -427,15 +470,32 @@ const EVENT_TRIGGERS = `
       EXECUTE format('DROP FUNCTION IF EXISTS %s()', k.fn);
       PERFORM capture.wake_drainer();
     END LOOP;
+    -- Columns of captured tables dropped by another command (DROP DOMAIN … CASCADE, DROP TYPE … CASCADE).
+    FOR t IN
+      SELECT DISTINCT c.relid FROM pg_event_trigger_dropped_objects() d JOIN capture.captured c ON c.relid::oid = d.objid
+      WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0
+    LOOP
+      PERFORM capture.follow(t.relid, tg_tag);
+    END LOOP;
+  END
+  $fn$;
+  CREATE FUNCTION capture.watch_schema_changes() RETURNS void
+  LANGUAGE plpgsql AS $fn$
+  BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'capture_follow_schema') THEN
+      CREATE EVENT TRIGGER capture_follow_schema ON ddl_command_end EXECUTE FUNCTION capture.follow_schema();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'capture_forget_dropped') THEN
+      CREATE EVENT TRIGGER capture_forget_dropped ON sql_drop EXECUTE FUNCTION capture.forget_dropped();
+    END IF;
   END
   $fn$;
   DO $do$
   BEGIN
-    CREATE EVENT TRIGGER capture_follow_schema ON ddl_command_end EXECUTE FUNCTION capture.follow_schema();
-    CREATE EVENT TRIGGER capture_forget_dropped ON sql_drop EXECUTE FUNCTION capture.forget_dropped();
+    PERFORM capture.watch_schema_changes();
   EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING 'capture: only a superuser can create event triggers, so captured tables will not follow schema changes '
-      '(capture.drift() reports it; a superuser can run this migration again)';
+      '(capture.drift() reports it; a superuser can run SELECT capture.watch_schema_changes())';
   END
   $do$`;
 

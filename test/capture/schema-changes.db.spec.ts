@@ -148,7 +148,7 @@ describe('capture follows schema changes (direct SQL)', () => {
 
   it('losing the primary key: still captured, keyed by the whole row, with a warning', async () => {
     expect(await warningsOf(`ALTER TABLE t2 DROP CONSTRAINT t2_pkey`)).toEqual([
-      'capture: t2 has no primary key now; its notifications name the whole row as its key',
+      'capture: public.t2 has no primary key now; its notifications name the whole row as its key',
     ]);
     await sql.query(`INSERT INTO t2 VALUES (7, 10)`);
     const changes = await since();
@@ -182,7 +182,7 @@ describe('capture follows schema changes (direct SQL)', () => {
     expect(await captured()).toContainEqual({ table: 'f', key: ['id'], columns: ['state'] });
 
     expect(await warningsOf(`ALTER TABLE f DROP COLUMN state`)).toEqual([
-      "capture: every column of f's filter (state) is gone; every change of it is captured now",
+      "capture: every column of public.f's filter (state) is gone; every change of it is captured now",
     ]);
     await sql.query(`UPDATE f SET note = 'c'`);
     expect((await since()).map(({ op }) => op)).toEqual(['SCHEMA_CHANGE', 'UPDATE']);
@@ -276,6 +276,114 @@ describe('capture follows schema changes (direct SQL)', () => {
     } finally {
       await sql.query(`ALTER EVENT TRIGGER capture_follow_schema ENABLE`);
     }
+    expect((await sql.query(`SELECT * FROM capture.drift()`)).rows).toEqual([]);
+  });
+
+  it('columns named like the generated code’s own names (r, who, w, j, k, i) are captured like any other', async () => {
+    await sql.query(`CREATE TABLE odd (id int PRIMARY KEY, r int, who text, w int, j int, k int, i int)`);
+    await sql.query(`SELECT capture.enable('odd')`);
+    await sql.query(`INSERT INTO odd VALUES (1, 2, 'x', 3, 4, 5, 6); UPDATE odd SET r = 7; UPDATE odd SET r = 7; DELETE FROM odd`);
+    const row = { id: 1, r: 2, who: 'x', w: 3, j: 4, k: 5, i: 6 };
+    expect((await since()).map(({ op, old, new: now }) => [op, old, now])).toEqual([
+      ['INSERT', null, row],
+      ['UPDATE', row, { ...row, r: 7 }],
+      ['DELETE', { ...row, r: 7 }, null],
+    ]);
+  });
+
+  it('tables whose names fill 63 bytes in other scripts get functions of their own', async () => {
+    const a = '"' + 'позиции'.repeat(4) + '_а"';
+    const b = '"' + 'позиции'.repeat(4) + '_б"';
+    await sql.query(`CREATE TABLE ${a} (id int PRIMARY KEY); CREATE TABLE ${b} (код int PRIMARY KEY)`);
+    await sql.query(`SELECT capture.enable('${a}'); SELECT capture.enable('${b}')`);
+    await sql.query(`INSERT INTO ${a} VALUES (1); INSERT INTO ${b} VALUES (2)`);
+    expect((await since()).map(({ row_pk }) => row_pk)).toEqual([{ id: 1 }, { код: 2 }]);
+    const { rows } = await sql.query(`SELECT count(DISTINCT to_regproc(fn)) AS n FROM capture.captured WHERE fn LIKE '%позиции%'`);
+    expect(rows[0].n).toBe('2');
+    await sql.query(`SELECT capture.disable('${a}'); SELECT capture.disable('${b}')`);
+  });
+
+  it('a rename on a partitioned parent reaches its captured partition', async () => {
+    await sql.query(`CREATE TABLE pt (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region)`);
+    await sql.query(`CREATE TABLE pt_eu PARTITION OF pt FOR VALUES IN ('eu')`);
+    await sql.query(`SELECT capture.enable('pt_eu')`);
+    await sql.query(`ALTER TABLE pt RENAME COLUMN id TO pid`);
+    await sql.query(`INSERT INTO pt_eu VALUES (7, 'eu')`);
+    expect((await since()).map(({ table_name, op, row_pk }) => [table_name, op, row_pk])).toEqual([
+      ['pt_eu', 'SCHEMA_CHANGE', null],
+      ['pt_eu', 'INSERT', { pid: 7, region: 'eu' }],
+    ]);
+  });
+
+  it('a schema renamed, a type renamed, a domain dropped with its column: followed, and told', async () => {
+    await sql.query(`CREATE SCHEMA inv; CREATE DOMAIN inv.code_t AS text; CREATE TYPE inv.mood AS ENUM ('ok')`);
+    await sql.query(`CREATE TABLE inv.items (id int PRIMARY KEY, code inv.code_t, m inv.mood); SELECT capture.enable('inv.items')`);
+    await sql.query(`ALTER SCHEMA inv RENAME TO inventory`);
+    await sql.query(`ALTER TYPE inventory.mood RENAME TO feeling`);
+    await sql.query(`DROP DOMAIN inventory.code_t CASCADE`);
+    await sql.query(`INSERT INTO inventory.items VALUES (1, 'ok')`);
+    const changes = await since();
+    expect(changes.map(({ schema_name, op, new: row }) => [schema_name, op, op === 'SCHEMA_CHANGE' ? (row!.after as { columns: unknown }).columns : row])).toEqual([
+      ['inv', 'SCHEMA_CHANGE', [{ name: 'id', type: 'integer' }, { name: 'code', type: 'inventory.code_t' }, { name: 'm', type: 'inventory.mood' }]],
+      ['inventory', 'SCHEMA_CHANGE', [{ name: 'id', type: 'integer' }, { name: 'code', type: 'inventory.code_t' }, { name: 'm', type: 'inventory.feeling' }]],
+      ['inventory', 'SCHEMA_CHANGE', [{ name: 'id', type: 'integer' }, { name: 'm', type: 'inventory.feeling' }]],
+      ['inventory', 'INSERT', { id: 1, m: 'ok' }],
+    ]);
+    expect((await sql.query(`SELECT * FROM capture.drift()`)).rows).toEqual([]);
+  });
+
+  it('a table’s shape does not depend on the session’s search_path', async () => {
+    const client = await sql.connect();
+    try {
+      await client.query(`SET search_path = inventory, public; CREATE INDEX ON inventory.items (m)`);
+    } finally {
+      await client.query(`RESET search_path`);
+      client.release();
+    }
+    expect(await since()).toEqual([]);
+    expect((await sql.query(`SELECT * FROM capture.drift()`)).rows).toEqual([]);
+  });
+
+  it('DDL by a role with no rights on the schema capture works, on its own tables, captured or not', async () => {
+    await sql.query(`DROP ROLE IF EXISTS app_owner; CREATE ROLE app_owner; GRANT CREATE, USAGE ON SCHEMA public TO app_owner`);
+    await sql.query(`GRANT USAGE ON SCHEMA capture TO app_owner; GRANT INSERT ON capture.changes TO app_owner; GRANT SELECT ON capture.wakeup TO app_owner`);
+    const client = await sql.connect();
+    try {
+      await client.query(`SET ROLE app_owner`);
+      await client.query(`CREATE TABLE owned (id int PRIMARY KEY, v text); CREATE TABLE unrelated (id int)`);
+      await client.query(`RESET ROLE; SELECT capture.enable('owned'); SET ROLE app_owner`);
+      await client.query(`ALTER TABLE owned RENAME COLUMN id TO oid_; INSERT INTO owned VALUES (1, 'a'); DROP TABLE unrelated; DROP TABLE owned`);
+    } finally {
+      await client.query(`RESET ROLE`);
+      client.release();
+    }
+    expect((await since()).map(({ table_name, op, row_pk }) => [table_name, op, row_pk])).toEqual([
+      ['owned', 'SCHEMA_CHANGE', null],
+      ['owned', 'INSERT', { oid_: 1 }],
+      ['owned', 'SCHEMA_CHANGE', null],
+    ]);
+  });
+
+  it('refuses a temporary table, and names a captured table dropped while nobody followed', async () => {
+    const client = await sql.connect();
+    try {
+      await client.query(`CREATE TEMP TABLE scratch (id int PRIMARY KEY)`);
+      await expect(client.query(`SELECT capture.enable('scratch')`)).rejects.toThrow('is a temporary table');
+    } finally {
+      client.release();
+    }
+    await sql.query(`CREATE TABLE gone (id int PRIMARY KEY); SELECT capture.enable('gone')`);
+    const { rows: [{ oid }] } = await sql.query(`SELECT 'gone'::regclass::oid AS oid`);
+    await sql.query(`ALTER EVENT TRIGGER capture_forget_dropped DISABLE`);
+    try {
+      await sql.query(`DROP TABLE gone`);
+    } finally {
+      await sql.query(`ALTER EVENT TRIGGER capture_forget_dropped ENABLE`);
+    }
+    expect((await sql.query(`SELECT * FROM capture.drift()`)).rows).toEqual([
+      { table_name: 'gone', problem: `it was dropped while schema changes were not followed: SELECT capture.disable(${oid}) forgets it` },
+    ]);
+    await sql.query(`SELECT capture.disable(${oid})`);
     expect((await sql.query(`SELECT * FROM capture.drift()`)).rows).toEqual([]);
   });
 
