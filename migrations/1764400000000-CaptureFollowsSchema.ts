@@ -165,27 +165,42 @@ const ARM = `
   LANGUAGE plpgsql AS $fn$
   DECLARE
     k capture.captured;
-    key text := 'to_jsonb(r.*)';
-    watched text := 'ROW(r.*)';
+    -- The transition row's alias: r, unless the table has a column named so (a bare alias must be
+    -- the whole row, never a column).
+    r text := 'r';
+    key text;
+    watched text;
+    changed text;
     old_row text := 'NULL::jsonb';
+    old_of_update text := 'NULL::jsonb';
     op text;
     t record;
   BEGIN
     SELECT * INTO STRICT k FROM capture.captured WHERE relid = tbl;
+    WHILE EXISTS (SELECT 1 FROM jsonb_array_elements(k.shape->'columns') c WHERE c->>'name' = r) LOOP
+      r := r || '_';
+    END LOOP;
+    r := quote_ident(r);
+    key := format('to_jsonb(%s)', r);
+    -- Without a column filter the rows are compared whole (v); with one, their watched columns (w).
+    watched := '';
+    changed := 'NOT (o.v *= n.v)';
     IF jsonb_typeof(k.shape->'key') = 'array' THEN
-      SELECT 'jsonb_build_object(' || string_agg(format('%L, r.%I', c, c), ', ') || ')' INTO key
+      SELECT 'jsonb_build_object(' || string_agg(format('%L, %s.%I', c, r, c), ', ') || ')' INTO key
       FROM jsonb_array_elements_text(k.shape->'key') c;
     END IF;
     IF cardinality(k.columns) > 0 THEN
-      watched := format('ROW(%s)', (SELECT string_agg(format('r.%I', c), ', ') FROM unnest(k.columns) c));
+      watched := format(', ROW(%s) AS w', (SELECT string_agg(format('%s.%I', r, c), ', ') FROM unnest(k.columns) c));
+      changed := 'NOT (o.w *= n.w)';
     END IF;
     IF k.keep_old THEN
-      old_row := 'to_jsonb(r.*)';
+      old_row := format('to_jsonb(%s)', r);
+      old_of_update := 'to_jsonb(o.v)';
     END IF;
     -- Columns are read from the transition tables' rows themselves (r.col), never from a subquery's
     -- row ((n.r).col): PostgreSQL 15 resolves the latter wrongly once the table has a dropped column.
-    -- The whole row is r.* (a bare r would be a column named r) and the actor capture_fn.who (a
-    -- bare who would clash with a column named who).
+    -- The actor is capture_fn.who: a bare who would clash with a column named who. The UPDATE
+    -- branch carries rows (not their JSON) through the pairing, and turns them to JSON after it.
     EXECUTE format($body$
       CREATE OR REPLACE FUNCTION %1$s() RETURNS trigger LANGUAGE plpgsql AS $trigger$
       <<capture_fn>>
@@ -194,19 +209,19 @@ const ARM = `
       BEGIN
         IF TG_OP = 'INSERT' THEN
           INSERT INTO capture.changes (schema_name, table_name, op, row_pk, new, actor)
-          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', %2$s, to_jsonb(r.*), capture_fn.who
-          FROM capture_new AS r;
+          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', %2$s, to_jsonb(%5$s), capture_fn.who
+          FROM capture_new AS %5$s;
         ELSIF TG_OP = 'UPDATE' THEN
           INSERT INTO capture.changes (schema_name, table_name, op, row_pk, old, new, actor)
-          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', n.k, o.j, n.j, capture_fn.who
-          FROM (SELECT %3$s AS w, %4$s AS j, row_number() OVER () AS i FROM capture_old AS r) o
-          JOIN (SELECT %3$s AS w, %2$s AS k, to_jsonb(r.*) AS j, row_number() OVER () AS i FROM capture_new AS r) n USING (i)
-          WHERE NOT (o.w *= n.w)
+          SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', n.k, %6$s, to_jsonb(n.v), capture_fn.who
+          FROM (SELECT %5$s AS v%3$s, row_number() OVER () AS i FROM capture_old AS %5$s) o
+          JOIN (SELECT %5$s AS v%3$s, %2$s AS k, row_number() OVER () AS i FROM capture_new AS %5$s) n USING (i)
+          WHERE %7$s
           ORDER BY i;
         ELSIF TG_OP = 'DELETE' THEN
           INSERT INTO capture.changes (schema_name, table_name, op, row_pk, old, actor)
           SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', %2$s, %4$s, capture_fn.who
-          FROM capture_old AS r;
+          FROM capture_old AS %5$s;
         ELSE
           INSERT INTO capture.changes (schema_name, table_name, op, actor)
           VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'TRUNCATE', capture_fn.who);
@@ -216,7 +231,7 @@ const ARM = `
         END IF;
         RETURN NULL;
       END
-      $trigger$ $body$, k.fn, key, watched, old_row);
+      $trigger$ $body$, k.fn, key, watched, old_row, r, old_of_update, changed);
     IF NOT triggers THEN
       RETURN;
     END IF;
