@@ -56,11 +56,11 @@ export class CaptureFollowsSchema1764400000000 implements MigrationInterface {
     await sql(`DROP FUNCTION capture.disable(regclass)`);
     await sql(ENABLE);
     await sql(DISABLE);
+    await sql(DRIFT);
     await sql(TABLES_VIEW);
     for (const table of tables) {
       await queryRunner.query(`SELECT capture.enable($1::regclass, $2::text[])`, [table.name, table.columns]);
     }
-    await sql(DRIFT);
     await sql(EVENT_TRIGGERS);
     await sql(WELL_FORMED);
     await sql(TAKE_BATCH);
@@ -78,9 +78,9 @@ export class CaptureFollowsSchema1764400000000 implements MigrationInterface {
     await sql(`DROP FUNCTION capture.watch_schema_changes()`);
     await sql(`DROP FUNCTION capture.follow_schema()`);
     await sql(`DROP FUNCTION capture.forget_dropped()`);
-    await sql(`DROP FUNCTION capture.drift()`);
     for (const table of tables) await queryRunner.query(`SELECT capture.disable($1::regclass)`, [table.name]);
     await sql(`DROP VIEW capture.tables`);
+    await sql(`DROP FUNCTION capture.drift()`);
     await sql(`DROP FUNCTION capture.enable(regclass, text[], boolean)`);
     await sql(`DROP FUNCTION capture.disable(regclass)`);
     await sql(`DROP FUNCTION capture.follow(regclass, text)`);
@@ -385,7 +385,9 @@ const TABLES_VIEW = `
   CREATE VIEW capture.tables AS
   SELECT n.nspname AS schema_name, c.relname AS table_name, k.columns,
          CASE WHEN jsonb_typeof(k.shape->'key') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(k.shape->'key')) END AS key,
-         k.keep_old, k.enabled_at
+         k.keep_old, k.enabled_at,
+         -- What keeps its capture from being complete (capture.drift()); empty when it is armed.
+         ARRAY(SELECT d.problem FROM capture.drift() d WHERE d.table_name = capture.qualified_name(n.nspname, c.relname)) AS problems
   FROM capture.captured k
   JOIN pg_class c ON c.oid = k.relid
   JOIN pg_namespace n ON n.oid = c.relnamespace`;

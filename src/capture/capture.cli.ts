@@ -60,9 +60,7 @@ async function run(command: Command, sql: Sql): Promise<string> {
     }
     case 'list': {
       const rows = await sql<{ name: string; key: string[] | null; columns: string[] | null; keep_old: boolean; problems: string[] }>(
-        `SELECT format('%I.%I', t.schema_name, t.table_name) AS name, t.key, t.columns, t.keep_old,
-                ARRAY(SELECT d.problem FROM capture.drift() d WHERE d.table_name = capture.qualified_name(t.schema_name, t.table_name)) AS problems
-         FROM capture.tables t ORDER BY 1`,
+        `SELECT format('%I.%I', schema_name, table_name) AS name, key, columns, keep_old, problems FROM capture.tables ORDER BY 1`,
       );
       if (!rows.length) return 'no table is under capture';
       const table = [

@@ -63,10 +63,7 @@ export class TableCatalog {
       keep_old: boolean;
       problems: string[];
     }>(
-      `SELECT t.schema_name, t.table_name, t.columns, t.key, t.keep_old,
-              ARRAY(SELECT d.problem FROM capture.drift() d
-                    WHERE d.table_name = capture.qualified_name(t.schema_name, t.table_name)) AS problems
-       FROM capture.tables t ORDER BY t.schema_name, t.table_name`,
+      `SELECT schema_name, table_name, columns, key, keep_old, problems FROM capture.tables ORDER BY schema_name, table_name`,
     );
     return rows.map((row) => ({
       table: row.schema_name === 'public' ? row.table_name : `${row.schema_name}.${row.table_name}`,
