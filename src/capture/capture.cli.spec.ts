@@ -14,6 +14,8 @@ describe('capture CLI arguments', () => {
     expect(parseArgs(['enable', 'events', '--old', '--all-columns'])).toEqual({ name: 'enable', table: 'events', columns: [], keepOld: true });
     expect(parseArgs(['disable', 'invoices'])).toEqual({ name: 'disable', table: 'invoices' });
     expect(parseArgs(['list'])).toEqual({ name: 'list' });
+    expect(parseArgs(['lookup', 'invoice_items', 'invoice_id'])).toEqual({ name: 'lookup', table: 'invoice_items', column: 'invoice_id', drop: false });
+    expect(parseArgs(['lookup', 'orders', 'status', '--drop'])).toEqual({ name: 'lookup', table: 'orders', column: 'status', drop: true });
   });
 
   it.each([
@@ -25,6 +27,9 @@ describe('capture CLI arguments', () => {
     [['disable', 'x', 'y'], /unexpected y/],
     [['enable', 'x', '--new'], /unexpected --new/],
     [['list', 'x'], /^usage/],
+    [['lookup', 'x'], /lookup <table> <column>/],
+    [['lookup', 'x', 'a b'], /lookup <table> <column>/],
+    [['lookup', 'x', 'a', '--now'], /unexpected --now/],
   ])('refuses %j', (args, message) => {
     expect(parseArgs(args as string[])).toMatch(message);
   });

@@ -1,10 +1,11 @@
 /**
- * `npm run capture -- enable <table> [--columns a,b] [--no-old] | disable <table> | list`
+ * `npm run capture -- enable <table> [--columns a,b] [--no-old] | disable <table> | lookup <table> <column> [--drop] | list`
  * Puts tables under capture (or takes them out) on DATABASE_URL, or on the embedded database.
  */
 import pg from 'pg';
 import { isMain, runCli } from '../database/cli.js';
 import { clientSql, Sql } from '../database/sql.js';
+import { COLUMN_PATTERN } from '../../client/src/protocol.js';
 
 const USAGE = `usage: npm run capture -- <command>
   enable <table> [--columns a,b | --all-columns] [--no-old | --old]
@@ -14,17 +15,28 @@ const USAGE = `usage: npm run capture -- <command>
                                    with --columns, updates that change none of them are not captured;
                                    with --no-old, updates and deletions do not carry the old row
   disable <table>                  stop capturing <table>
-  list                             the tables under capture: key, column filter, old rows, problems`;
+  lookup <table> <column> [--drop] index the log by <column>'s value in <table>'s rows, so that
+                                   GET /notifications?table=<table>&where=<column>:<value> reads
+                                   the index, not the log (the notifications already in the log are
+                                   indexed in the background); --drop: stop
+  list                             the tables under capture: key, column filter, old rows, lookups, problems`;
 
 type Command =
   | { name: 'list' }
   /** null: as the table has it. An empty list of columns: every column. */
   | { name: 'enable'; table: string; columns: string[] | null; keepOld: boolean | null }
-  | { name: 'disable'; table: string };
+  | { name: 'disable'; table: string }
+  | { name: 'lookup'; table: string; column: string; drop: boolean };
 
 export function parseArgs(args: string[]): Command | string {
   const [name, table, ...rest] = args;
   if (name === 'list' && args.length === 1) return { name };
+  if (name === 'lookup' && table && !table.startsWith('-')) {
+    const [column, ...options] = rest;
+    if (!column || !COLUMN_PATTERN.test(column)) return 'give the column to look rows up by: lookup <table> <column> [--drop]';
+    if (options.some((option) => option !== '--drop')) return `unexpected ${options.filter((option) => option !== '--drop').join(' ')}`;
+    return { name, table, column, drop: options.includes('--drop') };
+  }
   if ((name === 'enable' || name === 'disable') && table && !table.startsWith('-')) {
     if (name === 'disable') return rest.length ? `unexpected ${rest.join(' ')}` : { name, table };
     const command: Command = { name, table, columns: null, keepOld: null };
@@ -40,6 +52,35 @@ export function parseArgs(args: string[]): Command | string {
     return command;
   }
   return USAGE;
+}
+
+/** The id before the log's first notification (what a lookup that covers everything covers after). */
+const LOG_START = `coalesce((SELECT b.first_id - 1 FROM notification_batches b ORDER BY b.last_id LIMIT 1), 0)`;
+
+/**
+ * Starts (or with --drop, ends) indexing the log by a column of a table, named as the log names it.
+ * The table must be captured and have the column now; a dropped lookup's entries go with retention.
+ */
+async function lookup(command: { table: string; column: string; drop: boolean }, sql: Sql): Promise<string> {
+  const [table] = await sql<{ name: string; has_column: boolean }>(
+    `SELECT capture.qualified_name(k.shape ->> 'schema', k.shape ->> 'table') AS name,
+            EXISTS (SELECT 1 FROM jsonb_array_elements(k.shape -> 'columns') c WHERE c ->> 'name' = $2) AS has_column
+     FROM capture.captured k WHERE k.relid = $1::regclass`,
+    [command.table, command.column],
+  );
+  if (!table) throw new Error(`${command.table} is not under capture`);
+  if (command.drop) {
+    const gone = await sql('DELETE FROM notification_lookups WHERE table_name = $1 AND column_name = $2 RETURNING 1', [table.name, command.column]);
+    return gone.length ? `no longer indexing ${table.name} by ${command.column}` : `${table.name} was not indexed by ${command.column}`;
+  }
+  if (!table.has_column) throw new Error(`${table.name} has no column ${command.column}`);
+  const added = await sql(
+    'INSERT INTO notification_lookups (table_name, column_name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1',
+    [table.name, command.column],
+  );
+  return added.length
+    ? `indexing ${table.name} by ${command.column}: new notifications at once, those already in the log in the background`
+    : `${table.name} is indexed by ${command.column} already`;
 }
 
 async function run(command: Command, sql: Sql): Promise<string> {
@@ -58,18 +99,24 @@ async function run(command: Command, sql: Sql): Promise<string> {
       const [row] = await sql<{ was: boolean }>('SELECT capture.disable($1::regclass) AS was', [command.table]);
       return row.was ? `stopped capturing ${command.table}` : `${command.table} was not captured`;
     }
+    case 'lookup':
+      return lookup(command, sql);
     case 'list': {
-      const rows = await sql<{ name: string; key: string[] | null; columns: string[] | null; keep_old: boolean; problems: string[] }>(
-        `SELECT format('%I.%I', schema_name, table_name) AS name, key, columns, keep_old, problems FROM capture.tables ORDER BY 1`,
+      const rows = await sql<{ name: string; key: string[] | null; columns: string[] | null; keep_old: boolean; problems: string[]; lookups: string[] }>(
+        `SELECT format('%I.%I', t.schema_name, t.table_name) AS name, t.key, t.columns, t.keep_old, t.problems,
+                ARRAY(SELECT l.column_name || CASE WHEN l.covered_after IS NULL OR l.covered_after > ${LOG_START} THEN ' (indexing)' ELSE '' END
+                      FROM notification_lookups l WHERE l.table_name = capture.qualified_name(t.schema_name, t.table_name) ORDER BY 1) AS lookups
+         FROM capture.tables t ORDER BY 1`,
       );
       if (!rows.length) return 'no table is under capture';
       const table = [
-        ['TABLE', 'KEY', 'COLUMNS', 'OLD ROWS', 'PROBLEMS'],
+        ['TABLE', 'KEY', 'COLUMNS', 'OLD ROWS', 'LOOKUPS', 'PROBLEMS'],
         ...rows.map((row) => [
           row.name,
           row.key ? row.key.join(', ') : '(whole row)',
           row.columns ? row.columns.join(', ') : 'all columns',
           row.keep_old ? 'kept' : 'not kept',
+          row.lookups.join(', ') || '-',
           row.problems.join('; ') || '-',
         ]),
       ];

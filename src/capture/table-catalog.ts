@@ -62,8 +62,12 @@ export class TableCatalog {
       key: string[] | null;
       keep_old: boolean;
       problems: string[];
+      lookups: string[];
     }>(
-      `SELECT schema_name, table_name, columns, key, keep_old, problems FROM capture.tables ORDER BY schema_name, table_name`,
+      `SELECT t.schema_name, t.table_name, t.columns, t.key, t.keep_old, t.problems,
+              ARRAY(SELECT l.column_name FROM notification_lookups l
+                    WHERE l.table_name = capture.qualified_name(t.schema_name, t.table_name) ORDER BY 1) AS lookups
+       FROM capture.tables t ORDER BY t.schema_name, t.table_name`,
     );
     return rows.map((row) => ({
       table: row.schema_name === 'public' ? row.table_name : `${row.schema_name}.${row.table_name}`,
@@ -73,6 +77,7 @@ export class TableCatalog {
       key: row.key,
       keepOld: row.keep_old,
       problems: row.problems,
+      lookups: row.lookups,
     }));
   }
 

@@ -3,6 +3,7 @@ import { LiveTail } from './live-tail.js';
 import { LogDrainer } from './log-drainer.js';
 import { NotificationLog } from './notification-log.js';
 import { RetentionService } from './retention.service.js';
+import { LogIndexer } from './log-indexer.js';
 
 /**
  * One aggregate: the journal, the drain cursor, the log's batches (and legacy rows) and retention.
@@ -10,7 +11,7 @@ import { RetentionService } from './retention.service.js';
  * follow it live (LiveTail.listen) or watch the drainer (LogDrainer: /health, /metrics).
  */
 @Module({
-  providers: [NotificationLog, LiveTail, LogDrainer, RetentionService],
-  exports: [NotificationLog, LiveTail, LogDrainer],
+  providers: [NotificationLog, LiveTail, LogDrainer, RetentionService, LogIndexer],
+  exports: [NotificationLog, LiveTail, LogDrainer, LogIndexer],
 })
 export class LogModule {}

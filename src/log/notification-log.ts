@@ -4,9 +4,14 @@ import { DataSource } from 'typeorm';
 import { poolSql, Sql } from '../database/sql.js';
 import { CapturedChange } from '../events/captured-change.event.js';
 import { StoredNotification } from '../events/event-catalog.js';
+import { EVENT_VERBS } from '../events/captured-change.event.js';
+import { eventMatches } from '../../client/src/filter.js';
 import { NOTIFICATIONS_CHANNEL } from './channels.js';
 import { JournalRow, parseJournalRow } from './journal-row.js';
 import { filters, LogFilter } from './log-filter.js';
+import { findKeyed } from './sql/find-keyed.js';
+import { lookups } from './sql/lookups.js';
+import { readIds } from './sql/read-ids.js';
 import { toNotificationPayload } from './notification.mapper.js';
 import { appendBatch } from './sql/append-batch.js';
 import { batchBoundsAfter } from './sql/batch-bounds-after.js';
@@ -22,6 +27,16 @@ export type { LogFilter } from './log-filter.js';
 
 /** Ids a filtered read looks at per round trip (at least a page's worth). */
 const WINDOW = 5_000;
+/** A filter that needs more keys than this (events of very many tables) scans instead. */
+const MAX_KEYS = 1_000;
+
+/** How the log's index answers a filter (NotificationLog.plan). */
+interface LookupPlan {
+  /** What to look up: the parts notification_key hashes. */
+  keys: unknown[][];
+  /** Every notification above this id is indexed for these keys; below, the scan reads. */
+  coveredAfter: bigint;
+}
 
 /**
  * The notification log as its readers and its one writer (the drainer) see it: notifications, not
@@ -63,12 +78,120 @@ export class NotificationLog {
   }
 
   /**
-   * Up to `limit` notifications with ids above `after`, ascending, that pass `filter`: the legacy
-   * rows first (all their ids are lower), then the batches, a window of them at a time. Each window
-   * is an index range on notification_batches that covers a known number of ids, so a page costs
-   * what it returns (plus what a filter skips), however long the log behind it.
+   * Up to `limit` notifications with ids above `after`, ascending, that pass `filter`. A filter the
+   * log's index can answer (see plan) reads the index above what it covers and scans below; any other
+   * read scans: the legacy rows first (all their ids are lower), then the batches, a window of them
+   * at a time. Each window is an index range on notification_batches that covers a known number of
+   * ids, so a page costs what it returns plus what a filter skips, however long the log behind it.
    */
   async readAfter(after: bigint, limit: number, filter: LogFilter = {}, sql: Sql = this.sql): Promise<StoredNotification[]> {
+    const plan = filters(filter) ? await this.plan(filter, sql) : undefined;
+    const found = await this.scan(after, plan?.coveredAfter, limit, filter, sql);
+    if (plan && found.length < limit) {
+      // The scan read everything up to what the index covers.
+      const from = after > plan.coveredAfter ? after : plan.coveredAfter;
+      found.push(...(await this.lookUp(plan, { after: from, before: undefined, limit: limit - found.length }, filter, sql)));
+    }
+    return found;
+  }
+
+  /**
+   * The newest `limit` notifications that pass `filter`, ascending: from the index where it covers
+   * them (see plan), and below that (or for a filter it cannot answer) from spans of ids read
+   * backwards from the log's end, each four times the last, so a rare match costs a few reads.
+   */
+  async readLatest(limit: number, filter: LogFilter = {}, sql: Sql = this.sql): Promise<StoredNotification[]> {
+    const floor = await this.purgedThrough(sql);
+    let end = await this.lastId(sql);
+    const plan = filters(filter) ? await this.plan(filter, sql) : undefined;
+    let found: StoredNotification[] = [];
+    if (plan && end > plan.coveredAfter) {
+      found = await this.lookUp(plan, { after: plan.coveredAfter, before: end + 1n, limit }, filter, sql);
+      end = plan.coveredAfter;
+    }
+    let span = BigInt(limit);
+    while (found.length < limit && end > floor) {
+      const start = end - span > floor ? end - span : floor;
+      const page = await this.scan(start, end, Number(end - start), filter, sql);
+      found = [...page, ...found];
+      end = start;
+      span *= 4n;
+    }
+    return found.slice(-limit);
+  }
+
+  /**
+   * How the index answers `filter`, if it can: the keys to look up, and the id above which every
+   * notification is indexed for them. By what a
+   * filter gives, most selective first: the row (entityId), a column value (`where`, on every table
+   * of `tables` when each has that column indexed), the actor, the events (`event`, `tables`).
+   */
+  private async plan(filter: LogFilter, sql: Sql): Promise<LookupPlan | undefined> {
+    const indexed = await lookups(sql);
+    const covered = (table: string | null, column: string | null) =>
+      indexed.find((lookup) => lookup.table === table && lookup.column === column)?.coveredAfter;
+    const builtIn = covered(null, null);
+    if (builtIn === undefined) return undefined;
+    const maxOf = (ids: (bigint | undefined)[]) => (ids.includes(undefined) ? undefined : (ids as bigint[]).reduce((a, b) => (a > b ? a : b)));
+    const plan = (keys: unknown[][], coveredAfter: bigint | undefined) =>
+      coveredAfter === undefined || keys.length === 0 || keys.length > MAX_KEYS ? undefined : { keys, coveredAfter };
+    if (filter.entityId !== undefined) {
+      const tables = filter.tables ?? (await this.loggedTables());
+      return plan(tables.map((table) => ['row', table, filter.entityId]), builtIn);
+    }
+    const where = Object.entries(filter.where ?? {});
+    const column = filter.tables && where.find(([name]) => filter.tables!.every((table) => covered(table, name) !== undefined));
+    if (filter.tables && column) {
+      const [name, value] = column;
+      const keys = filter.tables.flatMap((table) => [['column', table, name, value], ['rows', table]]);
+      return plan(keys, maxOf([builtIn, ...filter.tables.map((table) => covered(table, name))]));
+    }
+    if (filter.actor !== undefined) return plan([['actor', filter.actor]], builtIn);
+    if (!filter.event && !filter.tables) return undefined;
+    const tables = filter.tables ?? (await this.loggedTables());
+    const events = tables
+      .flatMap((table) => EVENT_VERBS.map((verb) => `${table}.${verb}`))
+      .filter((event) => !filter.event || eventMatches(filter.event, event));
+    return plan(events.map((event) => ['event', event]), builtIn);
+  }
+
+  /**
+   * Up to `limit` notifications that pass `filter`, with ids in (after, before), from the index
+   * (`plan`): the nearest to `after`, or with `before`, to it; ascending.
+   */
+  private async lookUp(
+    plan: LookupPlan,
+    range: { after: bigint; before: bigint | undefined; limit: number },
+    filter: LogFilter,
+    sql: Sql,
+  ): Promise<StoredNotification[]> {
+    const descending = range.before !== undefined;
+    let { after } = range;
+    let before = range.before ?? (await this.lastId(sql)) + 1n;
+    let found: StoredNotification[] = [];
+    while (found.length < range.limit && before - after > 1n) {
+      const need = range.limit - found.length;
+      const hits = await findKeyed(sql, plan.keys, { after, upTo: before - 1n, limit: need, descending });
+      if (!hits.length) break;
+      // Each hit is checked against the whole filter (a key's hash may collide; other filters apply).
+      const page = (await readIds(sql, hits, filter)).flatMap((row) => this.fromBatch(row) ?? []);
+      if (descending) {
+        found = [...page, ...found];
+        before = hits[hits.length - 1];
+      } else {
+        found.push(...page);
+        after = hits[hits.length - 1];
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Up to `limit` notifications with ids in (after, upTo] (no upper bound when `upTo` is
+   * undefined) that pass `filter`, ascending, read by a scan: the legacy rows, then windows of
+   * batches.
+   */
+  private async scan(after: bigint, upTo: bigint | undefined, limit: number, filter: LogFilter, sql: Sql): Promise<StoredNotification[]> {
     // The legacy rows never grow (nothing writes them since the migration): most reads skip them.
     this.legacyEnd ??= legacyEnd(this.sql).catch((error: unknown) => {
       this.legacyEnd = undefined;
@@ -76,34 +199,16 @@ export class NotificationLog {
     });
     const found = after >= (await this.legacyEnd) ? [] : (await readLegacyAfter(sql, after, limit, filter)).map(fromLegacy);
     let from = found.length ? BigInt(found[found.length - 1].id) : after;
-    while (found.length < limit) {
+    while (found.length < limit && (upTo === undefined || from < upTo)) {
       const need = limit - found.length;
-      const window = await this.nextWindow(from, filters(filter) ? Math.max(need, WINDOW) : need, sql);
-      if (!window) break;
+      const next = await this.nextWindow(from, filters(filter) ? Math.max(need, WINDOW) : need, sql);
+      if (!next) break;
+      const window = upTo !== undefined && next.upTo > upTo ? { ...next, upTo } : next;
       const rows = await readBatchesAfter(sql, { after: from, ...window }, need, filter);
       found.push(...rows.flatMap((row) => this.fromBatch(row) ?? []));
       from = window.upTo;
     }
-    return found;
-  }
-
-  /**
-   * The newest `limit` notifications that pass `filter`, ascending: spans of ids read backwards
-   * from the log's end, each four times the last, so a rare match costs a few reads, not a scan.
-   */
-  async readLatest(limit: number, filter: LogFilter = {}): Promise<StoredNotification[]> {
-    const floor = await this.purgedThrough();
-    let end = await this.lastId();
-    let span = BigInt(limit);
-    let found: StoredNotification[] = [];
-    while (found.length < limit && end > floor) {
-      const start = end - span > floor ? end - span : floor;
-      const page = await this.readAfter(start, Number(end - start), filter);
-      found = [...page.filter((notification) => BigInt(notification.id) <= end), ...found];
-      end = start;
-      span *= 4n;
-    }
-    return found.slice(-limit);
+    return upTo === undefined ? found : found.filter((notification) => BigInt(notification.id) <= upTo);
   }
 
   /**

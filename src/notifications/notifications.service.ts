@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ApiKey } from '../auth/api-key.js';
 import { TableNotAllowed } from '../auth/auth.errors.js';
 import { toNotificationMessage } from '../events/notification-message.js';
-import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto } from './dto/notification.dto.js';
+import { ListNotificationsQueryDto, NotificationDto, NotificationPageDto, whereOf } from './dto/notification.dto.js';
 import { TableCatalog } from '../capture/table-catalog.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { BadTailQuery, NotificationNotFound } from './notifications.errors.js';
@@ -19,7 +19,13 @@ export class NotificationsService {
     const allowed = key?.tables ?? undefined;
     await this.tables.check(query.table !== undefined ? [query.table] : [], query.event !== undefined ? [query.event] : []);
     if (key && allowed && query.table !== undefined && !allowed.includes(query.table)) throw new TableNotAllowed(key, allowed);
-    const filter = { event: query.event, tables: query.table !== undefined ? [query.table] : allowed, entityId: query.entityId };
+    const filter = {
+      event: query.event,
+      tables: query.table !== undefined ? [query.table] : allowed,
+      entityId: query.entityId,
+      actor: query.actor,
+      where: whereOf(query.where),
+    };
     if (query.tail === 'true' && query.after !== undefined) throw new BadTailQuery();
     const page =
       query.tail === 'true'

@@ -253,9 +253,9 @@ describe('starting the service', () => {
       });
       const list = cli('list');
       expect(list.status).toBe(0);
-      expect(list.stdout).toMatch(/^TABLE\s+KEY\s+COLUMNS\s+OLD ROWS\s+PROBLEMS\n/);
-      expect(list.stdout).toMatch(/public\.orders\s+id\s+status, total\s+kept\s+-\n/);
-      expect(list.stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+-\n/);
+      expect(list.stdout).toMatch(/^TABLE\s+KEY\s+COLUMNS\s+OLD ROWS\s+LOOKUPS\s+PROBLEMS\n/);
+      expect(list.stdout).toMatch(/public\.orders\s+id\s+status, total\s+kept\s+-\s+-\n/);
+      expect(list.stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+-\s+-\n/);
       expect(cli('disable', 'orders')).toMatchObject({ status: 0, stdout: 'stopped capturing orders\n' });
       expect(cli('disable', 'orders')).toMatchObject({ status: 0, stdout: 'orders was not captured\n' });
       expect(cli('list').stdout).not.toContain('orders');
@@ -267,15 +267,15 @@ describe('starting the service', () => {
         stdout: 'capturing loose (without old rows)\n',
         stderr: 'warning: capture.enable: loose has no primary key; its notifications name the whole row as its key\n',
       });
-      expect(cli('list').stdout).toMatch(/public\.loose\s+\(whole row\)\s+all columns\s+not kept\s+-\n/);
+      expect(cli('list').stdout).toMatch(/public\.loose\s+\(whole row\)\s+all columns\s+not kept\s+-\s+-\n/);
       expect(cli('disable', 'loose')).toMatchObject({ status: 0 });
     });
 
     it('lists what switched capture off behind its back, and enable re-arms it', async () => {
       await db.sql.query(`ALTER TABLE invoices DISABLE TRIGGER capture_insert`);
-      expect(cli('list').stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+its insert trigger is disabled\n/);
+      expect(cli('list').stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+-\s+its insert trigger is disabled\n/);
       expect(cli('enable', 'invoices')).toMatchObject({ status: 0, stdout: 'capturing invoices\n' });
-      expect(cli('list').stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+-\n/);
+      expect(cli('list').stdout).toMatch(/public\.invoices\s+id\s+all columns\s+kept\s+-\s+-\n/);
     });
 
     it('re-arming keeps the options a table has; options given change them', () => {
@@ -284,6 +284,21 @@ describe('starting the service', () => {
       expect(cli('enable', 'orders', '--all-columns')).toMatchObject({ stdout: 'capturing orders (without old rows)\n' });
       expect(cli('enable', 'orders', '--old')).toMatchObject({ stdout: 'capturing orders\n' });
       expect(cli('disable', 'orders')).toMatchObject({ status: 0 });
+    });
+
+    it('indexes the log by a column for lookups, and stops', () => {
+      expect(cli('lookup', 'invoice_items', 'invoice_id')).toMatchObject({
+        status: 0,
+        stdout: 'indexing invoice_items by invoice_id: new notifications at once, those already in the log in the background\n',
+      });
+      expect(cli('lookup', 'invoice_items', 'invoice_id')).toMatchObject({ status: 0, stdout: 'invoice_items is indexed by invoice_id already\n' });
+      // No drainer runs here: no batch has started it.
+      expect(cli('list').stdout).toMatch(/public\.invoice_items\s+id\s+all columns\s+kept\s+invoice_id \(indexing\)\s+-\n/);
+      expect(cli('lookup', 'invoice_items', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('invoice_items has no column nope') });
+      expect(cli('lookup', 'loose', 'a')).toMatchObject({ status: 1, stderr: expect.stringContaining('loose is not under capture') });
+      expect(cli('lookup', 'invoice_items')).toMatchObject({ status: 2, stderr: expect.stringContaining('lookup <table> <column>') });
+      expect(cli('lookup', 'invoice_items', 'invoice_id', '--drop')).toMatchObject({ status: 0, stdout: 'no longer indexing invoice_items by invoice_id\n' });
+      expect(cli('list').stdout).toMatch(/public\.invoice_items\s+id\s+all columns\s+kept\s+-\s+-\n/);
     });
 
     it('says clearly what is wrong', () => {

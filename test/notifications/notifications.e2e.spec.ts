@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
 import { waitForNotifications } from '../support/notifications.js';
+import { waitFor } from '../support/wait.js';
 
 describe('notifications over HTTP', () => {
   let t: TestApp;
@@ -56,6 +57,35 @@ describe('notifications over HTTP', () => {
       'invoices.updated',
       'invoices.updated',
     ]);
+  });
+
+  it('filters by actor and by column values (where), with or without a lookup on the column', async () => {
+    // As a browser or curl sends it: a repeated parameter for several columns.
+    const ids = async (query: Record<string, string | string[]>) => {
+      const params = new URLSearchParams(Object.entries(query).flatMap(([name, value]) => [value].flat().map((v) => [name, v])));
+      const res = await t.http.get(`/notifications?${params}`).expect(200);
+      return res.body.data.map((n: { event: string; payload: { actor: string } }) => `${n.event} ${n.payload.actor}`);
+    };
+    expect(await ids({ actor: 'bob' })).toEqual(['invoice_items.updated bob', 'invoices.updated bob']);
+    expect(await ids({ actor: 'bob', tail: 'true', limit: '1' })).toEqual(['invoices.updated bob']);
+    const byInvoice = ['invoice_items.created alice@example.com', 'invoice_items.updated bob'];
+    expect(await ids({ table: 'invoice_items', where: `invoice_id:${invoiceId}` })).toEqual(byInvoice);
+    // Several columns, compared as text: quantity 2 is "2".
+    expect(await ids({ table: 'invoice_items', where: [`invoice_id:${invoiceId}`, 'quantity:2'] })).toEqual(['invoice_items.updated bob']);
+    // The same from the index once the column has a lookup (the drainer starts it with its next batch).
+    await t.db.sql.query(`INSERT INTO notification_lookups (table_name, column_name) VALUES ('invoice_items', 'invoice_id')`);
+    await t.http.post('/invoices').send({ invoiceNo: 'N-LOOKUP' }).expect(201);
+    await waitFor(async () => (await t.db.sql.query(`SELECT covered_after FROM notification_lookups WHERE column_name = 'invoice_id'`)).rows[0].covered_after !== null);
+    expect(await ids({ table: 'invoice_items', where: `invoice_id:${invoiceId}` })).toEqual(byInvoice);
+    expect(await ids({ table: 'invoice_items', where: `invoice_id:${invoiceId}`, tail: 'true' })).toEqual(byInvoice);
+    await t.db.sql.query(`DELETE FROM notification_lookups WHERE column_name = 'invoice_id'`);
+  });
+
+  it('refuses a where that is not column:value, naming it', async () => {
+    for (const where of ['invoice_id', '1abc:x', 'a b:c']) {
+      const res = await t.http.get('/notifications').query({ where }).expect(400);
+      expect(res.body.message).toMatch(/^where must be column:value/);
+    }
   });
 
   it('pages with after and limit, and ends with an empty page whose cursor is null', async () => {
@@ -141,7 +171,7 @@ describe('notifications over HTTP', () => {
 
   it('lists the tables under capture with their column filters, keys, old rows and problems', async () => {
     const { body } = await t.http.get('/tables').expect(200);
-    const armed = { columns: null, key: ['id'], keepOld: true, problems: [] };
+    const armed = { columns: null, key: ['id'], keepOld: true, problems: [], lookups: [] };
     expect(body).toEqual(
       expect.arrayContaining([
         { table: 'invoices', schema: 'public', name: 'invoices', ...armed },
@@ -151,7 +181,16 @@ describe('notifications over HTTP', () => {
     await t.db.sql.query(`CREATE SCHEMA sales; CREATE TABLE sales.orders (id int PRIMARY KEY, status text, note text)`);
     await t.db.sql.query(`SELECT capture.enable('sales.orders', ARRAY['status'])`);
     const { body: after } = await t.http.get('/tables').expect(200);
-    expect(after).toContainEqual({ table: 'sales.orders', schema: 'sales', name: 'orders', columns: ['status'], key: ['id'], keepOld: true, problems: [] });
+    expect(after).toContainEqual({
+      table: 'sales.orders',
+      schema: 'sales',
+      name: 'orders',
+      columns: ['status'],
+      key: ['id'],
+      keepOld: true,
+      problems: [],
+      lookups: [],
+    });
   });
 
   // Last: it adds a notification the tests above do not expect.

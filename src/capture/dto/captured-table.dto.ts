@@ -18,4 +18,6 @@ export class CapturedTableDto {
   keepOld: boolean;
   /** What keeps this table's capture from being complete (a trigger dropped or disabled by hand); empty when it is armed. @example [] */
   problems: string[];
+  /** Columns the log is indexed by, for `GET /notifications?table=…&where=<column>:<value>` (`npm run capture -- lookup`). @example [] */
+  lookups: string[];
 }

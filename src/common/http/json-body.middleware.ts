@@ -22,9 +22,12 @@ export function jsonObjectBody(req: Request, _res: Response, next: NextFunction)
   next();
 }
 
-/** Query parameters are single values: one given twice is refused as such, not as "not an integer". */
+/** The query parameters that take several values by being repeated (`where=a:1&where=b:2`). */
+const REPEATABLE = new Set(['where']);
+
+/** Query parameters are single values (but REPEATABLE's): one given twice is refused as such, not as "not an integer". */
 export function singleQueryValues(req: Request, _res: Response, next: NextFunction): void {
-  const repeated = Object.entries(req.query).find(([, value]) => Array.isArray(value));
+  const repeated = Object.entries(req.query).find(([name, value]) => Array.isArray(value) && !REPEATABLE.has(name));
   if (repeated) return next(new BadRequestException(`query parameter ${repeated[0]} is given more than once`));
   next();
 }

@@ -1,6 +1,6 @@
 import type { Sql } from '../../database/sql.js';
 import type { JournalRow } from '../journal-row.js';
-import { filterValues, LogFilter } from '../log-filter.js';
+import { filterClause, filterValues, LogFilter } from '../log-filter.js';
 
 /** A notification of a batch: its id and batch time, and the journal row that is its one stored copy. */
 export interface BatchedRow extends Omit<JournalRow, 'id'> {
@@ -30,10 +30,7 @@ export function readBatchesAfter(
      -- One index lookup per id, always: OFFSET 0 keeps the planner from hashing the journal.
      CROSS JOIN LATERAL (SELECT * FROM capture.changes c WHERE c.id = u.change_id OFFSET 0) c
      WHERE b.last_id > $1 AND b.last_id <= $4
-       AND ($5::text IS NULL OR capture.event_name(c.schema_name, c.table_name, c.op) = $5)
-       AND ($6::text IS NULL OR capture.event_name(c.schema_name, c.table_name, c.op) LIKE $6)
-       AND ($7::text[] IS NULL OR capture.qualified_name(c.schema_name, c.table_name) = ANY ($7))
-       AND ($8::text IS NULL OR capture.entity_id(c.row_pk) = $8)
+       AND ${filterClause(5)}
      ORDER BY b.last_id, u.ord LIMIT $2`,
     [window.after.toString(), limit, window.upTo.toString(), window.lastBatch.toString(), ...filterValues(filter)],
   );

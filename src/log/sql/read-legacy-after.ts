@@ -21,6 +21,11 @@ export function readLegacyAfter(sql: Sql, after: bigint, limit: number, filter: 
        AND ($4::text IS NULL OR n.event LIKE $4)
        AND ($5::text[] IS NULL OR n.table_name = ANY ($5))
        AND ($6::text IS NULL OR n.entity_id = $6)
+       AND ($7::text IS NULL OR n.payload ->> 'actor' = $7)
+       AND ($8::jsonb IS NULL OR jsonb_typeof(n.payload -> 'pk') IS DISTINCT FROM 'object'
+            OR (coalesce(n.payload -> 'new', n.payload -> 'old') IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM jsonb_each($8::jsonb) w(k, v)
+                                WHERE NOT notification_matches(coalesce(n.payload -> 'new', n.payload -> 'old') -> w.k, w.v))))
      ORDER BY n.id LIMIT $2`,
     [after.toString(), limit, ...filterValues(filter)],
   );

@@ -1,10 +1,19 @@
-import { ApiProperty, OmitType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { canonicalTable } from '../../events/notification-filter.js';
-import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IntField, PRINTABLE } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
-import { EVENT_PATTERN, OPERATIONS, TABLE_PATTERN, type Notification, type NotificationPayload, type TruncatedNotification, type Operation, type SchemaChange, type TableShape } from '../../../client/src/protocol.js';
+import { COLUMN_PATTERN, EVENT_PATTERN, OPERATIONS, TABLE_PATTERN, type Notification, type NotificationPayload, type TruncatedNotification, type Operation, type SchemaChange, type TableShape } from '../../../client/src/protocol.js';
+
+/** `column:value`: a column name (the subscribe language's), a colon, any printable text. */
+const WHERE_ENTRY = new RegExp(`${COLUMN_PATTERN.source.slice(0, -1)}:[^\\p{Cc}\\p{Cs}]*$`, 'u');
+
+/** `where` entries as the log filters them: each column once (the last entry for it wins). */
+export function whereOf(entries: readonly string[] | undefined): Record<string, string> | undefined {
+  if (!entries?.length) return undefined;
+  return Object.fromEntries(entries.map((entry) => [entry.slice(0, entry.indexOf(':')), entry.slice(entry.indexOf(':') + 1)]));
+}
 
 export class ListNotificationsQueryDto {
   /** An event name (`invoices.created`) or a prefix ending in `.*` (`invoices.*`). */
@@ -30,6 +39,29 @@ export class ListNotificationsQueryDto {
   @MaxLength(500)
   @Matches(PRINTABLE, { message: 'entityId must not contain control characters or invalid Unicode' })
   entityId?: string;
+
+  /** Who made the change (`payload.actor`: the request's API key or `X-Actor`, else the database user). */
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(PRINTABLE, { message: 'actor must not contain control characters or invalid Unicode' })
+  actor?: string;
+
+  /**
+   * `column:value` (repeat it for several columns): the row (`new`, or `old` for deletions) has that
+   * value in that column, compared as text; a TRUNCATE or schema change of the table matches too.
+   * Fast at any log size for a column chosen with `npm run capture -- lookup <table> <column>`
+   * when `table` is given; any other column is found by reading the log.
+   */
+  @IsOptional()
+  @ApiPropertyOptional({ type: [String], example: ['invoice_id:6c0f1b9e-8d4b-4a57-9a53-1c4a2f0f7e2d'] })
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? [value] : value))
+  @IsArray({ message: 'where must be column:value' })
+  @ArrayMaxSize(20, { message: 'where takes at most 20 columns' })
+  @IsString({ each: true, message: 'where must be column:value' })
+  @MaxLength(500, { each: true })
+  @Matches(WHERE_ENTRY, { each: true, message: 'where must be column:value, e.g. where=invoice_id:6c0f1b9e-8d4b-4a57-9a53-1c4a2f0f7e2d' })
+  where?: string[];
 
   /** Only notifications with a larger id (the previous page's `nextCursor`). */
   @IsOptional()
