@@ -14,7 +14,10 @@ export class NotificationsReader {
 
   /** One page, ascending ids after `query.after`. */
   list(query: NotificationQuery = {}): Promise<NotificationPage> {
-    return this.request<NotificationPage>('notifications', { ...query });
+    const { where, tail, ...rest } = query;
+    // `where` goes as one `where=column:value` per column.
+    const entries = Object.entries(where ?? {}).map(([column, value]): [string, string] => ['where', `${column}:${String(value)}`]);
+    return this.request<NotificationPage>('notifications', { ...rest, tail: tail === undefined ? undefined : String(tail) }, entries);
   }
 
   get(id: string): Promise<Notification> {
@@ -25,16 +28,17 @@ export class NotificationsReader {
   async *all(query: NotificationQuery = {}): AsyncGenerator<Notification, void, undefined> {
     let after = query.after;
     for (;;) {
-      const page = await this.list({ ...query, after, limit: query.limit ?? ALL_PAGE });
+      const page = await this.list({ ...query, tail: undefined, after, limit: query.limit ?? ALL_PAGE });
       yield* page.data;
       if (page.nextCursor === null) return;
       after = page.nextCursor;
     }
   }
 
-  private async request<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
+  private async request<T>(path: string, query: Record<string, string | number | undefined> = {}, repeated: [string, string][] = []): Promise<T> {
     const url = new URL(path, this.base);
     for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, String(value));
+    for (const [name, value] of repeated) url.searchParams.append(name, value);
     const token = this.token();
     const fetchFn = this.fetchFn; // called unbound: a browser's fetch refuses another `this`
     const response = await fetchFn(url, { headers: { accept: 'application/json', ...(token && { authorization: `Bearer ${token}` }) } });

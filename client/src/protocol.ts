@@ -241,10 +241,20 @@ export interface NotificationQuery {
   table?: string;
   /** The changed row's primary key value. */
   entityId?: string;
+  /** Who made the change (`payload.actor`). */
+  actor?: string;
+  /**
+   * Column values the row (`new`, `old` for deletions) must have, compared as text; a TRUNCATE or
+   * schema change of the table matches too. Fast at any log size with `table` and a column chosen
+   * with `npm run capture -- lookup <table> <column>`.
+   */
+  where?: Record<string, string | number | boolean>;
   /** Only notifications with a larger id (the previous page's `nextCursor`). */
   after?: string;
   /** 1–1000; the service's default is 100. */
   limit?: number;
+  /** The newest `limit` that match, ascending (not with `after`). */
+  tail?: boolean;
 }
 
 export interface NotificationPage {

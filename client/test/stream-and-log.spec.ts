@@ -106,6 +106,14 @@ describe('RowcastClient.notifications (the log over REST)', () => {
 
     const end = await client.notifications.list({ after: history.data.at(-1)!.id, entityId: entity });
     expect(end).toEqual({ data: [], nextCursor: null });
+
+    // By actor and by column values: `where` goes as one where=column:value per column.
+    const invoiceNo = String(history.data[1].payload.new!.invoice_no);
+    const byColumns = await client.notifications.list({ table: 'invoices', where: { id: entity, invoice_no: invoiceNo } });
+    expect(byColumns.data.map((n) => n.id)).toEqual([history.data[1].id]);
+    const actor = history.data[1].payload.actor;
+    const byActor = await client.notifications.list({ actor, tail: true, limit: 1 });
+    expect(byActor.data[0].payload.actor).toBe(actor);
   });
 
   it('throws a typed error with the status and the service message', async () => {
