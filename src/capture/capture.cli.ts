@@ -6,6 +6,7 @@ import pg from 'pg';
 import { isMain, runCli } from '../database/cli.js';
 import { clientSql, Sql } from '../database/sql.js';
 import { COLUMN_PATTERN } from '../../client/src/protocol.js';
+import { addLookup, columnLookups, dropLookup } from '../log/sql/lookups.js';
 
 const USAGE = `usage: npm run capture -- <command>
   enable <table> [--columns a,b | --all-columns] [--no-old | --old]
@@ -54,9 +55,6 @@ export function parseArgs(args: string[]): Command | string {
   return USAGE;
 }
 
-/** The id before the log's first notification (what a lookup that covers everything covers after). */
-const LOG_START = `coalesce((SELECT b.first_id - 1 FROM notification_batches b ORDER BY b.last_id LIMIT 1), 0)`;
-
 /**
  * Starts (or with --drop, ends) indexing the log by a column of a table, named as the log names it.
  * The table must be captured and have the column now; a dropped lookup's entries go with retention.
@@ -70,15 +68,10 @@ async function lookup(command: { table: string; column: string; drop: boolean },
   );
   if (!table) throw new Error(`${command.table} is not under capture`);
   if (command.drop) {
-    const gone = await sql('DELETE FROM notification_lookups WHERE table_name = $1 AND column_name = $2 RETURNING 1', [table.name, command.column]);
-    return gone.length ? `no longer indexing ${table.name} by ${command.column}` : `${table.name} was not indexed by ${command.column}`;
+    return (await dropLookup(sql, table.name, command.column)) ? `no longer indexing ${table.name} by ${command.column}` : `${table.name} was not indexed by ${command.column}`;
   }
   if (!table.has_column) throw new Error(`${table.name} has no column ${command.column}`);
-  const added = await sql(
-    'INSERT INTO notification_lookups (table_name, column_name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1',
-    [table.name, command.column],
-  );
-  return added.length
+  return (await addLookup(sql, table.name, command.column))
     ? `indexing ${table.name} by ${command.column}: new notifications at once, those already in the log in the background`
     : `${table.name} is indexed by ${command.column} already`;
 }
@@ -102,12 +95,14 @@ async function run(command: Command, sql: Sql): Promise<string> {
     case 'lookup':
       return lookup(command, sql);
     case 'list': {
-      const rows = await sql<{ name: string; key: string[] | null; columns: string[] | null; keep_old: boolean; problems: string[]; lookups: string[] }>(
-        `SELECT format('%I.%I', t.schema_name, t.table_name) AS name, t.key, t.columns, t.keep_old, t.problems,
-                ARRAY(SELECT l.column_name || CASE WHEN l.covered_after IS NULL OR l.covered_after > ${LOG_START} THEN ' (indexing)' ELSE '' END
-                      FROM notification_lookups l WHERE l.table_name = capture.qualified_name(t.schema_name, t.table_name) ORDER BY 1) AS lookups
-         FROM capture.tables t ORDER BY 1`,
+      const rows = await sql<{ name: string; table: string; key: string[] | null; columns: string[] | null; keep_old: boolean; problems: string[] }>(
+        `SELECT format('%I.%I', schema_name, table_name) AS name, capture.qualified_name(schema_name, table_name) AS table,
+                key, columns, keep_old, problems
+         FROM capture.tables ORDER BY 1`,
       );
+      const lookups = await columnLookups(sql);
+      const lookupsOf = (table: string) =>
+        lookups.filter((lookup) => lookup.table === table).map((lookup) => lookup.column + (lookup.complete ? '' : ' (indexing)'));
       if (!rows.length) return 'no table is under capture';
       const table = [
         ['TABLE', 'KEY', 'COLUMNS', 'OLD ROWS', 'LOOKUPS', 'PROBLEMS'],
@@ -116,7 +111,7 @@ async function run(command: Command, sql: Sql): Promise<string> {
           row.key ? row.key.join(', ') : '(whole row)',
           row.columns ? row.columns.join(', ') : 'all columns',
           row.keep_old ? 'kept' : 'not kept',
-          row.lookups.join(', ') || '-',
+          lookupsOf(row.table).join(', ') || '-',
           row.problems.join('; ') || '-',
         ]),
       ];

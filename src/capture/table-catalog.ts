@@ -5,7 +5,7 @@ import { DomainError } from '../common/errors/domain-error.js';
 import { poolSql, Sql } from '../database/sql.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { eventMatches } from '../../client/src/filter.js';
-import { EVENT_VERBS } from '../events/captured-change.event.js';
+import { EVENT_VERBS, qualifiedTable } from '../events/captured-change.event.js';
 import { CapturedTableDto } from './dto/captured-table.dto.js';
 
 /** Tables a request names that nothing is known of: a typo, most likely. */
@@ -62,22 +62,19 @@ export class TableCatalog {
       key: string[] | null;
       keep_old: boolean;
       problems: string[];
-      lookups: string[];
     }>(
-      `SELECT t.schema_name, t.table_name, t.columns, t.key, t.keep_old, t.problems,
-              ARRAY(SELECT l.column_name FROM notification_lookups l
-                    WHERE l.table_name = capture.qualified_name(t.schema_name, t.table_name) ORDER BY 1) AS lookups
-       FROM capture.tables t ORDER BY t.schema_name, t.table_name`,
+      `SELECT schema_name, table_name, columns, key, keep_old, problems FROM capture.tables ORDER BY schema_name, table_name`,
     );
+    const lookups = await this.log.columnLookups();
     return rows.map((row) => ({
-      table: row.schema_name === 'public' ? row.table_name : `${row.schema_name}.${row.table_name}`,
+      table: qualifiedTable(row.schema_name, row.table_name),
       schema: row.schema_name,
       name: row.table_name,
       columns: row.columns,
       key: row.key,
       keepOld: row.keep_old,
       problems: row.problems,
-      lookups: row.lookups,
+      lookups: lookups.filter((lookup) => lookup.table === qualifiedTable(row.schema_name, row.table_name)).map((lookup) => lookup.column),
     }));
   }
 

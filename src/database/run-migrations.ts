@@ -20,7 +20,8 @@ export async function runMigrations(url: string, log?: (message: string) => void
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await dataSource.initialize();
     const applied = await dataSource.runMigrations({ transaction: 'each' });
-    for (const migration of applied) log?.(`migration applied: ${migration.name}`);
+    // One line, however many: a new database takes them all.
+    if (applied.length) log?.(`${applied.length === 1 ? 'migration' : `${applied.length} migrations`} applied: ${applied.map((migration) => migration.name).join(', ')}`);
     return applied.map((migration) => migration.name);
   } finally {
     if (dataSource.isInitialized) await dataSource.destroy();

@@ -10,7 +10,7 @@ import { NOTIFICATIONS_CHANNEL } from './channels.js';
 import { JournalRow, parseJournalRow } from './journal-row.js';
 import { filters, LogFilter } from './log-filter.js';
 import { findKeyed } from './sql/find-keyed.js';
-import { lookups } from './sql/lookups.js';
+import { columnLookups, lookups } from './sql/lookups.js';
 import { readIds } from './sql/read-ids.js';
 import { toNotificationPayload } from './notification.mapper.js';
 import { appendBatch } from './sql/append-batch.js';
@@ -239,6 +239,11 @@ export class NotificationLog {
   /** The highest id retention has deleted: a resume from below it has lost notifications. */
   purgedThrough(sql: Sql = this.sql): Promise<bigint> {
     return purgedThrough(sql);
+  }
+
+  /** The columns users chose to look rows up by (capture -- lookup), with whether each covers the whole log yet. */
+  columnLookups(): Promise<{ table: string; column: string; complete: boolean }[]> {
+    return columnLookups(this.sql);
   }
 
   /** Every table the log holds changes of, as notifications name it. */

@@ -18,3 +18,27 @@ export async function lookups(sql: Sql): Promise<Lookup[]> {
     coveredAfter: row.covered_after === null ? undefined : BigInt(row.covered_after),
   }));
 }
+
+/** The column lookups users chose, each with whether it covers the whole log yet. */
+export async function columnLookups(sql: Sql): Promise<{ table: string; column: string; complete: boolean }[]> {
+  return sql<{ table: string; column: string; complete: boolean }>(
+    `SELECT l.table_name AS table, l.column_name AS column,
+            coalesce(l.covered_after <= coalesce((SELECT b.first_id - 1 FROM notification_batches b ORDER BY b.last_id LIMIT 1), 0), false) AS complete
+     FROM notification_lookups l WHERE l.table_name IS NOT NULL ORDER BY 1, 2`,
+  );
+}
+
+/** Starts a lookup by `column` of `table` (as the log names it): the next batch begins it. False if it exists. */
+export async function addLookup(sql: Sql, table: string, column: string): Promise<boolean> {
+  const added = await sql(
+    'INSERT INTO notification_lookups (table_name, column_name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1',
+    [table, column],
+  );
+  return added.length > 0;
+}
+
+/** Ends a lookup; its entries go with retention. False if there was none. */
+export async function dropLookup(sql: Sql, table: string, column: string): Promise<boolean> {
+  const gone = await sql('DELETE FROM notification_lookups WHERE table_name = $1 AND column_name = $2 RETURNING 1', [table, column]);
+  return gone.length > 0;
+}
