@@ -31,14 +31,18 @@ export class LiveTail implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly connection: DedicatedConnection;
   private readonly listeners: TailListeners;
   private last = 0n;
+  /** The highest batch end a NOTIFY named: the next read can stop there, in one statement. */
+  private heardEnd = 0n;
   private started = false;
   /** This instance's drainer hands its batches over: their NOTIFYs need no read. */
   private drainingHere = false;
   private markReady!: () => void;
   /** Resolves once the tail knows where the log ends (its first read): positions are real after it. */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
-  /** Notifications dispatched on this instance (/metrics). */
+  /** Notifications this instance's tail followed: dispatched, or passed while no one wanted them (/metrics). */
   dispatched = 0;
+  /** Reads of the log by this tail (/metrics): none while no listener wants notifications. */
+  reads = 0;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -60,9 +64,12 @@ export class LiveTail implements OnApplicationBootstrap, OnApplicationShutdown {
     return this.last;
   }
 
-  /** Calls `listener` with every notification dispatched from now on (see TailListener); returns its removal. */
-  listen(name: string, listener: TailListener): () => void {
-    return this.listeners.listen(name, listener);
+  /**
+   * Calls `listener` with every notification dispatched from now on (see TailListener) while
+   * `wants` says so (TailListeners.listen); returns its removal.
+   */
+  listen(name: string, listener: TailListener, wants?: () => boolean): () => void {
+    return this.listeners.listen(name, listener, wants);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -90,15 +97,27 @@ export class LiveTail implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /**
    * Whether a NOTIFY needs a read: not while this instance's drainer hands its batches over (a
-   * hand-over that does not follow on wakes the tail itself), nor for a batch already dispatched.
+   * hand-over that does not follow on wakes the tail itself), nor for a batch already dispatched,
+   * nor while no listener wants notifications (no client subscribed here, no sink delivered here):
+   * the tail then moves past the batch without reading it, in the same synchronous step as the
+   * check, so a subscription made after it starts after the batch.
    */
   private heard(message: pg.Notification): boolean {
     if (this.drainingHere) return false;
-    return !message.payload || !NOTIFICATION_ID.test(message.payload) || BigInt(message.payload) > this.last;
+    if (!message.payload || !NOTIFICATION_ID.test(message.payload)) return true;
+    const end = BigInt(message.payload);
+    if (end <= this.last) return false;
+    if (end > this.heardEnd) this.heardEnd = end;
+    if (this.started && !this.listeners.wanted) {
+      this.pass(end);
+      return false;
+    }
+    return true;
   }
 
   private async session(client: pg.Client): Promise<void> {
-    const sql = clientSql(client);
+    // Prepared: the same few statements, once per batch, on every instance.
+    const sql = clientSql(client, { prepared: true });
     if (!this.started) {
       // New clients start from now; older notifications are theirs to ask for with `since`.
       this.last = await this.log.lastId(sql);
@@ -106,12 +125,32 @@ export class LiveTail implements OnApplicationBootstrap, OnApplicationShutdown {
       this.markReady();
     }
     while (this.connection.isRunning) {
-      const page = await this.log.readAfter(this.last, PAGE, {}, sql);
+      if (!this.listeners.wanted) {
+        // The safety poll, for no one: where the log ends is enough (an index probe).
+        const end = await this.log.lastId(sql);
+        this.connection.throwIfBroken();
+        this.connection.succeeded();
+        if (end > this.last && !this.listeners.wanted) this.pass(end);
+        await this.connection.sleep(SAFETY_POLL_MS);
+        continue;
+      }
+      // Up to the batch a NOTIFY named, when it is near: one statement, not a window's two.
+      this.reads++;
+      const page =
+        this.heardEnd > this.last && this.heardEnd - this.last <= BigInt(PAGE)
+          ? await this.log.readThrough(this.last, this.heardEnd, sql)
+          : await this.log.readAfter(this.last, PAGE, {}, sql);
       this.connection.throwIfBroken();
       this.connection.succeeded();
       if (page.length) this.dispatch(page.filter((notification) => BigInt(notification.id) > this.last));
       if (page.length < PAGE) await this.connection.sleep(SAFETY_POLL_MS);
     }
+  }
+
+  /** Moves the position past notifications no listener wants (they are in the log), unread. */
+  private pass(end: bigint): void {
+    this.dispatched += Number(end - this.last);
+    this.last = end;
   }
 
   /** Dispatch and the new position happen in one synchronous step: replays rely on it. */

@@ -96,6 +96,15 @@ export class NotificationLog {
   }
 
   /**
+   * Every notification with an id in (after, end], ascending, where `end` is a batch's last id (a
+   * drainer's NOTIFY names it): one statement, for the live tail.
+   */
+  async readThrough(after: bigint, end: bigint, sql: Sql = this.sql): Promise<StoredNotification[]> {
+    const rows = await readBatchesAfter(sql, { after, upTo: end, lastBatch: end }, Number(end - after), {});
+    return rows.flatMap((row) => this.fromBatch(row) ?? []);
+  }
+
+  /**
    * The newest `limit` notifications that pass `filter`, ascending: from the index where it covers
    * them (see plan), and below that (or for a filter it cannot answer) from spans of ids read
    * backwards from the log's end, each four times the last, so a rare match costs a few reads.

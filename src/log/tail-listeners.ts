@@ -24,6 +24,8 @@ export interface TailSource {
 interface Entry {
   name: string;
   listener: TailListener;
+  /** Whether it wants notifications now (see listen). */
+  wants: () => boolean;
   /** Set while the listener catches up from the log: the id of the last notification it took. */
   behind?: bigint;
   /** Cut short by stop(). */
@@ -49,15 +51,26 @@ export class TailListeners {
     private readonly logger: Logger,
   ) {}
 
-  /** Registers `listener` under a name (for the logs; one listener per name); returns its removal. */
-  listen(name: string, listener: TailListener): () => void {
+  /**
+   * Registers `listener` under a name (for the logs; one listener per name); returns its removal.
+   * While `wants` says no (no client subscribed here, no sink delivered here), the tail may move
+   * on without reading what it passes: the listener is not called for those notifications, and
+   * whatever it starts later begins from the log.
+   */
+  listen(name: string, listener: TailListener, wants: () => boolean = () => true): () => void {
     if (this.entries.has(name)) throw new Error(`a tail listener named ${name} is registered already`);
-    const entry: Entry = { name, listener, sleep: new WakeableSleep() };
+    const entry: Entry = { name, listener, wants, sleep: new WakeableSleep() };
     this.entries.set(name, entry);
     return () => {
       if (this.entries.get(name) === entry) this.entries.delete(name);
       entry.sleep.wake();
     };
+  }
+
+  /** Whether any listener in step wants notifications now: else the tail need not read them. */
+  get wanted(): boolean {
+    for (const entry of this.entries.values()) if (entry.behind === undefined && entry.wants()) return true;
+    return false;
   }
 
   /**

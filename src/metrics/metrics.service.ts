@@ -25,8 +25,14 @@ export class MetricsService {
     counterOf(
       this.registry,
       'rowcast_notifications_total',
-      'Notifications appended to the log, as this instance read them (the same on every instance)',
+      'Notifications appended to the log, as this instance followed them (the same on every instance)',
       () => tail.dispatched,
+    );
+    counterOf(
+      this.registry,
+      'rowcast_feed_log_reads_total',
+      "Reads of the log by this instance's live tail (none while no client or sink here wants notifications)",
+      () => tail.reads,
     );
     webSocketMetrics(this.registry, subscriptions);
     sinkMetrics(this.registry, sinks);

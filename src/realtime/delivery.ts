@@ -77,6 +77,12 @@ export class Delivery {
     return this.connections.has(socket.id);
   }
 
+  /** Whether any connection has a subscription: else nothing here needs the live end. */
+  get subscribed(): boolean {
+    for (const connection of this.connections.values()) if (connection.subscriptions.size) return true;
+    return false;
+  }
+
   subscriptionCount(socket: Socket): number {
     return this.connections.get(socket.id)?.subscriptions.size ?? 0;
   }

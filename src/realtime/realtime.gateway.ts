@@ -33,7 +33,7 @@ export class RealtimeGateway
 
   /** Every new notification, in id order, to the matching subscriptions (a tail listener: see TailListener). */
   onModuleInit(): void {
-    this.tail.listen('websocket', (notifications) => this.subscriptions.push(notifications));
+    this.tail.listen('websocket', (notifications) => this.subscriptions.push(notifications), () => this.subscriptions.subscribed);
   }
 
   /** The API key is checked at the handshake (Socket.IO middleware), before any subscription. */

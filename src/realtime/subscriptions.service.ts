@@ -70,6 +70,11 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
     this.queues.delete(socket.id);
   }
 
+  /** Whether any client here has a subscription (the live tail reads the log only for someone). */
+  get subscribed(): boolean {
+    return this.delivery.subscribed;
+  }
+
   get connectedClients(): number {
     return this.delivery.connectedClients;
   }

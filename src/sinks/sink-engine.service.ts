@@ -50,7 +50,8 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
   ) {}
 
   onModuleInit(): void {
-    this.tail.listen('sinks', (notifications) => this.notificationsAppended(notifications));
+    // Only while it delivers a sink here: a runner started later begins from the log.
+    this.tail.listen('sinks', (notifications) => this.notificationsAppended(notifications), () => this.runners.size > 0);
   }
 
   onApplicationBootstrap(): void {
