@@ -9,12 +9,13 @@ import { SteppedJob } from './stepped-job.js';
 export const INDEX_STEP = 10_000;
 
 /**
- * Indexes the notifications that were in the log before a lookup began (the built-in keys after
- * the upgrade that added them, a column someone chose to look rows up by), in steps from the
- * newest down to the log's start, so that every lookup ends up answering from the index alone.
- * New batches are indexed as they are appended (the trigger on notification_batches); meanwhile,
- * reads scan below what a lookup covers. A run starts 5 s after start, then every 30 s; instances
- * take different lookups, or find nothing to do.
+ * Writes the log's index (notification_index, see migration LogLookups), off the drainer's path:
+ * starts each lookup at the log's end, follows the log forward as batches are appended, and indexes
+ * what was there before (the log before the upgrade that added the built-in keys, before a column
+ * was chosen) back to the log's start, in steps of at most INDEX_STEP notifications, each its own
+ * transaction. Reads scan what the index does not cover yet, so it may lag without an answer
+ * missing anything. A run starts every second; instances take different lookups, or find nothing
+ * to do (one cheap statement each).
  */
 @Injectable()
 export class LogIndexer implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -24,11 +25,11 @@ export class LogIndexer implements OnApplicationBootstrap, OnApplicationShutdown
     this.job = new SteppedJob<number>({
       name: 'indexing the log',
       logger: new Logger(LogIndexer.name),
-      firstAfterMs: 5_000,
-      everyMs: 30_000,
+      firstAfterMs: 1_000,
+      everyMs: 1_000,
       step: () => inTransaction(dataSource, (sql) => extendLookup(sql, INDEX_STEP)),
       add: (total, step) => (total ?? 0) + step,
-      describe: (total) => `indexed ${total} notifications already in the log`,
+      describe: (total) => (total >= INDEX_STEP ? `indexed ${total} notifications` : ''),
     });
   }
 
@@ -40,7 +41,7 @@ export class LogIndexer implements OnApplicationBootstrap, OnApplicationShutdown
     await this.job.stop();
   }
 
-  /** Indexes now until every lookup covers the whole log; returns how many ids it covered. */
+  /** Indexes now until every lookup covers the whole log, as it ends now; returns how many ids it covered. */
   async run(): Promise<number> {
     return (await this.job.run()) ?? 0;
   }

@@ -10,7 +10,7 @@ import { NOTIFICATIONS_CHANNEL } from './channels.js';
 import { JournalRow, parseJournalRow } from './journal-row.js';
 import { filters, LogFilter } from './log-filter.js';
 import { findKeyed } from './sql/find-keyed.js';
-import { columnLookups, lookups } from './sql/lookups.js';
+import { columnLookups, Lookup, lookups } from './sql/lookups.js';
 import { readIds } from './sql/read-ids.js';
 import { toNotificationPayload } from './notification.mapper.js';
 import { appendBatch } from './sql/append-batch.js';
@@ -34,8 +34,9 @@ const MAX_KEYS = 1_000;
 interface LookupPlan {
   /** What to look up: the parts notification_key hashes. */
   keys: unknown[][];
-  /** Every notification above this id is indexed for these keys; below, the scan reads. */
+  /** Every notification in (coveredAfter, indexedThrough] is indexed for these keys; outside, the scan reads. */
   coveredAfter: bigint;
+  indexedThrough: bigint;
 }
 
 /**
@@ -79,18 +80,22 @@ export class NotificationLog {
 
   /**
    * Up to `limit` notifications with ids above `after`, ascending, that pass `filter`. A filter the
-   * log's index can answer (see plan) reads the index above what it covers and scans below; any other
-   * read scans: the legacy rows first (all their ids are lower), then the batches, a window of them
+   * log's index can answer (see plan) reads the index where it covers the log and scans outside;
+   * any other read scans: the legacy rows first (all their ids are lower), then the batches, a window of them
    * at a time. Each window is an index range on notification_batches that covers a known number of
    * ids, so a page costs what it returns plus what a filter skips, however long the log behind it.
    */
   async readAfter(after: bigint, limit: number, filter: LogFilter = {}, sql: Sql = this.sql): Promise<StoredNotification[]> {
     const plan = filters(filter) ? await this.plan(filter, sql) : undefined;
-    const found = await this.scan(after, plan?.coveredAfter, limit, filter, sql);
-    if (plan && found.length < limit) {
-      // The scan read everything up to what the index covers.
+    if (!plan) return this.scan(after, undefined, limit, filter, sql);
+    // Below what the index covers, then the index, then the newest batches it has not reached.
+    const found = await this.scan(after, plan.coveredAfter, limit, filter, sql);
+    if (found.length < limit && after < plan.indexedThrough) {
       const from = after > plan.coveredAfter ? after : plan.coveredAfter;
-      found.push(...(await this.lookUp(plan, { after: from, before: undefined, limit: limit - found.length }, filter, sql)));
+      found.push(...(await this.lookUp(plan, { after: from, before: plan.indexedThrough + 1n, limit: limit - found.length, descending: false }, filter, sql)));
+    }
+    if (found.length < limit) {
+      found.push(...(await this.scan(after > plan.indexedThrough ? after : plan.indexedThrough, undefined, limit - found.length, filter, sql)));
     }
     return found;
   }
@@ -115,14 +120,31 @@ export class NotificationLog {
     const plan = filters(filter) ? await this.plan(filter, sql) : undefined;
     let found: StoredNotification[] = [];
     if (plan && end > plan.coveredAfter) {
-      found = await this.lookUp(plan, { after: plan.coveredAfter, before: end + 1n, limit }, filter, sql);
+      // The newest batches the index has not reached, then the index, then below it.
+      const indexed = plan.indexedThrough < end ? plan.indexedThrough : end;
+      found = await this.latestByScan(limit, filter, indexed, end, sql);
+      if (found.length < limit) {
+        const page = await this.lookUp(plan, { after: plan.coveredAfter, before: indexed + 1n, limit: limit - found.length, descending: true }, filter, sql);
+        found = [...page, ...found];
+      }
       end = plan.coveredAfter;
     }
+    if (found.length < limit) found = [...(await this.latestByScan(limit - found.length, filter, floor, end, sql)), ...found];
+    return found;
+  }
+
+  /**
+   * The newest `limit` notifications with ids in (low, high] that pass `filter`, ascending, by
+   * scanning spans of ids backwards from `high`, each four times the last, so a rare match costs a
+   * few reads.
+   */
+  private async latestByScan(limit: number, filter: LogFilter, low: bigint, high: bigint, sql: Sql): Promise<StoredNotification[]> {
+    let found: StoredNotification[] = [];
+    let end = high;
     let span = BigInt(limit);
-    while (found.length < limit && end > floor) {
-      const start = end - span > floor ? end - span : floor;
-      const page = await this.scan(start, end, Number(end - start), filter, sql);
-      found = [...page, ...found];
+    while (found.length < limit && end > low) {
+      const start = end - span > low ? end - span : low;
+      found = [...(await this.scan(start, end, Number(end - start), filter, sql)), ...found];
       end = start;
       span *= 4n;
     }
@@ -137,46 +159,52 @@ export class NotificationLog {
    */
   private async plan(filter: LogFilter, sql: Sql): Promise<LookupPlan | undefined> {
     const indexed = await lookups(sql);
-    const covered = (table: string | null, column: string | null) =>
-      indexed.find((lookup) => lookup.table === table && lookup.column === column)?.coveredAfter;
-    const builtIn = covered(null, null);
-    if (builtIn === undefined) return undefined;
-    const maxOf = (ids: (bigint | undefined)[]) => (ids.includes(undefined) ? undefined : (ids as bigint[]).reduce((a, b) => (a > b ? a : b)));
-    const plan = (keys: unknown[][], coveredAfter: bigint | undefined) =>
-      coveredAfter === undefined || keys.length === 0 || keys.length > MAX_KEYS ? undefined : { keys, coveredAfter };
+    const find = (table: string | null, column: string | null) => indexed.find((lookup) => lookup.table === table && lookup.column === column);
+    const builtIn = find(null, null);
+    /** What every one of `used` covers: the latest start and the earliest end. */
+    const plan = (keys: unknown[][], used: (Lookup | undefined)[]): LookupPlan | undefined => {
+      if (keys.length === 0 || keys.length > MAX_KEYS) return undefined;
+      let coveredAfter = 0n;
+      let indexedThrough: bigint | undefined;
+      for (const lookup of used) {
+        if (lookup?.coveredAfter === undefined || lookup.indexedThrough === undefined) return undefined;
+        if (lookup.coveredAfter > coveredAfter) coveredAfter = lookup.coveredAfter;
+        if (indexedThrough === undefined || lookup.indexedThrough < indexedThrough) indexedThrough = lookup.indexedThrough;
+      }
+      return indexedThrough !== undefined && indexedThrough > coveredAfter ? { keys, coveredAfter, indexedThrough } : undefined;
+    };
     if (filter.entityId !== undefined) {
       const tables = filter.tables ?? (await this.loggedTables());
-      return plan(tables.map((table) => ['row', table, filter.entityId]), builtIn);
+      return plan(tables.map((table) => ['row', table, filter.entityId]), [builtIn]);
     }
     const where = Object.entries(filter.where ?? {});
-    const column = filter.tables && where.find(([name]) => filter.tables!.every((table) => covered(table, name) !== undefined));
+    const column = filter.tables && where.find(([name]) => filter.tables!.every((table) => find(table, name)));
     if (filter.tables && column) {
       const [name, value] = column;
       const keys = filter.tables.flatMap((table) => [['column', table, name, value], ['rows', table]]);
-      return plan(keys, maxOf([builtIn, ...filter.tables.map((table) => covered(table, name))]));
+      return plan(keys, [builtIn, ...filter.tables.map((table) => find(table, name))]);
     }
-    if (filter.actor !== undefined) return plan([['actor', filter.actor]], builtIn);
+    if (filter.actor !== undefined) return plan([['actor', filter.actor]], [builtIn]);
     if (!filter.event && !filter.tables) return undefined;
     const tables = filter.tables ?? (await this.loggedTables());
     const events = tables
       .flatMap((table) => EVENT_VERBS.map((verb) => `${table}.${verb}`))
       .filter((event) => !filter.event || eventMatches(filter.event, event));
-    return plan(events.map((event) => ['event', event]), builtIn);
+    return plan(events.map((event) => ['event', event]), [builtIn]);
   }
 
   /**
    * Up to `limit` notifications that pass `filter`, with ids in (after, before), from the index
-   * (`plan`): the nearest to `after`, or with `before`, to it; ascending.
+   * (`plan`): the nearest to `after`, or (`descending`) to `before`; ascending.
    */
   private async lookUp(
     plan: LookupPlan,
-    range: { after: bigint; before: bigint | undefined; limit: number },
+    range: { after: bigint; before: bigint; limit: number; descending: boolean },
     filter: LogFilter,
     sql: Sql,
   ): Promise<StoredNotification[]> {
-    const descending = range.before !== undefined;
-    let { after } = range;
-    let before = range.before ?? (await this.lastId(sql)) + 1n;
+    const { descending } = range;
+    let { after, before } = range;
     let found: StoredNotification[] = [];
     while (found.length < range.limit && before - after > 1n) {
       const need = range.limit - found.length;

@@ -24,7 +24,7 @@ export class SteppedJob<Total> {
       step: () => Promise<Total | undefined>;
       /** Adds a step's work to the run's. */
       add: (total: Total | undefined, step: Total) => Total;
-      /** What to log at the end of a run that did something. */
+      /** What to log at the end of a run that did something (nothing when empty). */
       describe: (total: Total) => string;
     },
   ) {}
@@ -67,7 +67,8 @@ export class SteppedJob<Total> {
       total = this.options.add(total, step);
       await this.pause.sleep(performance.now() - started);
     }
-    if (total !== undefined) this.options.logger.log(this.options.describe(total));
+    const said = total === undefined ? '' : this.options.describe(total);
+    if (said) this.options.logger.log(said);
     return total;
   }
 }

@@ -22,7 +22,7 @@ const ENTITIES = 50_000;
  * Lookups on a log large enough that a scan shows in the rows read: entityId, where on a column
  * chosen for lookups, actor, event and table answer from the index, in both directions, with what
  * the scan answers. The log is written by hand (no drainer), in batches of every size from 1 to
- * 2,000 as the drainer makes them; the trigger on notification_batches indexes each one.
+ * 2,000 as the drainer makes them, and indexed by LogIndexer.
  */
 describe('lookups in the log', () => {
   let db: TestDatabase;
@@ -108,6 +108,7 @@ describe('lookups in the log', () => {
        INSERT INTO notification_batches (first_id, last_id, change_ids)
        SELECT min(n), max(n), array_agg(id ORDER BY id) FROM sized GROUP BY batch ORDER BY min(n)`,
     );
+    await indexer.run();
     await db.sql.query(`ANALYZE capture.changes; ANALYZE notification_batches; ANALYZE notification_index`);
   }, 120_000);
   afterAll(async () => {
@@ -168,13 +169,21 @@ describe('lookups in the log', () => {
     expect(new Set(seen).size).toBe(seen.length);
   });
 
-  it('indexes what the log held before a lookup began, in steps, and reads it right meanwhile', async () => {
+  it('indexes what the log held before a lookup began, and what comes after, reading it right meanwhile', async () => {
     const filter: LogFilter = { tables: ['orders'], where: { total: '3' } };
     await db.sql.query(`INSERT INTO notification_lookups (table_name, column_name) VALUES ('orders', 'total')`);
-    // Not started (no batch has seen it): the scan answers.
+    // Not started: the scan answers.
     const before = await measured((sql) => log.readAfter(0n, 50, filter, sql));
     expect(before.journalRows).toBeGreaterThan(100);
-    // The next batch starts it from its own first id; the indexer does the rest.
+    // The indexer starts it at the log's end and goes back to its start.
+    await indexer.run();
+    const done = await db.sql.query(`SELECT covered_after::int AS c, indexed_through::int AS i FROM notification_lookups WHERE column_name = 'total'`);
+    expect(done.rows[0]).toEqual({ c: 0, i: ROWS });
+    const after = await measured((sql) => log.readAfter(0n, 50, filter, sql));
+    expect(after.ids).toEqual(before.ids);
+    expect(after.journalRows).toBeLessThan(200);
+
+    // A batch the indexer has not reached yet is read by the scan; then indexed.
     const change = await db.sql.query(
       `INSERT INTO capture.changes (schema_name, table_name, op, row_pk, new, actor)
        VALUES ('public', 'orders', 'INSERT', '{"id": 999999}', '{"id": 999999, "total": 3.0}', 'bob') RETURNING id`,
@@ -183,19 +192,13 @@ describe('lookups in the log', () => {
       ROWS + 1,
       change.rows[0].id,
     ]);
-    const started = await db.sql.query(`SELECT covered_after::int AS c FROM notification_lookups WHERE column_name = 'total'`);
-    expect(started.rows[0].c).toBe(ROWS);
-    const newest = await log.readLatest(5, filter);
-    expect(newest[newest.length - 1].id).toBe(String(ROWS + 1)); // 3.0 is 3, as the subscribe filter has it
-    const meanwhile = await measured((sql) => log.readAfter(0n, 50, filter, sql));
-    expect(meanwhile.ids).toEqual(before.ids);
-
+    const newest = async () => (await log.readLatest(5, filter)).map((notification) => notification.id);
+    expect((await newest()).at(-1)).toBe(String(ROWS + 1)); // 3.0 is 3, as the subscribe filter has it
+    expect((await log.readAfter(BigInt(ROWS - 10), 5, filter)).map((notification) => notification.id)).toContain(String(ROWS + 1));
     await indexer.run();
-    const done = await db.sql.query(`SELECT covered_after::int AS c FROM notification_lookups WHERE column_name = 'total'`);
-    expect(done.rows[0].c).toBe(0);
-    const after = await measured((sql) => log.readAfter(0n, 50, filter, sql));
-    expect(after.ids).toEqual(before.ids);
-    expect(after.journalRows).toBeLessThan(200);
+    const followed = await db.sql.query(`SELECT count(*)::int AS n FROM notification_lookups WHERE indexed_through = $1`, [ROWS + 1]);
+    expect(followed.rows[0].n).toBe(3); // the built-in keys, customer and total
+    expect((await newest()).at(-1)).toBe(String(ROWS + 1));
   });
 
   it('deletes the index entries of what retention deletes', async () => {

@@ -4,8 +4,7 @@ import type { Sql } from '../../database/sql.js';
  * One bounded step of retention on the batches: deletes the oldest notifications created more than
  * `age` ago (an interval: '30 days'), at most `max` of them, with the journal rows that were their
  * one stored copy, and records the highest id deleted. Returns how many notifications and journal
- * rows went. The log's index loses its entries for them (by id: those of a notification, or of a
- * batch deleted whole).
+ * rows went. The log's index loses its entries for them (by id).
  *
  * Only the head of the log is read (at most `max` batch bounds, in id order), and deletion stops at
  * the first batch that is not due: batches are appended in time order by one drainer, so the due
@@ -38,9 +37,11 @@ export async function expireBatches(sql: Sql, age: string, max: number): Promise
        USING (SELECT unnest(change_ids) AS id FROM gone UNION ALL SELECT unnest(ids) FROM cut) x
        WHERE c.id = x.id
        RETURNING 1),
+     -- A range with both ends (from the last step's mark): an index range, not a scan of the index.
      keys AS (
        DELETE FROM notification_index i
-       WHERE i.id <= greatest((SELECT max(last_id) FROM gone), (SELECT max(through) FROM cut))),
+       WHERE i.id > (SELECT purged_through FROM notification_retention WHERE id = 1)
+         AND i.id <= greatest((SELECT max(last_id) FROM gone), (SELECT max(through) FROM cut))),
      mark AS (
        UPDATE notification_retention
        SET purged_through = greatest(purged_through, (SELECT max(last_id) FROM gone), (SELECT max(through) FROM cut)),

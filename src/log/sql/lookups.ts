@@ -4,18 +4,21 @@ import type { Sql } from '../../database/sql.js';
 export interface Lookup {
   table: string | null;
   column: string | null;
-  /** Every notification above this id is indexed; undefined until the first batch that saw the lookup. */
+  /** Every notification in (coveredAfter, indexedThrough] is indexed; both undefined until the indexer starts it. */
   coveredAfter: bigint | undefined;
+  indexedThrough: bigint | undefined;
 }
 
 export async function lookups(sql: Sql): Promise<Lookup[]> {
-  const rows = await sql<{ table_name: string | null; column_name: string | null; covered_after: string | null }>(
-    `SELECT table_name, column_name, covered_after::text AS covered_after FROM notification_lookups`,
+  const rows = await sql<{ table_name: string | null; column_name: string | null; covered_after: string | null; indexed_through: string | null }>(
+    `SELECT table_name, column_name, covered_after::text AS covered_after, indexed_through::text AS indexed_through FROM notification_lookups`,
   );
+  const id = (text: string | null) => (text === null ? undefined : BigInt(text));
   return rows.map((row) => ({
     table: row.table_name,
     column: row.column_name,
-    coveredAfter: row.covered_after === null ? undefined : BigInt(row.covered_after),
+    coveredAfter: id(row.covered_after),
+    indexedThrough: id(row.indexed_through),
   }));
 }
 
@@ -28,7 +31,7 @@ export async function columnLookups(sql: Sql): Promise<{ table: string; column: 
   );
 }
 
-/** Starts a lookup by `column` of `table` (as the log names it): the next batch begins it. False if it exists. */
+/** Starts a lookup by `column` of `table` (as the log names it): the indexer begins it. False if it exists. */
 export async function addLookup(sql: Sql, table: string, column: string): Promise<boolean> {
   const added = await sql(
     'INSERT INTO notification_lookups (table_name, column_name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1',
