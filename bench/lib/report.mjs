@@ -160,12 +160,21 @@ function scaleRows(scale) {
   }
   out.push([`  catch-up, ${short(first.catchup.behind)} behind (since)`, sized((at) => `${n0.format(at.catchup.perSecond)}/s`), 'report', '']);
   const tail = first.tailing;
+  const counts = tail.steps.map((s) => s.instances).join('/');
+  // From one instance to two, before the server's core fills: the clean figure on a 2-core machine.
   out.push([
-    `  PostgreSQL CPU per extra app instance at ${tail.rate} changes/s, ${tail.steps.map((s) => s.instances).join('/')} instances`,
+    `  PostgreSQL CPU per extra tailing instance at ${tail.rate} changes/s, 1 → 2 instances`,
+    sized(({ tailing: t }) => {
+      const second = t.steps[1];
+      return `${n0.format(t.usPerChangePerInstanceFirstTwo)} µs/change (its tail's backend ${n0.format(second.feedUsPerChangePerTail)} µs/change, ${n0.format(second.feedUsPerBatchPerTail)} µs/batch)`;
+    }),
+    'report',
+    '',
+  ]);
+  out.push([
+    `    PostgreSQL s/s at ${counts} instances; server core s/s; slope over all`,
     sized(({ tailing: t }) =>
-      `slope ${n1(t.usPerChangePerInstance)} µs/change (${t.steps.map((s) => n2(s.writing.postgres)).join('/')} s/s; ${n1(t.usPerChangePerInstanceFirstTwo)} from 1 to 2)` +
-      `, tails' backends ${t.steps.filter((s) => s.feedUsPerChangePerTail !== null).map((s) => n0.format(s.feedUsPerChangePerTail)).join('/')} µs/change` +
-      `, server core ${t.serverCore.map(n2).join('/')} s/s`),
+      `${t.steps.map((s) => n2(s.writing.postgres)).join('/')}; ${t.serverCore.map(n2).join('/')}; ${n1(t.usPerChangePerInstance)} µs/change`),
     'report',
     '',
   ]);
