@@ -3,7 +3,7 @@
 // writes bench/results/<date>[-quick].json and .svg (a full run also docs/benchmarks.svg).
 // `--only writes,latency` runs some scenarios; `--profile` also records where the time goes
 // (pg_stat_statements in the JSON, V8 CPU profiles of the app in bench/results/profiles).
-// `--only scale` (about 15 minutes; `--quick` about 3) fills one log to 200,000 and 2,000,000
+// `--only scale` (about 10 minutes; `--quick` about 3) fills one log to 200,000 and 2,000,000
 // notifications and measures what grows with it; BENCH_SCALE_SIZES=200000,2000000,5000000 sets
 // the sizes. It runs only when named: it would double a full run. See docs/benchmarks.md.
 import { mkdirSync, writeFileSync } from 'node:fs';
