@@ -269,7 +269,8 @@ async function retain(server, log, sql, url, { retention: rows, rate, afterSecon
   // What autovacuum would do before long: the deleted rows' space free for the next fill, so the
   // next size's bytes per notification are a log that retention keeps, not one left with holes.
   const vacuumStarted = performance.now();
-  await sql('VACUUM capture.changes, notification_batches');
+  const relations = (await sql('SELECT name FROM unnest($1::text[]) name WHERE to_regclass(name) IS NOT NULL', [LOG_RELATIONS])).map((r) => r.name);
+  await sql(`VACUUM ${relations.join(', ')}`);
   const vacuumSeconds = round1((performance.now() - vacuumStarted) / 1000);
   const said = /retention deleted (\d+) notifications and (\d+) journal rows/.exec(app.log());
   return {
