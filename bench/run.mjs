@@ -3,7 +3,9 @@
 // writes bench/results/<date>[-quick].json and .svg (a full run also docs/benchmarks.svg).
 // `--only writes,latency` runs some scenarios; `--profile` also records where the time goes
 // (pg_stat_statements in the JSON, V8 CPU profiles of the app in bench/results/profiles).
-// See docs/benchmarks.md.
+// `--only scale` (about 10 minutes; `--quick` about 3) fills one log to 200,000 and 2,000,000
+// notifications and measures what grows with it; BENCH_SCALE_SIZES=200000,2000000,5000000 sets
+// the sizes. It runs only when named: it would double a full run. See docs/benchmarks.md.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +20,7 @@ import { ceiling } from './scenarios/ceiling.mjs';
 import { fanout } from './scenarios/fanout.mjs';
 import { latency } from './scenarios/latency.mjs';
 import { rest } from './scenarios/rest.mjs';
+import { scale } from './scenarios/scale.mjs';
 import { sinks } from './scenarios/sinks.mjs';
 import { writes } from './scenarios/writes.mjs';
 
@@ -47,8 +50,21 @@ const PLAN = {
     sinks(pg, quick
       ? { latencySeconds: 3, changes: 5_000, behind: 20_000, writerSeconds: 3, rounds: 1 }
       : { latencySeconds: 10, changes: 20_000, behind: 50_000, writerSeconds: 10, rounds: 3 }),
+  // One log filled to each size in turn, and what grows with it (issue 22): run with --only scale.
+  scale: (pg) =>
+    scale(pg, {
+      ...(quick
+        ? { sizes: [50_000, 200_000], behind: 20_000, backlog: 20_000, retention: 30_000, instances: [1, 2, 4], cpuSeconds: 4, pageBudgetMs: 5_000, afterSeconds: 3 }
+        : { sizes: [200_000, 2_000_000], behind: 100_000, backlog: 200_000, retention: 100_000, instances: [1, 2, 4, 8, 16], cpuSeconds: 6, pageBudgetMs: 15_000, afterSeconds: 8 }),
+      ...(process.env.BENCH_SCALE_SIZES && { sizes: process.env.BENCH_SCALE_SIZES.split(',').map(Number) }),
+      rate: 300,
+      healthCalls: 50,
+      pageCalls: 30,
+    }),
 };
-const chosen = args.only ? args.only.split(',') : Object.keys(PLAN);
+/** Scenarios a run without --only leaves out: scale alone takes about as long as all the others. */
+const ON_REQUEST = ['scale'];
+const chosen = args.only ? args.only.split(',') : Object.keys(PLAN).filter((name) => !ON_REQUEST.includes(name));
 const unknown = chosen.filter((name) => !(name in PLAN));
 if (unknown.length) {
   console.error(`unknown scenario ${unknown.join(', ')}; the scenarios are ${Object.keys(PLAN).join(', ')}`);

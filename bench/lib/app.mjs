@@ -47,6 +47,10 @@ async function startProcess(args, env, ready) {
     base,
     pid: child.pid,
     log: () => log,
+    /** null while it runs. */
+    get exitCode() {
+      return child.exitCode;
+    },
     /** Peak resident set size of the process so far (Linux VmHWM), in MB. */
     peakRssMb() {
       const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));

@@ -12,6 +12,9 @@ const WRITER = `
   const pg = require(workerData.pg);
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const now = () => performance.timeOrigin + performance.now();
+  let stopped = false;
+  // 'stop' from the caller ends an open-ended run; the port must not keep the thread alive after.
+  parentPort.on('message', () => (stopped = true)).unref();
   (async () => {
     const { url, rate, seconds, prefix } = workerData;
     const pool = new pg.Pool({ connectionString: url, max: 8 });
@@ -20,11 +23,13 @@ const WRITER = `
     const inFlight = new Set();
     let acks = [];
     const flush = setInterval(() => { if (acks.length) { parentPort.postMessage(acks); acks = []; } }, 5);
-    for (let i = 0; i < total; i++) {
+    let i = 0;
+    for (; i < total && !stopped; i++) {
       const wait = started + (i * 1000) / rate - performance.now();
       if (wait > 0) await sleep(wait);
       const invoiceNo = prefix + '-' + i;
-      const write = pool.query('INSERT INTO invoices (invoice_no) VALUES ($1)', [invoiceNo]).then(() => acks.push([invoiceNo, now()]));
+      const sentAt = now();
+      const write = pool.query('INSERT INTO invoices (invoice_no) VALUES ($1)', [invoiceNo]).then(() => acks.push([invoiceNo, now(), sentAt]));
       inFlight.add(write);
       write.finally(() => inFlight.delete(write));
       if (inFlight.size >= 64) await Promise.race(inFlight);
@@ -32,17 +37,26 @@ const WRITER = `
     await Promise.all(inFlight);
     clearInterval(flush);
     parentPort.postMessage(acks);
-    parentPort.postMessage({ done: total });
+    parentPort.postMessage({ done: i });
     await pool.end();
   })();`;
 
-export function writeAtRate(url, { rate, seconds, ledger, prefix }) {
+/**
+ * Writes `rate` invoices a second for `seconds` (Infinity: until `signal` aborts); resolves to the
+ * number written. `ledger` gets each commit acknowledgement; `commits`, when given, gets
+ * [sentAt, ms] per write: when it was sent and how long its commit took, on the same clock.
+ */
+export function writeAtRate(url, { rate, seconds, ledger, prefix, commits, signal }) {
   const pg = createRequire(import.meta.url).resolve('pg');
   const worker = new Worker(WRITER, { eval: true, workerData: { url, rate, seconds, prefix, pg } });
+  signal?.addEventListener('abort', () => worker.postMessage('stop'), { once: true });
   return new Promise((resolve, reject) => {
     worker.on('message', (message) => {
-      if (Array.isArray(message)) for (const [key, at] of message) ledger?.ack(key, at);
-      else resolve(message.done);
+      if (!Array.isArray(message)) return resolve(message.done);
+      for (const [key, at, sentAt] of message) {
+        ledger?.ack(key, at);
+        commits?.push([sentAt, at - sentAt]);
+      }
     });
     worker.once('error', reject);
   });

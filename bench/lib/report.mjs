@@ -132,6 +132,65 @@ export function rows(results) {
     out.push([`REST POST items, ${rest.connections} connections`, `${n0.format(rest.requestsPerSecond)} req/s · p50 ${rest.p50} ms · p99 ${rest.p99} ms · non-2xx ${rest.non2xx}`, 'report', '']);
   }
   if (sinks) out.push(...sinkRows(sinks));
+  if (results.scenarios.scale) out.push(...scaleRows(results.scenarios.scale));
+  return out;
+}
+
+/** 200k, 2M: a log size as the scale rows name it. */
+const short = (n) => (n >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : String(n));
+
+/** The scale scenario: one row per figure, its value at each log size side by side, so what grows shows. */
+function scaleRows(scale) {
+  const sized = (format) => scale.atSize.map((at) => `${short(at.size)}: ${format(at)}`).join(' · ');
+  const ms = ({ p50, p99, calls }) => `${n1(p50)} / ${n1(p99)} ms${calls < 30 ? ` (${calls} call${calls === 1 ? '' : 's'})` : ''}`;
+  const page = (read) => (read.status === 400 ? 'n/a (400)' : read.status ? `error ${read.status}` : ms(read));
+  const out = [];
+  const first = scale.atSize[0];
+  out.push([
+    `scale: fill to ${scale.atSize.map((at) => short(at.size)).join(', ')} (app draining)`,
+    sized((at) => `${n0.format(at.notifications)} in the log, +${n0.format(at.fill.written)} in ${n1(at.fill.seconds)} s (${n0.format(at.fill.perSecond)}/s)`),
+    'report',
+    '',
+  ]);
+  out.push(['  bytes per notification (journal + batches + index)', sized((at) => `${n0.format(at.bytes.perNotification)} B`), 'report', '']);
+  out.push(['  /health p50 / p99', sized((at) => ms(at.health)), 'report', '']);
+  for (const name of Object.keys(first.pages)) {
+    const read = first.pages[name];
+    out.push([`  GET /notifications?${read.label} p50 / p99 (${read.density})`, sized((at) => page(at.pages[name])), 'report', '']);
+  }
+  out.push([`  catch-up, ${short(first.catchup.behind)} behind (since)`, sized((at) => `${n0.format(at.catchup.perSecond)}/s`), 'report', '']);
+  const tail = first.tailing;
+  const counts = tail.steps.map((s) => s.instances).join('/');
+  // From one instance to two, before the server's core fills: the clean figure on a 2-core machine.
+  out.push([
+    `  PostgreSQL CPU per extra tailing instance at ${tail.rate} changes/s, 1 → 2 instances`,
+    sized(({ tailing: t }) => {
+      const second = t.steps[1];
+      return `${n0.format(t.usPerChangePerInstanceFirstTwo)} µs/change (its tail's backend ${n0.format(second.feedUsPerChangePerTail)} µs/change, ${n0.format(second.feedUsPerBatchPerTail)} µs/batch)`;
+    }),
+    'report',
+    '',
+  ]);
+  out.push([
+    `    PostgreSQL s/s at ${counts} instances; server core s/s; slope over all`,
+    sized(({ tailing: t }) =>
+      `${t.steps.map((s) => n2(s.writing.postgres)).join('/')}; ${t.serverCore.map(n2).join('/')}; ${n1(t.usPerChangePerInstance)} µs/change`),
+    'report',
+    '',
+  ]);
+  out.push([
+    `  backlog of ${short(first.backlog.rows)} written while stopped: drain, app peak RSS`,
+    sized((at) => `${n0.format(at.backlog.perSecond)}/s, ${n0.format(at.backlog.peakRssMb)} MB`),
+    'report',
+    '',
+  ]);
+  out.push([
+    `  retention of the oldest ${short(first.retention.asked)}: rows/s, writers p99 during / after (${scale.rate}/s)`,
+    sized((at) => `${n0.format(at.retention.perSecond)}/s, ${n1(at.retention.writersDuring.p99)} / ${n1(at.retention.writersAfter.p99)} ms`),
+    'report',
+    '',
+  ]);
+  out.push(['  time per part (s)', sized((at) => Object.entries(at.parts).map(([part, seconds]) => `${part} ${Math.round(seconds)}`).join(', ')), 'report', '']);
   return out;
 }
 

@@ -84,6 +84,25 @@ export function cpuMeter(app, others = [], { postgres } = {}) {
   };
 }
 
+/**
+ * Starts measuring the CPU of PostgreSQL backends (`backends`: rows of pg_stat_activity with pid
+ * and application_name, read by the caller); the function returned gives CPU s/s since then summed
+ * by application_name. Backends that end meanwhile are missed: the postmaster's tree (cpuMeter's
+ * `postgres`) is the total.
+ */
+export function backendMeter(backends) {
+  const read = () => backends.map((backend) => safeCpuSeconds(backend.pid));
+  const startedAt = now();
+  const start = read();
+  return () => {
+    const end = read();
+    const wall = (now() - startedAt) / 1000;
+    const byName = {};
+    backends.forEach(({ application_name: name }, i) => (byName[name || '(none)'] = (byName[name || '(none)'] ?? 0) + Math.max(0, end[i] - start[i]) / wall));
+    return Object.fromEntries(Object.entries(byName).map(([name, share]) => [name, Math.round(share * 1000) / 1000]));
+  };
+}
+
 function safeSchedWait(pid) {
   try {
     return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
