@@ -107,6 +107,21 @@ export function logReader(sql) {
       }
     },
     /**
+     * Waits until the log's index (LogIndexer, in the background) covers every notification up to
+     * the log's end, from its start; returns the seconds it took (0 on a branch without an index).
+     */
+    async indexed(timeoutMs = 600_000) {
+      const [has] = await sql(`SELECT to_regclass('notification_lookups') IS NOT NULL AS yes`);
+      if (!has.yes) return 0;
+      const started = performance.now();
+      const behind = () =>
+        one(`SELECT count(*) AS n FROM notification_lookups l
+             WHERE l.indexed_through IS NULL OR l.indexed_through < (SELECT coalesce(max(last_id), 0) FROM notification_batches)
+                OR l.covered_after > coalesce((SELECT first_id - 1 FROM notification_batches ORDER BY last_id LIMIT 1), 0)`);
+      if (!(await until(async () => (await behind()) === 0, timeoutMs))) throw new Error(`the log was not indexed within ${timeoutMs / 1000} s`);
+      return Math.round((performance.now() - started) / 100) / 10;
+    },
+    /**
      * The batches after id `after`: how many, their notifications, and the drain rate between the
      * first batch's transaction and the last's (the last batch's rows were drained after that span).
      */

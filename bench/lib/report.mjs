@@ -152,6 +152,7 @@ function scaleRows(scale) {
     'report',
     '',
   ]);
+  out.push(['  the index caught up with the log (LogIndexer), after the fill', sized((at) => (at.indexLag === undefined ? '-' : `${n1(at.indexLag)} s`)), 'report', '']);
   out.push(['  bytes per notification (journal + batches + index)', sized((at) => `${n0.format(at.bytes.perNotification)} B`), 'report', '']);
   out.push(['  /health p50 / p99', sized((at) => ms(at.health)), 'report', '']);
   for (const name of Object.keys(first.pages)) {

@@ -58,6 +58,8 @@ export async function scale(postgres, options) {
       const fill = await part('fill', () => fillTo(size, filler, log));
       const rareId = await filler.touchRare();
       await log.drained(await log.journalHead());
+      // The index follows the log in the background: what a reader meets once it has caught up.
+      const indexLag = await part('index', () => log.indexed());
       const bytes = await part('bytes', () => logBytes(sql, log));
       const { first: _, ...health } = await part('health', () => timedCalls(() => get(server.app.base, '/health'), { calls: options.healthCalls }));
       const pages = await part('pages', () => firstPages(server.app.base, log, rareId, options));
@@ -65,7 +67,7 @@ export async function scale(postgres, options) {
       const tailing = await part('tailing instances', () => tailingInstances(db.url, postgres, server.app, log, sql, options));
       const backlog = await part('backlog', () => drainBacklog(server, filler, log, options.backlog));
       const retention = await part('retention', () => retain(server, log, sql, db.url, options));
-      atSize.push({ size, ...fill, bytes, health, pages, catchup, tailing, backlog, retention, parts });
+      atSize.push({ size, ...fill, indexLag, bytes, health, pages, catchup, tailing, backlog, retention, parts });
       console.error(`  scale ${short(size)}: ${JSON.stringify(summary(atSize.at(-1)))}`);
     }
   } finally {
