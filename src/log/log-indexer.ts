@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { inTransaction } from '../database/sql.js';
+import { LogDrainer } from './log-drainer.js';
 import { extendLookup } from './sql/extend-lookup.js';
 import { SteppedJob } from './stepped-job.js';
 
@@ -14,19 +15,21 @@ export const INDEX_STEP = 10_000;
  * what was there before (the log before the upgrade that added the built-in keys, before a column
  * was chosen) back to the log's start, in steps of at most INDEX_STEP notifications, each its own
  * transaction. Reads scan what the index does not cover yet, so it may lag without an answer
- * missing anything. A run starts every second; instances take different lookups, or find nothing
- * to do (one cheap statement each).
+ * missing anything. A run starts every second on the instance that drains (the others make no
+ * statement for it); a step holds its lookup's row, so runs never index the same range twice.
  */
 @Injectable()
 export class LogIndexer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly job: SteppedJob<number>;
 
-  constructor(@InjectDataSource() dataSource: DataSource) {
+  constructor(@InjectDataSource() dataSource: DataSource, @Optional() drainer?: LogDrainer) {
     this.job = new SteppedJob<number>({
       name: 'indexing the log',
       logger: new Logger(LogIndexer.name),
       firstAfterMs: 1_000,
       everyMs: 1_000,
+      // The instance that appends the batches indexes them: the others make no statement for it.
+      due: () => drainer?.getStatus().draining ?? true,
       step: () => inTransaction(dataSource, (sql) => extendLookup(sql, INDEX_STEP)),
       add: (total, step) => (total ?? 0) + step,
       describe: (total) => (total >= INDEX_STEP ? `indexed ${total} notifications` : ''),

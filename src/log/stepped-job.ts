@@ -20,6 +20,8 @@ export class SteppedJob<Total> {
       logger: Logger;
       firstAfterMs: number;
       everyMs: number;
+      /** Whether the timer's runs are this instance's to make now (left out: always). */
+      due?: () => boolean;
       /** One step (its own transaction): what it did, or undefined when there was nothing to do. */
       step: () => Promise<Total | undefined>;
       /** Adds a step's work to the run's. */
@@ -31,7 +33,7 @@ export class SteppedJob<Total> {
 
   start(): void {
     const run = () => {
-      if (this.running) return;
+      if (this.running || (this.options.due && !this.options.due())) return;
       this.run().catch((error: unknown) => this.options.logger.warn(`${this.options.name} failed: ${String(error)}`));
     };
     this.timers = [setTimeout(run, this.options.firstAfterMs), setInterval(run, this.options.everyMs)];

@@ -10,7 +10,16 @@ import { LogFilter } from '../../src/log/log-filter.js';
 import { LogIndexer } from '../../src/log/log-indexer.js';
 import { NotificationLog } from '../../src/log/notification-log.js';
 import { RetentionService } from '../../src/log/retention.service.js';
+import { expireBatches } from '../../src/log/sql/expire-batches.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+}
+
+const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)];
 
 const ROWS = 150_000;
 /** Orders of a customer: every 4,999th (30 of them, 3 updated). */
@@ -203,6 +212,22 @@ describe('lookups in the log', () => {
 
   it('deletes the index entries of what retention deletes', async () => {
     await db.sql.query(`UPDATE notification_batches SET created_at = now() - interval '40 days' WHERE last_id <= $1`, [ROWS / 2]);
+    // A step reads the index entries it deletes, not the index to its end (a numeric bound did).
+    await client.query('BEGIN');
+    try {
+      const explained: Sql = async (text, values) => {
+        const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values as unknown[]);
+        plan = rows[0]['QUERY PLAN'][0].Plan;
+        return [{}] as never[];
+      };
+      let plan: PlanNode | undefined;
+      await expireBatches(explained, '30 days', 10_000);
+      const scans = nodes(plan!).filter((node) => node['Relation Name'] === 'notification_index');
+      expect(scans.length).toBeGreaterThan(0);
+      for (const scan of scans) expect(scan['Rows Removed by Filter'] ?? 0).toBeLessThan(1_000);
+    } finally {
+      await client.query('ROLLBACK');
+    }
     await retention.purge();
     const { rows } = await db.sql.query(
       `SELECT (SELECT purged_through FROM notification_retention)::int AS purged, (SELECT min(id) FROM notification_index)::int AS lowest`,

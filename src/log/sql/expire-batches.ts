@@ -37,11 +37,13 @@ export async function expireBatches(sql: Sql, age: string, max: number): Promise
        USING (SELECT unnest(change_ids) AS id FROM gone UNION ALL SELECT unnest(ids) FROM cut) x
        WHERE c.id = x.id
        RETURNING 1),
-     -- A range with both ends (from the last step's mark): an index range, not a scan of the index.
+     -- One index range, from the last step's mark to this one's (the highest id chosen, as a
+     -- bigint: take is numeric, and a numeric bound is no index condition, so the scan ran on
+     -- to the index's end at every step).
      keys AS (
        DELETE FROM notification_index i
        WHERE i.id > (SELECT purged_through FROM notification_retention WHERE id = 1)
-         AND i.id <= greatest((SELECT max(last_id) FROM gone), (SELECT max(through) FROM cut))),
+         AND i.id <= (SELECT max(c.last_id - c.size + c.take) FROM chosen c)::bigint),
      mark AS (
        UPDATE notification_retention
        SET purged_through = greatest(purged_through, (SELECT max(last_id) FROM gone), (SELECT max(through) FROM cut)),
