@@ -281,16 +281,35 @@ describe('dashboard page', () => {
     // The open page is disconnected (it had no key) and asks for one.
     await page.getByRole('status').filter({ hasText: 'API key needed' }).waitFor({ timeout: 5_000 });
 
+    const withoutLive = await createKey(t.db, 'no-live', ['invoices:read', 'notifications:read']);
+    const withoutInvoices = await createKey(t.db, 'no-invoices', ['events:subscribe', 'notifications:read']);
+    await reloadKeys(t);
+
     const fresh = await browser.newPage();
     try {
       await fresh.goto(t.url);
       const form = fresh.getByRole('form', { name: 'API key needed' });
       await form.waitFor({ timeout: 15_000 });
-      await fresh.getByLabel('API key', { exact: true }).fill('rck_wrong');
-      await fresh.getByRole('button', { name: 'Use this key' }).click();
-      await fresh.getByRole('alert').filter({ hasText: 'the API key is not valid' }).waitFor({ timeout: 5_000 });
-      await fresh.getByLabel('API key', { exact: true }).fill(token);
-      await fresh.getByRole('button', { name: 'Use this key' }).click();
+      // What the prompt says, in words: never the API's own text (JSON, "Authorization: Bearer …").
+      const said: string[] = [];
+      const says = async (text: string) => {
+        const alert = fresh.locator('#key-error');
+        await alert.filter({ hasText: text }).waitFor({ timeout: 5_000 });
+        said.push((await alert.textContent())!);
+      };
+      const useKey = async (key: string) => {
+        await fresh.getByLabel('API key', { exact: true }).fill(key);
+        await fresh.getByRole('button', { name: 'Use this key' }).click();
+      };
+      await says('This service needs an API key.');
+      await useKey(withoutLive);
+      await says('That key may not follow changes live (it needs events:subscribe).');
+      await useKey('rck_wrong');
+      await says('That key was refused');
+      await useKey(withoutInvoices); // live, but its invoices are refused
+      await says('That key may not read invoices (it needs invoices:read).');
+      for (const text of said) expect(text).not.toMatch(/[{}"]|Bearer|statusCode|Unauthorized|Forbidden|\b40[13]\b/);
+      await useKey(token);
       await fresh.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
       await fresh.locator('summary').filter({ hasText: 'DASH-AFTER' }).waitFor({ timeout: 15_000 });
       expect(await form.isHidden()).toBe(true);

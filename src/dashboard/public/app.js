@@ -39,6 +39,31 @@ $('key-form').addEventListener('submit', (event) => {
   load();
 });
 
+/** What the page needs each scope for, in words: a refusal names the scope the key lacked. */
+const SCOPE_USES = {
+  'invoices:read': 'read invoices',
+  'events:subscribe': 'follow changes live',
+  'notifications:read': 'read notifications',
+  'sinks:manage': 'list sinks',
+};
+
+/**
+ * Why a key was refused, in a few words for the prompt, from the status (401, 403) and the
+ * service's message. Never the message itself: it speaks to programs (headers to send, JSON).
+ */
+function refusal(status, message = '') {
+  if (!apiKey()) return 'This service needs an API key.';
+  if (/revoked/i.test(message)) return 'That key was revoked: ask for a new one.';
+  const scope = /lacks the scope (\S+)/.exec(message)?.[1];
+  if (scope) return `That key may not ${SCOPE_USES[scope] ?? 'do this'} (it needs ${scope}).`;
+  if (/may (not )?read only the tables|may not read/.test(message)) return 'That key may read only some tables; this page needs one for every table.';
+  if (status === 403) return 'That key may not do this.';
+  return 'That key was refused: it is not one of this service\'s keys (or not all of it was pasted).';
+}
+
+/** The live connection's refusals, as the status REST would have answered them with. */
+const REFUSAL_STATUS = { UNAUTHORIZED: 401, KEY_REVOKED: 401, FORBIDDEN: 403 };
+
 /**
  * GET with the key. A refused key asks for another and yields undefined; `quiet` (for what only
  * some keys may read) returns the refusal instead. A network failure yields undefined.
@@ -47,7 +72,8 @@ async function api(path, { quiet = false } = {}) {
   const key = apiKey();
   const response = await fetch(path, key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(() => undefined);
   if (!quiet && (response?.status === 401 || response?.status === 403)) {
-    askForKey((await response.json().catch(() => ({}))).message ?? 'the key was refused');
+    const body = await response.json().catch(() => undefined);
+    askForKey(refusal(response.status, typeof body?.message === 'string' ? body.message : ''));
     return undefined;
   }
   return response;
@@ -422,7 +448,6 @@ function captureProblemItem(table, problems) {
 
 // The key is read at every connection: one typed into the form is used from then on.
 const client = new RowcastClient({ url: location.origin, apiKey });
-const KEY_REFUSED = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'KEY_REVOKED']);
 
 let wasLive = false;
 
@@ -442,7 +467,7 @@ function follow() {
     onError: (error) => {
       if (!(error instanceof RowcastError)) throw error; // this page's own bug: leave it to the console
       if (!error.fatal) return; // a slow reader, a restart: the client resumes by itself
-      if (KEY_REFUSED.has(error.code)) askForKey(error.message);
+      if (error.code in REFUSAL_STATUS) askForKey(refusal(REFUSAL_STATUS[error.code], error.code === 'KEY_REVOKED' ? 'revoked' : error.message));
       else if (error.code === 'SINCE_EXPIRED') resync();
       else setStatus(`Subscription refused: ${error.message}`, false);
     },
@@ -495,9 +520,13 @@ function load() {
   loadTables(); // invoices: once the feed is live, so no change falls between the two
   const history = lastId === undefined ? loadHistory() : Promise.resolve();
   history.finally(() => {
-    // A refused key ended the subscription: follow again from the last notification seen.
+    // A refused key ended the subscription: follow again from the last notification seen. A live
+    // one connects again, with the key given (what it may read is the new key's), and resumes.
     if (!subscription || subscription.closed) follow();
-    else client.connect();
+    else {
+      client.disconnect();
+      client.connect();
+    }
   });
 }
 
