@@ -33,7 +33,7 @@ describe('dashboard page', () => {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
     });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
     page.on('console', (message) => {
       if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
     });
@@ -97,6 +97,34 @@ describe('dashboard page', () => {
     }
   });
 
+  it('writes amounts as money and times with their date, in the browser\'s locale, the exact values in tooltips', async () => {
+    const { body: invoice } = await t.http.post('/invoices').send({ invoiceNo: 'DASH-MONEY', items: [{ quantity: 1, amountPerUnit: 123456 }] }).expect(201);
+    const total = totalOf(invoice.id).locator('data');
+    await total.filter({ hasText: '¤1,234.56' }).waitFor({ timeout: 15_000 });
+    expect(await total.getAttribute('value')).toBe('123456');
+    expect(await total.getAttribute('title')).toBe('123,456 minor units / 100 (rowcast records no currency)');
+    const updated = page.locator(`tr[data-invoice-id="${invoice.id}"] time`);
+    expect(await updated.getAttribute('title')).toBe(invoice.updatedAt);
+    expect(await updated.getAttribute('datetime')).toBe(invoice.updatedAt);
+    expect(await updated.textContent()).toMatch(/^\d{1,2}\/\d{1,2}\/\d{2}, \d{1,2}:\d{2}:\d{2}/);
+    const feedTime = page.locator('#notifications li').filter({ hasText: 'invoices.created' }).first().locator('time');
+    expect(await feedTime.textContent()).toMatch(/^\d{1,2}\/\d{1,2}\/\d{2}, /);
+    expect(await feedTime.getAttribute('title')).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+
+    const german = await browser.newPage({ locale: 'de-DE' });
+    try {
+      await german.goto(t.url);
+      const row = german.locator(`tr[data-invoice-id="${invoice.id}"]`);
+      await row.locator('.total').filter({ hasText: '1.234,56 ¤' }).waitFor({ timeout: 15_000 });
+      expect(await row.locator('.total data').getAttribute('title')).toBe('123.456 minor units / 100 (rowcast records no currency)');
+      // The locale's spacing is a no-break space.
+      expect((await row.locator('li').textContent())!.replaceAll('\u00a0', ' ')).toBe('1 × 1.234,56 ¤ = 1.234,56 ¤');
+      expect(await row.locator('time').textContent()).toMatch(/^\d{2}\.\d{2}\.\d{2}, \d{2}:\d{2}:\d{2}$/);
+    } finally {
+      await german.close();
+    }
+  });
+
   it('shows changes made through the REST API', async () => {
     const created = await t.http.post('/invoices').set('X-Actor', 'dana').send({ invoiceNo: 'DASH-REST', items: [{ quantity: 2, amountPerUnit: 500 }] });
     await totalOf(created.body.id).filter({ hasText: '10.00' }).waitFor({ timeout: 15_000 });
@@ -120,7 +148,7 @@ describe('dashboard page', () => {
     await totalOf(id('DASH-REST')).filter({ hasText: '11.00' }).waitFor({ timeout: 15_000 });
     await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 100)`, [id('DASH-1')]);
     await totalOf(id('DASH-1')).filter({ hasText: '38.50' }).waitFor({ timeout: 15_000 });
-    await row.locator('li').nth(1).filter({ hasText: '1 × 1.00 = 1.00' }).waitFor({ state: 'attached' });
+    await row.locator('li').nth(1).filter({ hasText: '1 × ¤1.00 = ¤1.00' }).waitFor({ state: 'attached' });
     expect(await row.evaluate((element) => (element as HTMLElement).dataset.marker)).toBe('the same element');
     expect(await summary.evaluate((element) => (element.parentElement as HTMLDetailsElement).open)).toBe(true);
     expect(await summary.evaluate((element) => document.activeElement === element)).toBe(true);
@@ -217,10 +245,10 @@ describe('dashboard page', () => {
 
   it('shows a TRUNCATE in the feed, and the totals it zeroed, without a reload or a page error', async () => {
     const { rows } = await t.db.sql.query(`SELECT id FROM invoices WHERE invoice_no = 'DASH-1'`);
-    await totalOf(rows[0].id).filter({ hasText: /^(?!0\.00$)/ }).waitFor({ timeout: 5_000 });
+    await totalOf(rows[0].id).filter({ hasText: /^(?!¤0\.00$)/ }).waitFor({ timeout: 5_000 });
     await t.db.sql.query(`TRUNCATE invoice_items`);
     await page.locator('#notifications li').filter({ hasText: 'invoice_items.truncated' }).filter({ hasText: 'all rows removed' }).first().waitFor({ timeout: 15_000 });
-    await totalOf(rows[0].id).filter({ hasText: /^0\.00$/ }).waitFor({ timeout: 15_000 });
+    await totalOf(rows[0].id).filter({ hasText: /^¤0\.00$/ }).waitFor({ timeout: 15_000 });
     expect(await page.locator(`tr[data-invoice-id="${rows[0].id}"] li`).count()).toBe(0);
     expect(pageErrors).toEqual([]);
   });

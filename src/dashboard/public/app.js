@@ -4,8 +4,13 @@
 import { RowcastClient, RowcastError } from './client/index.js';
 
 const FEED_LIMIT = 200;
-const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+// The browser's locale decides how amounts and times read. rowcast records amounts, not their
+// currency: an amount is the locale's money format with ¤, the sign for a currency left unnamed.
+// (EUR is formatted only for where its sign goes and how it is spaced; the sign is replaced. XXX,
+// "no currency", would say so, but browsers write it as letters, spaced as letters.)
+const moneyFormat = new Intl.NumberFormat(undefined, { style: 'currency', currency: 'EUR', currencyDisplay: 'narrowSymbol', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const integerFormat = new Intl.NumberFormat();
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
 
 const $ = (id) => document.getElementById(id);
 const invoices = new Map(); // id -> invoice as GET /invoices/:id returns it
@@ -79,8 +84,20 @@ async function api(path, { quiet = false } = {}) {
   return response;
 }
 
-function cents(amount) {
-  return money.format(amount / 100);
+/** An amount in minor units (cents) as money: exact for any total the API gives (up to 2^53 − 1). */
+function money(minor) {
+  const units = `${minor < 0 ? '-' : ''}${Math.floor(Math.abs(minor) / 100)}.${String(Math.abs(minor) % 100).padStart(2, '0')}`;
+  return moneyFormat
+    .formatToParts(units)
+    .map((part) => (part.type === 'currency' ? '¤' : part.value))
+    .join('');
+}
+
+/** Shows an amount, with what it is in a tooltip. */
+function setMoney(data, minor) {
+  data.value = String(minor);
+  data.title = `${integerFormat.format(minor)} minor units / 100 (rowcast records no currency)`;
+  setText(data, money(minor));
 }
 
 function setStatus(text, live) {
@@ -209,7 +226,9 @@ function invoiceRow(id) {
   const details = document.createElement('details');
   details.append(document.createElement('summary'), document.createElement('ul'));
   name.append(details);
-  row.append(name, cell('', 'num'), cell('', 'num total'), timeCell());
+  const total = cell('', 'num total');
+  total.append(document.createElement('data'));
+  row.append(name, cell('', 'num'), total, timeCell());
   return row;
 }
 
@@ -220,12 +239,12 @@ function fillInvoiceRow(row, invoice) {
   name.querySelector('ul').replaceChildren(
     ...invoice.items.map((item) => {
       const li = document.createElement('li');
-      li.textContent = `${item.quantity} × ${cents(item.amountPerUnit)} = ${cents(item.totalAmount)}`;
+      li.textContent = `${item.quantity} × ${money(item.amountPerUnit)} = ${money(item.totalAmount)}`;
       return li;
     }),
   );
   setText(count, String(invoice.items.length));
-  setText(total, cents(invoice.totalAmount));
+  setMoney(total.firstElementChild, invoice.totalAmount);
   setTime(updated.firstElementChild, invoice.updatedAt);
 }
 
@@ -253,9 +272,11 @@ function timeCell() {
   return td;
 }
 
+/** A time as the locale writes date and time, the exact ISO 8601 timestamp in a tooltip. */
 function setTime(time, iso) {
   time.dateTime = iso;
-  setText(time, clock.format(new Date(iso)));
+  time.title = iso;
+  setText(time, dateTime.format(new Date(iso)));
 }
 
 // --- feed -------------------------------------------------------------------
