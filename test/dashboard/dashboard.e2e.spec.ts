@@ -125,6 +125,37 @@ describe('dashboard page', () => {
     }
   });
 
+  it('finds invoices by the start of their number, follows changes within the search, and shows everything again when it is cleared', async () => {
+    const fresh = await browser.newPage();
+    try {
+      await fresh.goto(t.url);
+      await fresh.locator('summary').filter({ hasText: 'OLD-1' }).first().waitFor({ timeout: 15_000 });
+      const numbers = () => fresh.locator('#invoices summary').allTextContents();
+      const search = fresh.getByRole('searchbox', { name: 'Invoice number' });
+      await search.fill('old-11');
+      await fresh.waitForFunction(() => [...document.querySelectorAll('#invoices summary')].every((summary) => summary.textContent!.startsWith('OLD-11')));
+      expect((await numbers()).sort()).toEqual(['OLD-11', ...Array.from({ length: 10 }, (_, i) => `OLD-11${i}`)].sort());
+      expect(await fresh.getByRole('button', { name: 'Older invoices' }).isHidden()).toBe(true);
+      // Followed live: one created into the search shows, one renamed out of it goes.
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('old-11-new')`);
+      await fresh.locator('#invoices summary').filter({ hasText: /^old-11-new$/ }).waitFor({ timeout: 15_000 });
+      await t.db.sql.query(`UPDATE invoices SET invoice_no = 'GONE-110' WHERE invoice_no = 'OLD-110'`);
+      await fresh.locator('#invoices summary').filter({ hasText: /^OLD-110$/ }).waitFor({ state: 'detached', timeout: 15_000 });
+      expect(await fresh.locator('#invoices summary').filter({ hasText: 'GONE-110' }).count()).toBe(0);
+
+      await search.fill('nothing-like-this');
+      await fresh.getByText('No invoice number starts with “nothing-like-this”.').waitFor({ timeout: 15_000 });
+      expect(await fresh.locator('#invoices tbody tr').count()).toBe(0);
+
+      await search.fill('');
+      await fresh.locator('summary').filter({ hasText: 'DASH-1' }).waitFor({ timeout: 15_000 });
+      expect(await fresh.getByRole('button', { name: 'Older invoices' }).isVisible()).toBe(true);
+      expect(await fresh.locator('#invoices-empty').isHidden()).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('shows changes made through the REST API', async () => {
     const created = await t.http.post('/invoices').set('X-Actor', 'dana').send({ invoiceNo: 'DASH-REST', items: [{ quantity: 2, amountPerUnit: 500 }] });
     await totalOf(created.body.id).filter({ hasText: '10.00' }).waitFor({ timeout: 15_000 });

@@ -109,11 +109,15 @@ function setStatus(text, live) {
 
 let olderInvoices; // the next page's cursor (GET /invoices is newest first), null when there is none
 let shownPages = 0; // pages of invoices shown: a reload fetches as many again
+let search = ''; // the start of the invoice numbers shown ('' for all), as GET /invoices?invoiceNo= takes it
+let searches = 0; // counts searches: a page asked for before the latest one is not shown
 
 /** One page of invoices (newest first), from `cursor` on; undefined when it could not be read. */
 async function invoicePage(cursor) {
-  const after = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-  const response = await api(`/invoices?limit=100${after}`);
+  const query = new URLSearchParams({ limit: '100' });
+  if (cursor) query.set('cursor', cursor);
+  if (search) query.set('invoiceNo', search);
+  const response = await api(`/invoices?${query}`);
   return response?.ok ? response.json() : undefined;
 }
 
@@ -122,17 +126,43 @@ function showOlderButton(cursor) {
   $('invoices-more').hidden = !cursor;
 }
 
-/** The newest 100 invoices; `more` appends the next (older) page to what is shown. */
+/** The newest 100 invoices (in place of those shown); `more` appends the next (older) page. */
 async function loadInvoices(more = false) {
+  const asked = searches;
   const page = await invoicePage(more ? olderInvoices : undefined);
-  if (!page) return;
+  if (!page || asked !== searches) return;
+  if (!more) invoices.clear();
   for (const invoice of page.data) invoices.set(invoice.id, invoice);
-  shownPages = more ? shownPages + 1 : Math.max(shownPages, 1);
+  shownPages = more ? shownPages + 1 : 1;
   showOlderButton(page.nextCursor);
   renderInvoices();
 }
 
 $('invoices-more').addEventListener('click', () => loadInvoices(true));
+
+/** Case aside, as the API compares (lower() on both sides). */
+function matchesSearch(invoice) {
+  return invoice.invoiceNo.toLowerCase().startsWith(search.toLowerCase());
+}
+
+let searchTimer;
+$('invoice-search').addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(searchInvoices, 250); // once typing pauses, not at every key
+});
+$('invoice-search').addEventListener('submit', (event) => {
+  event.preventDefault();
+  clearTimeout(searchTimer);
+  searchInvoices();
+});
+
+function searchInvoices() {
+  const wanted = $('invoice-no').value.trim();
+  if (wanted === search) return;
+  search = wanted;
+  searches += 1;
+  loadInvoices();
+}
 
 // A TRUNCATE or a schema change of invoices or invoice_items names no row: the invoices shown are
 // read again, replacing them (a TRUNCATE invoices ... CASCADE leaves none). While a reload is under
@@ -154,12 +184,14 @@ async function runReload() {
   try {
     do {
       reloadAgain = false;
+      const asked = searches;
       const fresh = [];
       let cursor;
       let pages = 0;
       do {
         const page = await invoicePage(cursor);
         if (!page) return; // what is shown stays until a later change
+        if (asked !== searches) return; // another search replaced what is shown
         fresh.push(...page.data);
         cursor = page.nextCursor;
         pages += 1;
@@ -188,8 +220,12 @@ function refreshInvoice(id) {
       if (!response) return;
       if (reloading) return void heldBack.add(id);
       if (response.status === 404) invoices.delete(id);
-      else if (response.ok) invoices.set(id, await response.json());
-      else return;
+      else if (!response.ok) return;
+      else {
+        const invoice = await response.json();
+        if (matchesSearch(invoice)) invoices.set(id, invoice);
+        else invoices.delete(id); // renamed out of the search, or never in it
+      }
       renderInvoices(id);
     }, 50),
   );
@@ -200,20 +236,34 @@ function refreshInvoice(id) {
  * none that kept their place: what the user opened (an expanded invoice, focus, scroll) stays.
  */
 function renderInvoices(changedId) {
-  const rows = [...invoices.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  const shown = [...invoices.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   const body = $('invoices').tBodies[0];
-  const gone = new Map([...body.rows].map((row) => [row.dataset.invoiceId, row]));
-  let next = body.firstElementChild;
-  for (const invoice of rows) {
-    const row = gone.get(invoice.id) ?? invoiceRow(invoice.id);
-    gone.delete(invoice.id);
-    if (shownInvoice.get(row) !== invoice) fillInvoiceRow(row, invoice);
-    if (invoice.id === changedId) flash(row);
-    if (row === next) next = row.nextElementSibling;
-    else body.insertBefore(row, next);
+  const rows = new Map([...body.rows].map((row) => [row.dataset.invoiceId, row]));
+  arrange(
+    body,
+    shown.map((invoice) => {
+      const row = rows.get(invoice.id) ?? invoiceRow(invoice.id);
+      if (shownInvoice.get(row) !== invoice) fillInvoiceRow(row, invoice);
+      if (invoice.id === changedId) flash(row);
+      return row;
+    }),
+  );
+  $('invoices-empty').textContent = search ? `No invoice number starts with “${search}”.` : 'No invoices yet.';
+  $('invoices-empty').hidden = shown.length > 0;
+}
+
+/**
+ * Puts `elements` in `parent` in this order, moving only those out of place and removing the
+ * others: an element left in place keeps what the user did with it (opened, focused, scrolled to).
+ */
+function arrange(parent, elements) {
+  const keep = new Set(elements);
+  for (const child of [...parent.children]) if (!keep.has(child)) child.remove();
+  let next = parent.firstElementChild;
+  for (const element of elements) {
+    if (element === next) next = element.nextElementSibling;
+    else parent.insertBefore(element, next);
   }
-  for (const row of gone.values()) row.remove();
-  $('invoices-empty').hidden = rows.length > 0;
 }
 
 const shownInvoice = new WeakMap(); // row -> the invoice object it shows
