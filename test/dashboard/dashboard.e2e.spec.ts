@@ -186,6 +186,53 @@ describe('dashboard page', () => {
     expect(await page.evaluate(() => scrollY)).toBe(scrolled);
   });
 
+  it('opens a feed entry with a click or Enter to show what changed, and keeps it open as new entries arrive', async () => {
+    const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-OPEN') RETURNING id`);
+    const { rows: items } = await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 2, 500) RETURNING id`, [rows[0].id]);
+    await t.db.sql.query(`UPDATE invoice_items SET quantity = 3 WHERE id = $1`, [items[0].id]);
+    const [created, updated] = await waitForNotifications(t.db.sql, 2, { where: `table_name = 'invoice_items' AND entity_id = $1`, values: [items[0].id] });
+    const entry = (id: string) => page.locator(`#notifications li[data-notification-id="${id}"]`);
+    const toggle = (id: string) => entry(id).getByRole('button');
+    await entry(updated.id).waitFor({ timeout: 15_000 });
+
+    // A click: each changed column, before → after.
+    expect(await toggle(updated.id).getAttribute('aria-expanded')).toBe('false');
+    expect(await entry(updated.id).locator('.change').isHidden()).toBe(true);
+    await toggle(updated.id).click();
+    expect(await toggle(updated.id).getAttribute('aria-expanded')).toBe('true');
+    const change = entry(updated.id).locator('.change');
+    expect(await change.isVisible()).toBe(true);
+    expect(await toggle(updated.id).getAttribute('aria-controls')).toBe(await change.getAttribute('id'));
+    const shown = async (id: string) =>
+      Object.fromEntries(await entry(id).locator('.change dt').evaluateAll((terms) => terms.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+    expect(await shown(updated.id)).toMatchObject({ quantity: '2 → 3', total_amount: '1000 → 1500' });
+
+    // Enter on a created row's entry: the row.
+    await toggle(created.id).focus();
+    await page.keyboard.press('Enter');
+    expect(await toggle(created.id).getAttribute('aria-expanded')).toBe('true');
+    expect(await shown(created.id)).toMatchObject({ id: items[0].id, invoice_id: rows[0].id, quantity: '2', amount_per_unit: '500' });
+
+    // New entries above it, a filter changed and cleared: the same entries, still open.
+    await entry(updated.id).evaluate((element) => ((element as HTMLElement).dataset.marker = 'the same element'));
+    await t.db.sql.query(`DELETE FROM invoice_items WHERE id = $1`, [items[0].id]);
+    const [deleted] = await waitForNotifications(t.db.sql, 1, { where: `event = 'invoice_items.deleted' AND entity_id = $1`, values: [items[0].id] });
+    await entry(deleted.id).waitFor({ timeout: 15_000 });
+    await page.getByLabel('Event').fill('invoice_items.*');
+    await page.getByLabel('Event').fill('');
+    expect(await entry(updated.id).evaluate((element) => (element as HTMLElement).dataset.marker)).toBe('the same element');
+    expect(await toggle(updated.id).getAttribute('aria-expanded')).toBe('true');
+    expect(await change.isVisible()).toBe(true);
+
+    // A deleted row's entry: the row as it was; a second click closes it.
+    await toggle(deleted.id).click();
+    expect(await shown(deleted.id)).toMatchObject({ id: items[0].id, quantity: '3' });
+    await toggle(deleted.id).click();
+    expect(await toggle(deleted.id).getAttribute('aria-expanded')).toBe('false');
+    expect(await entry(deleted.id).locator('.change').isHidden()).toBe(true);
+    for (const id of [created.id, updated.id]) await toggle(id).click(); // closed again for the tests after
+  });
+
   it('resumes after a dropped connection without losing the changes made meanwhile', async () => {
     const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-GAP') RETURNING id`);
     const id = rows[0].id;
@@ -297,6 +344,32 @@ describe('dashboard page', () => {
     await item('dash_notes.schema_changed', 'renamed to dash_memos');
     await t.db.sql.query(`DROP TABLE dash_memos`);
     await item('dash_memos.schema_changed', 'table dropped');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('opens a TRUNCATE or a schema change to show what its payload says', async () => {
+    const truncated = page.locator('#notifications li').filter({ hasText: 'invoice_items.truncated' }).first();
+    await truncated.getByRole('button').click();
+    expect(await truncated.locator('.change').textContent()).toContain('Every row of invoice_items was removed (TRUNCATE)');
+    await truncated.getByRole('button').click();
+
+    const altered = page.locator('#notifications li').filter({ hasText: 'dash_notes.schema_changed' }).filter({ hasText: 'retyped id' }).first();
+    await altered.getByRole('button').click();
+    const shapes = altered.getByRole('table');
+    const row = async (name: string) => shapes.getByRole('row').filter({ has: page.getByRole('rowheader', { name }) }).getByRole('cell').allInnerTexts();
+    expect(await row('Table')).toEqual(['dash_notes', 'dash_notes']);
+    expect(await row('Key')).toEqual(['id', 'id']);
+    expect(await row('Columns')).toEqual(['id integer\ntitle text', 'id bigint\ntitle text\ndue date']);
+    expect(await altered.locator('.change p').textContent()).toBe('ALTER TABLE: added due (date); retyped id integer → bigint.');
+    await altered.getByRole('button').click();
+
+    const dropped = page.locator('#notifications li').filter({ hasText: 'dash_memos.schema_changed' }).first();
+    await dropped.getByRole('button').click();
+    expect(await dropped.getByRole('table').getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'Table' }) }).getByRole('cell').allInnerTexts()).toEqual([
+      'dash_memos',
+      'dropped: no longer captured',
+    ]);
+    await dropped.getByRole('button').click();
     expect(pageErrors).toEqual([]);
   });
 

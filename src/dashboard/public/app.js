@@ -339,8 +339,22 @@ function matchesFilters(notification) {
   return event.endsWith('.*') ? notification.event.startsWith(event.slice(0, -1)) : notification.event === event;
 }
 
+const feedEntries = new Map(); // notification id -> its entry, made once: one the user opened stays open
+
+function feedEntry(notification) {
+  let entry = feedEntries.get(notification.id);
+  if (!entry) feedEntries.set(notification.id, (entry = feedItem(notification)));
+  return entry;
+}
+
+/** An entry: a button (click, Enter or Space) that opens what the change did, below it. */
 function feedItem(notification) {
   const li = document.createElement('li');
+  li.dataset.notificationId = notification.id;
+  const toggle = document.createElement('button');
+  toggle.type = 'button';
+  toggle.className = 'entry';
+  toggle.setAttribute('aria-expanded', 'false');
   const time = document.createElement('time');
   setTime(time, notification.createdAt);
   const event = document.createElement('span');
@@ -352,8 +366,104 @@ function feedItem(notification) {
   meta.textContent = [`#${notification.id}`, whatChanged(notification.payload), `by ${actor}`, changedColumns?.join(', ')]
     .filter(Boolean)
     .join(' · ');
-  li.append(time, event, meta);
+  toggle.append(time, event, meta);
+  const details = document.createElement('div');
+  details.className = 'change';
+  details.id = `notification-${notification.id}`;
+  details.hidden = true;
+  toggle.setAttribute('aria-controls', details.id);
+  toggle.addEventListener('click', () => {
+    const open = toggle.getAttribute('aria-expanded') !== 'true';
+    if (open && !details.firstChild) details.append(...changeDetails(notification.payload)); // made when first opened
+    toggle.setAttribute('aria-expanded', String(open));
+    details.hidden = !open;
+  });
+  li.append(toggle, details);
   return li;
+}
+
+/** What a notification's change did, as its opened entry shows it. */
+function changeDetails(payload) {
+  const { op, pk, old, new: row, changedColumns, schemaChange } = payload;
+  const said = (text) => paragraph(text);
+  switch (op) {
+    case 'UPDATE':
+      if (!old) return [said('Updated. Its table is captured without old rows, so only the row after the change is known:'), columnList(row)];
+      if (!changedColumns?.length) return [said('Updated, with every value as it was.')];
+      return [said('Updated:'), columnList(Object.fromEntries(changedColumns.map((column) => [column, [old[column], row?.[column]]])), { changes: true })];
+    case 'INSERT':
+      return [said('Created:'), columnList(row)];
+    case 'DELETE':
+      return old ? [said('Deleted:'), columnList(old)] : [said('Deleted. Its table is captured without old rows: only its key is known:'), columnList(pk)];
+    case 'TRUNCATE':
+      return [said(`Every row of ${qualified(payload.schema, payload.table)} was removed (TRUNCATE). No row is named: read the table again.`)];
+    case 'SCHEMA_CHANGE':
+      return schemaChange ? schemaDetails(schemaChange) : [said(`The schema of ${qualified(payload.schema, payload.table)} changed.`)];
+    default:
+      return [said(op)];
+  }
+}
+
+function paragraph(text) {
+  const p = document.createElement('p');
+  p.textContent = text;
+  return p;
+}
+
+function qualified(schema, table) {
+  return schema === 'public' ? table : `${schema}.${table}`;
+}
+
+/** Columns and their values; `changes`: each value is [before, after], shown `before → after`. */
+function columnList(values, { changes = false } = {}) {
+  const list = document.createElement('dl');
+  list.className = 'columns';
+  for (const [column, value] of Object.entries(values ?? {})) {
+    const name = document.createElement('dt');
+    name.textContent = column;
+    const shown = document.createElement('dd');
+    if (changes) shown.append(valueSpan(value[0], 'before'), ' → ', valueSpan(value[1], 'after'));
+    else shown.append(valueSpan(value));
+    list.append(name, shown);
+  }
+  return list;
+}
+
+/** A column's value as JSON gives it: text as it is (quoted when empty), null and others marked. */
+function valueSpan(value, className) {
+  const span = document.createElement('span');
+  span.className = ['value', className, typeof value === 'string' ? '' : 'literal'].filter(Boolean).join(' ');
+  span.textContent = value === undefined ? '—' : typeof value === 'string' ? value || '""' : JSON.stringify(value);
+  return span;
+}
+
+/** A DDL command's effect: the table's name, key and columns before and after it. */
+function schemaDetails({ command, before, after }) {
+  const summary = paragraph(`${command}: ${describeSchemaChange({ command, before, after })}.`);
+  const table = document.createElement('table');
+  table.className = 'shapes';
+  const head = table.createTHead().insertRow();
+  for (const text of ['', 'Before', 'After']) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = text;
+    head.append(th);
+  }
+  const shape = (s, what) => {
+    if (!s) return what === 'table' ? 'dropped: no longer captured' : '—';
+    if (what === 'table') return qualified(s.schema, s.table);
+    if (what === 'key') return s.key ? s.key.join(', ') : 'none (the whole row)';
+    return s.columns.map((column) => `${column.name} ${column.type}`).join('\n');
+  };
+  const body = table.createTBody();
+  for (const [label, what] of [['Table', 'table'], ['Key', 'key'], ['Columns', 'columns']]) {
+    const tr = body.insertRow();
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = label;
+    tr.append(th, cell(shape(before, what), `shape-${what}`), cell(shape(after, what), `shape-${what}`));
+  }
+  return [summary, table];
 }
 
 /** A row's key, or what a table-level change did to the whole table. */
@@ -384,7 +494,7 @@ function describeSchemaChange({ command, before, after }) {
 
 function renderFeed() {
   const shown = feed.filter(matchesFilters);
-  $('notifications').replaceChildren(...shown.map(feedItem));
+  arrange($('notifications'), shown.map(feedEntry));
   $('feed-empty').hidden = shown.length > 0;
 }
 
@@ -404,12 +514,13 @@ function addTable(table) {
 function onNotification(notification) {
   lastId = notification.id;
   feed.unshift(notification);
-  if (feed.length > FEED_LIMIT) feed.length = FEED_LIMIT;
+  for (const dropped of feed.splice(FEED_LIMIT)) {
+    feedEntries.get(dropped.id)?.remove();
+    feedEntries.delete(dropped.id);
+  }
   addTable(tableOf(notification));
   if (matchesFilters(notification)) {
-    $('notifications').prepend(feedItem(notification));
-    const list = $('notifications');
-    while (list.children.length > FEED_LIMIT) list.lastElementChild.remove();
+    $('notifications').prepend(feedEntry(notification));
     $('feed-empty').hidden = true;
   }
   followInvoices(notification.payload);
@@ -576,6 +687,7 @@ async function loadHistory() {
     feed.unshift(notification);
     addTable(tableOf(notification));
   }
+  for (const dropped of feed.splice(FEED_LIMIT)) feedEntries.delete(dropped.id);
   renderFeed();
 }
 
