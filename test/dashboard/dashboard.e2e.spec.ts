@@ -6,6 +6,8 @@ import { createTestApp, TestApp } from '../support/app.js';
 import { trackConnections } from '../support/connections.js';
 import { createKey, reloadKeys } from '../support/keys.js';
 import { waitForNotifications } from '../support/notifications.js';
+import { waitFor } from '../support/wait.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-results');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -292,7 +294,7 @@ describe('dashboard page', () => {
     }
   });
 
-  it('lists sinks with their state, lag and last error', async () => {
+  it('lists sinks with their state, lag, last delivery and last error', async () => {
     // Nothing listens on port 9: every connection is refused.
     const { body: webhook } = await t.http.post('/webhooks').send({ name: 'ops-hook', url: 'http://127.0.0.1:9/hook', tables: ['invoices'] }).expect(201);
     await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-SINK-1'), ('DASH-SINK-2')`);
@@ -302,7 +304,24 @@ describe('dashboard page', () => {
     expect(await row.locator('td').nth(1).textContent()).toBe('webhook');
     // Both inserts are behind its position (and whatever else the page has heard of since).
     await row.locator('.lag').filter({ hasText: /^([2-9]|\d\d+)$/ }).waitFor({ timeout: 15_000 });
-    expect(await page.getByRole('table', { name: 'Sinks with their state, lag and last error' }).isVisible()).toBe(true);
+    expect(await row.locator('.delivered').textContent()).toBe('nothing yet');
+    expect(await page.getByRole('table', { name: 'Sinks with their state, lag, last delivery and last error' }).isVisible()).toBe(true);
+
+    const receiver = new WebhookReceiver();
+    await receiver.accept();
+    try {
+      const { body: delivering } = await t.http.post('/webhooks').send({ name: 'billing-hook', url: receiver.url, events: ['invoices.created'] }).expect(201);
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-SINK-3')`);
+      await waitFor(() => receiver.delivered.length === 1, { what: 'the webhook delivered' });
+      const delivered = page.locator(`tr[data-sink-id="${delivering.id}"] .delivered`);
+      await delivered.filter({ hasText: `#${receiver.delivered[0]}` }).waitFor({ timeout: 15_000 });
+      const { body: sink } = await t.http.get(`/sinks/${delivering.id}`).expect(200);
+      expect(await delivered.locator('time').getAttribute('title')).toBe(sink.lastDeliveredAt);
+      expect(await delivered.textContent()).toMatch(new RegExp(`^\\d{1,2}/\\d{1,2}/\\d{2}, \\d{1,2}:\\d{2}:\\d{2}.* · #${receiver.delivered[0]}$`));
+      await t.http.delete(`/webhooks/${delivering.id}`).expect(204);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('serves an API docs page that renders under the same Content-Security-Policy', async () => {

@@ -568,10 +568,20 @@ function sinkRow(sink) {
   const row = document.createElement('tr');
   row.dataset.sinkId = sink.id;
   const lag = lastId === undefined ? '—' : String(BigInt(lastId) > BigInt(sink.position) ? BigInt(lastId) - BigInt(sink.position) : 0n);
-  const error = cell(sink.lastError === null ? '—' : sink.recoveredAt ? `${sink.lastError} (recovered ${new Date(sink.recoveredAt).toLocaleString()})` : sink.lastError, 'error');
-  if (sink.lastErrorAt) error.title = `at ${new Date(sink.lastErrorAt).toLocaleString()}`;
-  row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), cell(lag, 'num lag'), error);
+  const error = cell(sink.lastError === null ? '—' : sink.recoveredAt ? `${sink.lastError} (recovered ${dateTime.format(new Date(sink.recoveredAt))})` : sink.lastError, 'error');
+  if (sink.lastErrorAt) error.title = `at ${sink.lastErrorAt}`;
+  row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), cell(lag, 'num lag'), lastDeliveredCell(sink), error);
   return row;
+}
+
+/** When the sink's receiver last confirmed a notification, and which. */
+function lastDeliveredCell({ lastDeliveredId, lastDeliveredAt }) {
+  const td = cell(lastDeliveredId === null ? 'nothing yet' : '', 'delivered');
+  if (lastDeliveredId === null) return td;
+  const time = document.createElement('time');
+  setTime(time, lastDeliveredAt);
+  td.append(time, ` · #${lastDeliveredId}`);
+  return td;
 }
 
 // --- capture problems ---------------------------------------------------------
