@@ -385,22 +385,21 @@ function feedItem(notification) {
 /** What a notification's change did, as its opened entry shows it. */
 function changeDetails(payload) {
   const { op, pk, old, new: row, changedColumns, schemaChange } = payload;
-  const said = (text) => paragraph(text);
   switch (op) {
     case 'UPDATE':
-      if (!old) return [said('Updated. Its table is captured without old rows, so only the row after the change is known:'), columnList(row)];
-      if (!changedColumns?.length) return [said('Updated, with every value as it was.')];
-      return [said('Updated:'), columnList(Object.fromEntries(changedColumns.map((column) => [column, [old[column], row?.[column]]])), { changes: true })];
+      if (!old) return [paragraph('Updated. Its table is captured without old rows, so only the row after the change is known:'), columnList(row)];
+      if (!changedColumns?.length) return [paragraph('Updated, with every value as it was.')];
+      return [paragraph('Updated:'), columnList(Object.fromEntries(changedColumns.map((column) => [column, [old[column], row?.[column]]])), { changes: true })];
     case 'INSERT':
-      return [said('Created:'), columnList(row)];
+      return [paragraph('Created:'), columnList(row)];
     case 'DELETE':
-      return old ? [said('Deleted:'), columnList(old)] : [said('Deleted. Its table is captured without old rows: only its key is known:'), columnList(pk)];
+      return old ? [paragraph('Deleted:'), columnList(old)] : [paragraph('Deleted. Its table is captured without old rows: only its key is known:'), columnList(pk)];
     case 'TRUNCATE':
-      return [said(`Every row of ${qualified(payload.schema, payload.table)} was removed (TRUNCATE). No row is named: read the table again.`)];
+      return [paragraph(`Every row of ${qualified(payload.schema, payload.table)} was removed (TRUNCATE).`)];
     case 'SCHEMA_CHANGE':
-      return schemaChange ? schemaDetails(schemaChange) : [said(`The schema of ${qualified(payload.schema, payload.table)} changed.`)];
+      return schemaChange ? schemaDetails(schemaChange) : [paragraph(`The schema of ${qualified(payload.schema, payload.table)} changed.`)];
     default:
-      return [said(op)];
+      return [paragraph(op)];
   }
 }
 
@@ -449,11 +448,11 @@ function schemaDetails({ command, before, after }) {
     th.textContent = text;
     head.append(th);
   }
-  const shape = (s, what) => {
-    if (!s) return what === 'table' ? 'dropped: no longer captured' : '—';
-    if (what === 'table') return qualified(s.schema, s.table);
-    if (what === 'key') return s.key ? s.key.join(', ') : 'none (the whole row)';
-    return s.columns.map((column) => `${column.name} ${column.type}`).join('\n');
+  const shape = (tableShape, what) => {
+    if (!tableShape) return what === 'table' ? 'dropped: no longer captured' : '—';
+    if (what === 'table') return qualified(tableShape.schema, tableShape.table);
+    if (what === 'key') return tableShape.key ? tableShape.key.join(', ') : 'none (the whole row)';
+    return tableShape.columns.map((column) => `${column.name} ${column.type}`).join('\n'); // one a line (pre-line)
   };
   const body = table.createTBody();
   for (const [label, what] of [['Table', 'table'], ['Key', 'key'], ['Columns', 'columns']]) {
@@ -500,7 +499,7 @@ function renderFeed() {
 
 /** The table as filters and GET /tables name it: `invoices`, `sales.orders` outside public. */
 function tableOf({ payload }) {
-  return payload.schema === 'public' ? payload.table : `${payload.schema}.${payload.table}`;
+  return qualified(payload.schema, payload.table);
 }
 
 function addTable(table) {
