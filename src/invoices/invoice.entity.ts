@@ -18,6 +18,7 @@ import { bigintToNumber, TOTAL_AMOUNT_RANGE } from './total-amount.js';
 @Check('invoices_invoice_no_check', `length(btrim(invoice_no)) BETWEEN 1 AND 64`)
 @Check('invoices_total_amount_range', TOTAL_AMOUNT_RANGE)
 @Index('invoices_created_at_id_idx', { synchronize: false })
+@Index('invoices_invoice_no_prefix_idx', { synchronize: false })
 export class InvoiceEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -20,12 +20,12 @@ export class InvoicesController {
     return this.service.create(dto);
   }
 
-  /** List invoices, newest first, one page at a time */
+  /** List invoices, newest first, one page at a time; `invoiceNo` finds them by the start of their number */
   @Get()
   @RequireScope('invoices:read')
   @ApiErrors(400)
   list(@Query() query: ListInvoicesQueryDto): Promise<InvoicePageDto> {
-    return this.service.list(query.limit ?? 20, query.cursor);
+    return this.service.list(query.limit ?? 20, query.cursor, query.invoiceNo);
   }
 
   /** Get one invoice with its items */

@@ -4,6 +4,7 @@ import { DataSource, EntityManager, In } from 'typeorm';
 import { ActorContext } from '../common/actor/actor.context.js';
 import { PG, postgresError } from '../common/errors/postgres-error.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
+import { likePrefix } from '../common/sql/like.js';
 import { InvoiceItemDto, UpdateInvoiceItemDto, CreateInvoiceItemDto } from './dto/invoice-item.dto.js';
 import { CreateInvoiceDto, InvoiceDto, InvoicePageDto, UpdateInvoiceDto } from './dto/invoice.dto.js';
 import { InvoiceItemEntity } from './invoice-item.entity.js';
@@ -38,7 +39,8 @@ export class InvoicesService {
     }, { invoiceNo: dto.invoiceNo });
   }
 
-  async list(limit: number, cursor?: string): Promise<InvoicePageDto> {
+  /** A page of invoices, newest first; `invoiceNo`: only those whose number starts with it, in any case. */
+  async list(limit: number, cursor?: string, invoiceNo?: string): Promise<InvoicePageDto> {
     const query = this.dataSource
       .getRepository(InvoiceEntity)
       .createQueryBuilder('invoice')
@@ -46,9 +48,11 @@ export class InvoicesService {
       .orderBy('invoice.created_at', 'DESC')
       .addOrderBy('invoice.id', 'DESC')
       .limit(limit + 1);
+    // lower(invoice_no): the expression invoices_invoice_no_prefix_idx indexes.
+    if (invoiceNo !== undefined) query.andWhere('lower(invoice.invoice_no) LIKE lower(:prefix)', { prefix: likePrefix(invoiceNo) });
     if (cursor !== undefined) {
       const [micros, id] = parseInvoiceCursor(cursor);
-      query.where(
+      query.andWhere(
         `(invoice.created_at, invoice.id) < ('epoch'::timestamptz + :micros::bigint * interval '1 microsecond', :id::uuid)`,
         { micros, id },
       );

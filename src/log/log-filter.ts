@@ -1,3 +1,5 @@
+import { likePrefix } from '../common/sql/like.js';
+
 /** Which notifications a read wants; every filter given must hold. */
 export interface LogFilter {
   /** An event name, or a prefix ending in `.*`. */
@@ -20,7 +22,7 @@ export interface LogFilter {
  * not given costs nothing.
  */
 export function filterValues(filter: LogFilter): [string | null, string | null, readonly string[] | null, string | null, string | null, string | null] {
-  const prefix = filter.event?.endsWith('.*') ? `${escapeLike(filter.event.slice(0, -1))}%` : null;
+  const prefix = filter.event?.endsWith('.*') ? likePrefix(filter.event.slice(0, -1)) : null;
   const event = filter.event && prefix === null ? filter.event : null;
   const where = filter.where && Object.keys(filter.where).length ? JSON.stringify(filter.where) : null;
   return [event, prefix, filter.tables ?? null, filter.entityId ?? null, filter.actor ?? null, where];
@@ -45,8 +47,4 @@ export function filterClause(first: number): string {
 /** Whether a read filters at all (then it looks at more ids per round trip). */
 export function filters(filter: LogFilter): boolean {
   return Boolean(filter.event || filter.tables || filter.entityId !== undefined || filter.actor !== undefined || filterValues(filter)[5]);
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
 }

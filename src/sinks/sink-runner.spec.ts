@@ -73,6 +73,8 @@ class FakeContext implements RunnerContext {
       lastError: null,
       lastErrorAt: null,
       recoveredAt: null,
+      lastDeliveredId: null,
+      lastDeliveredAt: null,
       owner: OWNER,
       revision: 1,
       createdAt: now,
@@ -95,6 +97,8 @@ class FakeContext implements RunnerContext {
           state: keepPaused ? 'paused' : checkpoint.state,
           lastError: checkpoint.lastError ?? this.sink.lastError,
           recoveredAt: checkpoint.lastError !== null ? null : checkpoint.recovered && this.sink.lastError ? (this.sink.recoveredAt ?? new Date()) : this.sink.recoveredAt,
+          lastDeliveredId: checkpoint.lastDelivered ?? this.sink.lastDeliveredId,
+          lastDeliveredAt: checkpoint.lastDelivered === null ? this.sink.lastDeliveredAt : new Date(),
         });
         return true;
       },
@@ -172,6 +176,23 @@ describe('SinkRunner', () => {
     expect(context.transportUsed.ids()).toEqual(['1', '2', '2', '3', '4']);
     expect(context.deadLetters).toEqual([{ notificationId: '2', attempts: 2, lastError: 'refused 2' }]);
     expect(context.sink.lastError).toBe('notification 2: refused 2 (dead-lettered after 2 attempts)');
+  });
+
+  it('records the last notification delivered, not the ones its filter passed over or it dead-lettered', async () => {
+    const context = new FakeContext({ filter: { events: ['invoices.*'] } });
+    context.retryDelays = []; // given up on at once
+    context.transportUsed.refuse = (id) => id === '3';
+    context.append(1, 3);
+    for (const id of ['4', '5']) {
+      context.notifications.push(storedNotification({ id, event: 'invoice_items.created', tableName: 'invoice_items', payload: { table: 'invoice_items' } }));
+    }
+    start(context);
+
+    await waitFor(() => context.sink.position === 5n, { what: 'position 5' });
+    expect(context.transportUsed.ids()).toEqual(['1', '2', '3']);
+    expect(context.deadLetters.map((letter) => letter.notificationId)).toEqual(['3']);
+    expect(context.sink.lastDeliveredId).toBe(2n);
+    expect(context.sink.lastDeliveredAt).toBeInstanceOf(Date);
   });
 
   it('pauses at a notification after its last attempt when the sink says so, and sends nothing more', async () => {

@@ -189,7 +189,7 @@ export class SinkRunner {
     if (purged <= sink.position) return false;
     const lost = `notifications ${sink.position + 1n}–${purged} were deleted by retention (RETENTION_DAYS) before this sink delivered them`;
     this.context.logger.warn(`sink ${sink.name}: ${lost}`);
-    await this.checkpoint(sink, { position: purged, state: 'failing', lastError: lost, recovered: false, attempts: [] });
+    await this.checkpoint(sink, { position: purged, state: 'failing', lastError: lost, recovered: false, lastDelivered: null, attempts: [] });
     return true;
   }
 
@@ -263,9 +263,12 @@ export class SinkRunner {
     let lastCheckpoint = Date.now();
     /** The receiver confirmed something since the last error written: that error is history. */
     let recovered = false;
+    /** The last notification the receiver confirmed since the last checkpoint. */
+    let lastDelivered: bigint | null = null;
     const checkpoint = async (state: Sink['state'], lastError: string | null) => {
-      await this.checkpoint(sink, { position: options.redelivery ? sink.position : position, state, lastError, recovered, attempts: pending });
+      await this.checkpoint(sink, { position: options.redelivery ? sink.position : position, state, lastError, recovered, lastDelivered, attempts: pending });
       pending = [];
+      lastDelivered = null;
       if (lastError !== null) recovered = false;
       lastCheckpoint = Date.now();
       if (!options.redelivery) this.stats.position = sink.position = position;
@@ -288,7 +291,7 @@ export class SinkRunner {
         if (result.confirmed > 0) {
           recovered = true;
           index += result.confirmed;
-          position = BigInt(notifications[index - 1].id);
+          position = lastDelivered = BigInt(notifications[index - 1].id);
           attempt = 1;
         }
         if (!this.running) continue; // stopping: checkpointed at the top of the loop

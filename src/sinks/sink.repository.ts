@@ -17,6 +17,8 @@ interface SinkRow {
   last_error: string | null;
   last_error_at: Date | null;
   recovered_at: Date | null;
+  last_delivered_id: string | null;
+  last_delivered_at: Date | null;
   owner: string | null;
   revision: number;
   created_at: Date;
@@ -44,6 +46,8 @@ export interface Checkpoint {
   lastError: string | null;
   /** The receiver confirmed a send since the last error was written: that error is history now. */
   recovered: boolean;
+  /** The last notification the receiver confirmed since the last checkpoint, if any: delivered now. */
+  lastDelivered: bigint | null;
   attempts: readonly DeliveryAttempt[];
 }
 
@@ -154,7 +158,9 @@ export class SinkRepository {
            last_error_at = CASE WHEN $5 IS NULL THEN last_error_at ELSE now() END,
            recovered_at = CASE WHEN $5 IS NOT NULL THEN NULL
                                WHEN $13 AND last_error IS NOT NULL THEN coalesce(recovered_at, now())
-                               ELSE recovered_at END
+                               ELSE recovered_at END,
+           last_delivered_id = coalesce($14, last_delivered_id),
+           last_delivered_at = CASE WHEN $14 IS NULL THEN last_delivered_at ELSE now() END
          WHERE id = $1 AND owner = $2 AND revision = $12
          RETURNING id),
        recorded AS (
@@ -177,6 +183,7 @@ export class SinkRepository {
         attempts.map((a) => a.detail),
         revision,
         checkpoint.recovered,
+        checkpoint.lastDelivered?.toString() ?? null,
       ],
     );
     return row.owned;
@@ -272,6 +279,8 @@ function toSink(row: SinkRow): Sink {
     lastError: row.last_error,
     lastErrorAt: row.last_error_at,
     recoveredAt: row.recovered_at,
+    lastDeliveredId: row.last_delivered_id === null ? null : BigInt(row.last_delivered_id),
+    lastDeliveredAt: row.last_delivered_at,
     owner: row.owner,
     revision: row.revision,
     createdAt: row.created_at,

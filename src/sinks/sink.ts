@@ -32,6 +32,9 @@ export interface SinkOf<K extends SinkKind, Config, Secrets> {
   lastErrorAt: Date | null;
   /** When delivery succeeded again after `lastError`; null while that error is current. */
   recoveredAt: Date | null;
+  /** The last notification delivered (not passed over or dead-lettered), and when; null before the first. */
+  lastDeliveredId: bigint | null;
+  lastDeliveredAt: Date | null;
   /** Holder of the lease: the instance delivering it. */
   owner: string | null;
   /** Counts moves of the position through the API (see the Sinks migration). */

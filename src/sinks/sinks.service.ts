@@ -241,6 +241,8 @@ function toDto(sink: Sink): SinkView {
     state: sink.state,
     onExhausted: driver.givesUp ? sink.onExhausted : null,
     position: sink.position.toString(),
+    lastDeliveredId: sink.lastDeliveredId?.toString() ?? null,
+    lastDeliveredAt: sink.lastDeliveredAt,
     lastError: sink.lastError,
     lastErrorAt: sink.lastErrorAt,
     recoveredAt: sink.recoveredAt,

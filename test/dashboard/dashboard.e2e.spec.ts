@@ -6,6 +6,8 @@ import { createTestApp, TestApp } from '../support/app.js';
 import { trackConnections } from '../support/connections.js';
 import { createKey, reloadKeys } from '../support/keys.js';
 import { waitForNotifications } from '../support/notifications.js';
+import { waitFor } from '../support/wait.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-results');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -33,7 +35,7 @@ describe('dashboard page', () => {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
     });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
     page.on('console', (message) => {
       if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
     });
@@ -97,6 +99,65 @@ describe('dashboard page', () => {
     }
   });
 
+  it('writes amounts as money and times with their date, in the browser\'s locale, the exact values in tooltips', async () => {
+    const { body: invoice } = await t.http.post('/invoices').send({ invoiceNo: 'DASH-MONEY', items: [{ quantity: 1, amountPerUnit: 123456 }] }).expect(201);
+    const total = totalOf(invoice.id).locator('data');
+    await total.filter({ hasText: '¤1,234.56' }).waitFor({ timeout: 15_000 });
+    expect(await total.getAttribute('value')).toBe('123456');
+    expect(await total.getAttribute('title')).toBe('123,456 minor units / 100 (rowcast records no currency)');
+    const updated = page.locator(`tr[data-invoice-id="${invoice.id}"] time`);
+    expect(await updated.getAttribute('title')).toBe(invoice.updatedAt);
+    expect(await updated.getAttribute('datetime')).toBe(invoice.updatedAt);
+    expect(await updated.textContent()).toMatch(/^\d{1,2}\/\d{1,2}\/\d{2}, \d{1,2}:\d{2}:\d{2}/);
+    const feedTime = page.locator('#notifications li').filter({ hasText: 'invoices.created' }).first().locator('time');
+    expect(await feedTime.textContent()).toMatch(/^\d{1,2}\/\d{1,2}\/\d{2}, /);
+    expect(await feedTime.getAttribute('title')).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+
+    const german = await browser.newPage({ locale: 'de-DE' });
+    try {
+      await german.goto(t.url);
+      const row = german.locator(`tr[data-invoice-id="${invoice.id}"]`);
+      await row.locator('.total').filter({ hasText: '1.234,56 ¤' }).waitFor({ timeout: 15_000 });
+      expect(await row.locator('.total data').getAttribute('title')).toBe('123.456 minor units / 100 (rowcast records no currency)');
+      // The locale's spacing is a no-break space.
+      expect((await row.locator('li').textContent())!.replaceAll('\u00a0', ' ')).toBe('1 × 1.234,56 ¤ = 1.234,56 ¤');
+      expect(await row.locator('time').textContent()).toMatch(/^\d{2}\.\d{2}\.\d{2}, \d{2}:\d{2}:\d{2}$/);
+    } finally {
+      await german.close();
+    }
+  });
+
+  it('finds invoices by the start of their number, follows changes within the search, and shows everything again when it is cleared', async () => {
+    const fresh = await browser.newPage();
+    try {
+      await fresh.goto(t.url);
+      await fresh.locator('summary').filter({ hasText: 'OLD-1' }).first().waitFor({ timeout: 15_000 });
+      const numbers = () => fresh.locator('#invoices summary').allTextContents();
+      const search = fresh.getByRole('searchbox', { name: 'Invoice number' });
+      await search.fill('old-11');
+      await fresh.waitForFunction(() => [...document.querySelectorAll('#invoices summary')].every((summary) => summary.textContent!.startsWith('OLD-11')));
+      expect((await numbers()).sort()).toEqual(['OLD-11', ...Array.from({ length: 10 }, (_, i) => `OLD-11${i}`)].sort());
+      expect(await fresh.getByRole('button', { name: 'Older invoices' }).isHidden()).toBe(true);
+      // Followed live: one created into the search shows, one renamed out of it goes.
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('old-11-new')`);
+      await fresh.locator('#invoices summary').filter({ hasText: /^old-11-new$/ }).waitFor({ timeout: 15_000 });
+      await t.db.sql.query(`UPDATE invoices SET invoice_no = 'GONE-110' WHERE invoice_no = 'OLD-110'`);
+      await fresh.locator('#invoices summary').filter({ hasText: /^OLD-110$/ }).waitFor({ state: 'detached', timeout: 15_000 });
+      expect(await fresh.locator('#invoices summary').filter({ hasText: 'GONE-110' }).count()).toBe(0);
+
+      await search.fill('nothing-like-this');
+      await fresh.getByText('No invoice number starts with “nothing-like-this”.').waitFor({ timeout: 15_000 });
+      expect(await fresh.locator('#invoices tbody tr').count()).toBe(0);
+
+      await search.fill('');
+      await fresh.locator('summary').filter({ hasText: 'DASH-1' }).waitFor({ timeout: 15_000 });
+      expect(await fresh.getByRole('button', { name: 'Older invoices' }).isVisible()).toBe(true);
+      expect(await fresh.locator('#invoices-empty').isHidden()).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('shows changes made through the REST API', async () => {
     const created = await t.http.post('/invoices').set('X-Actor', 'dana').send({ invoiceNo: 'DASH-REST', items: [{ quantity: 2, amountPerUnit: 500 }] });
     await totalOf(created.body.id).filter({ hasText: '10.00' }).waitFor({ timeout: 15_000 });
@@ -120,11 +181,58 @@ describe('dashboard page', () => {
     await totalOf(id('DASH-REST')).filter({ hasText: '11.00' }).waitFor({ timeout: 15_000 });
     await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 100)`, [id('DASH-1')]);
     await totalOf(id('DASH-1')).filter({ hasText: '38.50' }).waitFor({ timeout: 15_000 });
-    await row.locator('li').nth(1).filter({ hasText: '1 × 1.00 = 1.00' }).waitFor({ state: 'attached' });
+    await row.locator('li').nth(1).filter({ hasText: '1 × ¤1.00 = ¤1.00' }).waitFor({ state: 'attached' });
     expect(await row.evaluate((element) => (element as HTMLElement).dataset.marker)).toBe('the same element');
     expect(await summary.evaluate((element) => (element.parentElement as HTMLDetailsElement).open)).toBe(true);
     expect(await summary.evaluate((element) => document.activeElement === element)).toBe(true);
     expect(await page.evaluate(() => scrollY)).toBe(scrolled);
+  });
+
+  it('opens a feed entry with a click or Enter to show what changed, and keeps it open as new entries arrive', async () => {
+    const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-OPEN') RETURNING id`);
+    const { rows: items } = await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 2, 500) RETURNING id`, [rows[0].id]);
+    await t.db.sql.query(`UPDATE invoice_items SET quantity = 3 WHERE id = $1`, [items[0].id]);
+    const [created, updated] = await waitForNotifications(t.db.sql, 2, { where: `table_name = 'invoice_items' AND entity_id = $1`, values: [items[0].id] });
+    const entry = (id: string) => page.locator(`#notifications li[data-notification-id="${id}"]`);
+    const toggle = (id: string) => entry(id).getByRole('button');
+    await entry(updated.id).waitFor({ timeout: 15_000 });
+
+    // A click: each changed column, before → after.
+    expect(await toggle(updated.id).getAttribute('aria-expanded')).toBe('false');
+    expect(await entry(updated.id).locator('.change').isHidden()).toBe(true);
+    await toggle(updated.id).click();
+    expect(await toggle(updated.id).getAttribute('aria-expanded')).toBe('true');
+    const change = entry(updated.id).locator('.change');
+    expect(await change.isVisible()).toBe(true);
+    expect(await toggle(updated.id).getAttribute('aria-controls')).toBe(await change.getAttribute('id'));
+    const shown = async (id: string) =>
+      Object.fromEntries(await entry(id).locator('.change dt').evaluateAll((terms) => terms.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+    expect(await shown(updated.id)).toMatchObject({ quantity: '2 → 3', total_amount: '1000 → 1500' });
+
+    // Enter on a created row's entry: the row.
+    await toggle(created.id).focus();
+    await page.keyboard.press('Enter');
+    expect(await toggle(created.id).getAttribute('aria-expanded')).toBe('true');
+    expect(await shown(created.id)).toMatchObject({ id: items[0].id, invoice_id: rows[0].id, quantity: '2', amount_per_unit: '500' });
+
+    // New entries above it, a filter changed and cleared: the same entries, still open.
+    await entry(updated.id).evaluate((element) => ((element as HTMLElement).dataset.marker = 'the same element'));
+    await t.db.sql.query(`DELETE FROM invoice_items WHERE id = $1`, [items[0].id]);
+    const [deleted] = await waitForNotifications(t.db.sql, 1, { where: `event = 'invoice_items.deleted' AND entity_id = $1`, values: [items[0].id] });
+    await entry(deleted.id).waitFor({ timeout: 15_000 });
+    await page.getByLabel('Event').fill('invoice_items.*');
+    await page.getByLabel('Event').fill('');
+    expect(await entry(updated.id).evaluate((element) => (element as HTMLElement).dataset.marker)).toBe('the same element');
+    expect(await toggle(updated.id).getAttribute('aria-expanded')).toBe('true');
+    expect(await change.isVisible()).toBe(true);
+
+    // A deleted row's entry: the row as it was; a second click closes it.
+    await toggle(deleted.id).click();
+    expect(await shown(deleted.id)).toMatchObject({ id: items[0].id, quantity: '3' });
+    await toggle(deleted.id).click();
+    expect(await toggle(deleted.id).getAttribute('aria-expanded')).toBe('false');
+    expect(await entry(deleted.id).locator('.change').isHidden()).toBe(true);
+    for (const id of [created.id, updated.id]) await toggle(id).click(); // closed again for the tests after
   });
 
   it('resumes after a dropped connection without losing the changes made meanwhile', async () => {
@@ -186,7 +294,7 @@ describe('dashboard page', () => {
     }
   });
 
-  it('lists sinks with their state, lag and last error', async () => {
+  it('lists sinks with their state, lag, last delivery and last error', async () => {
     // Nothing listens on port 9: every connection is refused.
     const { body: webhook } = await t.http.post('/webhooks').send({ name: 'ops-hook', url: 'http://127.0.0.1:9/hook', tables: ['invoices'] }).expect(201);
     await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-SINK-1'), ('DASH-SINK-2')`);
@@ -196,7 +304,24 @@ describe('dashboard page', () => {
     expect(await row.locator('td').nth(1).textContent()).toBe('webhook');
     // Both inserts are behind its position (and whatever else the page has heard of since).
     await row.locator('.lag').filter({ hasText: /^([2-9]|\d\d+)$/ }).waitFor({ timeout: 15_000 });
-    expect(await page.getByRole('table', { name: 'Sinks with their state, lag and last error' }).isVisible()).toBe(true);
+    expect(await row.locator('.delivered').textContent()).toBe('nothing yet');
+    expect(await page.getByRole('table', { name: 'Sinks with their state, lag, last delivery and last error' }).isVisible()).toBe(true);
+
+    const receiver = new WebhookReceiver();
+    await receiver.accept();
+    try {
+      const { body: delivering } = await t.http.post('/webhooks').send({ name: 'billing-hook', url: receiver.url, events: ['invoices.created'] }).expect(201);
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-SINK-3')`);
+      await waitFor(() => receiver.delivered.length === 1, { what: 'the webhook delivered' });
+      const delivered = page.locator(`tr[data-sink-id="${delivering.id}"] .delivered`);
+      await delivered.filter({ hasText: `#${receiver.delivered[0]}` }).waitFor({ timeout: 15_000 });
+      const { body: sink } = await t.http.get(`/sinks/${delivering.id}`).expect(200);
+      expect(await delivered.locator('time').getAttribute('title')).toBe(sink.lastDeliveredAt);
+      expect(await delivered.textContent()).toMatch(new RegExp(`^\\d{1,2}/\\d{1,2}/\\d{2}, \\d{1,2}:\\d{2}:\\d{2}.* · #${receiver.delivered[0]}$`));
+      await t.http.delete(`/webhooks/${delivering.id}`).expect(204);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('serves an API docs page that renders under the same Content-Security-Policy', async () => {
@@ -217,10 +342,10 @@ describe('dashboard page', () => {
 
   it('shows a TRUNCATE in the feed, and the totals it zeroed, without a reload or a page error', async () => {
     const { rows } = await t.db.sql.query(`SELECT id FROM invoices WHERE invoice_no = 'DASH-1'`);
-    await totalOf(rows[0].id).filter({ hasText: /^(?!0\.00$)/ }).waitFor({ timeout: 5_000 });
+    await totalOf(rows[0].id).filter({ hasText: /^(?!¤0\.00$)/ }).waitFor({ timeout: 5_000 });
     await t.db.sql.query(`TRUNCATE invoice_items`);
     await page.locator('#notifications li').filter({ hasText: 'invoice_items.truncated' }).filter({ hasText: 'all rows removed' }).first().waitFor({ timeout: 15_000 });
-    await totalOf(rows[0].id).filter({ hasText: /^0\.00$/ }).waitFor({ timeout: 15_000 });
+    await totalOf(rows[0].id).filter({ hasText: /^¤0\.00$/ }).waitFor({ timeout: 15_000 });
     expect(await page.locator(`tr[data-invoice-id="${rows[0].id}"] li`).count()).toBe(0);
     expect(pageErrors).toEqual([]);
   });
@@ -238,6 +363,32 @@ describe('dashboard page', () => {
     await item('dash_notes.schema_changed', 'renamed to dash_memos');
     await t.db.sql.query(`DROP TABLE dash_memos`);
     await item('dash_memos.schema_changed', 'table dropped');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('opens a TRUNCATE or a schema change to show what its payload says', async () => {
+    const truncated = page.locator('#notifications li').filter({ hasText: 'invoice_items.truncated' }).first();
+    await truncated.getByRole('button').click();
+    expect(await truncated.locator('.change').textContent()).toContain('Every row of invoice_items was removed (TRUNCATE)');
+    await truncated.getByRole('button').click();
+
+    const altered = page.locator('#notifications li').filter({ hasText: 'dash_notes.schema_changed' }).filter({ hasText: 'retyped id' }).first();
+    await altered.getByRole('button').click();
+    const shapes = altered.getByRole('table');
+    const row = async (name: string) => shapes.getByRole('row').filter({ has: page.getByRole('rowheader', { name }) }).getByRole('cell').allInnerTexts();
+    expect(await row('Table')).toEqual(['dash_notes', 'dash_notes']);
+    expect(await row('Key')).toEqual(['id', 'id']);
+    expect(await row('Columns')).toEqual(['id integer\ntitle text', 'id bigint\ntitle text\ndue date']);
+    expect(await altered.locator('.change p').textContent()).toBe('ALTER TABLE: added due (date); retyped id integer → bigint.');
+    await altered.getByRole('button').click();
+
+    const dropped = page.locator('#notifications li').filter({ hasText: 'dash_memos.schema_changed' }).first();
+    await dropped.getByRole('button').click();
+    expect(await dropped.getByRole('table').getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'Table' }) }).getByRole('cell').allInnerTexts()).toEqual([
+      'dash_memos',
+      'dropped: no longer captured',
+    ]);
+    await dropped.getByRole('button').click();
     expect(pageErrors).toEqual([]);
   });
 
@@ -281,16 +432,35 @@ describe('dashboard page', () => {
     // The open page is disconnected (it had no key) and asks for one.
     await page.getByRole('status').filter({ hasText: 'API key needed' }).waitFor({ timeout: 5_000 });
 
+    const withoutLive = await createKey(t.db, 'no-live', ['invoices:read', 'notifications:read']);
+    const withoutInvoices = await createKey(t.db, 'no-invoices', ['events:subscribe', 'notifications:read']);
+    await reloadKeys(t);
+
     const fresh = await browser.newPage();
     try {
       await fresh.goto(t.url);
       const form = fresh.getByRole('form', { name: 'API key needed' });
       await form.waitFor({ timeout: 15_000 });
-      await fresh.getByLabel('API key', { exact: true }).fill('rck_wrong');
-      await fresh.getByRole('button', { name: 'Use this key' }).click();
-      await fresh.getByRole('alert').filter({ hasText: 'the API key is not valid' }).waitFor({ timeout: 5_000 });
-      await fresh.getByLabel('API key', { exact: true }).fill(token);
-      await fresh.getByRole('button', { name: 'Use this key' }).click();
+      // What the prompt says, in words: never the API's own text (JSON, "Authorization: Bearer …").
+      const said: string[] = [];
+      const says = async (text: string) => {
+        const alert = fresh.locator('#key-error');
+        await alert.filter({ hasText: text }).waitFor({ timeout: 5_000 });
+        said.push((await alert.textContent())!);
+      };
+      const useKey = async (key: string) => {
+        await fresh.getByLabel('API key', { exact: true }).fill(key);
+        await fresh.getByRole('button', { name: 'Use this key' }).click();
+      };
+      await says('This service needs an API key.');
+      await useKey(withoutLive);
+      await says('That key may not follow changes live (it needs events:subscribe).');
+      await useKey('rck_wrong');
+      await says('That key was refused');
+      await useKey(withoutInvoices); // live, but its invoices are refused
+      await says('That key may not read invoices (it needs invoices:read).');
+      for (const text of said) expect(text).not.toMatch(/[{}"]|Bearer|statusCode|Unauthorized|Forbidden|\b40[13]\b/);
+      await useKey(token);
       await fresh.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
       await fresh.locator('summary').filter({ hasText: 'DASH-AFTER' }).waitFor({ timeout: 15_000 });
       expect(await form.isHidden()).toBe(true);

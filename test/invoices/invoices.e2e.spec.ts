@@ -130,6 +130,44 @@ describe('invoices over HTTP', () => {
       expect(res.body.data[0]).toMatchObject({ invoiceNo: 'LIST-items', totalAmount: 9, items: [{ totalAmount: 9 }] });
     });
 
+    it('finds invoices by the start of their number, in any case, newest first and paged, taking % and _ literally', async () => {
+      for (const invoiceNo of ['FIND-A1', 'find-a2', 'FIND-A3', 'FIND-B1', 'FIND%X', 'FINDxX', 'X-FIND-A9']) await create({ invoiceNo }).expect(201);
+      const numbers = async (invoiceNo: string, limit = 100) => {
+        const found: string[] = [];
+        let cursor: string | null | undefined;
+        do {
+          const res = await t.http.get('/invoices').query({ invoiceNo, limit, ...(cursor ? { cursor } : {}) }).expect(200);
+          expect(res.body.data.length).toBeLessThanOrEqual(limit);
+          found.push(...res.body.data.map((invoice: { invoiceNo: string }) => invoice.invoiceNo));
+          cursor = res.body.nextCursor;
+        } while (cursor);
+        return found;
+      };
+      expect(await numbers('find-a', 2)).toEqual(['FIND-A3', 'find-a2', 'FIND-A1']);
+      expect(await numbers('FIND%')).toEqual(['FIND%X']);
+      expect(await numbers('find_')).toEqual([]);
+      expect(await numbers('  find-b ')).toEqual(['FIND-B1']);
+      expect(await numbers('nothing')).toEqual([]);
+      const { body: doc } = await t.http.get('/docs-json').expect(200);
+      expect(doc.paths['/invoices'].get.parameters).toContainEqual(
+        expect.objectContaining({ name: 'invoiceNo', in: 'query', required: false, schema: expect.objectContaining({ type: 'string', maxLength: 64 }) }),
+      );
+    });
+
+    it('finds invoices by number through an index, whatever the database collation', async () => {
+      const client = await t.db.sql.connect();
+      try {
+        await client.query('BEGIN');
+        // As on a large table, where a sequential scan would cost more than the index.
+        await client.query('SET LOCAL enable_seqscan = off');
+        const { rows } = await client.query(`EXPLAIN (FORMAT JSON) SELECT id FROM invoices WHERE lower(invoice_no) LIKE lower($1)`, ['find-a%']);
+        expect(JSON.stringify(rows[0]['QUERY PLAN'])).toContain('invoices_invoice_no_prefix_idx');
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    });
+
     it.each([
       [{ limit: 0 }, 'limit must not be less than 1'],
       [{ limit: 101 }, 'limit must not be greater than 100'],
@@ -139,6 +177,9 @@ describe('invoices over HTTP', () => {
       [{ cursor: Buffer.from('["x","y"]').toString('base64url') }, 'cursor'],
       [{ cursor: Buffer.from(`[-1,"${MISSING}"]`).toString('base64url') }, 'cursor'],
       [{ sort: 'name' }, 'property sort should not exist'],
+      [{ invoiceNo: '' }, 'invoiceNo should not be empty'],
+      [{ invoiceNo: 'x'.repeat(65) }, 'invoiceNo must be shorter than or equal to 64 characters'],
+      [{ invoiceNo: 'a\u0001' }, 'invoiceNo must not contain control characters'],
     ])('refuses %j with 400', async (query, fragment) => {
       expectError(await t.http.get('/invoices').query(query), 400, fragment);
     });

@@ -90,9 +90,9 @@ describe('the sinks API', () => {
     await t.http.delete(`/sinks/${created.body.id}`).expect(204);
   });
 
-  it('shows a new sink with no error, current or past', async () => {
+  it('shows a new sink with no error, current or past, and nothing delivered yet', async () => {
     const created = await t.http.post('/sinks').send({ kind: 'rabbitmq', rabbitmq }).expect(201);
-    expect(created.body).toMatchObject({ state: 'active', lastError: null, lastErrorAt: null, recoveredAt: null });
+    expect(created.body).toMatchObject({ state: 'active', lastError: null, lastErrorAt: null, recoveredAt: null, lastDeliveredId: null, lastDeliveredAt: null });
     await t.http.delete(`/sinks/${created.body.id}`).expect(204);
   });
 });

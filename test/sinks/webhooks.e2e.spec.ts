@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
+import { waitForNotifications } from '../support/notifications.js';
 import { waitFor } from '../support/wait.js';
 import { ReceivedRequest, WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -195,6 +196,38 @@ describe('webhooks', () => {
     expect(receiver.delivered.slice(3)).toEqual(expected);
     await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
   }, 30_000);
+
+  it('says which notification it delivered last and when, while its position moves past what it passes over or fails on', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    const webhook = await create({ name: 'last-delivered', url: receiver.url, events: ['invoices.created'] });
+    const sink = async () => (await t.http.get(`/sinks/${webhook.id}`).expect(200)).body as { position: string; state: string; lastDeliveredId: string | null; lastDeliveredAt: string | null };
+    expect(await sink()).toMatchObject({ lastDeliveredId: null, lastDeliveredAt: null });
+
+    const before = Date.now();
+    const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('LAST-1'), ('LAST-2') RETURNING id`);
+    await waitFor(() => receiver.delivered.length === 2, { what: 'both delivered' });
+    // Passed over (not invoices.created): the position moves to the log's end, the last delivered stays.
+    await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, 1)`, [rows[0].id]);
+    const [item] = await waitForNotifications(t.db.sql, 1, { where: `event = 'invoice_items.created' AND payload->'new'->>'invoice_id' = $1`, values: [rows[0].id] });
+    const passedOver = await waitFor(async () => {
+      const body = await sink();
+      return BigInt(body.position) >= BigInt(item.id) ? body : undefined;
+    }, { what: 'the position past the item' });
+    expect(passedOver.lastDeliveredId).toBe(receiver.delivered[1]);
+    expect(BigInt(passedOver.position)).toBeGreaterThan(BigInt(receiver.delivered[1]));
+    expect(Date.parse(passedOver.lastDeliveredAt!)).toBeGreaterThanOrEqual(before - 1000); // the database's clock
+    expect(Date.parse(passedOver.lastDeliveredAt!)).toBeLessThanOrEqual(Date.now() + 1000);
+
+    receiver.answer = () => 'fail';
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('LAST-3')`);
+    const failing = await waitFor(async () => {
+      const body = await sink();
+      return body.state === 'failing' ? body : undefined;
+    }, { what: 'the sink failing' });
+    expect(failing).toMatchObject({ lastDeliveredId: passedOver.lastDeliveredId, lastDeliveredAt: passedOver.lastDeliveredAt });
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  });
 
   it('sends a notification its receiver answers 413 to again truncated, with a link to the whole one, and goes on in order', async () => {
     receiver = new WebhookReceiver();

@@ -4,8 +4,13 @@
 import { RowcastClient, RowcastError } from './client/index.js';
 
 const FEED_LIMIT = 200;
-const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+// The browser's locale decides how amounts and times read. rowcast records amounts, not their
+// currency: an amount is the locale's money format with ¤, the sign for a currency left unnamed.
+// (EUR is formatted only for where its sign goes and how it is spaced; the sign is replaced. XXX,
+// "no currency", would say so, but browsers write it as letters, spaced as letters.)
+const moneyFormat = new Intl.NumberFormat(undefined, { style: 'currency', currency: 'EUR', currencyDisplay: 'narrowSymbol', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const integerFormat = new Intl.NumberFormat();
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
 
 const $ = (id) => document.getElementById(id);
 const invoices = new Map(); // id -> invoice as GET /invoices/:id returns it
@@ -39,6 +44,31 @@ $('key-form').addEventListener('submit', (event) => {
   load();
 });
 
+/** What the page needs each scope for, in words: a refusal names the scope the key lacked. */
+const SCOPE_USES = {
+  'invoices:read': 'read invoices',
+  'events:subscribe': 'follow changes live',
+  'notifications:read': 'read notifications',
+  'sinks:manage': 'list sinks',
+};
+
+/**
+ * Why a key was refused, in a few words for the prompt, from the status (401, 403) and the
+ * service's message. Never the message itself: it speaks to programs (headers to send, JSON).
+ */
+function refusal(status, message = '') {
+  if (!apiKey()) return 'This service needs an API key.';
+  if (/revoked/i.test(message)) return 'That key was revoked: ask for a new one.';
+  const scope = /lacks the scope (\S+)/.exec(message)?.[1];
+  if (scope) return `That key may not ${SCOPE_USES[scope] ?? 'do this'} (it needs ${scope}).`;
+  if (/may (not )?read only the tables|may not read/.test(message)) return 'That key may read only some tables; this page needs one for every table.';
+  if (status === 403) return 'That key may not do this.';
+  return 'That key was refused: it is not one of this service\'s keys (or not all of it was pasted).';
+}
+
+/** The live connection's refusals, as the status REST would have answered them with. */
+const REFUSAL_STATUS = { UNAUTHORIZED: 401, KEY_REVOKED: 401, FORBIDDEN: 403 };
+
 /**
  * GET with the key. A refused key asks for another and yields undefined; `quiet` (for what only
  * some keys may read) returns the refusal instead. A network failure yields undefined.
@@ -47,14 +77,27 @@ async function api(path, { quiet = false } = {}) {
   const key = apiKey();
   const response = await fetch(path, key ? { headers: { Authorization: `Bearer ${key}` } } : {}).catch(() => undefined);
   if (!quiet && (response?.status === 401 || response?.status === 403)) {
-    askForKey((await response.json().catch(() => ({}))).message ?? 'the key was refused');
+    const body = await response.json().catch(() => undefined);
+    askForKey(refusal(response.status, typeof body?.message === 'string' ? body.message : ''));
     return undefined;
   }
   return response;
 }
 
-function cents(amount) {
-  return money.format(amount / 100);
+/** An amount in minor units (cents) as money: exact for any total the API gives (up to 2^53 − 1). */
+function money(minor) {
+  const units = `${minor < 0 ? '-' : ''}${Math.floor(Math.abs(minor) / 100)}.${String(Math.abs(minor) % 100).padStart(2, '0')}`;
+  return moneyFormat
+    .formatToParts(units)
+    .map((part) => (part.type === 'currency' ? '¤' : part.value))
+    .join('');
+}
+
+/** Shows an amount, with what it is in a tooltip. */
+function setMoney(data, minor) {
+  data.value = String(minor);
+  data.title = `${integerFormat.format(minor)} minor units / 100 (rowcast records no currency)`;
+  setText(data, money(minor));
 }
 
 function setStatus(text, live) {
@@ -66,11 +109,15 @@ function setStatus(text, live) {
 
 let olderInvoices; // the next page's cursor (GET /invoices is newest first), null when there is none
 let shownPages = 0; // pages of invoices shown: a reload fetches as many again
+let search = ''; // the start of the invoice numbers shown ('' for all), as GET /invoices?invoiceNo= takes it
+let searches = 0; // counts searches: a page asked for before the latest one is not shown
 
 /** One page of invoices (newest first), from `cursor` on; undefined when it could not be read. */
 async function invoicePage(cursor) {
-  const after = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-  const response = await api(`/invoices?limit=100${after}`);
+  const query = new URLSearchParams({ limit: '100' });
+  if (cursor) query.set('cursor', cursor);
+  if (search) query.set('invoiceNo', search);
+  const response = await api(`/invoices?${query}`);
   return response?.ok ? response.json() : undefined;
 }
 
@@ -79,17 +126,43 @@ function showOlderButton(cursor) {
   $('invoices-more').hidden = !cursor;
 }
 
-/** The newest 100 invoices; `more` appends the next (older) page to what is shown. */
+/** The newest 100 invoices (in place of those shown); `more` appends the next (older) page. */
 async function loadInvoices(more = false) {
+  const asked = searches;
   const page = await invoicePage(more ? olderInvoices : undefined);
-  if (!page) return;
+  if (!page || asked !== searches) return;
+  if (!more) invoices.clear();
   for (const invoice of page.data) invoices.set(invoice.id, invoice);
-  shownPages = more ? shownPages + 1 : Math.max(shownPages, 1);
+  shownPages = more ? shownPages + 1 : 1;
   showOlderButton(page.nextCursor);
   renderInvoices();
 }
 
 $('invoices-more').addEventListener('click', () => loadInvoices(true));
+
+/** Case aside, as the API compares (lower() on both sides). */
+function matchesSearch(invoice) {
+  return invoice.invoiceNo.toLowerCase().startsWith(search.toLowerCase());
+}
+
+let searchTimer;
+$('invoice-search').addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(searchInvoices, 250); // once typing pauses, not at every key
+});
+$('invoice-search').addEventListener('submit', (event) => {
+  event.preventDefault();
+  clearTimeout(searchTimer);
+  searchInvoices();
+});
+
+function searchInvoices() {
+  const wanted = $('invoice-no').value.trim();
+  if (wanted === search) return;
+  search = wanted;
+  searches += 1;
+  loadInvoices();
+}
 
 // A TRUNCATE or a schema change of invoices or invoice_items names no row: the invoices shown are
 // read again, replacing them (a TRUNCATE invoices ... CASCADE leaves none). While a reload is under
@@ -111,12 +184,14 @@ async function runReload() {
   try {
     do {
       reloadAgain = false;
+      const asked = searches;
       const fresh = [];
       let cursor;
       let pages = 0;
       do {
         const page = await invoicePage(cursor);
         if (!page) return; // what is shown stays until a later change
+        if (asked !== searches) return; // another search replaced what is shown
         fresh.push(...page.data);
         cursor = page.nextCursor;
         pages += 1;
@@ -145,8 +220,12 @@ function refreshInvoice(id) {
       if (!response) return;
       if (reloading) return void heldBack.add(id);
       if (response.status === 404) invoices.delete(id);
-      else if (response.ok) invoices.set(id, await response.json());
-      else return;
+      else if (!response.ok) return;
+      else {
+        const invoice = await response.json();
+        if (matchesSearch(invoice)) invoices.set(id, invoice);
+        else invoices.delete(id); // renamed out of the search, or never in it
+      }
       renderInvoices(id);
     }, 50),
   );
@@ -157,20 +236,34 @@ function refreshInvoice(id) {
  * none that kept their place: what the user opened (an expanded invoice, focus, scroll) stays.
  */
 function renderInvoices(changedId) {
-  const rows = [...invoices.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  const shown = [...invoices.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   const body = $('invoices').tBodies[0];
-  const gone = new Map([...body.rows].map((row) => [row.dataset.invoiceId, row]));
-  let next = body.firstElementChild;
-  for (const invoice of rows) {
-    const row = gone.get(invoice.id) ?? invoiceRow(invoice.id);
-    gone.delete(invoice.id);
-    if (shownInvoice.get(row) !== invoice) fillInvoiceRow(row, invoice);
-    if (invoice.id === changedId) flash(row);
-    if (row === next) next = row.nextElementSibling;
-    else body.insertBefore(row, next);
+  const rows = new Map([...body.rows].map((row) => [row.dataset.invoiceId, row]));
+  arrange(
+    body,
+    shown.map((invoice) => {
+      const row = rows.get(invoice.id) ?? invoiceRow(invoice.id);
+      if (shownInvoice.get(row) !== invoice) fillInvoiceRow(row, invoice);
+      if (invoice.id === changedId) flash(row);
+      return row;
+    }),
+  );
+  $('invoices-empty').textContent = search ? `No invoice number starts with “${search}”.` : 'No invoices yet.';
+  $('invoices-empty').hidden = shown.length > 0;
+}
+
+/**
+ * Puts `elements` in `parent` in this order, moving only those out of place and removing the
+ * others: an element left in place keeps what the user did with it (opened, focused, scrolled to).
+ */
+function arrange(parent, elements) {
+  const keep = new Set(elements);
+  for (const child of [...parent.children]) if (!keep.has(child)) child.remove();
+  let next = parent.firstElementChild;
+  for (const element of elements) {
+    if (element === next) next = element.nextElementSibling;
+    else parent.insertBefore(element, next);
   }
-  for (const row of gone.values()) row.remove();
-  $('invoices-empty').hidden = rows.length > 0;
 }
 
 const shownInvoice = new WeakMap(); // row -> the invoice object it shows
@@ -183,7 +276,9 @@ function invoiceRow(id) {
   const details = document.createElement('details');
   details.append(document.createElement('summary'), document.createElement('ul'));
   name.append(details);
-  row.append(name, cell('', 'num'), cell('', 'num total'), timeCell());
+  const total = cell('', 'num total');
+  total.append(document.createElement('data'));
+  row.append(name, cell('', 'num'), total, timeCell());
   return row;
 }
 
@@ -194,12 +289,12 @@ function fillInvoiceRow(row, invoice) {
   name.querySelector('ul').replaceChildren(
     ...invoice.items.map((item) => {
       const li = document.createElement('li');
-      li.textContent = `${item.quantity} × ${cents(item.amountPerUnit)} = ${cents(item.totalAmount)}`;
+      li.textContent = `${item.quantity} × ${money(item.amountPerUnit)} = ${money(item.totalAmount)}`;
       return li;
     }),
   );
   setText(count, String(invoice.items.length));
-  setText(total, cents(invoice.totalAmount));
+  setMoney(total.firstElementChild, invoice.totalAmount);
   setTime(updated.firstElementChild, invoice.updatedAt);
 }
 
@@ -227,9 +322,11 @@ function timeCell() {
   return td;
 }
 
+/** A time as the locale writes date and time, the exact ISO 8601 timestamp in a tooltip. */
 function setTime(time, iso) {
   time.dateTime = iso;
-  setText(time, clock.format(new Date(iso)));
+  time.title = iso;
+  setText(time, dateTime.format(new Date(iso)));
 }
 
 // --- feed -------------------------------------------------------------------
@@ -242,8 +339,22 @@ function matchesFilters(notification) {
   return event.endsWith('.*') ? notification.event.startsWith(event.slice(0, -1)) : notification.event === event;
 }
 
+const feedEntries = new Map(); // notification id -> its entry, made once: one the user opened stays open
+
+function feedEntry(notification) {
+  let entry = feedEntries.get(notification.id);
+  if (!entry) feedEntries.set(notification.id, (entry = feedItem(notification)));
+  return entry;
+}
+
+/** An entry: a button (click, Enter or Space) that opens what the change did, below it. */
 function feedItem(notification) {
   const li = document.createElement('li');
+  li.dataset.notificationId = notification.id;
+  const toggle = document.createElement('button');
+  toggle.type = 'button';
+  toggle.className = 'entry';
+  toggle.setAttribute('aria-expanded', 'false');
   const time = document.createElement('time');
   setTime(time, notification.createdAt);
   const event = document.createElement('span');
@@ -255,8 +366,103 @@ function feedItem(notification) {
   meta.textContent = [`#${notification.id}`, whatChanged(notification.payload), `by ${actor}`, changedColumns?.join(', ')]
     .filter(Boolean)
     .join(' · ');
-  li.append(time, event, meta);
+  toggle.append(time, event, meta);
+  const details = document.createElement('div');
+  details.className = 'change';
+  details.id = `notification-${notification.id}`;
+  details.hidden = true;
+  toggle.setAttribute('aria-controls', details.id);
+  toggle.addEventListener('click', () => {
+    const open = toggle.getAttribute('aria-expanded') !== 'true';
+    if (open && !details.firstChild) details.append(...changeDetails(notification.payload)); // made when first opened
+    toggle.setAttribute('aria-expanded', String(open));
+    details.hidden = !open;
+  });
+  li.append(toggle, details);
   return li;
+}
+
+/** What a notification's change did, as its opened entry shows it. */
+function changeDetails(payload) {
+  const { op, pk, old, new: row, changedColumns, schemaChange } = payload;
+  switch (op) {
+    case 'UPDATE':
+      if (!old) return [paragraph('Updated. Its table is captured without old rows, so only the row after the change is known:'), columnList(row)];
+      if (!changedColumns?.length) return [paragraph('Updated, with every value as it was.')];
+      return [paragraph('Updated:'), columnList(Object.fromEntries(changedColumns.map((column) => [column, [old[column], row?.[column]]])), { changes: true })];
+    case 'INSERT':
+      return [paragraph('Created:'), columnList(row)];
+    case 'DELETE':
+      return old ? [paragraph('Deleted:'), columnList(old)] : [paragraph('Deleted. Its table is captured without old rows: only its key is known:'), columnList(pk)];
+    case 'TRUNCATE':
+      return [paragraph(`Every row of ${qualified(payload.schema, payload.table)} was removed (TRUNCATE).`)];
+    case 'SCHEMA_CHANGE':
+      return schemaChange ? schemaDetails(schemaChange) : [paragraph(`The schema of ${qualified(payload.schema, payload.table)} changed.`)];
+    default:
+      return [paragraph(op)];
+  }
+}
+
+function paragraph(text) {
+  const p = document.createElement('p');
+  p.textContent = text;
+  return p;
+}
+
+function qualified(schema, table) {
+  return schema === 'public' ? table : `${schema}.${table}`;
+}
+
+/** Columns and their values; `changes`: each value is [before, after], shown `before → after`. */
+function columnList(values, { changes = false } = {}) {
+  const list = document.createElement('dl');
+  list.className = 'columns';
+  for (const [column, value] of Object.entries(values ?? {})) {
+    const name = document.createElement('dt');
+    name.textContent = column;
+    const shown = document.createElement('dd');
+    if (changes) shown.append(valueSpan(value[0], 'before'), ' → ', valueSpan(value[1], 'after'));
+    else shown.append(valueSpan(value));
+    list.append(name, shown);
+  }
+  return list;
+}
+
+/** A column's value as JSON gives it: text as it is (quoted when empty), null and others marked. */
+function valueSpan(value, className) {
+  const span = document.createElement('span');
+  span.className = ['value', className, typeof value === 'string' ? '' : 'literal'].filter(Boolean).join(' ');
+  span.textContent = value === undefined ? '—' : typeof value === 'string' ? value || '""' : JSON.stringify(value);
+  return span;
+}
+
+/** A DDL command's effect: the table's name, key and columns before and after it. */
+function schemaDetails({ command, before, after }) {
+  const summary = paragraph(`${command}: ${describeSchemaChange({ command, before, after })}.`);
+  const table = document.createElement('table');
+  table.className = 'shapes';
+  const head = table.createTHead().insertRow();
+  for (const text of ['', 'Before', 'After']) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = text;
+    head.append(th);
+  }
+  const shape = (tableShape, what) => {
+    if (!tableShape) return what === 'table' ? 'dropped: no longer captured' : '—';
+    if (what === 'table') return qualified(tableShape.schema, tableShape.table);
+    if (what === 'key') return tableShape.key ? tableShape.key.join(', ') : 'none (the whole row)';
+    return tableShape.columns.map((column) => `${column.name} ${column.type}`).join('\n'); // one a line (pre-line)
+  };
+  const body = table.createTBody();
+  for (const [label, what] of [['Table', 'table'], ['Key', 'key'], ['Columns', 'columns']]) {
+    const tr = body.insertRow();
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = label;
+    tr.append(th, cell(shape(before, what), `shape-${what}`), cell(shape(after, what), `shape-${what}`));
+  }
+  return [summary, table];
 }
 
 /** A row's key, or what a table-level change did to the whole table. */
@@ -287,13 +493,13 @@ function describeSchemaChange({ command, before, after }) {
 
 function renderFeed() {
   const shown = feed.filter(matchesFilters);
-  $('notifications').replaceChildren(...shown.map(feedItem));
+  arrange($('notifications'), shown.map(feedEntry));
   $('feed-empty').hidden = shown.length > 0;
 }
 
 /** The table as filters and GET /tables name it: `invoices`, `sales.orders` outside public. */
 function tableOf({ payload }) {
-  return payload.schema === 'public' ? payload.table : `${payload.schema}.${payload.table}`;
+  return qualified(payload.schema, payload.table);
 }
 
 function addTable(table) {
@@ -307,12 +513,13 @@ function addTable(table) {
 function onNotification(notification) {
   lastId = notification.id;
   feed.unshift(notification);
-  if (feed.length > FEED_LIMIT) feed.length = FEED_LIMIT;
+  for (const dropped of feed.splice(FEED_LIMIT)) {
+    feedEntries.get(dropped.id)?.remove();
+    feedEntries.delete(dropped.id);
+  }
   addTable(tableOf(notification));
   if (matchesFilters(notification)) {
-    $('notifications').prepend(feedItem(notification));
-    const list = $('notifications');
-    while (list.children.length > FEED_LIMIT) list.lastElementChild.remove();
+    $('notifications').prepend(feedEntry(notification));
     $('feed-empty').hidden = true;
   }
   followInvoices(notification.payload);
@@ -360,10 +567,20 @@ function sinkRow(sink) {
   const row = document.createElement('tr');
   row.dataset.sinkId = sink.id;
   const lag = lastId === undefined ? '—' : String(BigInt(lastId) > BigInt(sink.position) ? BigInt(lastId) - BigInt(sink.position) : 0n);
-  const error = cell(sink.lastError === null ? '—' : sink.recoveredAt ? `${sink.lastError} (recovered ${new Date(sink.recoveredAt).toLocaleString()})` : sink.lastError, 'error');
-  if (sink.lastErrorAt) error.title = `at ${new Date(sink.lastErrorAt).toLocaleString()}`;
-  row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), cell(lag, 'num lag'), error);
+  const error = cell(sink.lastError === null ? '—' : sink.recoveredAt ? `${sink.lastError} (recovered ${dateTime.format(new Date(sink.recoveredAt))})` : sink.lastError, 'error');
+  if (sink.lastErrorAt) error.title = `at ${sink.lastErrorAt}`;
+  row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), cell(lag, 'num lag'), lastDeliveredCell(sink), error);
   return row;
+}
+
+/** When the sink's receiver last confirmed a notification, and which. */
+function lastDeliveredCell({ lastDeliveredId, lastDeliveredAt }) {
+  const td = cell(lastDeliveredId === null ? 'nothing yet' : '', 'delivered');
+  if (lastDeliveredId === null) return td;
+  const time = document.createElement('time');
+  setTime(time, lastDeliveredAt);
+  td.append(time, ` · #${lastDeliveredId}`);
+  return td;
 }
 
 // --- capture problems ---------------------------------------------------------
@@ -422,7 +639,6 @@ function captureProblemItem(table, problems) {
 
 // The key is read at every connection: one typed into the form is used from then on.
 const client = new RowcastClient({ url: location.origin, apiKey });
-const KEY_REFUSED = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'KEY_REVOKED']);
 
 let wasLive = false;
 
@@ -442,7 +658,7 @@ function follow() {
     onError: (error) => {
       if (!(error instanceof RowcastError)) throw error; // this page's own bug: leave it to the console
       if (!error.fatal) return; // a slow reader, a restart: the client resumes by itself
-      if (KEY_REFUSED.has(error.code)) askForKey(error.message);
+      if (error.code in REFUSAL_STATUS) askForKey(refusal(REFUSAL_STATUS[error.code], error.code === 'KEY_REVOKED' ? 'revoked' : error.message));
       else if (error.code === 'SINCE_EXPIRED') resync();
       else setStatus(`Subscription refused: ${error.message}`, false);
     },
@@ -480,6 +696,7 @@ async function loadHistory() {
     feed.unshift(notification);
     addTable(tableOf(notification));
   }
+  for (const dropped of feed.splice(FEED_LIMIT)) feedEntries.delete(dropped.id);
   renderFeed();
 }
 
@@ -495,9 +712,13 @@ function load() {
   loadTables(); // invoices: once the feed is live, so no change falls between the two
   const history = lastId === undefined ? loadHistory() : Promise.resolve();
   history.finally(() => {
-    // A refused key ended the subscription: follow again from the last notification seen.
+    // A refused key ended the subscription: follow again from the last notification seen. A live
+    // one connects again, with the key given (what it may read is the new key's), and resumes.
     if (!subscription || subscription.closed) follow();
-    else client.connect();
+    else {
+      client.disconnect();
+      client.connect();
+    }
   });
 }
 

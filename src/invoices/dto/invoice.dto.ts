@@ -33,6 +33,14 @@ export class ListInvoicesQueryDto {
   @IsString()
   @MaxLength(512)
   cursor?: string;
+
+  @TextField({
+    maxLength: 64,
+    optional: true,
+    description: 'Only the invoices whose number starts with this (trimmed), in any case',
+    example: 'INV-2026',
+  })
+  invoiceNo?: string;
 }
 
 export class InvoiceDto {

@@ -21,6 +21,15 @@ export abstract class SinkFieldsDto {
   /** The last notification id delivered or passed over. @example "1042" */
   position: string;
   /**
+   * The last notification delivered (confirmed by the receiver; not one passed over or
+   * dead-lettered), a redelivery included. Null before the first. @example "1040"
+   */
+  @ApiProperty({ type: String, nullable: true })
+  lastDeliveredId: string | null;
+  /** When `lastDeliveredId` was delivered (written with the position, within a fraction of a second of the receiver's confirmation). */
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  lastDeliveredAt: Date | null;
+  /**
    * The most recent failure, null if none yet. It is kept after delivery recovers: it is current
    * while `recoveredAt` is null, history once `recoveredAt` is set.
    */
