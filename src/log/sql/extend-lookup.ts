@@ -25,40 +25,44 @@ export async function extendLookup(sql: Sql, step: number): Promise<number | und
   return (await extendForward(sql, step)) ?? (await extendBack(sql, step));
 }
 
-async function extendForward(sql: Sql, step: number): Promise<number | undefined> {
-  const [row] = await sql<{ covered: string }>(
+function extendForward(sql: Sql, step: number): Promise<number | undefined> {
+  return indexChosen(
+    sql,
+    step,
     `WITH e AS (SELECT max(last_id) AS id FROM notification_batches),
      chosen AS (
        SELECT l.table_name, l.column_name, l.indexed_through AS lo, least(e.id, l.indexed_through + $1) AS hi
        FROM notification_lookups l, e
        WHERE l.indexed_through < e.id
        ORDER BY l.indexed_through LIMIT 1
-       FOR UPDATE OF l SKIP LOCKED),
-     indexed AS (
-       INSERT INTO notification_index (key, id)
-       SELECT k.key, k.id FROM chosen c, notification_keys(c.lo, c.hi, c.table_name, c.column_name) k)
-     UPDATE notification_lookups l SET indexed_through = c.hi
-     FROM chosen c
-     WHERE l.table_name IS NOT DISTINCT FROM c.table_name AND l.column_name IS NOT DISTINCT FROM c.column_name
-     RETURNING (c.hi - c.lo)::text AS covered`,
-    [step],
+       FOR UPDATE OF l SKIP LOCKED)`,
+    'indexed_through = c.hi',
   );
-  return row ? Number(row.covered) : undefined;
 }
 
-async function extendBack(sql: Sql, step: number): Promise<number | undefined> {
-  const [row] = await sql<{ covered: string }>(
+function extendBack(sql: Sql, step: number): Promise<number | undefined> {
+  return indexChosen(
+    sql,
+    step,
     `WITH start AS (SELECT ${LOG_START} AS id),
      chosen AS (
        SELECT l.table_name, l.column_name, greatest(s.id, l.covered_after - $1) AS lo, l.covered_after AS hi
        FROM notification_lookups l, start s
        WHERE l.covered_after > s.id
        ORDER BY l.covered_after DESC LIMIT 1
-       FOR UPDATE OF l SKIP LOCKED),
+       FOR UPDATE OF l SKIP LOCKED)`,
+    'covered_after = c.lo',
+  );
+}
+
+/** Indexes (lo, hi] for the lookup `chosen` names (a WITH that ends in a `chosen` CTE), and moves its bound (`set`). */
+async function indexChosen(sql: Sql, step: number, chosen: string, set: string): Promise<number | undefined> {
+  const [row] = await sql<{ covered: string }>(
+    `${chosen},
      indexed AS (
        INSERT INTO notification_index (key, id)
        SELECT k.key, k.id FROM chosen c, notification_keys(c.lo, c.hi, c.table_name, c.column_name) k)
-     UPDATE notification_lookups l SET covered_after = c.lo
+     UPDATE notification_lookups l SET ${set}
      FROM chosen c
      WHERE l.table_name IS NOT DISTINCT FROM c.table_name AND l.column_name IS NOT DISTINCT FROM c.column_name
      RETURNING (c.hi - c.lo)::text AS covered`,
