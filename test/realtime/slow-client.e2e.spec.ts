@@ -36,9 +36,14 @@ describe('a client that stops reading', () => {
     const service = t.app.get(SubscriptionsService);
     expect(service.connectedClients).toBe(2);
     slowRaw.pause();
-    await t.db.sql.query(
-      `INSERT INTO invoices (invoice_no) SELECT 'SLOW-' || g FROM generate_series(1, 50000) g`,
-    );
+    // In transactions of 5,000, each once the fast client has all but one transaction's worth:
+    // it shares this process (and its CPU) with the server, so a single 50,000-row burst could leave
+    // it behind by more than the server's limit on a busy machine, and drop it as slow too. The
+    // paused client falls behind whatever the pace.
+    for (let from = 1; from <= 50_000; from += 5_000) {
+      await fast.waitFor(from - 1 - 5_000, 60_000);
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'SLOW-' || g FROM generate_series($1::int, $2::int) g`, [from, from + 4_999]);
+    }
     await waitFor(() => service.connectedClients === 1, { timeout: 60_000, what: 'the slow client to be dropped' });
     const received = await fast.waitFor(50_000, 120_000);
     const ids = received.map((n) => BigInt(n.id));
