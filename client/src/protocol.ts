@@ -78,7 +78,17 @@ export interface Notification {
   /** ISO 8601. */
   createdAt: string;
   payload: NotificationPayload;
+  /**
+   * Only with `coalesce: 'transaction'`, on a notification that stands for several changes of its
+   * row in one transaction: their ids, ascending (its own `id` is the first). Its `payload` is the
+   * net change: `old` as the row was before the transaction, `new` as it was at commit.
+   */
+  coalesced?: string[];
 }
+
+/** How a subscription or a sink may merge a row's changes: `transaction`, one net change per row per transaction. */
+export const COALESCE_MODES = ['transaction'] as const;
+export type CoalesceMode = (typeof COALESCE_MODES)[number];
 
 /**
  * What a sink delivers instead of a notification too large for its destination (over a NATS
@@ -138,6 +148,11 @@ export interface NotificationFilter {
 export interface SubscribeRequest extends NotificationFilter {
   /** Replay the stored notifications after this id first, then continue live. */
   since?: string;
+  /**
+   * `transaction`: one notification per row per transaction, carrying the row's net change (see
+   * Notification.coalesced), in the order of each row's first change; filters apply to the net change.
+   */
+  coalesce?: CoalesceMode;
 }
 
 /** Codes of an error acknowledgement (`{ok: false, error: {code, message}}`). */

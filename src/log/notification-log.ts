@@ -20,6 +20,7 @@ import { lastId } from './sql/last-id.js';
 import { legacyEnd } from './sql/legacy-end.js';
 import { loggedTables } from './sql/logged-tables.js';
 import { purgedThrough } from './sql/purged-through.js';
+import { TransactionExtent, transactionOf } from './sql/transaction-of.js';
 import { BatchedRow, readBatchesAfter } from './sql/read-batches-after.js';
 import { LegacyRow, readLegacyAfter } from './sql/read-legacy-after.js';
 
@@ -271,6 +272,11 @@ export class NotificationLog {
     const legacy = await getLegacyNotification(this.sql, id);
     const found = legacy ? fromLegacy(legacy) : await getBatchedNotification(this.sql, id).then((row) => row && this.fromBatch(row));
     return found && (!tables || tables.includes(found.tableName)) ? found : undefined;
+  }
+
+  /** Where the transaction of notification `id` starts and whether it ends there (see transactionOf); undefined for a legacy or deleted id. */
+  transactionOf(id: bigint, sql: Sql = this.sql): Promise<TransactionExtent | undefined> {
+    return transactionOf(sql, id);
   }
 
   /** The highest id retention has deleted: a resume from below it has lost notifications. */
