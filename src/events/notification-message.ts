@@ -2,8 +2,8 @@ import type { Notification, TruncatedNotification } from '../../client/src/proto
 import { StoredNotification } from './event-catalog.js';
 
 /** A notification as REST returns it, the gateway pushes it and sinks deliver it. */
-export function toNotificationMessage({ id, event, createdAt, payload }: StoredNotification): Notification {
-  return { id, event, createdAt: createdAt.toISOString(), payload };
+export function toNotificationMessage({ id, event, createdAt, payload, coalesced }: StoredNotification): Notification {
+  return { id, event, createdAt: createdAt.toISOString(), ...(coalesced && { coalesced }), payload };
 }
 
 /**
@@ -11,12 +11,13 @@ export function toNotificationMessage({ id, event, createdAt, payload }: StoredN
  * the rows, and where the whole one is (`GET /notifications/:id`: a path, since the service is not
  * told an address of its own).
  */
-export function toTruncatedNotificationMessage({ id, event, createdAt, payload }: StoredNotification): TruncatedNotification {
+export function toTruncatedNotificationMessage({ id, event, createdAt, payload, coalesced }: StoredNotification): TruncatedNotification {
   const { schema, table, op, pk, actor, txId, changedAt } = payload;
   return {
     id,
     event,
     createdAt: createdAt.toISOString(),
+    ...(coalesced && { coalesced }),
     truncated: true,
     href: `/notifications/${id}`,
     payload: { schema, table, op, pk, actor, txId, changedAt },

@@ -38,7 +38,7 @@ function setUp(stored: number) {
   const log = Array.from({ length: stored }, (_, i) => notification(i + 1, i % 2 ? 'invoice_items' : 'invoices'));
   const live = { lastId: BigInt(stored) };
   const sut = new Delivery(
-    { readAfter: async (after, limit) => log.filter((n) => BigInt(n.id) > after).slice(0, limit), purgedThrough: async () => 0n },
+    { readAfter: async (after, limit) => log.filter((n) => BigInt(n.id) > after).slice(0, limit), purgedThrough: async () => 0n, transactionOf: async () => undefined },
     live,
   );
   return { sut, live };
@@ -132,6 +132,7 @@ describe('Delivery when a replay cannot go on', () => {
           return page;
         },
         purgedThrough: async () => purged,
+        transactionOf: async () => undefined,
       },
       live,
     );

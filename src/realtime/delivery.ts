@@ -1,7 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { Socket } from 'socket.io';
 import { SERVER_EVENTS, type CheckpointMessage, type ErrorNotice, type SubscriptionEndCode, type SubscriptionEnded } from '../../client/src/protocol.js';
+import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { StoredNotification } from '../events/event-catalog.js';
+import { CoalesceSource, readCoalesced } from '../log/coalesce.js';
 import { EncodedNotification, packetHead } from './notification-packets.js';
 import { sendAway } from './realtime.errors.js';
 import { LiveEnd, replayUntilLive, ReplaySource } from './replay.js';
@@ -13,6 +15,8 @@ export const DELIVERY_LIMITS = {
   maxBufferedPackets: 5_000,
   /** How often clients are told where their subscriptions are (checkpoint). */
   checkpointMs: 10_000,
+  /** A coalescing subscription that is caught up reads again after each live batch, or after this long. */
+  coalescedIdleMs: 1_000,
 };
 
 /** Counted since the start: notification messages sent, and clients dropped for not reading. */
@@ -26,8 +30,13 @@ interface Delivered {
   readonly subscription: Subscription;
   /** Every notification up to this id has been considered for this subscription (sent or not). */
   position: bigint;
-  /** Replaying stored notifications; live pushes pass it by until its replay hands it over. */
+  /**
+   * Replaying stored notifications; live pushes pass it by until its replay hands it over. A
+   * coalescing subscription is always read from the log (follow), never pushed.
+   */
   replaying: boolean;
+  /** Ends a coalescing subscription's wait for the next live batch. */
+  readonly moved: WakeableSleep;
   /** The position the client knows of: its cursor, the last notification sent for it, or a checkpoint. */
   announced: bigint;
   /** Its id alone, and the start of a packet for it alone (packetHead): built once, sent often. */
@@ -53,7 +62,7 @@ export class Delivery {
   private readonly counts: DeliveryStats = { pushed: 0, slowDisconnects: 0 };
 
   constructor(
-    private readonly log: ReplaySource,
+    private readonly log: ReplaySource & CoalesceSource,
     private readonly live: LiveEnd,
   ) {}
 
@@ -96,11 +105,19 @@ export class Delivery {
     if (!connection) throw new Error(`socket ${socket.id} is not open`);
     const position = since ?? this.live.lastId;
     const ids = [subscription.id];
-    const delivered: Delivered = { subscription, position, replaying: false, announced: position, ids, head: packetHead(socket, ids) };
+    const delivered: Delivered = {
+      subscription,
+      position,
+      replaying: false,
+      moved: new WakeableSleep(),
+      announced: position,
+      ids,
+      head: packetHead(socket, ids),
+    };
     connection.subscriptions.set(subscription.id, delivered);
-    if (delivered.position < this.live.lastId) {
+    if (delivered.position < this.live.lastId || subscription.coalesced) {
       delivered.replaying = true;
-      void this.replay(connection, delivered).catch((error: unknown) => {
+      void (subscription.coalesced ? this.follow(connection, delivered) : this.replay(connection, delivered)).catch((error: unknown) => {
         this.logger.warn(`replay of subscription ${subscription.id} on ${socket.id} failed: ${String(error)}`);
         this.end(connection, delivered, {
           code: 'UNAVAILABLE',
@@ -113,7 +130,9 @@ export class Delivery {
 
   /** Stops delivering a subscription at once (a replay of it stops at its next step). */
   remove(socket: Socket, subscriptionId: string): boolean {
-    return this.connections.get(socket.id)?.subscriptions.delete(subscriptionId) ?? false;
+    const subscriptions = this.connections.get(socket.id)?.subscriptions;
+    subscriptions?.get(subscriptionId)?.moved.wake();
+    return subscriptions?.delete(subscriptionId) ?? false;
   }
 
   /** Live: each batch the feed dispatches, in ascending id order. */
@@ -148,6 +167,7 @@ export class Delivery {
     for (const connection of connections) {
       for (const delivered of connection.subscriptions.values()) {
         if (!delivered.replaying && delivered.position < last) delivered.position = last;
+        if (delivered.subscription.coalesced) delivered.moved.wake();
       }
     }
   }
@@ -217,6 +237,36 @@ export class Delivery {
       this.live,
       DELIVERY_LIMITS.replayPage,
     );
+  }
+
+  /**
+   * A coalescing subscription (`coalesce: 'transaction'`): reads the log's net changes after its
+   * position (readCoalesced) and sends those that match, for as long as it is subscribed; once
+   * caught up, it reads again after each live batch. Its position is always one a resume can start
+   * from: a net change's id, or where a page of complete transactions ended.
+   */
+  private async follow(connection: Connection, delivered: Delivered): Promise<void> {
+    const { socket } = connection;
+    const current = () => this.connections.get(socket.id)?.subscriptions.get(delivered.subscription.id) === delivered;
+    while (current()) {
+      await this.writable(connection);
+      const page = await readCoalesced(this.log, delivered.position);
+      if ((await this.log.purgedThrough()) > delivered.position) {
+        this.end(connection, delivered, { code: 'SINCE_EXPIRED', message: 'retention deleted notifications this subscription had not been sent yet; re-sync' });
+        return;
+      }
+      for (const notification of page.notifications) {
+        if (!current()) return;
+        if (!delivered.subscription.matches(notification)) continue;
+        new EncodedNotification(notification).sendTo(socket, delivered.ids, delivered.head);
+        delivered.announced = delivered.position = BigInt(notification.id);
+        this.counts.pushed++;
+      }
+      const moved = page.through > delivered.position;
+      if (moved) delivered.position = page.through;
+      // Caught up (or a transaction still open at the end): until the next live batch.
+      if (!moved || delivered.position >= this.live.lastId) await delivered.moved.sleep(DELIVERY_LIMITS.coalescedIdleMs);
+    }
   }
 
   /** Replay waits for a client to read what it was sent; it never piles up more than a page. */
