@@ -3,6 +3,7 @@ import { backoff } from '../common/backoff.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter } from '../events/notification-filter.js';
 import { toNotificationMessage, toTruncatedNotificationMessage } from '../events/notification-message.js';
+import { CoalesceSource, readCoalesced } from '../log/coalesce.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { driverFor } from './drivers/sink-drivers.js';
 import { Sink } from './sink.js';
@@ -34,7 +35,7 @@ const REREAD_MS = 1000;
 export interface RunnerContext {
   owner: string;
   repository: Pick<SinkRepository, 'get' | 'checkpoint' | 'addDeadLetter' | 'queuedRedeliveries' | 'redelivered'>;
-  log: Pick<NotificationLog, 'get' | 'readAfter' | 'purgedThrough'>;
+  log: Pick<NotificationLog, 'get' | 'readAfter' | 'purgedThrough' | 'transactionOf'>;
   /** The notifications after `after` from those this instance dispatched last; undefined when not all there. */
   recent(after: bigint, limit: number): StoredNotification[] | undefined;
   /** A transport for the sink as it is now; called again after the sink changed. */
@@ -198,7 +199,7 @@ export class SinkRunner {
     const ids = await this.context.repository.queuedRedeliveries(sink.id, REDELIVERIES);
     if (!ids.length) return false;
     for (const id of ids) {
-      const notification = await this.context.log.get(id);
+      const notification = (sink.coalesce && (await this.netChange(BigInt(id)))) || (await this.context.log.get(id));
       if (notification) {
         const outcome = await this.deliverInOrder(sink, [notification], { redelivery: true });
         if (outcome !== 'done') return true; // stays queued
@@ -215,6 +216,7 @@ export class SinkRunner {
   private async deliverNext(sink: Sink): Promise<'done' | 'empty' | 'paused' | 'stale'> {
     const filter = new NotificationFilter(sink.filter);
     this.woken = false; // what is appended from here on is for the next read
+    if (sink.coalesce) return this.deliverNetChanges(sink, filter);
     // Filtered here, not in the read: the position then moves past a whole page, matched or not.
     const { page, shared } = await this.readPage(sink.position);
     if (!page.length) {
@@ -230,6 +232,36 @@ export class SinkRunner {
     }
     const wanted = page.filter((notification) => filter.matches(notification));
     return this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd, shared });
+  }
+
+  /**
+   * A sink with `coalesce: 'transaction'`: the net changes of the complete transactions after its
+   * position (readCoalesced), those that match its filter delivered in order; the position then
+   * moves to where that read ended. Its position is always one such a read resumes from.
+   */
+  private async deliverNetChanges(sink: Sink, filter: NotificationFilter): Promise<'done' | 'empty' | 'paused' | 'stale'> {
+    if (await this.skipPurged(sink)) return 'stale';
+    const { notifications, through } = await readCoalesced(this.coalesceSource(), sink.position);
+    if (through === sink.position) {
+      this.stats.oldestPendingAt = undefined;
+      return 'empty';
+    }
+    const wanted = notifications.filter((notification) => filter.matches(notification));
+    return this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd: through });
+  }
+
+  /** The net change with id `id` (a row's first change in its transaction), if there is one. */
+  private async netChange(id: bigint): Promise<StoredNotification | undefined> {
+    const { notifications } = await readCoalesced(this.coalesceSource(), id - 1n);
+    return notifications.find((notification) => notification.id === id.toString());
+  }
+
+  /** The log for readCoalesced: this instance's latest notifications when they cover a read. */
+  private coalesceSource(): CoalesceSource {
+    return {
+      readAfter: async (after, limit) => this.context.recent(after, limit) ?? (await this.context.log.readAfter(after, limit)),
+      transactionOf: (id) => this.context.log.transactionOf(id),
+    };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { CoalesceMode } from '../../client/src/protocol.js';
 import { ExhaustedAction, Sink, SinkKind, SinkState } from './sink.js';
 import { DeliveryAttempt } from './sink-transport.js';
 
@@ -13,6 +14,7 @@ interface SinkRow {
   secrets: Sink['secrets'];
   state: SinkState;
   on_exhausted: ExhaustedAction;
+  coalesce_mode: CoalesceMode | null;
   position: string;
   last_error: string | null;
   last_error_at: Date | null;
@@ -32,12 +34,13 @@ export interface NewSink {
   config: Sink['config'];
   secrets: Sink['secrets'];
   onExhausted: ExhaustedAction;
+  coalesce: CoalesceMode | null;
   position: bigint;
   /** Why its destination could not be readied (the sink starts `failing`), if it could not. */
   lastError: string | null;
 }
 
-export type SinkChanges = Partial<Pick<Sink, 'name' | 'filter' | 'config' | 'secrets' | 'state' | 'onExhausted'>>;
+export type SinkChanges = Partial<Pick<Sink, 'name' | 'filter' | 'config' | 'secrets' | 'state' | 'onExhausted' | 'coalesce'>>;
 
 /** Where a sink's delivery stands after a send, written with its attempts in one statement. */
 export interface Checkpoint {
@@ -78,10 +81,10 @@ export class SinkRepository {
 
   async create(sink: NewSink): Promise<Sink> {
     const [row] = await this.rows<SinkRow>(
-      `INSERT INTO sinks (kind, name, filter, config, secrets, on_exhausted, position, state, last_error, last_error_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'active' ELSE 'failing' END, $8, CASE WHEN $8 IS NULL THEN NULL ELSE now() END)
+      `INSERT INTO sinks (kind, name, filter, config, secrets, on_exhausted, position, state, last_error, last_error_at, coalesce_mode)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'active' ELSE 'failing' END, $8, CASE WHEN $8 IS NULL THEN NULL ELSE now() END, $9)
        RETURNING *`,
-      [sink.kind, sink.name, sink.filter, sink.config, sink.secrets, sink.onExhausted, sink.position.toString(), sink.lastError],
+      [sink.kind, sink.name, sink.filter, sink.config, sink.secrets, sink.onExhausted, sink.position.toString(), sink.lastError, sink.coalesce],
     );
     return toSink(row);
   }
@@ -104,9 +107,19 @@ export class SinkRepository {
       `UPDATE sinks SET
          name = coalesce($2, name), filter = coalesce($3, filter), config = coalesce($4, config),
          secrets = coalesce($5, secrets), state = coalesce($6, state), on_exhausted = coalesce($7, on_exhausted),
-         updated_at = now()
+         coalesce_mode = CASE WHEN $8 THEN $9 ELSE coalesce_mode END, updated_at = now()
        WHERE id = $1 RETURNING *`,
-      [id, changes.name ?? null, changes.filter ?? null, changes.config ?? null, changes.secrets ?? null, changes.state ?? null, changes.onExhausted ?? null],
+      [
+        id,
+        changes.name ?? null,
+        changes.filter ?? null,
+        changes.config ?? null,
+        changes.secrets ?? null,
+        changes.state ?? null,
+        changes.onExhausted ?? null,
+        changes.coalesce !== undefined,
+        changes.coalesce ?? null,
+      ],
     );
     return row && toSink(row);
   }
@@ -275,6 +288,7 @@ function toSink(row: SinkRow): Sink {
     secrets: row.secrets,
     state: row.state,
     onExhausted: row.on_exhausted,
+    coalesce: row.coalesce_mode,
     position: BigInt(row.position),
     lastError: row.last_error,
     lastErrorAt: row.last_error_at,

@@ -1,3 +1,4 @@
+import type { CoalesceMode } from '../../client/src/protocol.js';
 import { NotificationFilterDto } from '../events/notification-filter.js';
 import type { NatsSink } from './drivers/nats.driver.js';
 import type { RabbitMqSink } from './drivers/rabbitmq.driver.js';
@@ -26,6 +27,8 @@ export interface SinkOf<K extends SinkKind, Config, Secrets> {
   secrets: Secrets;
   state: SinkState;
   onExhausted: ExhaustedAction;
+  /** `transaction`: one net change per row per transaction (readCoalesced); null: every change. */
+  coalesce: CoalesceMode | null;
   /** The highest notification id delivered or passed over. */
   position: bigint;
   lastError: string | null;

@@ -56,6 +56,7 @@ export class SinksService {
         config,
         secrets,
         onExhausted: dto.onExhausted ?? 'dead-letter',
+        coalesce: dto.coalesce ?? null,
         position,
         lastError: unreachable ?? null,
       });
@@ -96,6 +97,7 @@ export class SinksService {
     }
     if (dto.paused !== undefined) changes.state = dto.paused ? 'paused' : 'active';
     if (dto.onExhausted !== undefined) changes.onExhausted = dto.onExhausted;
+    if (dto.coalesce !== undefined) changes.coalesce = dto.coalesce;
     const settings = settingsOf(dto, sink.kind, 'update');
     if (settings !== undefined) {
       const stored = await driverFor(sink.kind).reconfigure(sink, settings, this.config.sinks);
@@ -240,6 +242,7 @@ function toDto(sink: Sink): SinkView {
     ...driver.view(sink),
     state: sink.state,
     onExhausted: driver.givesUp ? sink.onExhausted : null,
+    coalesce: sink.coalesce,
     position: sink.position.toString(),
     lastDeliveredId: sink.lastDeliveredId?.toString() ?? null,
     lastDeliveredAt: sink.lastDeliveredAt,

@@ -392,6 +392,60 @@ describe('webhooks', () => {
     await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
   });
 
+  it('delivers one net change per row per transaction with coalesce: transaction, in order through failures, as documented', async () => {
+    receiver = new WebhookReceiver();
+    await receiver.accept();
+    receiver.answer = (_request, index) => (index >= 10 && index < 13 ? 'fail' : 'ok');
+    const webhook = await create({ name: 'net', url: receiver.url, tables: ['invoices', 'invoice_items'], coalesce: 'transaction' });
+    expect(webhook).toMatchObject({ coalesce: 'transaction' });
+    const writeInvoice = async (invoiceNo: string) => {
+      const client = await t.db.sql.connect();
+      try {
+        await client.query('BEGIN');
+        const { rows } = await client.query(`INSERT INTO invoices (invoice_no) VALUES ($1) RETURNING id`, [invoiceNo]);
+        await client.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 2, 5), ($1, 1, 3)`, [rows[0].id]);
+        await client.query(`UPDATE invoice_items SET quantity = quantity + 1 WHERE invoice_id = $1`, [rows[0].id]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    };
+    for (let i = 0; i < 20; i++) await writeInvoice(`NET-${i}`);
+
+    // Per transaction: the invoice (created, with its final total 3 × 5 + 2 × 3), then its two items (created, as at commit).
+    await waitFor(() => receiver.delivered.length >= 60, { timeout: 30_000, what: '60 net changes accepted' });
+    const bodies = receiver.requests.filter((request) => request.answer === 'ok').map((request) => JSON.parse(request.body));
+    expect(bodies).toHaveLength(60);
+    for (let i = 0; i < 20; i++) {
+      const [invoice, ...items] = bodies.slice(i * 3, i * 3 + 3);
+      expect(invoice).toMatchObject({ event: 'invoices.created', payload: { op: 'INSERT', old: null, new: { invoice_no: `NET-${i}`, total_amount: 21 } } });
+      expect(invoice.coalesced.map(BigInt)).toEqual([...invoice.coalesced.map(BigInt)].sort((a: bigint, b: bigint) => (a < b ? -1 : 1)));
+      expect(invoice.coalesced[0]).toBe(invoice.id);
+      expect(items.map((item) => [item.event, item.payload.new.quantity, item.coalesced.length])).toEqual([
+        ['invoice_items.created', 3, 2],
+        ['invoice_items.created', 2, 2],
+      ]);
+    }
+    expectInOrderOnceAccepted(receiver.requests);
+    verifyAll(receiver.requests, webhook.secret);
+    await expectAsDocumented(t, receiver.requests);
+
+    // Back to every change: the next transaction arrives change by change.
+    expect((await t.http.patch(`/webhooks/${webhook.id}`).send({ coalesce: null }).expect(200)).body.coalesce).toBeNull();
+    await writeInvoice('NET-raw');
+    await waitFor(() => receiver.delivered.length >= 60 + 7, { timeout: 30_000, what: 'every change of the last transaction' });
+    expect(receiver.requests.slice(-7).map((request) => JSON.parse(request.body)).map((n) => `${n.event}:${n.payload.new.total_amount}`)).toEqual([
+      'invoices.created:0',
+      'invoice_items.created:10',
+      'invoice_items.created:3',
+      'invoices.updated:13',
+      'invoice_items.updated:15',
+      'invoice_items.updated:6',
+      'invoices.updated:21',
+    ]);
+    await t.http.delete(`/webhooks/${webhook.id}`).expect(204);
+  });
+
   it('answers bad input on every route with a 4xx naming what is wrong', async () => {
     const bad: [string, string, Record<string, unknown> | undefined, number, RegExp][] = [
       ['post', '/webhooks', {}, 400, /url must be an http/],
@@ -401,6 +455,8 @@ describe('webhooks', () => {
       ['post', '/webhooks', { url: 'https://example.com/', from: '999999999' }, 400, /after the newest notification/],
       ['post', '/webhooks', { url: 'https://example.com/', name: '-bad' }, 400, /name must be/],
       ['post', '/webhooks', { url: 'https://example.com/', onExhausted: 'explode' }, 400, /onExhausted must be one of/],
+      ['post', '/webhooks', { url: 'https://example.com/', coalesce: 'row' }, 400, /^coalesce must be 'transaction', or null for every change$/],
+      ['post', '/sinks', { kind: 'nats', coalesce: true, nats: { servers: ['nats://127.0.0.1:4222'] } }, 400, /^coalesce must be 'transaction'/],
       ['post', '/webhooks', { url: 'https://example.com/', secret: 'mine' }, 400, /property secret should not exist/],
       ['get', '/webhooks/not-a-uuid', undefined, 400, /id must be a UUID/],
       ['get', '/webhooks/00000000-0000-4000-8000-000000000000', undefined, 404, /webhook 00000000-0000-4000-8000-000000000000 not found/],

@@ -145,6 +145,13 @@ export class NotificationDto implements Notification {
   event: string;
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
+  /**
+   * Only from a sink (or subscription) with `coalesce: 'transaction'`, on a notification that
+   * stands for several changes of its row in one transaction: their ids, ascending (`id` is the
+   * first). Its payload is the net change. @example ["1042","1045"]
+   */
+  @ApiPropertyOptional({ type: [String], minItems: 2 })
+  coalesced?: string[];
   payload: NotificationPayloadDto;
 }
 
@@ -167,6 +174,13 @@ export class TruncatedNotificationDto implements TruncatedNotification {
   truncated: true;
   /** `GET` it for the whole notification, relative to the service's address. @example "/notifications/1042" */
   href: string;
+  /**
+   * Only from a sink (or subscription) with `coalesce: 'transaction'`, on a notification that
+   * stands for several changes of its row in one transaction: their ids, ascending (`id` is the
+   * first). Its payload is the net change. @example ["1042","1045"]
+   */
+  @ApiPropertyOptional({ type: [String], minItems: 2 })
+  coalesced?: string[];
   payload: TruncatedNotificationPayloadDto;
 }
 

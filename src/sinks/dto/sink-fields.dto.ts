@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { COALESCE_MODES, type CoalesceMode } from '../../../client/src/protocol.js';
 import { EXHAUSTED_ACTIONS, type ExhaustedAction, SINK_STATES, type SinkKind, type SinkState } from '../sink.js';
 
 /**
@@ -18,6 +19,9 @@ export abstract class SinkFieldsDto {
   /** After the last retry of a notification: dead-letter it, or pause. Null for brokers: their retries never end. */
   @ApiProperty({ enum: EXHAUSTED_ACTIONS, nullable: true })
   onExhausted: ExhaustedAction | null;
+  /** `transaction`: one net change per row per transaction; null: every change. */
+  @ApiProperty({ enum: COALESCE_MODES, nullable: true })
+  coalesce: CoalesceMode | null;
   /** The last notification id delivered or passed over. @example "1042" */
   position: string;
   /**

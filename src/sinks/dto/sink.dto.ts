@@ -9,6 +9,7 @@ import type { NatsSettingsChangesDto, NatsSettingsDto } from '../drivers/nats.dt
 import type { RabbitMqSettingsChangesDto, RabbitMqSettingsDto } from '../drivers/rabbitmq.dto.js';
 import { driverFor, SINK_DRIVERS } from '../drivers/sink-drivers.js';
 import { WebhookUrl, type WebhookSettingsChangesDto, type WebhookSettingsDto } from '../drivers/webhook.dto.js';
+import { COALESCE_MODES, type CoalesceMode } from '../../../client/src/protocol.js';
 import { EXHAUSTED_ACTIONS, type ExhaustedAction, SINK_KINDS, SINK_NAME, type SinkKind } from '../sink.js';
 
 export { CreatedWebhookDto, WebhookSinkDto } from '../drivers/webhook.dto.js';
@@ -23,6 +24,19 @@ const OnExhausted = () =>
     IsOptional(),
     IsIn(EXHAUSTED_ACTIONS, { message: `onExhausted must be one of ${EXHAUSTED_ACTIONS.join(', ')}` }),
     ApiPropertyOptional({ enum: EXHAUSTED_ACTIONS }),
+  );
+const COALESCE_MESSAGE = `coalesce must be ${COALESCE_MODES.map((mode) => `'${mode}'`).join(' or ')}, or null for every change`;
+/** null (on a change: back to every change) or a mode. */
+const Coalesce = () =>
+  applyDecorators(
+    ValidateIf((_object: object, value: unknown) => value !== undefined && value !== null),
+    IsIn(COALESCE_MODES, { message: COALESCE_MESSAGE }),
+    ApiPropertyOptional({
+      enum: COALESCE_MODES,
+      nullable: true,
+      description:
+        '`transaction`: one notification per row per transaction, the row’s net change (an invoice created with items: one `created` with its total), in the order of each row’s first change, carrying that change’s id and `coalesced` (the ids it stands for); the filter applies to the net change. null or absent: every change.',
+    }),
   );
 const FROM = new RegExp(`^(now|start|${NOTIFICATION_ID.source.slice(1, -1)})$`);
 const FROM_MESSAGE = "from must be 'now', 'start' or a notification id (digits)";
@@ -68,6 +82,9 @@ class NewSinkFields extends NotificationFilterDto {
   /** After the last retry of a notification: dead-letter it and go on (default), or pause at it. Webhooks only: brokers retry without end. */
   @OnExhausted()
   onExhausted?: ExhaustedAction;
+
+  @Coalesce()
+  coalesce?: CoalesceMode | null;
 }
 
 /** A sink of any kind: `kind`, and that kind's settings under its name (`{"kind": "nats", "nats": {…}}`). */
@@ -118,6 +135,10 @@ class SinkChangesDto {
 
   @OnExhausted()
   onExhausted?: ExhaustedAction;
+
+  /** Takes effect from the sink's position: a transaction in progress there gives the rows it first changed after it. */
+  @Coalesce()
+  coalesce?: CoalesceMode | null;
 }
 
 /** Changes to a sink of any kind; its settings under its kind's name (another kind's are refused). */
