@@ -11,6 +11,7 @@ import { loggerOptions } from './common/logging/logger-options.js';
 import { ShutdownModule } from './common/shutdown/shutdown.js';
 import { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
+import { ConsumersModule } from './consumers/consumers.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
@@ -64,6 +65,7 @@ export class AppModule {
         NotificationsModule,
         RealtimeModule,
         SinksModule,
+        ConsumersModule,
         HealthModule,
         MetricsModule,
       ],

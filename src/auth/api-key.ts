@@ -7,6 +7,8 @@ export const SCOPES = [
   'events:subscribe',
   'webhooks:manage',
   'sinks:manage',
+  'consumers:manage',
+  'consumers:consume',
   'admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -19,7 +19,7 @@ describe('keys CLI arguments', () => {
     [['create', '-x'], /give the key a name/],
     [['create', 'bad name'], /a key name is 1 to 64/],
     [['create', 'k'], /give the key its scopes/],
-    [['create', 'k', '--scopes', 'root'], /unknown scope root; the scopes are .*webhooks:manage, sinks:manage, admin/],
+    [['create', 'k', '--scopes', 'root'], /unknown scope root; the scopes are .*webhooks:manage, sinks:manage, consumers:manage, consumers:consume, admin/],
     [['create', 'k', '--scopes', 'admin', '--tables', 'a.b.c'], /"a.b.c" is not a table name/],
     [['create', 'k', '--scope', 'admin'], /unknown option --scope/],
     [['create', 'k', '--scopes'], /--scopes needs a comma-separated list/],

@@ -140,3 +140,30 @@ export class NotificationFilter {
     return this.test(notification);
   }
 }
+
+/** The filter fields of a request as a destination stores them: those given, an empty `where` as none. */
+export function storedFilter(dto: NotificationFilterDto): NotificationFilterDto {
+  const filter: NotificationFilterDto = {};
+  if (dto.events !== undefined) filter.events = dto.events;
+  if (dto.tables !== undefined) filter.tables = dto.tables;
+  if (dto.where !== undefined && dto.where !== null && Object.keys(dto.where).length > 0) filter.where = dto.where;
+  return filter;
+}
+
+/** The filter fields a change request may give: a list or `where` replaces the stored one, null removes it. */
+export interface FilterChanges {
+  events?: string[] | null;
+  tables?: string[] | null;
+  where?: Record<string, string | number | boolean | null> | null;
+}
+
+/** `stored` with `changes` applied (fields left out stay); undefined when the request changes no filter field. */
+export function changedFilter(stored: NotificationFilterDto, changes: FilterChanges): NotificationFilterDto | undefined {
+  if (changes.events === undefined && changes.tables === undefined && changes.where === undefined) return undefined;
+  const filter: Record<string, unknown> = { ...stored };
+  for (const field of ['events', 'tables', 'where'] as const) {
+    if (changes[field] === null) delete filter[field];
+    else if (changes[field] !== undefined) filter[field] = changes[field];
+  }
+  return storedFilter(filter);
+}

@@ -7,6 +7,7 @@ import { StoredNotification } from '../events/event-catalog.js';
 import { EVENT_VERBS } from '../events/captured-change.event.js';
 import { eventMatches } from '../../client/src/filter.js';
 import { NOTIFICATIONS_CHANNEL } from './channels.js';
+import { PositionAhead, PositionUnavailable } from './log.errors.js';
 import { JournalRow, parseJournalRow } from './journal-row.js';
 import { filters, LogFilter } from './log-filter.js';
 import { findKeyed } from './sql/find-keyed.js';
@@ -17,6 +18,7 @@ import { appendBatch } from './sql/append-batch.js';
 import { batchBoundsAfter } from './sql/batch-bounds-after.js';
 import { getBatchedNotification, getLegacyNotification } from './sql/get-notification.js';
 import { lastId } from './sql/last-id.js';
+import { lastIdAt } from './sql/last-id-at.js';
 import { legacyEnd } from './sql/legacy-end.js';
 import { loggedTables } from './sql/logged-tables.js';
 import { purgedThrough } from './sql/purged-through.js';
@@ -230,12 +232,7 @@ export class NotificationLog {
    * batches.
    */
   private async scan(after: bigint, upTo: bigint | undefined, limit: number, filter: LogFilter, sql: Sql): Promise<StoredNotification[]> {
-    // The legacy rows never grow (nothing writes them since the migration): most reads skip them.
-    this.legacyEnd ??= legacyEnd(this.sql).catch((error: unknown) => {
-      this.legacyEnd = undefined;
-      throw error;
-    });
-    const found = after >= (await this.legacyEnd) ? [] : (await readLegacyAfter(sql, after, limit, filter)).map(fromLegacy);
+    const found = after >= (await this.legacyEndId()) ? [] : (await readLegacyAfter(sql, after, limit, filter)).map(fromLegacy);
     let from = found.length ? BigInt(found[found.length - 1].id) : after;
     while (found.length < limit && (upTo === undefined || from < upTo)) {
       const need = limit - found.length;
@@ -274,6 +271,43 @@ export class NotificationLog {
     return found && (!tables || tables.includes(found.tableName)) ? found : undefined;
   }
 
+  /**
+   * Where a reader that asks to start `from` starts: `now` (the newest notification), `start` (the
+   * oldest retention kept) or after a notification id, which must be neither ahead of the log nor
+   * behind what retention deleted (field: the request's name for it, for the message).
+   */
+  async startPosition(from = 'now', field = 'from'): Promise<bigint> {
+    if (from === 'now') return this.lastId();
+    const purged = await this.purgedThrough();
+    if (from === 'start') return purged;
+    const cursor = BigInt(from);
+    const last = await this.lastId();
+    if (cursor > last) throw new PositionAhead(`${field} ${from} is after the newest notification (${last})`);
+    if (cursor < purged) throw new PositionUnavailable(`notifications up to ${purged} were deleted by retention; ${field} must be at least ${purged}`);
+    return cursor;
+  }
+
+  /** The notifications `ids` (ascending; those the log no longer has, or never had, left out). */
+  async getMany(ids: readonly bigint[], sql: Sql = this.sql): Promise<StoredNotification[]> {
+    if (!ids.length) return [];
+    const found = (await readIds(sql, ids, {})).flatMap((row) => this.fromBatch(row) ?? []);
+    if (found.length === ids.length) return found;
+    // Legacy notifications (below every batch), one by one: only an upgraded log has them.
+    const batched = new Set(found.map((notification) => notification.id));
+    const legacyEnd = await this.legacyEndId();
+    for (const id of ids) {
+      if (id > legacyEnd || batched.has(id.toString())) continue;
+      const legacy = await getLegacyNotification(sql, id.toString());
+      if (legacy) found.push(fromLegacy(legacy));
+    }
+    return found.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  }
+
+  /** The newest notification appended at or before `at` (0 when none that old is left): a seek to a time. */
+  lastIdAt(at: Date, sql: Sql = this.sql): Promise<bigint> {
+    return lastIdAt(sql, at);
+  }
+
   /** Where the transaction of notification `id` starts and whether it ends there (see transactionOf); undefined for a legacy or deleted id. */
   transactionOf(id: bigint, sql: Sql = this.sql): Promise<TransactionExtent | undefined> {
     return transactionOf(sql, id);
@@ -292,6 +326,15 @@ export class NotificationLog {
   /** Every table the log holds changes of, as notifications name it. */
   loggedTables(): Promise<string[]> {
     return loggedTables(this.sql);
+  }
+
+  /** The highest legacy id. The legacy rows never grow (nothing writes them since the migration): most reads skip them. */
+  private legacyEndId(): Promise<bigint> {
+    this.legacyEnd ??= legacyEnd(this.sql).catch((error: unknown) => {
+      this.legacyEnd = undefined;
+      throw error;
+    });
+    return this.legacyEnd;
   }
 
   private fromBatch(row: BatchedRow): StoredNotification | undefined {

@@ -29,8 +29,3 @@ export class SinkDestinationRefused extends DomainError {
 export class BadSinkRequest extends DomainError {
   readonly kind = 'bad_request';
 }
-
-/** A position the log cannot resume from. */
-export class PositionUnavailable extends DomainError {
-  readonly kind = 'conflict';
-}

@@ -4,7 +4,7 @@ import { PG, postgresError } from '../common/errors/postgres-error.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { TableCatalog } from '../capture/table-catalog.js';
-import { NotificationFilterDto } from '../events/notification-filter.js';
+import { changedFilter, NotificationFilterDto, storedFilter } from '../events/notification-filter.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { driverFor, type SinkView } from './drivers/sink-drivers.js';
 import { rotatedSecrets } from './drivers/webhook.driver.js';
@@ -13,7 +13,7 @@ import { type ExhaustedAction, Sink, SINK_KINDS, SinkKind } from './sink.js';
 import type { StoredSettings } from './drivers/sink-driver.js';
 import { SinkChanges, SinkRepository } from './sink.repository.js';
 import { SinkEngine } from './sink-engine.service.js';
-import { BadSinkRequest, SinkDestinationRefused, PositionUnavailable, SinkNameTaken, SinkNotFound } from './sinks.errors.js';
+import { BadSinkRequest, SinkDestinationRefused, SinkNameTaken, SinkNotFound } from './sinks.errors.js';
 
 type SinkOfKind<K extends SinkKind> = Extract<Sink, { kind: K }>;
 type ViewOfKind<K extends SinkKind> = Extract<SinkView, { kind: K }>;
@@ -46,13 +46,13 @@ export class SinksService {
     const { config, secrets, shownOnce } = await driverFor(dto.kind).configure(settings, this.config.sinks);
     await this.tables.check(dto.tables, dto.events);
     const name = dto.name ?? `${dto.kind}-${randomBytes(4).toString('hex')}`;
-    const position = await this.startPosition(dto.from);
+    const position = await this.log.startPosition(dto.from);
     const unreachable = await this.prepare(dto.kind, { config, secrets });
     try {
       const sink = await this.repository.create({
         kind: dto.kind,
         name,
-        filter: filterOf(dto),
+        filter: storedFilter(dto),
         config,
         secrets,
         onExhausted: dto.onExhausted ?? 'dead-letter',
@@ -87,14 +87,8 @@ export class SinksService {
     await this.tables.check(dto.tables, dto.events);
     const changes: SinkChanges = {};
     if (dto.name !== undefined) changes.name = dto.name;
-    if (dto.events !== undefined || dto.tables !== undefined || dto.where !== undefined) {
-      const filter: Record<string, unknown> = { ...sink.filter };
-      for (const field of ['events', 'tables', 'where'] as const) {
-        if (dto[field] === null) delete filter[field];
-        else if (dto[field] !== undefined) filter[field] = dto[field];
-      }
-      changes.filter = filterOf(filter);
-    }
+    const filter = changedFilter(sink.filter, dto);
+    if (filter) changes.filter = filter;
     if (dto.paused !== undefined) changes.state = dto.paused ? 'paused' : 'active';
     if (dto.onExhausted !== undefined) changes.onExhausted = dto.onExhausted;
     if (dto.coalesce !== undefined) changes.coalesce = dto.coalesce;
@@ -141,7 +135,7 @@ export class SinksService {
     } else if (dto.deadLetters) {
       queued = await this.repository.redeliverDeadLetters(sink.id);
     } else {
-      position = await this.startPosition(dto.from);
+      position = await this.log.startPosition(dto.from);
       await this.repository.rewind(sink.id, position);
       queued = null;
     }
@@ -189,16 +183,6 @@ export class SinksService {
   }
 
   /** The position a sink starts after: `now` (default), `start`, or a cursor the log still holds. */
-  private async startPosition(from = 'now'): Promise<bigint> {
-    if (from === 'now') return this.log.lastId();
-    const purged = await this.log.purgedThrough();
-    if (from === 'start') return purged;
-    const cursor = BigInt(from);
-    const last = await this.log.lastId();
-    if (cursor > last) throw new BadSinkRequest(`from ${from} is after the newest notification (${last})`);
-    if (cursor < purged) throw new PositionUnavailable(`notifications up to ${purged} were deleted by retention; from must be at least ${purged}`);
-    return cursor;
-  }
 }
 
 /**
@@ -214,14 +198,6 @@ function settingsOf(dto: Partial<Record<SinkKind, object>>, kind: SinkKind, use:
   return dto[kind];
 }
 
-/** The filter a sink stores: `where: {}` asks nothing of a row, so it is stored as no `where` at all. */
-function filterOf(dto: NotificationFilterDto): NotificationFilterDto {
-  const filter: NotificationFilterDto = {};
-  if (dto.events !== undefined) filter.events = dto.events;
-  if (dto.tables !== undefined) filter.tables = dto.tables;
-  if (dto.where !== undefined && dto.where !== null && Object.keys(dto.where).length > 0) filter.where = dto.where;
-  return filter;
-}
 
 /** `onExhausted` means something only for kinds whose retries end. */
 function checkOnExhausted(onExhausted: ExhaustedAction | undefined, kind: SinkKind): void {

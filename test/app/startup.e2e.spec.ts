@@ -352,7 +352,7 @@ describe('starting the service', () => {
     it('says clearly what is wrong', () => {
       expect(cli('create', 'x', '--scopes', 'invoices:read,root')).toMatchObject({
         status: 2,
-        stderr: 'unknown scope root; the scopes are invoices:read, invoices:write, notifications:read, events:subscribe, webhooks:manage, sinks:manage, admin\n',
+        stderr: 'unknown scope root; the scopes are invoices:read, invoices:write, notifications:read, events:subscribe, webhooks:manage, sinks:manage, consumers:manage, consumers:consume, admin\n',
       });
       expect(cli('create', 'x')).toMatchObject({ status: 2, stderr: expect.stringContaining('--scopes') });
       expect(cli('create', 'bad name', '--scopes', 'admin')).toMatchObject({ status: 2, stderr: expect.stringContaining('a key name is') });

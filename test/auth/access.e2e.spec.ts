@@ -44,6 +44,20 @@ const ROUTES: [Method, string, Scope][] = [
   ['post', '/sinks/{id}/redeliver', 'sinks:manage'],
   ['get', '/sinks/{id}/deliveries', 'sinks:manage'],
   ['get', '/sinks/{id}/dead-letters', 'sinks:manage'],
+  ['post', '/consumers', 'consumers:manage'],
+  ['get', '/consumers', 'consumers:manage'],
+  ['get', '/consumers/{name}', 'consumers:manage'],
+  ['patch', '/consumers/{name}', 'consumers:manage'],
+  ['delete', '/consumers/{name}', 'consumers:manage'],
+  ['post', '/consumers/{name}/receive', 'consumers:consume'],
+  ['post', '/consumers/{name}/ack', 'consumers:consume'],
+  ['post', '/consumers/{name}/nack', 'consumers:consume'],
+  ['post', '/consumers/{name}/extend', 'consumers:consume'],
+  ['post', '/consumers/{name}/term', 'consumers:consume'],
+  ['get', '/consumers/{name}/dead-letters', 'consumers:manage'],
+  ['post', '/consumers/{name}/dead-letters/redeliver', 'consumers:manage'],
+  ['delete', '/consumers/{name}/dead-letters', 'consumers:manage'],
+  ['post', '/consumers/{name}/seek', 'consumers:manage'],
 ];
 
 describe('API keys', () => {
@@ -66,7 +80,7 @@ describe('API keys', () => {
   afterAll(() => t.close());
 
   const request = (method: Method, path: string, headers: Record<string, string> = {}) => {
-    const url = path.replace('/notifications/{id}', '/notifications/1').replace('{id}', randomUUID()).replace('{itemId}', randomUUID());
+    const url = path.replace('/notifications/{id}', '/notifications/1').replace('{id}', randomUUID()).replace('{itemId}', randomUUID()).replace('{name}', 'no-such-group');
     const call = t.http[method](url);
     for (const [name, value] of Object.entries(headers)) call.set(name, value);
     return method === 'post' || method === 'patch' ? call.send({}) : call;

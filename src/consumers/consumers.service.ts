@@ -1,0 +1,303 @@
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { TableCatalog } from '../capture/table-catalog.js';
+import { PG, postgresError } from '../common/errors/postgres-error.js';
+import { Sql } from '../database/sql.js';
+import { WakeableSleep } from '../database/wakeable-sleep.js';
+import { changedFilter, NotificationFilter, storedFilter } from '../events/notification-filter.js';
+import { toNotificationMessage } from '../events/notification-message.js';
+import { LiveTail } from '../log/live-tail.js';
+import { NotificationLog } from '../log/notification-log.js';
+import { ConsumerGroup, LeasedMessage, orderingKey } from './consumer-group.js';
+import { ConsumerGroupChanges, ConsumerRepository, Settled } from './consumer.repository.js';
+import { BadConsumerRequest, ConsumerNameTaken, ConsumerNotFound } from './consumers.errors.js';
+import {
+  ConsumerDeadLetterDto,
+  ConsumerGroupDto,
+  ConsumerMessageDto,
+  CreateConsumerDto,
+  RedeliverDeadLettersDto,
+  SeekDto,
+  UpdateConsumerDto,
+} from './dto/consumer.dto.js';
+
+/** Notifications read from the log per round trip when a receive fills a group's buffer. */
+const SCAN_PAGE = 1000;
+/** Pages a receive reads at most before it leases what it has. */
+const SCAN_PAGES = 5;
+/** A receive waiting for messages looks again at least this often (an ack on another instance frees a key). */
+const POLL_MS = 250;
+const DEFAULT_MAX_DELIVER = 5;
+
+/**
+ * Pull consumer groups (issue 20): a group takes the notifications that match its filter from the
+ * log into its messages as workers receive, leases them out (per-key order, or none), and forgets
+ * them once acknowledged. Receives of one group are one at a time across instances (the group's
+ * row lock); settling (ack, nack, extend, term) needs no lock: it names leases.
+ */
+@Injectable()
+export class ConsumersService implements OnModuleInit, OnModuleDestroy {
+  /** Receives waiting for messages, by group name: woken by new notifications and by settled leases here. */
+  private readonly waiting = new Map<string, Set<WakeableSleep>>();
+  private stopListening: (() => void) | undefined;
+
+  constructor(
+    private readonly repository: ConsumerRepository,
+    private readonly log: NotificationLog,
+    private readonly tail: LiveTail,
+    private readonly tables: TableCatalog,
+  ) {}
+
+  onModuleInit(): void {
+    this.stopListening = this.tail.listen('consumers', () => this.wakeAll(), () => this.waiting.size > 0);
+  }
+
+  onModuleDestroy(): void {
+    this.stopListening?.();
+    this.wakeAll();
+  }
+
+  async create(dto: CreateConsumerDto): Promise<ConsumerGroupDto> {
+    await this.tables.check(dto.tables, dto.events);
+    const scannedThrough = await this.log.startPosition(dto.from);
+    try {
+      const group = await this.repository.create({
+        name: dto.name,
+        filter: storedFilter(dto),
+        order: dto.order ?? 'key',
+        ackWaitMs: dto.ackWaitMs ?? 30_000,
+        maxAckPending: dto.maxAckPending ?? 1000,
+        maxDeliver: dto.maxDeliver === undefined ? DEFAULT_MAX_DELIVER : dto.maxDeliver,
+        backoffMs: dto.backoffMs ?? [],
+        scannedThrough,
+      });
+      return this.view(group);
+    } catch (error) {
+      if (postgresError(error)?.code === PG.uniqueViolation) throw new ConsumerNameTaken(dto.name);
+      throw error;
+    }
+  }
+
+  async list(): Promise<ConsumerGroupDto[]> {
+    return Promise.all((await this.repository.list()).map((group) => this.view(group)));
+  }
+
+  async get(name: string): Promise<ConsumerGroupDto> {
+    return this.view(await this.find(name));
+  }
+
+  async update(name: string, dto: UpdateConsumerDto): Promise<ConsumerGroupDto> {
+    const group = await this.find(name);
+    await this.tables.check(dto.tables, dto.events);
+    const changes: ConsumerGroupChanges = {};
+    const filter = changedFilter(group.filter, dto);
+    if (filter) changes.filter = filter;
+    for (const field of ['ackWaitMs', 'maxAckPending', 'maxDeliver', 'backoffMs', 'paused'] as const) {
+      if (dto[field] !== undefined) Object.assign(changes, { [field]: dto[field] });
+    }
+    const changed = await this.repository.update(name, changes);
+    if (!changed) throw new ConsumerNotFound(name);
+    this.wake(name);
+    return this.view(changed);
+  }
+
+  async remove(name: string): Promise<void> {
+    if (!(await this.repository.remove(name))) throw new ConsumerNotFound(name);
+    this.wake(name);
+  }
+
+  /**
+   * Up to `max` messages, leased: at once when some are available, else as soon as some are
+   * (new notifications, a lease settled or expired), or none after `waitMs`.
+   */
+  async receive(name: string, max: number, waitMs: number): Promise<ConsumerMessageDto[]> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const sleep = new WakeableSleep();
+      // Registered before looking: a notification appended while this receive reads wakes it.
+      this.waitFor(name, sleep);
+      try {
+        const messages = await this.receiveNow(name, max);
+        const left = deadline - Date.now();
+        if (messages.length || left <= 0) return messages.map(toMessageDto);
+        await sleep.sleep(Math.min(POLL_MS, left));
+      } finally {
+        this.stopWaiting(name, sleep);
+      }
+    }
+  }
+
+  ack(name: string, leaseIds: string[]): Promise<Settled> {
+    return this.settle(name, (group) => this.repository.ack(group.id, leaseIds));
+  }
+
+  nack(name: string, leaseIds: string[], delayMs: number | undefined): Promise<Settled> {
+    return this.settle(name, (group) => this.repository.nack(group, leaseIds, delayMs));
+  }
+
+  extend(name: string, leaseIds: string[]): Promise<Settled> {
+    return this.settle(name, (group) => this.repository.extend(group, leaseIds));
+  }
+
+  term(name: string, leaseIds: string[], reason: string | undefined): Promise<Settled> {
+    return this.settle(name, (group) => this.repository.term(group.id, leaseIds, reason ?? 'terminated'));
+  }
+
+  async deadLetters(name: string, limit: number): Promise<ConsumerDeadLetterDto[]> {
+    const group = await this.find(name);
+    return (await this.repository.deadLetters(group.id, limit)).map((row) => ({
+      notificationId: row.notification_id,
+      deliveries: row.deliveries,
+      lastError: row.last_error,
+      deadAt: row.dead_at,
+    }));
+  }
+
+  async redeliverDeadLetters(name: string, dto: RedeliverDeadLettersDto): Promise<number> {
+    const group = await this.find(name);
+    const count = await this.repository.redeliverDeadLetters(group.id, dto.notificationIds);
+    this.wake(name);
+    return count;
+  }
+
+  async purgeDeadLetters(name: string): Promise<number> {
+    return this.repository.purgeDeadLetters((await this.find(name)).id);
+  }
+
+  /** Moves the group to after a notification id, or after what was appended by a time; what it held (not its dead letters) is forgotten. */
+  async seek(name: string, dto: SeekDto): Promise<ConsumerGroupDto> {
+    if ((dto.id === undefined) === (dto.at === undefined)) throw new BadConsumerRequest('give exactly one of id or at');
+    const position = dto.id !== undefined ? await this.log.startPosition(dto.id, 'id') : await this.positionAt(new Date(dto.at!));
+    const found = await this.repository.locked(name, async (group, sql) => {
+      await this.repository.seek(sql, group.id, position);
+      return true;
+    });
+    if (!found) throw new ConsumerNotFound(name);
+    this.wake(name);
+    return this.get(name);
+  }
+
+  /** After the notifications appended by `at`: never behind retention, never ahead of the log. */
+  private async positionAt(at: Date): Promise<bigint> {
+    const [found, purged] = await Promise.all([this.log.lastIdAt(at), this.log.purgedThrough()]);
+    return found > purged ? found : purged;
+  }
+
+  /** Leases what is available now, after taking new notifications from the log into the group. */
+  private async receiveNow(name: string, max: number): Promise<LeasedMessage[]> {
+    const leased = await this.repository.locked(name, async (group, sql) => {
+      if (group.paused) return [];
+      await this.repository.expireLeases(sql, group);
+      await this.scan(group, sql);
+      const rows = await this.repository.lease(sql, group, max);
+      if (!rows.length) return [];
+      const notifications = new Map((await this.log.getMany(rows.map((row) => BigInt(row.notification_id)))).map((n) => [n.id, n]));
+      const lost = rows.filter((row) => !notifications.has(row.notification_id)).map((row) => row.notification_id);
+      if (lost.length) await this.repository.dropLost(sql, group.id, lost, `notifications ${lost.join(', ')} were deleted by retention before they were acknowledged`);
+      return rows.flatMap((row) => {
+        const notification = notifications.get(row.notification_id);
+        return notification ? [{ leaseId: row.lease_id, deliveries: row.deliveries, leasedUntil: row.leased_until, notification }] : [];
+      });
+    });
+    if (leased === undefined) throw new ConsumerNotFound(name);
+    return leased;
+  }
+
+  /**
+   * Takes the notifications after the group's scan position that match its filter into its
+   * messages, while it holds fewer than its buffer (four times maxAckPending, at least 1,000), so
+   * that a row blocked behind its earlier change does not stop other rows.
+   */
+  private async scan(group: ConsumerGroup, sql: Sql): Promise<void> {
+    let through = group.scannedThrough;
+    const purged = await this.log.purgedThrough();
+    if (purged > through) {
+      await this.repository.fail(sql, group.id, `notifications ${through + 1n}–${purged} were deleted by retention before this group took them`);
+      through = purged;
+    }
+    let room = Math.max(group.maxAckPending * 4, 1000) - (await this.repository.buffered(sql, group.id));
+    const filter = new NotificationFilter(group.filter);
+    const messages: { id: string; key: string | null }[] = [];
+    for (let pages = 0; room > 0 && pages < SCAN_PAGES; pages++) {
+      const page = await this.log.readAfter(through, SCAN_PAGE);
+      for (const notification of page) {
+        if (room <= 0) break;
+        through = BigInt(notification.id);
+        if (!filter.matches(notification)) continue;
+        messages.push({ id: notification.id, key: group.order === 'key' ? orderingKey(notification) : null });
+        room--;
+      }
+      if (page.length < SCAN_PAGE) break;
+    }
+    if (through !== group.scannedThrough) await this.repository.addMessages(sql, group.id, messages, through);
+  }
+
+  private async settle(name: string, work: (group: ConsumerGroup) => Promise<Settled>): Promise<Settled> {
+    const settled = await work(await this.find(name));
+    if (settled.done.length) this.wake(name);
+    return settled;
+  }
+
+  private async find(name: string): Promise<ConsumerGroup> {
+    const group = await this.repository.get(name);
+    if (!group) throw new ConsumerNotFound(name);
+    return group;
+  }
+
+  private async view(group: ConsumerGroup): Promise<ConsumerGroupDto> {
+    const [counts, last] = await Promise.all([this.repository.counts(group.id), this.log.lastId()]);
+    const position = counts.oldestUnacked === null ? group.scannedThrough : counts.oldestUnacked - 1n;
+    const oldest = position < last ? await this.log.getMany([position + 1n]) : [];
+    return {
+      name: group.name,
+      events: group.filter.events ?? null,
+      tables: group.filter.tables ?? null,
+      where: group.filter.where ?? null,
+      order: group.order,
+      ackWaitMs: group.ackWaitMs,
+      maxAckPending: group.maxAckPending,
+      maxDeliver: group.maxDeliver,
+      backoffMs: group.backoffMs,
+      paused: group.paused,
+      position: position.toString(),
+      scannedThrough: group.scannedThrough.toString(),
+      pending: counts.pending,
+      inFlight: counts.inFlight,
+      deadLetters: counts.deadLetters,
+      lag: {
+        ids: Number(last > position ? last - position : 0n),
+        seconds: oldest.length ? Math.max(0, (Date.now() - oldest[0].createdAt.getTime()) / 1000) : 0,
+      },
+      lastError: group.lastError,
+      lastErrorAt: group.lastErrorAt,
+      createdAt: group.createdAt,
+      updatedAt: group.updatedAt,
+    };
+  }
+
+  private waitFor(name: string, sleep: WakeableSleep): void {
+    (this.waiting.get(name) ?? this.waiting.set(name, new Set()).get(name)!).add(sleep);
+  }
+
+  private stopWaiting(name: string, sleep: WakeableSleep): void {
+    const set = this.waiting.get(name);
+    set?.delete(sleep);
+    if (set?.size === 0) this.waiting.delete(name);
+  }
+
+  private wake(name: string): void {
+    for (const sleep of this.waiting.get(name) ?? []) sleep.wake();
+  }
+
+  private wakeAll(): void {
+    for (const set of this.waiting.values()) for (const sleep of set) sleep.wake();
+  }
+}
+
+function toMessageDto(message: LeasedMessage): ConsumerMessageDto {
+  return {
+    leaseId: message.leaseId,
+    deliveries: message.deliveries,
+    leasedUntil: message.leasedUntil,
+    notification: toNotificationMessage(message.notification),
+  };
+}

@@ -1,0 +1,203 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Notification } from '../../client/src/protocol.js';
+import { createTestApp, TestApp } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
+
+interface Message {
+  leaseId: string;
+  deliveries: number;
+  leasedUntil: string;
+  notification: Notification;
+}
+
+/**
+ * Pull consumer groups as a worker written from the OpenAPI document uses them: plain HTTP
+ * (fetch), receive with a long poll, settle each lease.
+ */
+describe('pull consumer groups', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ listen: true });
+  });
+  afterAll(() => t.close());
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${t.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as T) : (undefined as T) };
+  }
+
+  const receive = async (name: string, max: number, waitMs = 0) => {
+    const response = await call<{ messages: Message[] }>('POST', `/consumers/${name}/receive`, { max, waitMs });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    return response.body.messages;
+  };
+  const settle = async (name: string, verb: 'ack' | 'nack' | 'extend' | 'term', leaseIds: string[], extra: object = {}) =>
+    (await call<{ done: string[]; unknown: string[] }>('POST', `/consumers/${name}/${verb}`, { leaseIds, ...extra })).body;
+
+  async function invoices(count: number, prefix: string): Promise<string[]> {
+    const { rows } = await t.db.sql.query(`INSERT INTO invoices (invoice_no) SELECT $1 || g FROM generate_series(1, $2::int) g RETURNING id`, [prefix, count]);
+    return rows.map((row) => row.id as string);
+  }
+
+  it('gives each change to one worker at a time per row, in log order, while workers run in parallel, die and nack', async () => {
+    expect((await call('POST', '/consumers', { name: 'workers', tables: ['invoices'], ackWaitMs: 1000, maxDeliver: null })).status).toBe(201);
+    const ids = await invoices(20, 'PULL-');
+    // 20 rows × 10 updates each, by many small transactions: chains of changes per row.
+    for (let round = 0; round < 10; round++) {
+      await t.db.sql.query(`UPDATE invoices SET invoice_no = invoice_no || '.' WHERE id = ANY ($1::uuid[])`, [ids]);
+    }
+    const { rows } = await t.db.sql.query(`SELECT count(*)::int AS n FROM capture.changes c WHERE c.table_name = 'invoices' AND c.row_pk->>'id' = ANY ($1)`, [ids]);
+    expect(rows[0].n).toBe(220);
+    await waitFor(async () => (await t.db.sql.query(`SELECT count(*)::int AS n FROM notifications WHERE table_name = 'invoices'`)).rows[0].n >= 220, {
+      what: 'the changes in the log',
+    });
+
+    const acked: Notification[] = [];
+    const inFlight = new Map<string, string>(); // row → lease
+    let overlaps = 0;
+    let died = 0;
+    let nacked = 0;
+    let step = 0;
+    const worker = async () => {
+      while (acked.length < 220) {
+        const messages = await receive('workers', 5, 500);
+        for (const message of messages) {
+          const row = String(message.notification.payload.pk?.id);
+          if (inFlight.has(row)) overlaps++;
+          inFlight.set(row, message.leaseId);
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        for (const message of messages) {
+          const row = String(message.notification.payload.pk?.id);
+          const fate = step++ % 37;
+          if (fate === 3 && died < 3) {
+            // A worker that dies: its lease is never settled, and expires.
+            died++;
+            inFlight.delete(row);
+            continue;
+          }
+          inFlight.delete(row);
+          if (fate === 5 && nacked < 5) {
+            nacked++;
+            expect((await settle('workers', 'nack', [message.leaseId], { delayMs: 50 })).done).toEqual([message.leaseId]);
+            continue;
+          }
+          const { done } = await settle('workers', 'ack', [message.leaseId]);
+          if (done.length) acked.push(message.notification);
+        }
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+
+    expect(overlaps).toBe(0);
+    expect(died).toBe(3);
+    expect(nacked).toBe(5);
+    // Each change once, each row's changes in log order.
+    const byRow = new Map<string, bigint[]>();
+    for (const n of acked) {
+      const row = String(n.payload.pk?.id);
+      byRow.set(row, [...(byRow.get(row) ?? []), BigInt(n.id)]);
+    }
+    expect(new Set(acked.map((n) => n.id)).size).toBe(220);
+    for (const [row, order] of byRow) {
+      expect(order, row).toEqual([...order].sort((a, b) => (a < b ? -1 : 1)));
+      expect(order).toHaveLength(11);
+    }
+    const { body: group } = await call<{ pending: number; inFlight: number; lag: { ids: number; seconds: number } }>('GET', '/consumers/workers');
+    expect(group).toMatchObject({ pending: 0, inFlight: 0, lag: { ids: 0, seconds: 0 } });
+    // A late ack of a lease that was delivered again is unknown, not an error.
+    expect(await settle('workers', 'ack', ['00000000-0000-4000-8000-000000000000'])).toEqual({ done: [], unknown: ['00000000-0000-4000-8000-000000000000'] });
+  }, 60_000);
+
+  it('answers a long poll as soon as a change commits', async () => {
+    expect((await call('POST', '/consumers', { name: 'poller', tables: ['invoices'] })).status).toBe(201);
+    const started = Date.now();
+    const polling = receive('poller', 10, 20_000);
+    // The poll is waiting (nothing is there); then a change commits.
+    expect(await receive('poller', 10)).toEqual([]);
+    await invoices(1, 'POLL-');
+    const messages = await polling;
+    expect(messages.map((m) => m.notification.event)).toEqual(['invoices.created']);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await settle('poller', 'ack', messages.map((m) => m.leaseId));
+  });
+
+  it('dead-letters after maxDeliver and on term, lists, redelivers and purges them', async () => {
+    expect((await call('POST', '/consumers', { name: 'fragile', tables: ['invoices'], maxDeliver: 2, order: 'none' })).status).toBe(201);
+    await invoices(2, 'DL-');
+    const first = await receive('fragile', 10, 5000);
+    expect(first).toHaveLength(2);
+    const [a, b] = first;
+    expect((await settle('fragile', 'term', [b.leaseId], { reason: 'not ours' })).done).toEqual([b.leaseId]);
+    expect((await settle('fragile', 'nack', [a.leaseId])).done).toEqual([a.leaseId]);
+    const again = await receive('fragile', 10, 5000);
+    expect(again.map((m) => [m.notification.id, m.deliveries])).toEqual([[a.notification.id, 2]]);
+    await settle('fragile', 'nack', [again[0].leaseId]);
+    expect(await receive('fragile', 10)).toEqual([]);
+    const { body: dead } = await call<{ notificationId: string; deliveries: number; lastError: string }[]>('GET', '/consumers/fragile/dead-letters');
+    expect(dead.map((d) => [d.notificationId, d.lastError])).toEqual(
+      [
+        [a.notification.id, 'nacked'],
+        [b.notification.id, 'not ours'],
+      ].sort((x, y) => (BigInt(x[0]) < BigInt(y[0]) ? -1 : 1)),
+    );
+    expect((await call('POST', '/consumers/fragile/dead-letters/redeliver', { notificationIds: [a.notification.id] })).body).toEqual({ count: 1 });
+    const redelivered = await receive('fragile', 10, 5000);
+    expect(redelivered.map((m) => [m.notification.id, m.deliveries])).toEqual([[a.notification.id, 1]]);
+    await settle('fragile', 'ack', [redelivered[0].leaseId]);
+    expect((await call('DELETE', '/consumers/fragile/dead-letters')).body).toEqual({ count: 1 });
+    expect((await call<{ deadLetters: number }>('GET', '/consumers/fragile')).body.deadLetters).toBe(0);
+  });
+
+  it('extends a lease that is still being worked on, and seeks back to a position', async () => {
+    expect((await call('POST', '/consumers', { name: 'slow', tables: ['invoices'], ackWaitMs: 1000 })).status).toBe(201);
+    await invoices(1, 'SLOW-');
+    const [message] = await receive('slow', 1, 5000);
+    const deadline = new Date(message.leasedUntil).getTime();
+    // Extended before it expires, three times: not delivered again to another receive meanwhile.
+    for (let i = 0; i < 3; i++) {
+      await waitFor(() => Date.now() > deadline - 700 + i * 600, { what: 'most of the lease to pass' });
+      expect((await settle('slow', 'extend', [message.leaseId])).done).toEqual([message.leaseId]);
+      expect(await receive('slow', 1)).toEqual([]);
+    }
+    expect((await settle('slow', 'ack', [message.leaseId])).done).toEqual([message.leaseId]);
+    const seek = await call<{ scannedThrough: string; pending: number }>('POST', '/consumers/slow/seek', { id: String(BigInt(message.notification.id) - 1n) });
+    expect(seek.status).toBe(200);
+    const replayed = await receive('slow', 1, 5000);
+    expect(replayed.map((m) => m.notification.id)).toEqual([message.notification.id]);
+  }, 20_000);
+
+  it('answers bad input with a 4xx naming what is wrong', async () => {
+    const bad: [string, string, unknown, number, RegExp][] = [
+      ['POST', '/consumers', {}, 400, /name must be/],
+      ['POST', '/consumers', { name: 'x', order: 'random' }, 400, /order must be one of key, none/],
+      ['POST', '/consumers', { name: 'x', ackWaitMs: 10 }, 400, /ackWaitMs must not be less than 1000/],
+      ['POST', '/consumers', { name: 'x', maxDeliver: 0 }, 400, /maxDeliver must not be less than 1/],
+      ['POST', '/consumers', { name: 'x', backoffMs: ['1s'] }, 400, /backoffMs must be a list of waits in milliseconds/],
+      ['POST', '/consumers', { name: 'x', tables: ['nosuch'] }, 400, /table nosuch is neither/],
+      ['POST', '/consumers', { name: 'x', from: '99999999' }, 400, /from 99999999 is after the newest notification/],
+      ['POST', '/consumers', { name: 'workers' }, 409, /a consumer group named workers already exists/],
+      ['GET', '/consumers/nosuch', undefined, 404, /consumer group nosuch not found/],
+      ['GET', '/consumers/bad%20name', undefined, 400, /name must be a consumer group name/],
+      ['POST', '/consumers/workers/receive', { max: 0 }, 400, /max must not be less than 1/],
+      ['POST', '/consumers/workers/receive', { waitMs: 600000 }, 400, /waitMs must not be greater than 60000/],
+      ['POST', '/consumers/workers/ack', { leaseIds: [] }, 400, /leaseIds must name at least one lease/],
+      ['POST', '/consumers/workers/ack', { leaseIds: ['x'] }, 400, /leaseIds must be lease ids from receive/],
+      ['POST', '/consumers/workers/nack', { leaseIds: ['00000000-0000-4000-8000-000000000000'], delayMs: -1 }, 400, /delayMs must not be less than 0/],
+      ['POST', '/consumers/workers/seek', {}, 400, /give exactly one of id or at/],
+      ['POST', '/consumers/workers/seek', { at: 'yesterday' }, 400, /at must be an ISO 8601 time/],
+      ['POST', '/consumers/nosuch/ack', { leaseIds: ['00000000-0000-4000-8000-000000000000'] }, 404, /consumer group nosuch not found/],
+    ];
+    for (const [method, path, body, status, message] of bad) {
+      const response = await call<{ message: string }>(method, path, body);
+      expect(response.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(status);
+      expect(response.body.message, `${method} ${path}`).toMatch(message);
+    }
+  });
+});
