@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { poolSql, Sql } from '../database/sql.js';
+import { inTransaction, poolSql, Sql } from '../database/sql.js';
 import { ConsumerCounts, ConsumerGroup, ConsumerOrder } from './consumer-group.js';
 
 interface GroupRow {
@@ -102,15 +102,27 @@ export class ConsumerRepository {
     return (await this.sql(`DELETE FROM consumer_groups WHERE name = $1 RETURNING id`, [name])).length > 0;
   }
 
-  /** Counts per state, for the API and /metrics. */
-  async counts(groupId: string): Promise<ConsumerCounts> {
-    const [row] = await this.sql<{ pending: number; in_flight: number; dead: number; oldest: string | null }>(
-      `SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending, count(*) FILTER (WHERE state = 'leased')::int AS in_flight,
-              count(*) FILTER (WHERE state = 'dead')::int AS dead, min(notification_id) FILTER (WHERE state <> 'dead')::text AS oldest
-       FROM consumer_messages WHERE group_id = $1`,
-      [groupId],
+  /** Counts per state of one group (or of every group), for the API and /metrics. */
+  async counts(groupId?: string): Promise<(ConsumerCounts & { name: string; scannedThrough: bigint })[]> {
+    const rows = await this.sql<{ name: string; scanned_through: string; pending: number; in_flight: number; dead: number; oldest: string | null }>(
+      `SELECT g.name, g.scanned_through::text, c.*
+       FROM consumer_groups g
+       CROSS JOIN LATERAL (
+         SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending, count(*) FILTER (WHERE state = 'leased')::int AS in_flight,
+                count(*) FILTER (WHERE state = 'dead')::int AS dead, min(notification_id) FILTER (WHERE state <> 'dead')::text AS oldest
+         FROM consumer_messages m WHERE m.group_id = g.id) c
+       WHERE $1::uuid IS NULL OR g.id = $1
+       ORDER BY g.name`,
+      [groupId ?? null],
     );
-    return { pending: row.pending, inFlight: row.in_flight, deadLetters: row.dead, oldestUnacked: row.oldest === null ? null : BigInt(row.oldest) };
+    return rows.map((row) => ({
+      name: row.name,
+      scannedThrough: BigInt(row.scanned_through),
+      pending: row.pending,
+      inFlight: row.in_flight,
+      deadLetters: row.dead,
+      oldestUnacked: row.oldest === null ? null : BigInt(row.oldest),
+    }));
   }
 
   /**
@@ -254,21 +266,8 @@ export class ConsumerRepository {
     return { done: leaseIds.filter((id) => done.has(id)), unknown: leaseIds.filter((id) => !done.has(id)) };
   }
 
-  private async transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
-    const runner = this.dataSource.createQueryRunner();
-    const sql: Sql = async <R>(text: string, values?: readonly unknown[]) => (await runner.query(text, values as unknown[], true)).records as R[];
-    await runner.connect();
-    await runner.startTransaction();
-    try {
-      const result = await work(sql);
-      await runner.commitTransaction();
-      return result;
-    } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
-      throw error;
-    } finally {
-      await runner.release();
-    }
+  private transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    return inTransaction(this.dataSource, work);
   }
 
   async deadLetters(groupId: string, limit: number): Promise<DeadLetterRow[]> {

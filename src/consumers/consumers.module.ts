@@ -10,5 +10,6 @@ import { ConsumersService } from './consumers.service.js';
   imports: [CaptureModule, LogModule],
   controllers: [ConsumersController, ConsumingController],
   providers: [ConsumerRepository, ConsumersService],
+  exports: [ConsumersService],
 })
 export class ConsumersModule {}

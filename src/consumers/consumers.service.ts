@@ -1,13 +1,14 @@
-import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { TableCatalog } from '../capture/table-catalog.js';
 import { PG, postgresError } from '../common/errors/postgres-error.js';
+import { BackgroundReading } from '../database/background-reading.js';
 import { Sql } from '../database/sql.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { changedFilter, NotificationFilter, storedFilter } from '../events/notification-filter.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { LiveTail } from '../log/live-tail.js';
 import { NotificationLog } from '../log/notification-log.js';
-import { ConsumerGroup, LeasedMessage, orderingKey } from './consumer-group.js';
+import { ConsumerCounts, ConsumerGroup, LeasedMessage, orderingKey } from './consumer-group.js';
 import { ConsumerGroupChanges, ConsumerRepository, Settled } from './consumer.repository.js';
 import { BadConsumerRequest, ConsumerNameTaken, ConsumerNotFound } from './consumers.errors.js';
 import {
@@ -27,6 +28,38 @@ const SCAN_PAGES = 5;
 /** A receive waiting for messages looks again at least this often (an ack on another instance frees a key). */
 const POLL_MS = 250;
 const DEFAULT_MAX_DELIVER = 5;
+/** How often /metrics' reading of every group's counts and lag is refreshed. */
+const STATS_EVERY_MS = 5000;
+
+/** What this instance counted of a group since it started (/metrics). */
+interface GroupCounters {
+  /** Messages handed out by receive (a redelivery too). */
+  deliveries: number;
+  /** Of those, handed out again (a nack, an expired lease, a redelivered dead letter). */
+  redeliveries: number;
+  acks: number;
+  nacks: number;
+  terms: number;
+}
+
+/** A group's counts and lag as /metrics shows them, read in the background. */
+export interface ConsumerGroupStanding extends ConsumerCounts {
+  name: string;
+  lagNotifications: number;
+  lagSeconds: number;
+}
+
+/** What this instance counted of a group (/metrics). */
+export interface ConsumerGroupCounters extends GroupCounters {
+  name: string;
+}
+
+/** Where a group stands: every id up to `position` is acknowledged, a dead letter or not its; how far behind the log that is. */
+interface Standing {
+  position: bigint;
+  lagNotifications: number;
+  lagSeconds: number;
+}
 
 /**
  * Pull consumer groups (issue 20): a group takes the notifications that match its filter from the
@@ -35,10 +68,12 @@ const DEFAULT_MAX_DELIVER = 5;
  * row lock); settling (ack, nack, extend, term) needs no lock: it names leases.
  */
 @Injectable()
-export class ConsumersService implements OnModuleInit, OnModuleDestroy {
+export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplicationBootstrap, OnApplicationShutdown {
   /** Receives waiting for messages, by group name: woken by new notifications and by settled leases here. */
   private readonly waiting = new Map<string, Set<WakeableSleep>>();
   private stopListening: (() => void) | undefined;
+  private readonly counters = new Map<string, GroupCounters>();
+  private readonly reading = new BackgroundReading(() => this.readStats(), { everyMs: STATS_EVERY_MS, timeoutMs: 2000 });
 
   constructor(
     private readonly repository: ConsumerRepository,
@@ -54,6 +89,24 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     this.stopListening?.();
     this.wakeAll();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.reading.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.reading.stop();
+  }
+
+  /** Every group's counts and lag as last read (every 5 s): for /metrics. */
+  standings(): ConsumerGroupStanding[] {
+    return this.reading.latest ?? [];
+  }
+
+  /** What this instance handed out and settled, per group it served: for /metrics. */
+  counted(): ConsumerGroupCounters[] {
+    return [...this.counters].map(([name, counters]) => ({ name, ...counters }));
   }
 
   async create(dto: CreateConsumerDto): Promise<ConsumerGroupDto> {
@@ -102,6 +155,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy {
 
   async remove(name: string): Promise<void> {
     if (!(await this.repository.remove(name))) throw new ConsumerNotFound(name);
+    this.counters.delete(name);
     this.wake(name);
   }
 
@@ -127,19 +181,19 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy {
   }
 
   ack(name: string, leaseIds: string[]): Promise<Settled> {
-    return this.settle(name, (group) => this.repository.ack(group.id, leaseIds));
+    return this.settle(name, 'acks', (group) => this.repository.ack(group.id, leaseIds));
   }
 
   nack(name: string, leaseIds: string[], delayMs: number | undefined): Promise<Settled> {
-    return this.settle(name, (group) => this.repository.nack(group, leaseIds, delayMs));
+    return this.settle(name, 'nacks', (group) => this.repository.nack(group, leaseIds, delayMs));
   }
 
   extend(name: string, leaseIds: string[]): Promise<Settled> {
-    return this.settle(name, (group) => this.repository.extend(group, leaseIds));
+    return this.settle(name, undefined, (group) => this.repository.extend(group, leaseIds));
   }
 
   term(name: string, leaseIds: string[], reason: string | undefined): Promise<Settled> {
-    return this.settle(name, (group) => this.repository.term(group.id, leaseIds, reason ?? 'terminated'));
+    return this.settle(name, 'terms', (group) => this.repository.term(group.id, leaseIds, reason ?? 'terminated'));
   }
 
   async deadLetters(name: string, limit: number): Promise<ConsumerDeadLetterDto[]> {
@@ -199,6 +253,9 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy {
       });
     });
     if (leased === undefined) throw new ConsumerNotFound(name);
+    const counters = this.countersOf(name);
+    counters.deliveries += leased.length;
+    counters.redeliveries += leased.filter((message) => message.deliveries > 1).length;
     return leased;
   }
 
@@ -231,10 +288,39 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy {
     if (through !== group.scannedThrough) await this.repository.addMessages(sql, group.id, messages, through);
   }
 
-  private async settle(name: string, work: (group: ConsumerGroup) => Promise<Settled>): Promise<Settled> {
+  private async settle(name: string, counter: keyof GroupCounters | undefined, work: (group: ConsumerGroup) => Promise<Settled>): Promise<Settled> {
     const settled = await work(await this.find(name));
+    if (counter) this.countersOf(name)[counter] += settled.done.length;
     if (settled.done.length) this.wake(name);
     return settled;
+  }
+
+  private countersOf(name: string): GroupCounters {
+    let counters = this.counters.get(name);
+    if (!counters) this.counters.set(name, (counters = { deliveries: 0, redeliveries: 0, acks: 0, nacks: 0, terms: 0 }));
+    return counters;
+  }
+
+  private async readStats(): Promise<ConsumerGroupStanding[]> {
+    const counts = await this.repository.counts();
+    const standings = await this.standingsOf(counts);
+    return counts.map((count, i) => ({ ...count, ...standings[i] }));
+  }
+
+  /** Where each group stands (see Standing), with one read of the log for all of them. */
+  private async standingsOf(counts: readonly (ConsumerCounts & { scannedThrough: bigint })[]): Promise<Standing[]> {
+    const last = await this.log.lastId();
+    const positions = counts.map((count) => (count.oldestUnacked === null ? count.scannedThrough : count.oldestUnacked - 1n));
+    const behind = [...new Set(positions.filter((position) => position < last).map((position) => position + 1n))];
+    const oldest = new Map((await this.log.getMany(behind)).map((n) => [BigInt(n.id), n.createdAt.getTime()]));
+    return positions.map((position) => {
+      const since = oldest.get(position + 1n);
+      return {
+        position,
+        lagNotifications: Number(last > position ? last - position : 0n),
+        lagSeconds: since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000),
+      };
+    });
   }
 
   private async find(name: string): Promise<ConsumerGroup> {
@@ -244,9 +330,8 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async view(group: ConsumerGroup): Promise<ConsumerGroupDto> {
-    const [counts, last] = await Promise.all([this.repository.counts(group.id), this.log.lastId()]);
-    const position = counts.oldestUnacked === null ? group.scannedThrough : counts.oldestUnacked - 1n;
-    const oldest = position < last ? await this.log.getMany([position + 1n]) : [];
+    const [counts] = await this.repository.counts(group.id);
+    const [{ position, lagNotifications, lagSeconds }] = await this.standingsOf([counts]);
     return {
       name: group.name,
       events: group.filter.events ?? null,
@@ -263,10 +348,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy {
       pending: counts.pending,
       inFlight: counts.inFlight,
       deadLetters: counts.deadLetters,
-      lag: {
-        ids: Number(last > position ? last - position : 0n),
-        seconds: oldest.length ? Math.max(0, (Date.now() - oldest[0].createdAt.getTime()) / 1000) : 0,
-      },
+      lag: { ids: lagNotifications, seconds: lagSeconds },
       lastError: group.lastError,
       lastErrorAt: group.lastErrorAt,
       createdAt: group.createdAt,

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CaptureModule } from '../capture/capture.module.js';
+import { ConsumersModule } from '../consumers/consumers.module.js';
 import { LogModule } from '../log/log.module.js';
 import { RealtimeModule } from '../realtime/realtime.module.js';
 import { SinksModule } from '../sinks/sinks.module.js';
@@ -7,7 +8,7 @@ import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
 @Module({
-  imports: [LogModule, CaptureModule, RealtimeModule, SinksModule],
+  imports: [LogModule, CaptureModule, RealtimeModule, SinksModule, ConsumersModule],
   controllers: [MetricsController],
   providers: [MetricsService],
   exports: [MetricsService],

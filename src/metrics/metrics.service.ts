@@ -5,6 +5,7 @@ import { CaptureWatch } from '../capture/capture-watch.js';
 import { LiveTail } from '../log/live-tail.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { SubscriptionsService } from '../realtime/subscriptions.service.js';
+import { ConsumerGroupCounters, ConsumerGroupStanding, ConsumersService } from '../consumers/consumers.service.js';
 import { SinkEngine } from '../sinks/sink-engine.service.js';
 import { RunnerStats } from '../sinks/sink-runner.js';
 
@@ -18,7 +19,14 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(drainer: LogDrainer, tail: LiveTail, subscriptions: SubscriptionsService, sinks: SinkEngine, watch: CaptureWatch) {
+  constructor(
+    drainer: LogDrainer,
+    tail: LiveTail,
+    subscriptions: SubscriptionsService,
+    sinks: SinkEngine,
+    watch: CaptureWatch,
+    consumers: ConsumersService,
+  ) {
     processMetrics(this.registry);
     captureMetrics(this.registry, drainer);
     captureProblemMetrics(this.registry, watch);
@@ -36,6 +44,7 @@ export class MetricsService {
     );
     webSocketMetrics(this.registry, subscriptions);
     sinkMetrics(this.registry, sinks);
+    consumerMetrics(this.registry, consumers);
     this.httpDuration = new Histogram({
       name: 'rowcast_http_request_duration_seconds',
       help: 'HTTP request duration by method, route pattern and status',
@@ -132,18 +141,10 @@ function sinkMetrics(registry: Registry, sinks: SinkEngine): void {
       .filter((stats) => stats.name)
       .map((stats) => ({ labels: { sink: stats.name, kind: stats.kind }, value: read(stats, logEnd) }));
   };
-  // Reset at each scrape: a sink no longer delivered here drops out, and a counter shows its
-  // runner's running total instead of adding it to what the last scrape showed.
   const gauge = (name: string, help: string, read: (stats: RunnerStats, logEnd: bigint) => number) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect() {
-      this.reset();
-      for (const { labels, value } of values(read)) this.set(labels, value);
-    } });
+    labeledGauge(registry, name, help, labelNames, () => values(read));
   const counter = (name: string, help: string, read: (stats: RunnerStats) => number) =>
-    new Counter({ name, help, labelNames, registers: [registry], collect() {
-      this.reset();
-      for (const { labels, value } of values(read)) this.inc(labels, value);
-    } });
+    labeledCounter(registry, name, help, labelNames, () => values(read));
   gauge('rowcast_sink_lag_notifications', 'Notifications in the log after the sink position (delivered by this instance)', (stats, logEnd) =>
     Math.max(0, Number(logEnd - stats.position)),
   );
@@ -167,6 +168,44 @@ function sinkMetrics(registry: Registry, sinks: SinkEngine): void {
     },
   });
   gaugeOf(registry, 'rowcast_sinks_delivering', 'Sinks this instance holds the lease of and delivers', () => sinks.stats().length);
+}
+
+/** Per consumer group: counts and lag as read every 5 s (the same on every instance), and what this instance handed out and settled. */
+function consumerMetrics(registry: Registry, consumers: ConsumersService): void {
+  const byGroup = <S extends { name: string }>(stats: () => S[], read: (each: S) => number) => () =>
+    stats().map((each) => ({ labels: { group: each.name }, value: read(each) }));
+  const gauge = (name: string, help: string, read: (stats: ConsumerGroupStanding) => number) =>
+    labeledGauge(registry, name, help, ['group'], byGroup(() => consumers.standings(), read));
+  const counter = (name: string, help: string, read: (stats: ConsumerGroupCounters) => number) =>
+    labeledCounter(registry, name, help, ['group'], byGroup(() => consumers.counted(), read));
+  gauge('rowcast_consumer_lag_notifications', 'Notifications in the log after the group position (all acknowledged, dead letters or not for it up to there)', (s) => s.lagNotifications);
+  gauge('rowcast_consumer_lag_seconds', 'Age of the oldest notification after the group position, 0 when caught up', (s) => s.lagSeconds);
+  gauge('rowcast_consumer_pending', 'Messages waiting to be leased, by group', (s) => s.pending);
+  gauge('rowcast_consumer_in_flight', 'Messages leased and not yet settled, by group', (s) => s.inFlight);
+  gauge('rowcast_consumer_dead_letters', 'Dead letters the group holds', (s) => s.deadLetters);
+  counter('rowcast_consumer_deliveries_total', 'Messages handed out by receive on this instance, redeliveries included', (s) => s.deliveries);
+  counter('rowcast_consumer_redeliveries_total', 'Messages handed out again on this instance (after a nack, an expired lease, a dead letter redelivered)', (s) => s.redeliveries);
+  counter('rowcast_consumer_acks_total', 'Messages acknowledged through this instance', (s) => s.acks);
+  counter('rowcast_consumer_nacks_total', 'Messages nacked through this instance', (s) => s.nacks);
+  counter('rowcast_consumer_terms_total', 'Messages terminated (dead letters at once) through this instance', (s) => s.terms);
+}
+
+type Labeled<L extends string> = { labels: Record<L, string>; value: number }[];
+
+/** A gauge per label set, reset at each scrape: a sink or group that went away drops out. */
+function labeledGauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], values: () => Labeled<L>): void {
+  new Gauge({ name, help, labelNames, registers: [registry], collect() {
+    this.reset();
+    for (const { labels, value } of values()) this.set(labels, value);
+  } });
+}
+
+/** A counter per label set showing its owner's running total, reset at each scrape (see counterOf). */
+function labeledCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], values: () => Labeled<L>): void {
+  new Counter({ name, help, labelNames, registers: [registry], collect() {
+    this.reset();
+    for (const { labels, value } of values()) this.inc(labels, value);
+  } });
 }
 
 /** A gauge showing its owner's value at each scrape. */

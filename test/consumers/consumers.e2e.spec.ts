@@ -111,6 +111,18 @@ describe('pull consumer groups', () => {
     }
     const { body: group } = await call<{ pending: number; inFlight: number; lag: { ids: number; seconds: number } }>('GET', '/consumers/workers');
     expect(group).toMatchObject({ pending: 0, inFlight: 0, lag: { ids: 0, seconds: 0 } });
+    // /metrics: this instance's counts at once; the group's standing within a reading (every 5 s).
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      return Number(new RegExp(`^${name}\\{group="workers"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    };
+    expect(await metric('rowcast_consumer_acks_total')).toBe(220);
+    expect(await metric('rowcast_consumer_nacks_total')).toBe(5);
+    expect(await metric('rowcast_consumer_redeliveries_total')).toBe(8);
+    expect(await metric('rowcast_consumer_deliveries_total')).toBe(228);
+    await waitFor(async () => (await metric('rowcast_consumer_in_flight')) === 0 && (await metric('rowcast_consumer_lag_notifications')) === 0, {
+      what: 'the group caught up in /metrics',
+    });
     // A late ack of a lease that was delivered again is unknown, not an error.
     expect(await settle('workers', 'ack', ['00000000-0000-4000-8000-000000000000'])).toEqual({ done: [], unknown: ['00000000-0000-4000-8000-000000000000'] });
   }, 60_000);
