@@ -1,6 +1,8 @@
+import { consume, type ConsumeOptions, type Consumer, type MessageHandler } from './consumer.js';
 import { RowcastError } from './errors.js';
 import { LiveConnection } from './live-connection.js';
 import { NotificationsReader } from './notifications-reader.js';
+import { Rest } from './rest.js';
 import type { Notification, NotificationFilter } from './protocol.js';
 import { LiveSubscription, type NotificationHandler, type SubscribeOptions, type Subscription } from './subscription.js';
 
@@ -19,11 +21,12 @@ export interface RowcastClientOptions {
 
 /**
  * rowcast's notifications: live over one Socket.IO connection, resuming by itself without gap or
- * duplicate, and the stored log over REST.
+ * duplicate, the stored log over REST, and workers of pull consumer groups.
  */
 export class RowcastClient {
   readonly notifications: NotificationsReader;
   private readonly live: LiveConnection;
+  private readonly rest: Rest;
   private isClosed = false;
 
   constructor(options: RowcastClientOptions) {
@@ -31,7 +34,8 @@ export class RowcastClient {
     const { apiKey } = options;
     const token = typeof apiKey === 'function' ? apiKey : () => apiKey;
     this.live = new LiveConnection({ base, token });
-    this.notifications = new NotificationsReader(base, token, options.fetch ?? ((input, init) => fetch(input, init)));
+    this.rest = new Rest(base, token, options.fetch ?? ((input, init) => fetch(input, init)));
+    this.notifications = new NotificationsReader(this.rest);
   }
 
   /**
@@ -97,6 +101,15 @@ export class RowcastClient {
         return this;
       },
     };
+  }
+
+  /**
+   * A worker of the pull consumer group `group` (scope consumers:consume once keys exist): runs
+   * `handler` for each message it receives, acks it when the handler returns, nacks it when it
+   * throws, and extends the lease of a long one. `stop()` (or `options.signal`) ends it cleanly.
+   */
+  consume(group: string, handler: MessageHandler, options: ConsumeOptions = {}): Consumer {
+    return consume(this.rest, group, handler, options);
   }
 
   /** Connects again now: after `disconnect()`, or once a new API key is in place. */

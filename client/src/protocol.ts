@@ -284,3 +284,25 @@ export interface HttpErrorBody {
   error: string;
   message: string;
 }
+
+/** A message of a pull consumer group, as `POST /consumers/:name/receive` leases it. */
+export interface ConsumerMessage {
+  /** Settle it with this: `ack`, `nack`, `extend`, `term`. */
+  leaseId: string;
+  /** 1 on its first delivery. */
+  deliveries: number;
+  /** ISO 8601: settle or extend it before then, or it is delivered again. */
+  leasedUntil: string;
+  notification: Notification;
+}
+
+/** `POST /consumers/:name/receive`'s answer. */
+export interface ReceivedMessages {
+  messages: ConsumerMessage[];
+}
+
+/** What a settle call (`ack`, `nack`, `extend`, `term`) did: `unknown` leases the group no longer has (nothing happened to them). */
+export interface SettledLeases {
+  done: string[];
+  unknown: string[];
+}
