@@ -324,6 +324,24 @@ describe('dashboard page', () => {
     }
   });
 
+  it('lists consumer groups with their order, lag, pending, in flight and dead letters', async () => {
+    await t.http.post('/consumers').send({ name: 'dash-workers', tables: ['invoices'], order: 'key' }).expect(201);
+    await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-PULL-1'), ('DASH-PULL-2'), ('DASH-PULL-3')`);
+    const row = page.locator('tr[data-group="dash-workers"]');
+    const cells = async () => (await row.locator('td').allTextContents()).slice(1, 6);
+    // Nobody pulled yet: the three are behind its position.
+    await row.locator('.lag').filter({ hasText: /^([3-9]|\d\d+)( · \d+ s)?$/ }).waitFor({ timeout: 15_000 });
+    expect(await row.locator('td').first().textContent()).toBe('dash-workers');
+    const { body: received } = await t.http.post('/consumers/dash-workers/receive').send({ max: 2, waitMs: 5000 }).expect(200);
+    expect(received.messages).toHaveLength(2);
+    await t.http.post('/consumers/dash-workers/term').send({ leaseIds: [received.messages[1].leaseId] }).expect(200);
+    await waitFor(async () => JSON.stringify((await cells()).slice(2)) === JSON.stringify(['1', '1', '1']), { timeout: 15_000, what: 'pending 1, in flight 1, dead 1' });
+    expect((await cells())[0]).toBe('per row');
+    expect(await page.getByRole('table', { name: 'Consumer groups with their order, lag, pending, in flight and dead letters' }).isVisible()).toBe(true);
+    await t.http.delete('/consumers/dash-workers').expect(204);
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
   it('serves an API docs page that renders under the same Content-Security-Policy', async () => {
     const docs = await browser.newPage();
     const violations: string[] = [];

@@ -50,6 +50,7 @@ const SCOPE_USES = {
   'events:subscribe': 'follow changes live',
   'notifications:read': 'read notifications',
   'sinks:manage': 'list sinks',
+  'consumers:manage': 'list consumer groups',
 };
 
 /**
@@ -536,31 +537,69 @@ function followInvoices({ table, op, pk, new: row, old }) {
   if (old && old.invoice_id !== row?.invoice_id) refreshInvoice(old.invoice_id); // moved or deleted
 }
 
-// --- sinks --------------------------------------------------------------------
-// Shown when the key may list them (scope sinks:manage, or while the service has no keys); a key
-// without that scope still sees invoices and the feed. Lag: notifications after the sink's
-// position, up to the last one this page has heard of.
+// --- sinks and consumer groups ---------------------------------------------------
+// Each shown when the key may list them (its scope, or while the service has no keys); a key
+// without that scope still sees invoices and the feed.
 
-const SINKS_REFRESH_MS = 2000;
+const DESTINATIONS_REFRESH_MS = 2000;
 
-let sinksRefused = false; // this key may not list sinks: no polling until another key is given
-
-async function loadSinks() {
-  const response = await api('/sinks', { quiet: true });
-  if (!response) return;
-  if (response.status === 401 || response.status === 403) {
-    sinksRefused = true;
-    $('sinks-note').textContent = 'Sinks are listed for a key with the scope sinks:manage.';
-    $('sinks').hidden = true;
-    return;
-  }
-  if (response.ok) renderSinks(await response.json());
+/** A table of destinations polled from `path`: `refused` once the key may not list them (no polling until another key is given). */
+function destinationList({ path, id, scope, empty, row }) {
+  const list = {
+    refused: false,
+    async load() {
+      const response = await api(path, { quiet: true });
+      if (!response) return;
+      if (response.status === 401 || response.status === 403) {
+        list.refused = true;
+        $(`${id}-note`).textContent = `Listed for a key with the scope ${scope}.`;
+        $(id).hidden = true;
+        return;
+      }
+      if (!response.ok) return;
+      const items = await response.json();
+      $(id).hidden = items.length === 0;
+      $(`${id}-note`).textContent = items.length ? '' : empty;
+      $(id).tBodies[0].replaceChildren(...items.map(row));
+    },
+  };
+  return list;
 }
 
-function renderSinks(sinks) {
-  $('sinks').hidden = sinks.length === 0;
-  $('sinks-note').textContent = sinks.length ? '' : 'No sinks yet: create one with POST /webhooks or POST /sinks (see the API docs).';
-  $('sinks').tBodies[0].replaceChildren(...sinks.map(sinkRow));
+// Lag: notifications after the sink's position, up to the last one this page has heard of.
+const sinks = destinationList({
+  path: '/sinks',
+  id: 'sinks',
+  scope: 'sinks:manage',
+  empty: 'No sinks yet: create one with POST /webhooks or POST /sinks (see the API docs).',
+  row: sinkRow,
+});
+
+// Lag as the service measures it: notifications after the group's position, and the age of the oldest.
+const consumers = destinationList({
+  path: '/consumers',
+  id: 'consumers',
+  scope: 'consumers:manage',
+  empty: 'No consumer groups yet: create one with POST /consumers (see the API docs).',
+  row: consumerRow,
+});
+
+function consumerRow(group) {
+  const row = document.createElement('tr');
+  row.dataset.group = group.name;
+  const seconds = group.lag.seconds < 1 ? '' : ` · ${Math.round(group.lag.seconds)} s`;
+  const error = cell(group.lastError ?? '—', 'error');
+  if (group.lastErrorAt) error.title = `at ${group.lastErrorAt}`;
+  row.append(
+    cell(group.name),
+    cell(group.paused ? 'paused' : group.order === 'key' ? 'per row' : 'any', group.paused ? 'state state-paused' : ''),
+    cell(`${group.lag.ids}${seconds}`, 'num lag'),
+    cell(String(group.pending), 'num pending'),
+    cell(String(group.inFlight), 'num in-flight'),
+    cell(String(group.deadLetters), 'num dead'),
+    error,
+  );
+  return row;
 }
 
 function sinkRow(sink) {
@@ -706,8 +745,10 @@ async function loadHistory() {
  * seen none; after that the feed resumes from the last one it saw.
  */
 function load() {
-  sinksRefused = false;
-  loadSinks();
+  for (const list of [sinks, consumers]) {
+    list.refused = false;
+    list.load();
+  }
   loadHealth();
   loadTables(); // invoices: once the feed is live, so no change falls between the two
   const history = lastId === undefined ? loadHistory() : Promise.resolve();
@@ -725,10 +766,10 @@ function load() {
 $('filters').addEventListener('input', renderFeed);
 $('filters').addEventListener('submit', (event) => event.preventDefault());
 load();
-// Not while the tab is hidden, nor for a key that may not list sinks.
+// Not while the tab is hidden, nor for a key that may not list them.
 setInterval(() => {
-  if (!sinksRefused && !document.hidden) loadSinks();
-}, SINKS_REFRESH_MS);
+  for (const list of [sinks, consumers]) if (!list.refused && !document.hidden) list.load();
+}, DESTINATIONS_REFRESH_MS);
 setInterval(() => {
   if (!document.hidden) loadHealth();
 }, HEALTH_REFRESH_MS);
