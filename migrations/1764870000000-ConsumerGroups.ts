@@ -12,7 +12,8 @@ const NEW_SCOPES = `ARRAY['invoices:read', 'invoices:write', 'notifications:read
  * in consumer_messages or was acknowledged (an acknowledged one is deleted). A message is pending
  * (available from available_at), leased (to lease_id until leased_until) or dead (a dead letter:
  * after max_deliver deliveries, or terminated). With order_by 'key', ordering_key is the row (table
- * and key): a message is leased only when no earlier message of its key is pending or leased.
+ * and primary key, or the values of key_columns when the group names them): a message is leased
+ * only when no earlier message of its key is pending or leased.
  */
 export class ConsumerGroups1764870000000 implements MigrationInterface {
   name = 'ConsumerGroups1764870000000';
@@ -24,6 +25,7 @@ export class ConsumerGroups1764870000000 implements MigrationInterface {
         name text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'),
         filter jsonb NOT NULL DEFAULT '{}',
         order_by text NOT NULL DEFAULT 'key' CHECK (order_by IN ('key', 'none')),
+        key_columns text[] CHECK (cardinality(key_columns) BETWEEN 1 AND 10),
         ack_wait_ms int NOT NULL DEFAULT 30000 CHECK (ack_wait_ms > 0),
         max_ack_pending int NOT NULL DEFAULT 1000 CHECK (max_ack_pending > 0),
         max_deliver int CHECK (max_deliver > 0),

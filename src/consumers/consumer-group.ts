@@ -13,6 +13,8 @@ export interface ConsumerGroup {
   name: string;
   filter: NotificationFilterDto;
   order: ConsumerOrder;
+  /** With order `key`: the columns whose values make the key (e.g. invoice_id: an invoice's items one at a time); null: the row's primary key. */
+  keyColumns: string[] | null;
   ackWaitMs: number;
   maxAckPending: number;
   /** Deliveries after which a message is a dead letter; null: no limit. */
@@ -46,8 +48,15 @@ export interface LeasedMessage {
   notification: StoredNotification;
 }
 
-/** What the row of a notification is, for per-key order: its table and key (a table event: its table). */
-export function orderingKey(notification: StoredNotification): string {
+/**
+ * A notification's key for per-key order: its table and primary key, or the values of `columns` in
+ * its row (`new`, else `old`; a column it lacks counts as null), which may span tables. A table event
+ * (TRUNCATE, schema change) is keyed by its table alone.
+ */
+export function orderingKey(notification: StoredNotification, columns: readonly string[] | null): string {
   const { pk } = notification.payload;
-  return JSON.stringify(pk === null ? [notification.tableName] : [notification.tableName, pk]);
+  if (pk === null) return JSON.stringify([notification.tableName]);
+  if (!columns) return JSON.stringify([notification.tableName, pk]);
+  const row = notification.payload.new ?? notification.payload.old ?? {};
+  return JSON.stringify(columns.map((column) => row[column] ?? null));
 }

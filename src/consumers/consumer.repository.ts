@@ -9,6 +9,7 @@ interface GroupRow {
   name: string;
   filter: ConsumerGroup['filter'];
   order_by: ConsumerOrder;
+  key_columns: string[] | null;
   ack_wait_ms: number;
   max_ack_pending: number;
   max_deliver: number | null;
@@ -21,7 +22,7 @@ interface GroupRow {
   updated_at: Date;
 }
 
-export type NewConsumerGroup = Pick<ConsumerGroup, 'name' | 'filter' | 'order' | 'ackWaitMs' | 'maxAckPending' | 'maxDeliver' | 'backoffMs' | 'scannedThrough'>;
+export type NewConsumerGroup = Pick<ConsumerGroup, 'name' | 'filter' | 'order' | 'keyColumns' | 'ackWaitMs' | 'maxAckPending' | 'maxDeliver' | 'backoffMs' | 'scannedThrough'>;
 export type ConsumerGroupChanges = Partial<Pick<ConsumerGroup, 'filter' | 'ackWaitMs' | 'maxAckPending' | 'maxDeliver' | 'backoffMs' | 'paused'>>;
 
 /** A leased message's row: the notification is read from the log by its id. */
@@ -61,9 +62,19 @@ export class ConsumerRepository {
 
   async create(group: NewConsumerGroup): Promise<ConsumerGroup> {
     const [row] = await this.sql<GroupRow>(
-      `INSERT INTO consumer_groups (name, filter, order_by, ack_wait_ms, max_ack_pending, max_deliver, backoff_ms, scanned_through)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-      [group.name, group.filter, group.order, group.ackWaitMs, group.maxAckPending, group.maxDeliver, group.backoffMs, group.scannedThrough.toString()],
+      `INSERT INTO consumer_groups (name, filter, order_by, key_columns, ack_wait_ms, max_ack_pending, max_deliver, backoff_ms, scanned_through)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+      [
+        group.name,
+        group.filter,
+        group.order,
+        group.keyColumns,
+        group.ackWaitMs,
+        group.maxAckPending,
+        group.maxDeliver,
+        group.backoffMs,
+        group.scannedThrough.toString(),
+      ],
     );
     return toGroup(row);
   }
@@ -306,6 +317,7 @@ function toGroup(row: GroupRow): ConsumerGroup {
     name: row.name,
     filter: row.filter,
     order: row.order_by,
+    keyColumns: row.key_columns,
     ackWaitMs: row.ack_wait_ms,
     maxAckPending: row.max_ack_pending,
     maxDeliver: row.max_deliver,

@@ -111,12 +111,14 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
 
   async create(dto: CreateConsumerDto): Promise<ConsumerGroupDto> {
     await this.tables.check(dto.tables, dto.events);
+    if (dto.keyColumns && dto.order === 'none') throw new BadConsumerRequest("keyColumns apply to order 'key' only");
     const scannedThrough = await this.log.startPosition(dto.from);
     try {
       const group = await this.repository.create({
         name: dto.name,
         filter: storedFilter(dto),
         order: dto.order ?? 'key',
+        keyColumns: dto.keyColumns ?? null,
         ackWaitMs: dto.ackWaitMs ?? 30_000,
         maxAckPending: dto.maxAckPending ?? 1000,
         maxDeliver: dto.maxDeliver === undefined ? DEFAULT_MAX_DELIVER : dto.maxDeliver,
@@ -280,7 +282,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
         if (room <= 0) break;
         through = BigInt(notification.id);
         if (!filter.matches(notification)) continue;
-        messages.push({ id: notification.id, key: group.order === 'key' ? orderingKey(notification) : null });
+        messages.push({ id: notification.id, key: group.order === 'key' ? orderingKey(notification, group.keyColumns) : null });
         room--;
       }
       if (page.length < SCAN_PAGE) break;
@@ -338,6 +340,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
       tables: group.filter.tables ?? null,
       where: group.filter.where ?? null,
       order: group.order,
+      keyColumns: group.keyColumns,
       ackWaitMs: group.ackWaitMs,
       maxAckPending: group.maxAckPending,
       maxDeliver: group.maxDeliver,

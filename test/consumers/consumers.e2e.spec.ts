@@ -185,6 +185,26 @@ describe('pull consumer groups', () => {
     expect(replayed.map((m) => m.notification.id)).toEqual([message.notification.id]);
   }, 20_000);
 
+  it('orders by chosen columns: an invoice’s items one at a time, whichever item changed', async () => {
+    expect((await call('POST', '/consumers', { name: 'by-invoice', tables: ['invoice_items'], keyColumns: ['invoice_id'] })).status).toBe(201);
+    const invoiceIds = await invoices(3, 'KEYCOL-');
+    await t.db.sql.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) SELECT i, 1, g FROM unnest($1::uuid[]) i, generate_series(1, 4) g`, [invoiceIds]);
+    const handled = new Map<string, number[]>();
+    for (let round = 0; round < 4; round++) {
+      const messages = await receive('by-invoice', 100, 5000);
+      // One message per invoice at a time: its lowest item change not yet acknowledged.
+      expect(messages.map((m) => m.notification.payload.new?.invoice_id).sort()).toEqual([...invoiceIds].sort());
+      for (const m of messages) {
+        const invoice = String(m.notification.payload.new?.invoice_id);
+        handled.set(invoice, [...(handled.get(invoice) ?? []), Number(m.notification.id)]);
+      }
+      await settle('by-invoice', 'ack', messages.map((m) => m.leaseId));
+    }
+    expect(await receive('by-invoice', 100)).toEqual([]);
+    for (const ids of handled.values()) expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect((await call<{ keyColumns: string[] }>('GET', '/consumers/by-invoice')).body.keyColumns).toEqual(['invoice_id']);
+  });
+
   it('answers bad input with a 4xx naming what is wrong', async () => {
     const bad: [string, string, unknown, number, RegExp][] = [
       ['POST', '/consumers', {}, 400, /name must be/],
@@ -193,6 +213,8 @@ describe('pull consumer groups', () => {
       ['POST', '/consumers', { name: 'x', maxDeliver: 0 }, 400, /maxDeliver must not be less than 1/],
       ['POST', '/consumers', { name: 'x', backoffMs: ['1s'] }, 400, /backoffMs must be a list of waits in milliseconds/],
       ['POST', '/consumers', { name: 'x', tables: ['nosuch'] }, 400, /table nosuch is neither/],
+      ['POST', '/consumers', { name: 'x', keyColumns: ['no such'] }, 400, /keyColumns must be a list of column names/],
+      ['POST', '/consumers', { name: 'x', keyColumns: ['id'], order: 'none' }, 400, /keyColumns apply to order 'key' only/],
       ['POST', '/consumers', { name: 'x', from: '99999999' }, 400, /from 99999999 is after the newest notification/],
       ['POST', '/consumers', { name: 'workers' }, 409, /a consumer group named workers already exists/],
       ['GET', '/consumers/nosuch', undefined, 404, /consumer group nosuch not found/],

@@ -18,6 +18,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { IntField, TextField } from '../../common/validation.js';
+import { COLUMN_PATTERN } from '../../../client/src/protocol.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
 import { EventsField, NotificationFilterDto, TablesField, WhereField } from '../../events/notification-filter.js';
 import { NotificationDto } from '../../notifications/dto/notification.dto.js';
@@ -66,6 +67,19 @@ export class CreateConsumerDto extends NotificationFilterDto {
   @IsIn(CONSUMER_ORDERS, { message: `order must be one of ${CONSUMER_ORDERS.join(', ')}` })
   @ApiPropertyOptional({ enum: CONSUMER_ORDERS })
   order?: ConsumerOrder;
+
+  /**
+   * With order `key`: the columns whose values make a message's key instead of its row's primary
+   * key, e.g. `["invoice_id"]`: an invoice's items one at a time, whichever item changed (`new`,
+   * else `old`; a column a row lacks counts as null). Fixed at creation.
+   */
+  @IsOptional()
+  @IsArray({ message: 'keyColumns must be a list of column names' })
+  @ArrayMinSize(1, { message: 'keyColumns must name at least one column' })
+  @ArrayMaxSize(10)
+  @Matches(COLUMN_PATTERN, { each: true, message: 'keyColumns must be a list of column names' })
+  @ApiPropertyOptional({ type: [String], minItems: 1, maxItems: 10, example: ['invoice_id'] })
+  keyColumns?: string[];
 
   @AckWait()
   ackWaitMs?: number;
@@ -188,6 +202,9 @@ export class ConsumerGroupDto {
   where: Record<string, string | number | boolean | null> | null;
   @ApiProperty({ enum: CONSUMER_ORDERS })
   order: ConsumerOrder;
+  /** The columns whose values make the key; null: the row's primary key. */
+  @ApiProperty({ type: [String], nullable: true })
+  keyColumns: string[] | null;
   ackWaitMs: number;
   maxAckPending: number;
   @ApiProperty({ type: 'integer', nullable: true })
