@@ -136,9 +136,24 @@ export class ConsumerRepository {
     }));
   }
 
+  /** Runs `work` in one transaction. */
+  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    return inTransaction(this.dataSource, work);
+  }
+
   /**
-   * Runs `work` in a transaction holding the group's row lock: one receive (or seek) of a group at
-   * a time, on any instance. Undefined when the group does not exist.
+   * The group's scan position, locked for this transaction, unless another transaction holds it (a
+   * receive of the same group taking new notifications from the log right now): then undefined,
+   * and this receive leases what is there without scanning. Undefined too for a deleted group.
+   */
+  async lockForScan(sql: Sql, groupId: string): Promise<bigint | undefined> {
+    const [row] = await sql<{ scanned_through: string }>(`SELECT scanned_through::text FROM consumer_groups WHERE id = $1 FOR UPDATE SKIP LOCKED`, [groupId]);
+    return row && BigInt(row.scanned_through);
+  }
+
+  /**
+   * Runs `work` in a transaction holding the group's row lock (a seek: no receive scans meanwhile).
+   * Undefined when the group does not exist.
    */
   locked<T>(name: string, work: (group: ConsumerGroup, sql: Sql) => Promise<T>): Promise<T | undefined> {
     return this.transaction(async (sql) => {
@@ -156,8 +171,8 @@ export class ConsumerRepository {
       `UPDATE consumer_messages SET
          state = CASE WHEN $2::int IS NOT NULL AND deliveries >= $2 THEN 'dead' ELSE 'pending' END,
          dead_at = CASE WHEN $2::int IS NOT NULL AND deliveries >= $2 THEN now() END,
-         lease_id = NULL, leased_until = NULL, available_at = now(), last_error = $3
-       WHERE group_id = $1 AND state = 'leased' AND leased_until < now()`,
+         lease_id = NULL, leased_until = NULL, available_at = clock_timestamp(), last_error = $3
+       WHERE group_id = $1 AND state = 'leased' AND leased_until < clock_timestamp()`,
       [group.id, group.maxDeliver, EXPIRED],
     );
   }
@@ -182,24 +197,29 @@ export class ConsumerRepository {
   }
 
   /**
-   * Leases up to `max` available messages, lowest ids first, within max_ack_pending. With per-key
-   * order a message is available only when no earlier message of its key is pending or leased.
+   * Leases up to `max` available messages, lowest ids first, within max_ack_pending (as this
+   * statement sees the leases: receives running side by side may exceed it by a few). With per-key
+   * order a message is available only when no earlier message of its key is pending or leased, as
+   * committed or locked: a receive skips the messages another one is leasing (SKIP LOCKED), and
+   * their later messages are still behind them. The lease runs from now (clock_timestamp, not the
+   * transaction's start).
    */
   async lease(sql: Sql, group: ConsumerGroup, max: number): Promise<LeaseRow[]> {
     return sql<LeaseRow>(
       `WITH room AS (
          SELECT greatest(0, least($2::int, $3::int - (SELECT count(*) FROM consumer_messages WHERE group_id = $1 AND state = 'leased')::int)) AS n),
-       chosen AS (
+       chosen AS MATERIALIZED (
          SELECT m.notification_id FROM consumer_messages m
-         WHERE m.group_id = $1 AND m.state = 'pending' AND m.available_at <= now()
+         WHERE m.group_id = $1 AND m.state = 'pending' AND m.available_at <= clock_timestamp()
            AND (m.ordering_key IS NULL OR NOT EXISTS (
                  SELECT 1 FROM consumer_messages h
                  WHERE h.group_id = $1 AND h.ordering_key = m.ordering_key AND h.notification_id < m.notification_id AND h.state <> 'dead'))
          ORDER BY m.notification_id
-         LIMIT (SELECT n FROM room))
+         LIMIT (SELECT n FROM room)
+         FOR UPDATE OF m SKIP LOCKED)
        UPDATE consumer_messages m SET state = 'leased', lease_id = gen_random_uuid(), deliveries = m.deliveries + 1,
-              leased_until = now() + make_interval(secs => $4::int / 1000.0)
-       FROM chosen c WHERE m.group_id = $1 AND m.notification_id = c.notification_id
+              leased_until = clock_timestamp() + make_interval(secs => $4::int / 1000.0)
+       WHERE m.group_id = $1 AND m.notification_id = ANY (ARRAY(SELECT notification_id FROM chosen))
        RETURNING m.notification_id::text, m.lease_id::text, m.deliveries, m.leased_until`,
       [group.id, max, group.maxAckPending, group.ackWaitMs],
     );
@@ -230,7 +250,7 @@ export class ConsumerRepository {
       `UPDATE consumer_messages SET
          state = CASE WHEN $3::int IS NOT NULL AND deliveries >= $3 THEN 'dead' ELSE 'pending' END,
          dead_at = CASE WHEN $3::int IS NOT NULL AND deliveries >= $3 THEN now() END,
-         available_at = now() + make_interval(secs => coalesce($4::int, ($5::int[])[least(deliveries, cardinality($5::int[]))], 0) / 1000.0),
+         available_at = clock_timestamp() + make_interval(secs => coalesce($4::int, ($5::int[])[least(deliveries, cardinality($5::int[]))], 0) / 1000.0),
          lease_id = NULL, leased_until = NULL, last_error = 'nacked'
        WHERE group_id = $1 AND state = 'leased' AND lease_id = ANY ($2::uuid[]) RETURNING NULL::text AS lease_id`,
       [group.id, group.maxDeliver, delayMs ?? null, group.backoffMs],
@@ -242,7 +262,7 @@ export class ConsumerRepository {
   extend(group: ConsumerGroup, leaseIds: readonly string[]): Promise<Settled> {
     return this.settle(
       leaseIds,
-      `UPDATE consumer_messages SET leased_until = now() + make_interval(secs => $3::int / 1000.0)
+      `UPDATE consumer_messages SET leased_until = clock_timestamp() + make_interval(secs => $3::int / 1000.0)
        WHERE group_id = $1 AND state = 'leased' AND lease_id = ANY ($2::uuid[]) RETURNING lease_id::text`,
       [group.id, group.ackWaitMs],
     );
@@ -275,10 +295,6 @@ export class ConsumerRepository {
     };
     const done = new Set(before ? await this.transaction(run) : await run(this.sql));
     return { done: leaseIds.filter((id) => done.has(id)), unknown: leaseIds.filter((id) => !done.has(id)) };
-  }
-
-  private transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
-    return inTransaction(this.dataSource, work);
   }
 
   async deadLetters(groupId: string, limit: number): Promise<DeadLetterRow[]> {

@@ -1,6 +1,9 @@
-import { Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { TableCatalog } from '../capture/table-catalog.js';
 import { PG, postgresError } from '../common/errors/postgres-error.js';
+import { Slots } from '../common/slots.js';
+import { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import { BackgroundReading } from '../database/background-reading.js';
 import { Sql } from '../database/sql.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
@@ -64,8 +67,10 @@ interface Standing {
 /**
  * Pull consumer groups (issue 20): a group takes the notifications that match its filter from the
  * log into its messages as workers receive, leases them out (per-key order, or none), and forgets
- * them once acknowledged. Receives of one group are one at a time across instances (the group's
- * row lock); settling (ack, nack, extend, term) needs no lock: it names leases.
+ * them once acknowledged. Receives run side by side, on any instance: each leases what no other is
+ * leasing (SKIP LOCKED), and one at a time takes new notifications from the log (the group's row
+ * lock, skipped when taken). Settling (ack, nack, extend, term) names leases. Each instance runs
+ * at most DB_POOL_SIZE − 2 receives at once, so waiting ones never hold a connection.
  */
 @Injectable()
 export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplicationBootstrap, OnApplicationShutdown {
@@ -74,13 +79,17 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
   private stopListening: (() => void) | undefined;
   private readonly counters = new Map<string, GroupCounters>();
   private readonly reading = new BackgroundReading(() => this.readStats(), { everyMs: STATS_EVERY_MS, timeoutMs: 2000 });
+  private readonly receiving: Slots;
 
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly repository: ConsumerRepository,
     private readonly log: NotificationLog,
     private readonly tail: LiveTail,
     private readonly tables: TableCatalog,
-  ) {}
+  ) {
+    this.receiving = new Slots(Math.max(1, config.dbPoolSize - 2));
+  }
 
   onModuleInit(): void {
     this.stopListening = this.tail.listen('consumers', () => this.wakeAll(), () => this.waiting.size > 0);
@@ -238,46 +247,60 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     return found > purged ? found : purged;
   }
 
-  /** Leases what is available now, after taking new notifications from the log into the group. */
+  /** Leases what is available now, after taking new notifications from the log into the group (unless another receive is). */
   private async receiveNow(name: string, max: number): Promise<LeasedMessage[]> {
-    const leased = await this.repository.locked(name, async (group, sql) => {
-      if (group.paused) return [];
-      await this.repository.expireLeases(sql, group);
-      await this.scan(group, sql);
-      const rows = await this.repository.lease(sql, group, max);
-      if (!rows.length) return [];
-      const notifications = new Map((await this.log.getMany(rows.map((row) => BigInt(row.notification_id)))).map((n) => [n.id, n]));
-      const lost = rows.filter((row) => !notifications.has(row.notification_id)).map((row) => row.notification_id);
-      if (lost.length) await this.repository.dropLost(sql, group.id, lost, `notifications ${lost.join(', ')} were deleted by retention before they were acknowledged`);
-      return rows.flatMap((row) => {
-        const notification = notifications.get(row.notification_id);
-        return notification ? [{ leaseId: row.lease_id, deliveries: row.deliveries, leasedUntil: row.leased_until, notification }] : [];
-      });
-    });
-    if (leased === undefined) throw new ConsumerNotFound(name);
+    const group = await this.find(name);
+    if (group.paused) return [];
+    let scanned = false;
+    const leased = await this.receiving.run(() =>
+      this.repository.transaction(async (sql) => {
+        await this.repository.expireLeases(sql, group);
+        const scannedThrough = await this.repository.lockForScan(sql, group.id);
+        if (scannedThrough !== undefined) scanned = await this.scan({ ...group, scannedThrough }, sql, max);
+        return this.lease(group, sql, max);
+      }),
+    );
+    // What this receive took from the log may be for the others waiting.
+    if (scanned) this.wake(name);
     const counters = this.countersOf(name);
     counters.deliveries += leased.length;
     counters.redeliveries += leased.filter((message) => message.deliveries > 1).length;
     return leased;
   }
 
+  /** Leases up to `max` messages and reads their notifications, in the receive's transaction. */
+  private async lease(group: ConsumerGroup, sql: Sql, max: number): Promise<LeasedMessage[]> {
+    const rows = await this.repository.lease(sql, group, max);
+    if (!rows.length) return [];
+    const notifications = new Map((await this.log.getMany(rows.map((row) => BigInt(row.notification_id)), sql)).map((n) => [n.id, n]));
+    const lost = rows.filter((row) => !notifications.has(row.notification_id)).map((row) => row.notification_id);
+    if (lost.length) await this.repository.dropLost(sql, group.id, lost, `notifications ${lost.join(', ')} were deleted by retention before they were acknowledged`);
+    return rows.flatMap((row) => {
+      const notification = notifications.get(row.notification_id);
+      return notification ? [{ leaseId: row.lease_id, deliveries: row.deliveries, leasedUntil: row.leased_until, notification }] : [];
+    });
+  }
+
   /**
    * Takes the notifications after the group's scan position that match its filter into its
-   * messages, while it holds fewer than its buffer (four times maxAckPending, at least 1,000), so
-   * that a row blocked behind its earlier change does not stop other rows.
+   * messages: about as many as the receive asks for (`max`; what it leases next is then there),
+   * within its buffer (four times maxAckPending, at least 1,000: a row blocked behind its earlier
+   * change does not stop other rows). Whether it took any.
    */
-  private async scan(group: ConsumerGroup, sql: Sql): Promise<void> {
+  private async scan(group: ConsumerGroup, sql: Sql, max: number): Promise<boolean> {
     let through = group.scannedThrough;
-    const purged = await this.log.purgedThrough();
+    const purged = await this.log.purgedThrough(sql);
     if (purged > through) {
       await this.repository.fail(sql, group.id, `notifications ${through + 1n}–${purged} were deleted by retention before this group took them`);
       through = purged;
     }
-    let room = Math.max(group.maxAckPending * 4, 1000) - (await this.repository.buffered(sql, group.id));
+    let room = Math.min(max, Math.max(group.maxAckPending * 4, 1000) - (await this.repository.buffered(sql, group.id)));
     const filter = new NotificationFilter(group.filter);
     const messages: { id: string; key: string | null }[] = [];
+    // Pages of what is wanted (at least 100: a filter may pass over many), up to SCAN_PAGE.
+    const size = Math.min(SCAN_PAGE, Math.max(room, 100));
     for (let pages = 0; room > 0 && pages < SCAN_PAGES; pages++) {
-      const page = await this.log.readAfter(through, SCAN_PAGE);
+      const page = await this.log.readAfter(through, size, {}, sql);
       for (const notification of page) {
         if (room <= 0) break;
         through = BigInt(notification.id);
@@ -285,9 +308,11 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
         messages.push({ id: notification.id, key: group.order === 'key' ? orderingKey(notification, group.keyColumns) : null });
         room--;
       }
-      if (page.length < SCAN_PAGE) break;
+      if (page.length < size) break;
     }
-    if (through !== group.scannedThrough) await this.repository.addMessages(sql, group.id, messages, through);
+    if (through === group.scannedThrough) return false;
+    await this.repository.addMessages(sql, group.id, messages, through);
+    return messages.length > 0;
   }
 
   private async settle(name: string, counter: keyof GroupCounters | undefined, work: (group: ConsumerGroup) => Promise<Settled>): Promise<Settled> {
