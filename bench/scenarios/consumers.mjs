@@ -103,24 +103,18 @@ async function receiveAckThroughput(app, url, sql, postgres, { clients, seconds,
 
 /** `loops` concurrent receive(100) → ack loops for `seconds` (or until the group has nothing left): messages acknowledged per second. */
 async function receiveLoops(base, name, loops, seconds) {
-  const started = performance.now();
-  const end = started + seconds * 1000;
   let acked = 0;
   let unknown = 0;
   let requests = 0;
-  await Promise.all(
-    Array.from({ length: loops }, async () => {
-      while (performance.now() < end) {
-        const { messages } = await call(base, 'POST', `/consumers/${name}/receive`, { max: 100, waitMs: 0 });
-        requests++;
-        if (!messages.length) return;
-        const settled = await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) });
-        acked += settled.done.length;
-        unknown += settled.unknown.length;
-      }
-    }),
-  );
-  const wall = (performance.now() - started) / 1000;
+  const wall = await concurrently(loops, seconds, async () => {
+    const { messages } = await call(base, 'POST', `/consumers/${name}/receive`, { max: 100, waitMs: 0 });
+    requests++;
+    if (!messages.length) return false;
+    const settled = await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) });
+    acked += settled.done.length;
+    unknown += settled.unknown.length;
+    return true;
+  });
   return { acked, unknown, seconds: round1(wall), receives: requests, perSecond: Math.round(acked / wall) };
 }
 
@@ -241,8 +235,6 @@ async function keyScaling(app, sql, { keys, changesPerKey, workers, workMs, scal
 
 /** `count` workers, each receive 1 → work → ack, for `seconds`: messages per second, and any break of per-key order seen. */
 async function keyWorkers(base, name, count, workMs, seconds) {
-  const started = performance.now();
-  const end = started + seconds * 1000;
   const holding = new Set();
   const lastId = new Map();
   let acked = 0;
@@ -250,28 +242,36 @@ async function keyWorkers(base, name, count, workMs, seconds) {
   let outOfOrder = 0;
   let receiveMs = 0;
   let receives = 0;
+  const wall = await concurrently(count, seconds, async () => {
+    const asked = performance.now();
+    const { messages } = await call(base, 'POST', `/consumers/${name}/receive`, { max: 1, waitMs: 1000 });
+    receiveMs += performance.now() - asked;
+    receives++;
+    for (const { notification } of messages) {
+      const key = JSON.stringify(notification.payload.pk);
+      if (holding.has(key)) overlaps++;
+      holding.add(key);
+      if (BigInt(notification.id) <= (lastId.get(key) ?? 0n)) outOfOrder++;
+      lastId.set(key, BigInt(notification.id));
+    }
+    await sleep(workMs);
+    for (const { notification } of messages) holding.delete(JSON.stringify(notification.payload.pk));
+    if (messages.length) acked += (await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) })).done.length;
+    return true;
+  });
+  return { workers: count, acked, seconds: round1(wall), perSecond: Math.round(acked / wall), receiveMsMean: round1(receiveMs / receives), overlaps, outOfOrder };
+}
+
+/** `count` loops of `step` side by side for `seconds`, a loop ending early when its step returns false; the wall seconds they took. */
+async function concurrently(count, seconds, step) {
+  const started = performance.now();
+  const end = started + seconds * 1000;
   await Promise.all(
     Array.from({ length: count }, async () => {
-      while (performance.now() < end) {
-        const asked = performance.now();
-        const { messages } = await call(base, 'POST', `/consumers/${name}/receive`, { max: 1, waitMs: 1000 });
-        receiveMs += performance.now() - asked;
-        receives++;
-        for (const { notification } of messages) {
-          const key = JSON.stringify(notification.payload.pk);
-          if (holding.has(key)) overlaps++;
-          holding.add(key);
-          if (BigInt(notification.id) <= (lastId.get(key) ?? 0n)) outOfOrder++;
-          lastId.set(key, BigInt(notification.id));
-        }
-        await sleep(workMs);
-        for (const { notification } of messages) holding.delete(JSON.stringify(notification.payload.pk));
-        if (messages.length) acked += (await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) })).done.length;
-      }
+      while (performance.now() < end && (await step()));
     }),
   );
-  const wall = (performance.now() - started) / 1000;
-  return { workers: count, acked, seconds: round1(wall), perSecond: Math.round(acked / wall), receiveMsMean: round1(receiveMs / receives), overlaps, outOfOrder };
+  return (performance.now() - started) / 1000;
 }
 
 async function call(base, method, path, body) {
