@@ -1,4 +1,4 @@
-// `npm run bench` (about 17 minutes) or `npm run bench -- --quick` (about 2 minutes): runs every
+// `npm run bench` (about 22 minutes) or `npm run bench -- --quick` (about 3 minutes): runs every
 // scenario against a PostgreSQL of its own (embedded, or BENCH_DATABASE_URL), prints a table,
 // writes bench/results/<date>[-quick].json and .svg (a full run also docs/benchmarks.svg).
 // `--only writes,latency` runs some scenarios; `--profile` also records where the time goes
@@ -6,6 +6,7 @@
 // `--only scale` (about 10 minutes; `--quick` about 3) fills one log to 200,000 and 2,000,000
 // notifications and measures what grows with it; BENCH_SCALE_SIZES=200000,2000000,5000000 sets
 // the sizes. It runs only when named: it would double a full run. See docs/benchmarks.md.
+// `--only consumers` (about 5 minutes; `--quick` about 1): pull consumers over HTTP (issue 20).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { svg, table } from './lib/report.mjs';
 import { bulk } from './scenarios/bulk.mjs';
 import { burst } from './scenarios/burst.mjs';
 import { catchup } from './scenarios/catchup.mjs';
+import { consumers } from './scenarios/consumers.mjs';
 import { ceiling } from './scenarios/ceiling.mjs';
 import { fanout } from './scenarios/fanout.mjs';
 import { latency } from './scenarios/latency.mjs';
@@ -50,6 +52,19 @@ const PLAN = {
     sinks(pg, quick
       ? { latencySeconds: 3, changes: 5_000, behind: 20_000, writerSeconds: 3, rounds: 1 }
       : { latencySeconds: 10, changes: 20_000, behind: 50_000, writerSeconds: 10, rounds: 3 }),
+  // Pull consumers (issue 20): receive + ack throughput against a hand-written SKIP LOCKED queue,
+  // long-poll wake-up after a commit, and 16 key-ordered workers ÷ 1 (about 5 minutes; quick about 1).
+  consumers: (pg) =>
+    consumers(pg, {
+      ...(quick
+        ? { prefill: 50_000, clients: [1, 8], seconds: 2, rounds: 1, wakeSamples: 40, changesPerKey: 10, scalingSeconds: 3 }
+        : { prefill: 200_000, clients: [1, 4, 8], seconds: 5, rounds: 3, wakeSamples: 200, changesPerKey: 30, scalingSeconds: 6 }),
+      keys: 1000,
+      workers: [1, 16],
+      workMs: 5,
+      poolSize: 32,
+      profile,
+    }),
   // One log filled to each size in turn, and what grows with it (issue 22): run with --only scale.
   scale: (pg) =>
     scale(pg, {

@@ -24,6 +24,11 @@ export function startRelay(databaseUrl) {
   return startProcess(['bench/relay.mjs', databaseUrl], {}, /relay ready on (http:\/\/\S+)/);
 }
 
+/** The hand-written SKIP LOCKED work queue (bench/queue.mjs): the pull consumers' baseline. */
+export function startQueue(databaseUrl) {
+  return startProcess(['bench/queue.mjs', databaseUrl], {}, /queue ready on (http:\/\/\S+)/);
+}
+
 export function startEmitter(perSecond, seconds) {
   return startProcess(['bench/emitter.mjs', String(perSecond), String(seconds)], {}, /emitter ready on (http:\/\/\S+)/);
 }

@@ -133,6 +133,41 @@ export function rows(results) {
   }
   if (sinks) out.push(...sinkRows(sinks));
   if (results.scenarios.scale) out.push(...scaleRows(results.scenarios.scale));
+  if (results.scenarios.consumers) out.push(...consumerRows(results.scenarios.consumers));
+  return out;
+}
+
+/** Pull consumers (issue 20): throughput by order and loops beside the hand-written queue, wake-up, key-ordered scaling. */
+function consumerRows(c) {
+  const out = [];
+  const shares = (run) => `CPU s/s: server ${n2(run.cpu.app)} (waiting ${n2(run.cpu.appWaitingForCpu)}) + PostgreSQL ${n2(run.cpu.postgres)}, clients ${n2(run.cpu.clients)}`;
+  for (const [key, run] of Object.entries(c.throughput)) {
+    const [order, loops] = key.split('@');
+    const queue = c.queue[`queue@${loops}`];
+    out.push([
+      `consumers: receive 100 + ack, order ${order}, ${loops} loop${loops === '1' ? '' : 's'}`,
+      `${range(run.perSecond, n0.format, '/s')} · ${shares(run)}${queue ? ` · ×${n2(run.perSecond.median / queue.perSecond.median)} the queue` : ''}`,
+      '≥ 30,000/s',
+      verdict(['rate', run.perSecond.median, (v) => v >= 30_000]),
+    ]);
+  }
+  for (const [key, run] of Object.entries(c.queue)) {
+    out.push([`  hand-written SKIP LOCKED queue, ${key.split('@')[1]} loop${key.endsWith('@1') ? '' : 's'} (the baseline)`, `${range(run.perSecond, n0.format, '/s')} · ${shares(run)}`, '', '']);
+  }
+  const { wake, scaling } = c;
+  out.push([
+    `consumers: long-poll wake-up, commit → receive answers (${wake.samples} samples)`,
+    `p50 ${n1(wake.p50)} · p99 ${n1(wake.p99)} ms · commit → its batch p50 ${n1(wake.commitToBatch.p50)} ms · a receive finding nothing p50 ${n1(wake.emptyLook.p50)} ms`,
+    'p50 ≤ 10 ms',
+    verdict(['p50', wake.p50, (v) => v <= 10]),
+  ]);
+  const [many, one] = scaling.ratio.workers;
+  out.push([
+    `consumers: order key, ${n0.format(scaling.keys)} rows, ${scaling.workMs} ms a message: ${many} workers ÷ ${one}`,
+    `×${range(scaling.ratio, n2)} · ${range(scaling.perSecond[many], n0.format, '/s')} vs ${range(scaling.perSecond[one], n0.format, '/s')}`,
+    '≥ 12×',
+    verdict(['ratio', scaling.ratio.median, (v) => v >= 12]),
+  ]);
   return out;
 }
 

@@ -1,0 +1,312 @@
+// Pull consumers (issue 20), over HTTP as a worker uses them:
+// 1. Receive + ack throughput: a log prefilled with invoices' changes, then 1, 4 or 8 loops (one
+//    process, the clients' core) each receive 100 and ack the 100 lease ids, order 'none' and
+//    'key' (every row its own key), a fresh group from the log's start per run; against the same
+//    loops on a hand-written SKIP LOCKED queue table behind a bare HTTP server (bench/queue.mjs).
+// 2. Long-poll wake-up: one receive waiting (waitMs 20 s), a writer commits one invoice; the time
+//    from the commit's acknowledgement to the receive's answer, paced samples.
+// 3. Key-ordered scaling: changes spread over 1,000 rows, each message 5 ms of "work" (a timer);
+//    16 workers ÷ 1 worker, order 'key', each worker receive 1 → work → ack. The workers check
+//    the order as they go: no two leases of one row at once, each row's changes in log order.
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { startApp, startQueue } from '../lib/app.mjs';
+import { until } from '../lib/load.mjs';
+import { logReader } from '../lib/notification-log.mjs';
+import { freshDatabase } from '../lib/postgres.mjs';
+import { median, percentile, round1, spread } from '../lib/stats.mjs';
+import { cpuMeter } from '../lib/usage.mjs';
+
+const CHUNK = 10_000;
+const ORDERS = ['none', 'key'];
+
+export async function consumers(postgres, options) {
+  const db = await freshDatabase(postgres, 'consumers');
+  // A receive holds a pooled connection for its group's lock and takes a second from the pool to
+  // read the log: 16 workers receiving at once starve the default pool of 10 (each receive then
+  // fails after the pool's 5 s connect timeout). A pool of 32 lets the scaling part measure order.
+  const app = await startApp(db.url, { DB_POOL_SIZE: String(options.poolSize) });
+  const sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  const profile = options.profile && (await statementsOn(sql));
+  try {
+    await prefill(sql, options.prefill);
+    const throughput = await receiveAckThroughput(app, db.url, sql, postgres, options, profile);
+    const wake = await wakeUp(app, sql, options.wakeSamples);
+    const scaling = await keyScaling(app, sql, options);
+    return { prefill: options.prefill, ...throughput, wake, scaling };
+  } catch (error) {
+    // What the app said about it: an internal error's cause is only in its log.
+    console.error(app.log().split('\n').filter((line) => /error|ERROR|Error/.test(line)).slice(-20).join('\n'));
+    throw error;
+  } finally {
+    await sql.end();
+    await app.stop();
+    await db.drop();
+  }
+}
+
+/**
+ * `count` invoices inserted (transactions of 10,000 rows), drained by the app into the log and
+ * indexed (LogIndexer works in the background: the runs should not share the core with it).
+ */
+async function prefill(sql, count) {
+  const started = performance.now();
+  for (let done = 0; done < count; done += CHUNK) {
+    await sql.query(`INSERT INTO invoices (invoice_no) SELECT 'PF-' || g FROM generate_series($1::int, $2::int) g`, [done + 1, Math.min(count, done + CHUNK)]);
+  }
+  await settled(sql);
+  console.error(`  consumers: ${count} changes in the log and indexed after ${round1((performance.now() - started) / 1000)} s`);
+}
+
+/** Until every journal row is in the log and the log's index has caught up. */
+async function settled(sql) {
+  const log = logReader(async (text, values) => (await sql.query(text, values)).rows);
+  await log.drained(await log.journalHead());
+  await log.indexed();
+}
+
+async function receiveAckThroughput(app, url, sql, postgres, { clients, seconds, rounds, prefill: size }, profile) {
+  const runs = {};
+  const record = (key, result) => (runs[key] ??= []).push(result);
+  let group = 0;
+  let statements;
+  for (let round = 0; round < rounds; round++) {
+    for (const loops of clients) {
+      for (const order of ORDERS) {
+        const name = `tp-${order}-${loops}-${++group}`;
+        await call(app.base, 'POST', '/consumers', { name, tables: ['invoices'], order, from: 'start', ackWaitMs: 60_000, maxAckPending: 1000 });
+        if (profile) await resetStatements(sql);
+        const cpu = cpuMeter(app, [], { postgres });
+        const result = await receiveLoops(app.base, name, loops, seconds);
+        record(`${order}@${loops}`, { ...result, cpu: cpu() });
+        if (profile && round === 0 && loops === Math.max(...clients)) (statements ??= {})[order] = await topStatements(sql);
+        await call(app.base, 'DELETE', `/consumers/${name}`);
+      }
+    }
+  }
+  const queue = await queueBaseline(url, sql, postgres, { clients, seconds, rounds, size, template: await aNotification(app.base) });
+  const summarize = (list) => ({
+    perSecond: spread(list.map((run) => run.perSecond)),
+    cpu: { app: median(list.map((run) => run.cpu.app)), appWaitingForCpu: median(list.map((run) => run.cpu.appWaitingForCpu)), postgres: median(list.map((run) => run.cpu.postgres)), clients: median(list.map((run) => run.cpu.bench)) },
+    runs: list,
+  });
+  return {
+    throughput: Object.fromEntries(Object.entries(runs).map(([key, list]) => [key, summarize(list)])),
+    queue: Object.fromEntries(Object.entries(queue).map(([key, list]) => [key, summarize(list)])),
+    seconds,
+    rounds,
+    ...(statements && { statements }),
+  };
+}
+
+/** `loops` concurrent receive(100) → ack loops for `seconds` (or until the group has nothing left): messages acknowledged per second. */
+async function receiveLoops(base, name, loops, seconds) {
+  let acked = 0;
+  let unknown = 0;
+  let requests = 0;
+  const wall = await concurrently(loops, seconds, async () => {
+    const { messages } = await call(base, 'POST', `/consumers/${name}/receive`, { max: 100, waitMs: 0 });
+    requests++;
+    if (!messages.length) return false;
+    const settled = await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) });
+    acked += settled.done.length;
+    unknown += settled.unknown.length;
+    return true;
+  });
+  return { acked, unknown, seconds: round1(wall), receives: requests, perSecond: Math.round(acked / wall) };
+}
+
+/** The same loops against bench/queue.mjs, its table filled anew before each run with `size` copies of a rowcast notification. */
+async function queueBaseline(url, sql, postgres, { clients, seconds, rounds, size, template }) {
+  await sql.query(`CREATE TABLE bench_queue (id bigserial PRIMARY KEY, body jsonb NOT NULL, deliveries int NOT NULL DEFAULT 0, lease_id uuid UNIQUE, leased_until timestamptz)`);
+  const queue = await startQueue(url);
+  const runs = {};
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const loops of clients) {
+        await sql.query('TRUNCATE bench_queue');
+        await sql.query(`INSERT INTO bench_queue (body) SELECT $1::jsonb FROM generate_series(1, $2::int)`, [template, size]);
+        await sql.query('VACUUM ANALYZE bench_queue');
+        const cpu = cpuMeter(queue, [], { postgres });
+        const result = await receiveLoops(queue.base, 'queue', loops, seconds);
+        (runs[`queue@${loops}`] ??= []).push({ ...result, cpu: cpu() });
+      }
+    }
+  } finally {
+    await queue.stop();
+    await sql.query('DROP TABLE bench_queue');
+  }
+  return runs;
+}
+
+/** One notification as receive gives it, for the queue's rows: the same bytes on the wire. */
+async function aNotification(base) {
+  await call(base, 'POST', '/consumers', { name: 'template', tables: ['invoices'], from: 'start' });
+  const { messages } = await call(base, 'POST', '/consumers/template/receive', { max: 1 });
+  await call(base, 'DELETE', '/consumers/template');
+  return JSON.stringify(messages[0].notification);
+}
+
+/**
+ * `samples` times: a receive waits (waitMs 20 s, nothing available), an invoice is inserted and
+ * committed, and the time from the commit's acknowledgement to the receive's answer is taken;
+ * paced, so that each receive is parked before the commit and PostgreSQL is idle between.
+ */
+async function wakeUp(app, sql, samples) {
+  await call(app.base, 'POST', '/consumers', { name: 'wake', tables: ['invoices'], order: 'none', from: 'now' });
+  const ms = [];
+  // Commit → the notification's batch (its created_at: the drainer's transaction start), wall clock, ms resolution.
+  const toLog = [];
+  let early = 0;
+  // A receive that finds nothing and answers at once: what one look costs, the floor of a wake-up.
+  const looks = [];
+  for (let i = 0; i < samples; i++) {
+    const asked = performance.now();
+    await call(app.base, 'POST', '/consumers/wake/receive', { max: 10, waitMs: 0 });
+    looks.push(performance.now() - asked);
+    const waiting = call(app.base, 'POST', '/consumers/wake/receive', { max: 10, waitMs: 20_000 }).then((body) => ({ body, at: performance.now() }));
+    await sleep(30); // the receive looks once, finds nothing and waits
+    await sql.query(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [`WAKE-${i}`]);
+    const committed = performance.now();
+    const committedWall = performance.timeOrigin + committed;
+    const { body, at } = await waiting;
+    if (at < committed) early++;
+    ms.push(Math.max(0, at - committed));
+    toLog.push(Date.parse(body.messages[0]?.notification.createdAt) - committedWall);
+    if (body.messages.length !== 1) throw new Error(`consumers: a wake-up receive got ${body.messages.length} messages`);
+    await call(app.base, 'POST', '/consumers/wake/ack', { leaseIds: body.messages.map((m) => m.leaseId) });
+    await sleep(20);
+  }
+  await call(app.base, 'DELETE', '/consumers/wake');
+  return {
+    samples,
+    p50: round1(percentile(ms, 0.5)),
+    p90: round1(percentile(ms, 0.9)),
+    p99: round1(percentile(ms, 0.99)),
+    max: round1(Math.max(...ms)),
+    early,
+    commitToBatch: { p50: round1(percentile(toLog, 0.5)), p99: round1(percentile(toLog, 0.99)) },
+    emptyLook: { p50: round1(percentile(looks, 0.5)), p99: round1(percentile(looks, 0.99)) },
+  };
+}
+
+/**
+ * 1,000 rows, each changed `changesPerKey` times (one transaction per pass over the rows, so the
+ * log spreads each row's changes); per round, a group of 1 worker and one of 16 (both from before
+ * the changes), each worker receive 1 → `workMs` timer → ack, for `scalingSeconds`.
+ */
+async function keyScaling(app, sql, { keys, changesPerKey, workers, workMs, scalingSeconds, rounds }) {
+  const names = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const count of workers) {
+      const name = `keys-${count}-${round}`;
+      await call(app.base, 'POST', '/consumers', { name, tables: ['invoices'], order: 'key', from: 'now', ackWaitMs: 60_000 });
+      names.push({ name, count, round });
+    }
+  }
+  const before = await call(app.base, 'GET', `/consumers/${names[0].name}`);
+  await sql.query(`INSERT INTO invoices (invoice_no) SELECT 'KEY-' || g FROM generate_series(1, $1::int) g`, [keys]);
+  for (let pass = 1; pass < changesPerKey; pass++) await sql.query(`UPDATE invoices SET invoice_no = invoice_no || '.' WHERE invoice_no LIKE 'KEY-%'`);
+  const total = keys * changesPerKey;
+  const logged = async () => (await call(app.base, 'GET', `/consumers/${names[0].name}`)).lag.ids >= total;
+  if (!(await until(logged, 120_000))) throw new Error(`consumers: the ${total} key changes were not in the log (from ${before.position})`);
+  await settled(sql);
+  const runs = {};
+  for (const { name, count } of names) {
+    const result = await keyWorkers(app.base, name, count, workMs, scalingSeconds);
+    (runs[`workers@${count}`] ??= []).push(result);
+    await call(app.base, 'DELETE', `/consumers/${name}`);
+  }
+  const perSecond = (count) => spread(runs[`workers@${count}`].map((run) => run.perSecond));
+  const [one, many] = [Math.min(...workers), Math.max(...workers)];
+  const ratios = runs[`workers@${many}`].map((run, i) => run.perSecond / runs[`workers@${one}`][i].perSecond);
+  return {
+    keys,
+    messages: total,
+    workMs,
+    seconds: scalingSeconds,
+    perSecond: Object.fromEntries(workers.map((count) => [count, perSecond(count)])),
+    ratio: { workers: [many, one], ...spread(ratios.map((r) => Math.round(r * 100) / 100)) },
+    runs,
+  };
+}
+
+/** `count` workers, each receive 1 → work → ack, for `seconds`: messages per second, and any break of per-key order seen. */
+async function keyWorkers(base, name, count, workMs, seconds) {
+  const holding = new Set();
+  const lastId = new Map();
+  let acked = 0;
+  let overlaps = 0;
+  let outOfOrder = 0;
+  let receiveMs = 0;
+  let receives = 0;
+  const wall = await concurrently(count, seconds, async () => {
+    const asked = performance.now();
+    const { messages } = await call(base, 'POST', `/consumers/${name}/receive`, { max: 1, waitMs: 1000 });
+    receiveMs += performance.now() - asked;
+    receives++;
+    for (const { notification } of messages) {
+      const key = JSON.stringify(notification.payload.pk);
+      if (holding.has(key)) overlaps++;
+      holding.add(key);
+      if (BigInt(notification.id) <= (lastId.get(key) ?? 0n)) outOfOrder++;
+      lastId.set(key, BigInt(notification.id));
+    }
+    await sleep(workMs);
+    for (const { notification } of messages) holding.delete(JSON.stringify(notification.payload.pk));
+    if (messages.length) acked += (await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) })).done.length;
+    return true;
+  });
+  return { workers: count, acked, seconds: round1(wall), perSecond: Math.round(acked / wall), receiveMsMean: round1(receiveMs / receives), overlaps, outOfOrder };
+}
+
+/** `count` loops of `step` side by side for `seconds`, a loop ending early when its step returns false; the wall seconds they took. */
+async function concurrently(count, seconds, step) {
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: count }, async () => {
+      while (performance.now() < end && (await step()));
+    }),
+  );
+  return (performance.now() - started) / 1000;
+}
+
+async function call(base, method, path, body) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** Whether pg_stat_statements is loaded (`--profile`). */
+async function statementsOn(sql) {
+  try {
+    await sql.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await resetStatements(sql);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function resetStatements(sql) {
+  await sql.query('SELECT pg_stat_statements_reset()');
+}
+
+/** The statements of the last run by total execution time (top-level and nested). */
+async function topStatements(sql) {
+  const { rows } = await sql.query(
+    `SELECT round(total_exec_time::numeric, 1)::float AS total_ms, calls::int, round((total_exec_time / calls)::numeric, 3)::float AS mean_ms, rows::int,
+            shared_blks_hit::int AS hit, shared_blks_read::int AS read, toplevel, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     ORDER BY total_exec_time DESC LIMIT 12`,
+  );
+  return rows;
+}
