@@ -26,6 +26,8 @@ import {
 
 /** Notifications read from the log per round trip when a receive fills a group's buffer. */
 const SCAN_PAGE = 1000;
+/** A receive takes at least this many new notifications (when its buffer has room), whatever it asks for. */
+const SCAN_MIN = 100;
 /** Pages a receive reads at most before it leases what it has. */
 const SCAN_PAGES = 5;
 /** A receive waiting for messages looks again at least this often (an ack on another instance frees a key). */
@@ -283,8 +285,8 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
 
   /**
    * Takes the notifications after the group's scan position that match its filter into its
-   * messages: about as many as the receive asks for (`max`; what it leases next is then there),
-   * within its buffer (four times maxAckPending, at least 1,000: a row blocked behind its earlier
+   * messages: about as many as the receive asks for (`max`, at least SCAN_MIN: what it and the
+   * receives beside it lease next is then there), within its buffer (four times maxAckPending, at least 1,000: a row blocked behind its earlier
    * change does not stop other rows). Whether it took any.
    */
   private async scan(group: ConsumerGroup, sql: Sql, max: number): Promise<boolean> {
@@ -294,7 +296,8 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
       await this.repository.fail(sql, group.id, `notifications ${through + 1n}–${purged} were deleted by retention before this group took them`);
       through = purged;
     }
-    let room = Math.min(max, Math.max(group.maxAckPending * 4, 1000) - (await this.repository.buffered(sql, group.id)));
+    // At least SCAN_MIN: receives side by side lease from what one of them took (they skip the scan while it runs).
+    let room = Math.min(Math.max(max, SCAN_MIN), Math.max(group.maxAckPending * 4, 1000) - (await this.repository.buffered(sql, group.id)));
     const filter = new NotificationFilter(group.filter);
     const messages: { id: string; key: string | null }[] = [];
     // Pages of what is wanted (at least 100: a filter may pass over many), up to SCAN_PAGE.
