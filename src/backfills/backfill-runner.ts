@@ -2,28 +2,14 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Opti
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { BackfillRepository } from './backfill.repository.js';
+import { MIN_CHUNK, runChunks } from './chunks.js';
 
-/** How long a chunk may hold its row locks, aimed at (issue 19 asks ≤ 50 ms; the round trip is measured, so aim lower). */
-export const CHUNK_TARGET_MS = 40;
-export const MIN_CHUNK = 10;
-export const MAX_CHUNK = 10_000;
 /** Backfills one instance runs at once (each a chunk at a time). */
 const PARALLEL = 4;
 /** How often the runner looks for running backfills when nobody woke it. */
 const POLL_MS = 1_000;
 /** A backfill whose chunks fail this many times in a row (not a deadlock or a lost connection once) is failed with the error. */
 const MAX_FAILURES = 10;
-
-/**
- * The next chunk's size from the last one's: scaled towards CHUNK_TARGET_MS, at most halved or
- * doubled at a time. A chunk that read fewer rows than asked (the end, a sparse where) and was quick
- * says nothing about a bigger one; a slow one shrinks whatever it read.
- */
-export function nextChunkSize(size: number, tookMs: number, read: number): number {
-  if (tookMs <= CHUNK_TARGET_MS && read < size) return size;
-  const scaled = (size * CHUNK_TARGET_MS) / Math.max(tookMs, 1);
-  return Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, size / 2, Math.min(size * 2, scaled))));
-}
 
 /**
  * Runs the chunks of running backfills (capture.backfill_chunk: each one short transaction that
@@ -93,31 +79,23 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
 
   /** Runs one backfill's chunks until it is no longer running (or no longer this instance's to run). */
   private async follow(id: string): Promise<void> {
-    let size = (await this.repository.chunkSize(id)) ?? MIN_CHUNK;
-    while (this.due()) {
-      const started = performance.now();
-      let result;
-      try {
-        result = await this.repository.chunk(id, size);
-      } catch (error) {
-        // The chunk rolled back whole (the cursor did not move): the next round tries again; an
-        // error that keeps coming fails the backfill, with the error for whoever looks.
-        const failures = (this.failures.get(id) ?? 0) + 1;
-        this.failures.set(id, failures);
-        if (failures < MAX_FAILURES) throw error;
-        this.failures.delete(id);
-        await this.repository.fail(id, String((error as Error).message ?? error));
-        this.logger.error(`backfill ${id} failed: ${String(error)}`);
-        return;
-      }
+    const size = (await this.repository.chunkSize(id)) ?? MIN_CHUNK;
+    let last;
+    try {
+      last = await runChunks((maxRows) => this.repository.chunk(id, maxRows), size, () => this.due());
+    } catch (error) {
+      // The chunk rolled back whole (the cursor did not move): the next round tries again; an
+      // error that keeps coming fails the backfill, with the error for whoever looks.
+      const failures = (this.failures.get(id) ?? 0) + 1;
+      this.failures.set(id, failures);
+      if (failures < MAX_FAILURES) throw error;
       this.failures.delete(id);
-      // Another instance holds it (a take-over under way): the next round looks again.
-      if (!result) return;
-      if (result.state !== 'running') {
-        if (result.state === 'completed') this.logger.log(`backfill ${id} completed`);
-        return;
-      }
-      size = nextChunkSize(size, performance.now() - started, result.read);
+      await this.repository.fail(id, error instanceof Error ? error.message : String(error));
+      this.logger.error(`backfill ${id} failed: ${String(error)}`);
+      return;
     }
+    this.failures.delete(id);
+    // Undefined: another instance holds it (a take-over under way); the next round looks again.
+    if (last?.state === 'completed') this.logger.log(`backfill ${id} completed`);
   }
 }

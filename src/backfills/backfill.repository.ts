@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { inTransaction, poolSql, Sql } from '../database/sql.js';
 import type { Backfill, BackfillState } from './backfill.js';
+import { backfillChunk, ChunkResult } from './chunks.js';
 
 interface BackfillRow {
   id: string;
@@ -47,10 +48,10 @@ const toBackfill = (row: BackfillRow): Backfill => ({
   finishedAt: row.finished_at,
 });
 
-/** A chunk's outcome: rows read, and the backfill's state after it; undefined when another runner held the backfill. */
-export interface ChunkResult {
-  read: number;
-  state: BackfillState;
+/** One backfill (the CLI reads it too). */
+export async function getBackfill(sql: Sql, id: string): Promise<Backfill | undefined> {
+  const [row] = await sql<BackfillRow>(`SELECT ${COLUMNS} FROM capture.backfills b WHERE b.id = $1`, [id]);
+  return row && toBackfill(row);
 }
 
 /** Every statement on capture.backfills (the chunk itself is capture.backfill_chunk, in the Backfills migration). */
@@ -85,9 +86,8 @@ export class BackfillRepository {
     return (await this.sql<BackfillRow>(`SELECT ${COLUMNS} FROM capture.backfills b ORDER BY b.id DESC LIMIT $1`, [limit])).map(toBackfill);
   }
 
-  async get(id: string): Promise<Backfill | undefined> {
-    const [row] = await this.sql<BackfillRow>(`SELECT ${COLUMNS} FROM capture.backfills b WHERE b.id = $1`, [id]);
-    return row && toBackfill(row);
+  get(id: string): Promise<Backfill | undefined> {
+    return getBackfill(this.sql, id);
   }
 
   /**
@@ -120,9 +120,8 @@ export class BackfillRepository {
   }
 
   /** One chunk of at most `maxRows` rows, in its own transaction (one statement). */
-  async chunk(id: string, maxRows: number): Promise<ChunkResult | undefined> {
-    const [row] = await this.sql<ChunkResult>(`SELECT read, state FROM capture.backfill_chunk($1, $2)`, [id, maxRows]);
-    return row;
+  chunk(id: string, maxRows: number): Promise<ChunkResult | undefined> {
+    return backfillChunk(this.sql, id, maxRows);
   }
 
   /** Marks a backfill failed with the reason (a chunk that threw, for a reason no retry mends). */

@@ -301,6 +301,19 @@ describe('starting the service', () => {
       expect(cli('list').stdout).toMatch(/public\.invoice_items\s+id\s+all columns\s+kept\s+-\s+-\n/);
     });
 
+    it('backfills a table: every row once into the journal, progress on stderr, how it ended on stdout', async () => {
+      await db.sql.query(`CREATE TABLE shelves (id int PRIMARY KEY, label text)`);
+      await db.sql.query(`INSERT INTO shelves SELECT g, 's' || g FROM generate_series(1, 5000) g`);
+      expect(cli('backfill', 'shelves')).toMatchObject({ status: 1, stderr: 'capture: backfill: shelves is not under capture (capture it first: npm run capture -- enable shelves)\n' });
+      expect(cli('enable', 'shelves')).toMatchObject({ status: 0 });
+      const run = cli('backfill', 'shelves');
+      expect(run).toMatchObject({ status: 0, stdout: expect.stringMatching(/^backfill \d+ of shelves completed: 5000 rows in \d+\.\d s\n$/) });
+      expect(run.stderr.trim().split('\n').at(-1)).toBe(`shelves: [${'#'.repeat(24)}] 100%  5,000 of 5,000 rows  ${/\d[\d,]* rows\/s/.exec(run.stderr)![0]}  completed`);
+      const { rows } = await db.sql.query(`SELECT count(*)::int AS reads, count(DISTINCT row_pk)::int AS rows FROM capture.changes WHERE table_name = 'shelves' AND op = 'READ'`);
+      expect(rows[0]).toEqual({ reads: 5000, rows: 5000 });
+      expect(cli('backfill', 'loose')).toMatchObject({ status: 1, stderr: expect.stringContaining('loose is not under capture') });
+    });
+
     it('says clearly what is wrong', () => {
       expect(cli('enable', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('"nope" does not exist') });
       expect(cli('enable', 'orders', '--columns')).toMatchObject({ status: 2, stderr: expect.stringContaining('--columns a,b') });
