@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { PAYLOAD as PREVIOUS_PAYLOAD, WELL_FORMED as PREVIOUS_WELL_FORMED } from './1764400000000-CaptureFollowsSchema.js';
 
 /**
  * Backfills (issue 19): the rows a table already holds, as `READ` journal rows, in the log's own
@@ -41,7 +42,7 @@ export class Backfills1764900000000 implements MigrationInterface {
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const sql = (text: string) => queryRunner.query(text);
-    await sql(PREVIOUS_WELL_FORMED);
+    await sql(PREVIOUS_WELL_FORMED.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'));
     await sql(PREVIOUS_PAYLOAD);
     await sql(`DROP FUNCTION capture.backfill_chunk(bigint, int)`);
     await sql(`DROP FUNCTION capture.backfill_start(regclass, jsonb, uuid[])`);
@@ -241,75 +242,26 @@ const CHUNK = `
   END
   $fn$`;
 
-/** Whether a journal row has the shape the capture triggers (and backfills) write (the drainer drops any other). */
-const WELL_FORMED = `
-  CREATE OR REPLACE FUNCTION capture.well_formed(r capture.changes) RETURNS boolean
-  LANGUAGE sql IMMUTABLE AS $fn$
-    SELECT r.schema_name <> '' AND r.table_name <> ''
-       AND coalesce(jsonb_typeof(r.new), 'object') = 'object' AND coalesce(jsonb_typeof(r.old), 'object') = 'object'
-       AND CASE WHEN r.op IN ('INSERT', 'UPDATE', 'DELETE')
-                THEN jsonb_typeof(r.row_pk) = 'object' AND r.row_pk <> '{}' AND (r.op = 'DELETE') = (r.new IS NULL)
-                     AND (r.op <> 'INSERT' OR r.old IS NULL)
-                WHEN r.op = 'READ' THEN jsonb_typeof(r.row_pk) = 'object' AND r.row_pk <> '{}' AND r.new IS NOT NULL
-                     AND r.old IS NULL AND r.backfill_id IS NOT NULL
-                WHEN r.op = 'TRUNCATE' THEN r.new IS NULL AND r.old IS NULL
-                WHEN r.op = 'SCHEMA_CHANGE' THEN r.new IS NOT NULL AND r.old IS NULL
-                ELSE false END
-  $fn$`;
+/** Replaces `from` in a function's definition, which must be there: a body that moved on is an error, not a silent no-op. */
+function replacing(definition: string, from: string | RegExp, to: string): string {
+  const now = definition.replace(from, to);
+  if (now === definition) throw new Error(`Backfills: ${String(from)} was not found`);
+  return now;
+}
 
-const PREVIOUS_WELL_FORMED = `
-  CREATE OR REPLACE FUNCTION capture.well_formed(r capture.changes) RETURNS boolean
-  LANGUAGE sql IMMUTABLE AS $fn$
-    SELECT r.schema_name <> '' AND r.table_name <> ''
-       AND coalesce(jsonb_typeof(r.new), 'object') = 'object' AND coalesce(jsonb_typeof(r.old), 'object') = 'object'
-       AND CASE WHEN r.op IN ('INSERT', 'UPDATE', 'DELETE')
-                THEN jsonb_typeof(r.row_pk) = 'object' AND r.row_pk <> '{}' AND (r.op = 'DELETE') = (r.new IS NULL)
-                     AND (r.op <> 'INSERT' OR r.old IS NULL)
-                WHEN r.op = 'TRUNCATE' THEN r.new IS NULL AND r.old IS NULL
-                WHEN r.op = 'SCHEMA_CHANGE' THEN r.new IS NOT NULL AND r.old IS NULL
-                ELSE false END
-  $fn$`;
+/** capture.well_formed as CaptureFollowsSchema wrote it, with READ rows: a key, the row, no old row, their backfill. */
+const WELL_FORMED = replacing(
+  PREVIOUS_WELL_FORMED.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'),
+  "WHEN r.op = 'TRUNCATE'",
+  `WHEN r.op = 'READ' THEN jsonb_typeof(r.row_pk) = 'object' AND r.row_pk <> '{}' AND r.new IS NOT NULL
+                     AND r.old IS NULL AND r.backfill_id IS NOT NULL
+                WHEN r.op = 'TRUNCATE'`,
+);
 
 /** Reads are `<table>.read`, their payload names the backfill (SQL readers: the notifications view). */
-const PAYLOAD = `
-  CREATE OR REPLACE FUNCTION capture.event_name(schema_name text, table_name text, op text) RETURNS text
-  LANGUAGE sql IMMUTABLE AS $fn$
-    SELECT capture.qualified_name(schema_name, table_name)
-           || CASE op WHEN 'INSERT' THEN '.created' WHEN 'UPDATE' THEN '.updated' WHEN 'DELETE' THEN '.deleted'
-                      WHEN 'TRUNCATE' THEN '.truncated' WHEN 'READ' THEN '.read' ELSE '.schema_changed' END
-  $fn$;
-  CREATE OR REPLACE FUNCTION capture.payload(c capture.changes) RETURNS jsonb
-  LANGUAGE sql STABLE AS $fn$
-    SELECT jsonb_build_object(
-      'schema', c.schema_name, 'table', c.table_name, 'op', c.op, 'pk', c.row_pk,
-      'new', CASE WHEN c.op <> 'SCHEMA_CHANGE' THEN c.new END, 'old', c.old,
-      'changedColumns', CASE WHEN c.changed_columns IS NOT NULL THEN to_jsonb(c.changed_columns)
-                             WHEN c.op = 'UPDATE' AND c.old IS NOT NULL THEN (
-                               SELECT coalesce(jsonb_agg(k ORDER BY k COLLATE "C"), '[]')
-                               FROM jsonb_each(c.new) e(k, v) WHERE v IS DISTINCT FROM c.old -> k) END,
-      'actor', c.actor, 'txId', c.tx::text,
-      'changedAt', to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      || CASE WHEN c.op = 'SCHEMA_CHANGE' THEN jsonb_build_object('schemaChange', c.new) ELSE '{}' END
-      || CASE WHEN c.backfill_id IS NOT NULL THEN jsonb_build_object('backfill', c.backfill_id::text) ELSE '{}' END
-  $fn$`;
-
-const PREVIOUS_PAYLOAD = `
-  CREATE OR REPLACE FUNCTION capture.event_name(schema_name text, table_name text, op text) RETURNS text
-  LANGUAGE sql IMMUTABLE AS $fn$
-    SELECT capture.qualified_name(schema_name, table_name)
-           || CASE op WHEN 'INSERT' THEN '.created' WHEN 'UPDATE' THEN '.updated' WHEN 'DELETE' THEN '.deleted'
-                      WHEN 'TRUNCATE' THEN '.truncated' ELSE '.schema_changed' END
-  $fn$;
-  CREATE OR REPLACE FUNCTION capture.payload(c capture.changes) RETURNS jsonb
-  LANGUAGE sql STABLE AS $fn$
-    SELECT jsonb_build_object(
-      'schema', c.schema_name, 'table', c.table_name, 'op', c.op, 'pk', c.row_pk,
-      'new', CASE WHEN c.op <> 'SCHEMA_CHANGE' THEN c.new END, 'old', c.old,
-      'changedColumns', CASE WHEN c.changed_columns IS NOT NULL THEN to_jsonb(c.changed_columns)
-                             WHEN c.op = 'UPDATE' AND c.old IS NOT NULL THEN (
-                               SELECT coalesce(jsonb_agg(k ORDER BY k COLLATE "C"), '[]')
-                               FROM jsonb_each(c.new) e(k, v) WHERE v IS DISTINCT FROM c.old -> k) END,
-      'actor', c.actor, 'txId', c.tx::text,
-      'changedAt', to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      || CASE WHEN c.op = 'SCHEMA_CHANGE' THEN jsonb_build_object('schemaChange', c.new) ELSE '{}' END
-  $fn$`;
+const PAYLOAD = replacing(
+  replacing(PREVIOUS_PAYLOAD, "WHEN 'TRUNCATE' THEN '.truncated' ELSE", "WHEN 'TRUNCATE' THEN '.truncated' WHEN 'READ' THEN '.read' ELSE"),
+  /(\|\| CASE WHEN c\.op = 'SCHEMA_CHANGE' THEN jsonb_build_object\('schemaChange', c\.new\) ELSE '\{\}' END)/,
+  `$1
+      || CASE WHEN c.backfill_id IS NOT NULL THEN jsonb_build_object('backfill', c.backfill_id::text) ELSE '{}' END`,
+);

@@ -69,6 +69,12 @@ describe('OpenAPI and health', () => {
         'post /sinks/{id}/redeliver',
         'get /sinks/{id}/deliveries',
         'get /sinks/{id}/dead-letters',
+        'post /backfills',
+        'get /backfills',
+        'get /backfills/{id}',
+        'post /backfills/{id}/pause',
+        'post /backfills/{id}/resume',
+        'post /backfills/{id}/cancel',
       ].sort(),
     );
     for (const { route, op } of operations) {

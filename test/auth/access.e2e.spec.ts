@@ -44,6 +44,12 @@ const ROUTES: [Method, string, Scope][] = [
   ['post', '/sinks/{id}/redeliver', 'sinks:manage'],
   ['get', '/sinks/{id}/deliveries', 'sinks:manage'],
   ['get', '/sinks/{id}/dead-letters', 'sinks:manage'],
+  ['post', '/backfills', 'admin'],
+  ['get', '/backfills', 'admin'],
+  ['get', '/backfills/{id}', 'admin'],
+  ['post', '/backfills/{id}/pause', 'admin'],
+  ['post', '/backfills/{id}/resume', 'admin'],
+  ['post', '/backfills/{id}/cancel', 'admin'],
 ];
 
 describe('API keys', () => {
