@@ -167,8 +167,11 @@ const START = `
 /**
  * capture.backfill_chunk(id, max_rows): the backfill's next chunk, in the caller's transaction
  * (one statement: its own). Returns the rows it read and the backfill's state after it; no row
- * when another runner holds the backfill (its row lock: one chunk of a backfill at a time, across
- * instances), nothing read when it is not running.
+ * when another runner holds the backfill (a transaction-level advisory lock per backfill: one chunk
+ * of a backfill at a time, across instances), nothing read when it is not running. The backfill's
+ * row is locked only by the UPDATE at the end, so a pause or a cancel never waits for a chunk that
+ * waits for a writer; a chunk that was under way still lands (its reads are as good as any), and
+ * leaves the state the pause or cancel set.
  *
  * The chunk's upper key (hi) is the max_rows-th key after the cursor (or the end), found without
  * locks; then every row in (cursor, hi] is read FOR SHARE and appended, and the cursor moves to hi.
@@ -176,6 +179,9 @@ const START = `
  * a key moved past hi is read in a later chunk (or not at all if past the end: its changes are in
  * the log) and never moves the cursor past rows not read yet.
  */
+/** Any constant shared by every instance: with a backfill's id, the advisory lock its chunks take. */
+const CHUNK_LOCK = 7_160_904;
+
 const CHUNK = `
   CREATE FUNCTION capture.backfill_chunk(id bigint, max_rows int) RETURNS TABLE (read int, state text)
   LANGUAGE plpgsql AS $fn$
@@ -189,7 +195,10 @@ const CHUNK = `
     n int;
     done boolean;
   BEGIN
-    SELECT * INTO b FROM capture.backfills f WHERE f.id = backfill_chunk.id FOR UPDATE SKIP LOCKED;
+    IF NOT pg_try_advisory_xact_lock(${CHUNK_LOCK}, (backfill_chunk.id % 2147483647)::int) THEN
+      RETURN;
+    END IF;
+    SELECT * INTO b FROM capture.backfills f WHERE f.id = backfill_chunk.id;
     IF NOT FOUND THEN
       RETURN;
     END IF;
@@ -200,7 +209,7 @@ const CHUNK = `
     shape := CASE WHEN EXISTS (SELECT 1 FROM capture.captured c WHERE c.relid = b.relid) THEN capture.shape(b.relid) END;
     IF shape IS NULL OR shape->'key' IS DISTINCT FROM to_jsonb(b.key) THEN
       UPDATE capture.backfills f
-      SET state = 'failed', updated_at = now(), finished_at = now(),
+      SET state = CASE WHEN f.state = 'running' THEN 'failed' ELSE f.state END, updated_at = now(), finished_at = now(),
           error = CASE WHEN shape IS NULL THEN format('%s is no longer under capture', b.table_name)
                        ELSE format('the primary key of %s changed from (%s) to (%s)', b.table_name, array_to_string(b.key, ', '),
                                    coalesce((SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(shape->'key') c), 'none')) END
@@ -229,16 +238,18 @@ const CHUNK = `
       capture.backfill_key_sql(b.relid, b.key, '$2'), filter, key_cols)
       USING b.cursor, coalesce(hi, b.end_key), NULL::int, shape->>'schema', shape->>'table', b.actor, b.id;
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- The state as it is now (a pause or a cancel may have come meanwhile): completed only from running.
     UPDATE capture.backfills f
     SET cursor = coalesce(hi, b.end_key), rows_done = f.rows_done + n, chunk_size = max_rows, updated_at = now(),
-        state = CASE WHEN done THEN 'completed' ELSE f.state END,
+        state = CASE WHEN done AND f.state = 'running' THEN 'completed' ELSE f.state END,
         estimate = CASE WHEN done THEN f.rows_done + n ELSE greatest(f.estimate, f.rows_done + n) END,
-        finished_at = CASE WHEN done THEN now() END
-    WHERE f.id = b.id;
+        finished_at = CASE WHEN done AND f.state = 'running' THEN now() ELSE f.finished_at END
+    WHERE f.id = b.id
+    RETURNING f.state INTO b.state;
     IF n > 0 THEN
       PERFORM capture.wake_drainer();
     END IF;
-    RETURN QUERY SELECT n, CASE WHEN done THEN 'completed' ELSE 'running' END;
+    RETURN QUERY SELECT n, b.state;
   END
   $fn$`;
 

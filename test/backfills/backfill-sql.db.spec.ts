@@ -122,6 +122,24 @@ describe('backfill SQL (capture.backfill_start, capture.backfill_chunk)', () => 
     await expect(start('no_such_table')).rejects.toMatchObject({ code: '42P01' });
   });
 
+  it('runs one chunk of a backfill at a time: a second runner gets nothing while the first one is under way, then goes on from its cursor', async () => {
+    await sql.query(`CREATE TABLE shared (id int PRIMARY KEY)`);
+    await sql.query(`INSERT INTO shared SELECT generate_series(1, 30)`);
+    await sql.query(`SELECT capture.enable('shared')`);
+    const backfill = await start('shared');
+    const first = await sql.connect();
+    try {
+      await first.query('BEGIN');
+      expect((await first.query(`SELECT * FROM capture.backfill_chunk($1, 10)`, [backfill.id])).rows).toEqual([{ read: 10, state: 'running' }]);
+      expect((await sql.query(`SELECT * FROM capture.backfill_chunk($1, 10)`, [backfill.id])).rows).toEqual([]);
+      await first.query('COMMIT');
+    } finally {
+      first.release();
+    }
+    expect((await sql.query(`SELECT * FROM capture.backfill_chunk($1, 10)`, [backfill.id])).rows).toEqual([{ read: 10, state: 'running' }]);
+    expect((await reads(backfill.id)).map((r) => r.row_pk.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
   it('stops at a pause and goes on from the cursor after it; fails with the reason when the table leaves capture', async () => {
     await sql.query(`CREATE TABLE paused (id int PRIMARY KEY)`);
     await sql.query(`INSERT INTO paused SELECT generate_series(1, 30)`);
