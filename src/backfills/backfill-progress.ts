@@ -26,7 +26,7 @@ export function progressLine(backfill: Backfill): string {
 
 /**
  * `npm run capture -- backfill <table>`: starts a backfill and runs its chunks here (the app's
- * runner may run some too: a chunk at a time, whoever holds the backfill's row), telling `show`
+ * runner may run some too: a chunk at a time, whoever holds the backfill's lock), telling `show`
  * how far it is after each chunk; returns the closing line once it is no longer running. One
  * that failed throws its error; one paused or cancelled meanwhile (REST) ends the wait.
  */

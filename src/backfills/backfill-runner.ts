@@ -15,8 +15,8 @@ const MAX_FAILURES = 10;
  * Runs the chunks of running backfills (capture.backfill_chunk: each one short transaction that
  * reads, appends and moves the cursor) on the instance that drains the journal, several backfills at
  * once, each one chunk at a time. What a backfill does next is in its row: a pause or a cancel
- * (REST, CLI) is seen at the next chunk; the row's lock keeps two runners (an instance taking over)
- * from running one backfill at the same time. Stopping or crashing loses nothing: the cursor moved
+ * (REST) is seen at the next chunk; the chunk's advisory lock on its backfill keeps two runners (an
+ * instance taking over, the CLI) from running one backfill at the same time. Stopping or crashing loses nothing: the cursor moved
  * with each chunk's reads, and whoever runs it next goes on from there.
  */
 @Injectable()

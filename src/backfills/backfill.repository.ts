@@ -91,8 +91,9 @@ export class BackfillRepository {
   }
 
   /**
-   * Moves the backfill to `to` if it is in one of `from` (a running chunk finishes first: it holds
-   * the row); undefined if it is not (or does not exist). A resume restarts the rate's clock.
+   * Moves the backfill to `to` if it is in one of `from`; undefined if it is not (or does not
+   * exist). A chunk under way locks the row only at its end, so this waits for no writer. A resume
+   * restarts the rate's clock.
    */
   async transition(id: string, from: readonly BackfillState[], to: BackfillState): Promise<Backfill | undefined> {
     const [row] = await this.sql<BackfillRow>(

@@ -45,7 +45,7 @@ export class BackfillsController {
     return toBackfillDto(await this.service.get(id));
   }
 
-  /** Pause a running backfill (after the chunk under way) */
+  /** Pause a running backfill: at once (a chunk under way still lands), no chunk after it until resumed */
   @Post(':id/pause')
   @HttpCode(HttpStatus.OK)
   @ApiResponse({ status: HttpStatus.OK, type: BackfillDto })

@@ -55,7 +55,7 @@ export class BackfillsService {
     return backfill;
   }
 
-  /** Pauses (at the end of the chunk under way), resumes from the cursor, or cancels for good. */
+  /** Pauses (no chunk after the one under way), resumes from the cursor, or cancels for good. */
   async transition(id: string, action: keyof typeof TRANSITIONS): Promise<Backfill> {
     const { from, to, done } = TRANSITIONS[action];
     const moved = await this.repository.transition(id, from, to);
