@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { postgresError } from '../common/errors/postgres-error.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { BackfillRepository } from './backfill.repository.js';
@@ -8,8 +9,18 @@ import { MIN_CHUNK, runChunks } from './chunks.js';
 const PARALLEL = 4;
 /** How often the runner looks for running backfills when nobody woke it. */
 const POLL_MS = 1_000;
-/** A backfill whose chunks fail this many times in a row (not a deadlock or a lost connection once) is failed with the error. */
+/** A backfill whose chunks fail this many times in a row, for a reason a retry does not mend, is failed with the error. */
 const MAX_FAILURES = 10;
+
+/**
+ * Whether a retry may mend what a chunk failed with: the database unreachable, restarting or short
+ * of resources (no SQLSTATE, or classes 08, 53, 57, 58), a deadlock or serialization failure (40), a
+ * lock not available (55P03). Anything else (the table's data, a bug) counts towards MAX_FAILURES.
+ */
+export function transient(error: unknown): boolean {
+  const code = postgresError(error)?.code;
+  return !code || ['08', '40', '53', '57', '58'].includes(code.slice(0, 2)) || code === '55P03';
+}
 
 /**
  * Runs the chunks of running backfills (capture.backfill_chunk: each one short transaction that
@@ -86,7 +97,7 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
     } catch (error) {
       // The chunk rolled back whole (the cursor did not move): the next round tries again; an
       // error that keeps coming fails the backfill, with the error for whoever looks.
-      const failures = (this.failures.get(id) ?? 0) + 1;
+      const failures = (this.failures.get(id) ?? 0) + (transient(error) ? 0 : 1);
       this.failures.set(id, failures);
       if (failures < MAX_FAILURES) throw error;
       this.failures.delete(id);
