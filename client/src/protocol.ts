@@ -11,7 +11,7 @@
 export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SCHEMA_CHANGE', 'READ'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 /** The operations about one row; the others are about the whole table. */
-export const ROW_OPERATIONS = ['INSERT', 'UPDATE', 'DELETE'] as const;
+export const ROW_OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'READ'] as const;
 
 /** A notification id as the service gives and takes it: digits, at most 18 (a bigint carried as text). */
 export const NOTIFICATION_ID = /^\d{1,18}$/;
