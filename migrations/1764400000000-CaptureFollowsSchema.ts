@@ -517,7 +517,7 @@ const EVENT_TRIGGERS = `
   $do$`;
 
 /** Whether a journal row has the shape the capture triggers write (the drainer drops any other). */
-const WELL_FORMED = `
+export const WELL_FORMED = `
   CREATE FUNCTION capture.well_formed(r capture.changes) RETURNS boolean
   LANGUAGE sql IMMUTABLE AS $fn$
     SELECT r.schema_name <> '' AND r.table_name <> ''
@@ -538,7 +538,7 @@ const TAKE_BATCH = (() => {
 })();
 
 /** Table events' payloads: no key or rows; a schema change's {command, before, after} as schemaChange. */
-const PAYLOAD = `
+export const PAYLOAD = `
   CREATE OR REPLACE FUNCTION capture.event_name(schema_name text, table_name text, op text) RETURNS text
   LANGUAGE sql IMMUTABLE AS $fn$
     SELECT capture.qualified_name(schema_name, table_name)

@@ -4,6 +4,7 @@ import { EventEmitterModule } from '@nestjs/event-emitter';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
 import { AuthModule } from './auth/auth.module.js';
+import { BackfillsModule } from './backfills/backfills.module.js';
 import type { AuthenticatedRequest } from './auth/require-scope.decorator.js';
 import { CaptureModule } from './capture/capture.module.js';
 import { ExceptionsFilter } from './common/http/exceptions.filter.js';
@@ -66,6 +67,7 @@ export class AppModule {
         RealtimeModule,
         SinksModule,
         ConsumersModule,
+        BackfillsModule,
         HealthModule,
         MetricsModule,
       ],

@@ -5,9 +5,13 @@ export function canonicalTable(table: string): string {
   return table.startsWith('public.') ? table.slice('public.'.length) : table;
 }
 
-/** Whether an event name is `pattern`, or starts with its prefix when it ends in `.*`. */
+/**
+ * Whether an event name is `pattern`, or starts with its prefix when it ends in `.*`. A prefix never
+ * takes a backfill's reads (`<table>.read`): a subscriber of `invoices.*` is not flooded with every
+ * row when someone backfills invoices; reads go to whoever names them.
+ */
 export function eventMatches(pattern: string, event: string): boolean {
-  return pattern.endsWith('.*') ? event.startsWith(pattern.slice(0, -1)) : event === pattern;
+  return pattern.endsWith('.*') ? event.startsWith(pattern.slice(0, -1)) && !event.endsWith('.read') : event === pattern;
 }
 
 /**
@@ -22,7 +26,11 @@ export function compileFilter(filter: NotificationFilter): (notification: Pick<N
   const tables = filter.tables ? new Set(filter.tables.map(canonicalTable)) : undefined;
   const where = Object.entries(filter.where ?? {});
   return (notification) => {
-    if (events.length && !exact.has(notification.event) && !prefixes.some((prefix) => notification.event.startsWith(prefix))) {
+    // A backfill's read passes only a filter that names its event (`invoices.read`): neither a `.*`
+    // prefix nor a filter without events takes them, so no subscriber is flooded by surprise.
+    if (notification.payload.op === 'READ') {
+      if (!exact.has(notification.event)) return false;
+    } else if (events.length && !exact.has(notification.event) && !prefixes.some((prefix) => notification.event.startsWith(prefix))) {
       return false;
     }
     const { payload } = notification;

@@ -5,12 +5,13 @@
 
 /**
  * What a notification tells: a row created, updated or deleted, or, for the whole table, a TRUNCATE
- * or a change of its schema (SCHEMA_CHANGE; its `schemaChange` says what changed).
+ * or a change of its schema (SCHEMA_CHANGE; its `schemaChange` says what changed); or a row as a
+ * backfill read it (READ, event `<table>.read`; its `backfill` names the backfill).
  */
-export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SCHEMA_CHANGE'] as const;
+export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SCHEMA_CHANGE', 'READ'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 /** The operations about one row; the others are about the whole table. */
-export const ROW_OPERATIONS = ['INSERT', 'UPDATE', 'DELETE'] as const;
+export const ROW_OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'READ'] as const;
 
 /** A notification id as the service gives and takes it: digits, at most 18 (a bigint carried as text). */
 export const NOTIFICATION_ID = /^\d{1,18}$/;
@@ -53,7 +54,7 @@ export interface NotificationPayload {
   op: Operation;
   /** The row's primary key (the whole row for a table without one); null for TRUNCATE and SCHEMA_CHANGE. */
   pk: Record<string, unknown> | null;
-  /** The row after the change; null for deletions, TRUNCATE and SCHEMA_CHANGE. */
+  /** The row after the change (for READ: the row as read); null for deletions, TRUNCATE and SCHEMA_CHANGE. */
   new: Record<string, unknown> | null;
   /**
    * The row before the change; null for creations, TRUNCATE and SCHEMA_CHANGE, and for updates and
@@ -64,6 +65,8 @@ export interface NotificationPayload {
   changedColumns: string[] | null;
   /** Only for SCHEMA_CHANGE. */
   schemaChange?: SchemaChange;
+  /** Only for READ: the id of the backfill that read the row (`new`; `old` is null). */
+  backfill?: string;
   actor: string;
   txId: string;
   /** ISO 8601. */
@@ -73,7 +76,7 @@ export interface NotificationPayload {
 /** One committed row change. Ids are decimal strings that increase in delivery order. */
 export interface Notification {
   id: string;
-  /** `<table>.<created|updated|deleted|truncated|schema_changed>`, e.g. `invoice_items.updated`. */
+  /** `<table>.<created|updated|deleted|truncated|schema_changed|read>`, e.g. `invoice_items.updated`. */
   event: string;
   /** ISO 8601. */
   createdAt: string;

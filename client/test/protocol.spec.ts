@@ -27,7 +27,7 @@ describe('the client protocol types', () => {
   });
 });
 
-const note = (event: string, schema: string, table: string, op: 'INSERT' | 'UPDATE' | 'DELETE', row: Record<string, unknown>): Notification => ({
+const note = (event: string, schema: string, table: string, op: 'INSERT' | 'UPDATE' | 'DELETE' | 'READ', row: Record<string, unknown>): Notification => ({
   id: '1',
   event,
   createdAt: '2026-01-01T00:00:00.000Z',
@@ -37,7 +37,7 @@ const note = (event: string, schema: string, table: string, op: 'INSERT' | 'UPDA
     op,
     pk: { id: row.id },
     new: op === 'DELETE' ? null : row,
-    old: op === 'INSERT' ? null : row,
+    old: op === 'INSERT' || op === 'READ' ? null : row,
     changedColumns: null,
     actor: 'test',
     txId: '1',
@@ -51,6 +51,7 @@ const NOTIFICATIONS: Notification[] = [
   note('invoice_items.updated', 'public', 'invoice_items', 'UPDATE', { id: 'c', invoice_id: 'a', quantity: 3, note: null }),
   note('sales.orders.created', 'sales', 'orders', 'INSERT', { id: 'd', status: 'new', paid: false, meta: { x: 1 } }),
   note('invoices_archive.created', 'public', 'invoices_archive', 'INSERT', { id: 'e' }),
+  note('invoices.read', 'public', 'invoices', 'READ', { id: 'f', invoice_no: 'X-3', total_amount: 3 }),
 ];
 
 const FILTERS: NotificationFilter[] = [
@@ -71,6 +72,8 @@ const FILTERS: NotificationFilter[] = [
   { where: { paid: 'false' } },
   { where: { meta: null } },
   { events: ['invoices.*'], tables: ['invoices'], where: { invoice_no: 'X-2' } },
+  { events: ['invoices.read'] },
+  { events: ['invoices.read', 'invoices.*'], where: { total_amount: 3 } },
 ];
 
 describe('the client-side filter', () => {

@@ -14,6 +14,8 @@ describe('capture CLI arguments', () => {
     expect(parseArgs(['enable', 'events', '--old', '--all-columns'])).toEqual({ name: 'enable', table: 'events', columns: [], keepOld: true });
     expect(parseArgs(['disable', 'invoices'])).toEqual({ name: 'disable', table: 'invoices' });
     expect(parseArgs(['list'])).toEqual({ name: 'list' });
+    expect(parseArgs(['backfill', 'sales.orders'])).toEqual({ name: 'backfill', table: 'sales.orders' });
+    expect(parseArgs(['backfill', 'orders', 'x'])).toBe('unexpected x');
     expect(parseArgs(['lookup', 'invoice_items', 'invoice_id'])).toEqual({ name: 'lookup', table: 'invoice_items', column: 'invoice_id', drop: false });
     expect(parseArgs(['lookup', 'orders', 'status', '--drop'])).toEqual({ name: 'lookup', table: 'orders', column: 'status', drop: true });
   });

@@ -1,5 +1,5 @@
 /**
- * `npm run capture -- enable <table> [--columns a,b] [--no-old] | disable <table> | lookup <table> <column> [--drop] | list`
+ * `npm run capture -- enable <table> [--columns a,b] [--no-old] | disable <table> | lookup <table> <column> [--drop] | backfill <table> | list`
  * Puts tables under capture (or takes them out) on DATABASE_URL, or on the embedded database.
  */
 import pg from 'pg';
@@ -7,6 +7,7 @@ import { isMain, runCli } from '../database/cli.js';
 import { clientSql, Sql } from '../database/sql.js';
 import { COLUMN_PATTERN } from '../../client/src/protocol.js';
 import { addLookup, columnLookups, dropLookup } from '../log/sql/lookups.js';
+import { backfillAndWait, progressLine } from '../backfills/backfill-progress.js';
 
 const USAGE = `usage: npm run capture -- <command>
   enable <table> [--columns a,b | --all-columns] [--no-old | --old]
@@ -20,6 +21,10 @@ const USAGE = `usage: npm run capture -- <command>
                                    GET /notifications?table=<table>&where=<column>:<value> reads
                                    the index, not the log (the notifications already in the log are
                                    indexed in the background); --drop: stop
+  backfill <table>                  read every row <table> holds now into the log, once, as <table>.read
+                                   (in the log's commit order, whatever writers do meanwhile); waits,
+                                   showing progress, until it completes (the app's runner may share
+                                   the work; Ctrl-C stops waiting, and the app's runner goes on)
   list                             the tables under capture: key, column filter, old rows, lookups, problems`;
 
 type Command =
@@ -27,6 +32,7 @@ type Command =
   /** null: as the table has it. An empty list of columns: every column. */
   | { name: 'enable'; table: string; columns: string[] | null; keepOld: boolean | null }
   | { name: 'disable'; table: string }
+  | { name: 'backfill'; table: string }
   | { name: 'lookup'; table: string; column: string; drop: boolean };
 
 export function parseArgs(args: string[]): Command | string {
@@ -38,6 +44,7 @@ export function parseArgs(args: string[]): Command | string {
     if (options.some((option) => option !== '--drop')) return `unexpected ${options.filter((option) => option !== '--drop').join(' ')}`;
     return { name, table, column, drop: options.includes('--drop') };
   }
+  if (name === 'backfill' && table && !table.startsWith('-')) return rest.length ? `unexpected ${rest.join(' ')}` : { name, table };
   if ((name === 'enable' || name === 'disable') && table && !table.startsWith('-')) {
     if (name === 'disable') return rest.length ? `unexpected ${rest.join(' ')}` : { name, table };
     const command: Command = { name, table, columns: null, keepOld: null };
@@ -76,6 +83,26 @@ async function lookup(command: { table: string; column: string; drop: boolean },
     : `${table.name} is indexed by ${command.column} already`;
 }
 
+/** Starts a backfill and waits for it: one progress line redrawn on a terminal, a line a second otherwise (stderr). */
+async function backfill(table: string, sql: Sql): Promise<string> {
+  const terminal = process.stderr.isTTY;
+  let printedAt = 0;
+  let drawn = false;
+  try {
+    return await backfillAndWait(sql, table, (progress) => {
+      if (terminal) {
+        process.stderr.write(`\r${progressLine(progress)}\x1b[K`);
+        drawn = true;
+      } else if (Date.now() - printedAt >= 1000 || progress.state !== 'running') {
+        process.stderr.write(`${progressLine(progress)}\n`);
+        printedAt = Date.now();
+      }
+    });
+  } finally {
+    if (drawn) process.stderr.write('\n');
+  }
+}
+
 async function run(command: Command, sql: Sql): Promise<string> {
   switch (command.name) {
     case 'enable': {
@@ -94,6 +121,8 @@ async function run(command: Command, sql: Sql): Promise<string> {
     }
     case 'lookup':
       return lookup(command, sql);
+    case 'backfill':
+      return backfill(command.table, sql);
     case 'list': {
       const rows = await sql<{ name: string; table: string; key: string[] | null; columns: string[] | null; keep_old: boolean; problems: string[] }>(
         `SELECT format('%I.%I', schema_name, table_name) AS name, capture.qualified_name(schema_name, table_name) AS table,

@@ -8,6 +8,7 @@ const VERB: Record<ChangeOp, string> = {
   DELETE: 'deleted',
   TRUNCATE: 'truncated',
   SCHEMA_CHANGE: 'schema_changed',
+  READ: 'read',
 };
 
 /** The last part of every event name a table's changes have. */
@@ -18,7 +19,7 @@ export function qualifiedTable(schema: string, table: string): string {
   return schema === 'public' ? table : `${schema}.${table}`;
 }
 
-/** `<table>.<created|updated|deleted|truncated|schema_changed>`, e.g. `invoice_items.updated` or `sales.orders.deleted`. */
+/** `<table>.<created|updated|deleted|truncated|schema_changed|read>`, e.g. `invoice_items.updated` or `sales.orders.deleted`. */
 export function eventName(schema: string, table: string, op: ChangeOp): string {
   return `${qualifiedTable(schema, table)}.${VERB[op]}`;
 }
@@ -41,6 +42,8 @@ export class CapturedChange {
     readonly actor: string,
     readonly changedAt: Date,
     readonly schemaChange?: SchemaChange,
+    /** Only for READ: the backfill that read the row. */
+    readonly backfillId?: string,
   ) {}
 
   get event(): string {

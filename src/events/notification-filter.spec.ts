@@ -29,6 +29,21 @@ describe('NotificationFilter', () => {
     expect(new NotificationFilter({ events: ['invoices.created'] }).matches(item)).toBe(false);
   });
 
+  it("takes a backfill's reads only when its events name <table>.read: not by a .* prefix, nor without events", () => {
+    const read = storedNotification({
+      event: 'invoice_items.read',
+      tableName: 'invoice_items',
+      payload: { schema: 'public', table: 'invoice_items', op: 'READ', new: { invoice_id: 'i1' }, old: null, backfill: '4' },
+    });
+    expect(new NotificationFilter({ events: ['invoice_items.read'] }).matches(read)).toBe(true);
+    expect(new NotificationFilter({ events: ['invoice_items.read'], where: { invoice_id: 'i1' } }).matches(read)).toBe(true);
+    expect(new NotificationFilter({ events: ['invoice_items.read'], where: { invoice_id: 'i2' } }).matches(read)).toBe(false);
+    expect(new NotificationFilter({ events: ['invoice_items.*'] }).matches(read)).toBe(false);
+    expect(new NotificationFilter({ events: ['invoices.read'] }).matches(read)).toBe(false);
+    expect(new NotificationFilter({ tables: ['invoice_items'] }).matches(read)).toBe(false);
+    expect(new NotificationFilter({}).matches(read)).toBe(false);
+  });
+
   it('matches tables', () => {
     expect(new NotificationFilter({ tables: ['invoice_items'] }).matches(item)).toBe(true);
     expect(new NotificationFilter({ tables: ['invoices'] }).matches(item)).toBe(false);

@@ -8,7 +8,7 @@ type Row = Record<string, unknown> | null;
 let next = 1;
 function change(op: Operation, pk: Row, old: Row, now: Row, table = 't'): StoredNotification {
   const id = String(next++);
-  const verb = { INSERT: 'created', UPDATE: 'updated', DELETE: 'deleted', TRUNCATE: 'truncated', SCHEMA_CHANGE: 'schema_changed' }[op];
+  const verb = { INSERT: 'created', UPDATE: 'updated', DELETE: 'deleted', TRUNCATE: 'truncated', SCHEMA_CHANGE: 'schema_changed', READ: 'read' }[op];
   return {
     id,
     event: `${table}.${verb}`,

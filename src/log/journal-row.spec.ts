@@ -13,6 +13,7 @@ const row = (overrides: Partial<JournalRow> = {}): JournalRow => ({
   changed_columns: null,
   actor: 'alice',
   changed_at: new Date('2026-11-30T10:00:00Z'),
+  backfill_id: null,
   ...overrides,
 });
 
@@ -37,6 +38,9 @@ describe('parseJournalRow', () => {
     [{ op: 'INSERT' }, 'old must be null for INSERT'],
     [{ op: 'DELETE' }, 'new must be null for DELETE'],
     [{ changed_columns: [1] }, 'changed_columns is not a list of names'],
+    [{ op: 'READ', backfill_id: '3' }, 'new must be set and old null for READ'],
+    [{ op: 'READ', old: null }, 'backfill_id is missing for READ'],
+    [{ op: 'READ', old: null, row_pk: null, backfill_id: '3' }, 'row_pk is not a non-empty object'],
     [{ actor: null }, 'actor is missing'],
     [{ changed_at: 'yesterday' }, 'changed_at is not a time'],
   ] as [Partial<JournalRow>, string][])('skips %j: %s', (overrides, reason) => {
@@ -56,6 +60,11 @@ describe('parseJournalRow, table events', () => {
     const schemaChange = { command: 'ALTER TABLE', before: shape('invoices'), after: shape('bills') };
     const parsed = parseJournalRow(row({ op: 'SCHEMA_CHANGE', row_pk: null, old: null, new: schemaChange }));
     expect('change' in parsed && parsed.change).toMatchObject({ op: 'SCHEMA_CHANGE', pk: null, newRow: null, schemaChange, event: 'invoices.schema_changed' });
+  });
+
+  it('turns a READ into the row as a backfill read it, naming the backfill', () => {
+    const parsed = parseJournalRow(row({ op: 'READ', old: null, backfill_id: '12' }));
+    expect('change' in parsed && parsed.change).toMatchObject({ op: 'READ', pk: { id: 'a' }, oldRow: null, newRow: { invoice_no: 'Y' }, backfillId: '12', event: 'invoices.read', changedColumns: null });
   });
 
   it('takes an update without its old row (a table captured without it), its changed columns unknown', () => {

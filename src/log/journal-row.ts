@@ -14,6 +14,8 @@ export interface JournalRow {
   changed_columns: unknown;
   actor: unknown;
   changed_at: unknown;
+  /** The backfill a READ row comes from (as text); null for every other op. */
+  backfill_id: unknown;
 }
 
 export type ParsedRow = { change: CapturedChange } | { skip: string };
@@ -57,6 +59,11 @@ export function parseJournalRow(row: JournalRow): ParsedRow {
   } else if (op === 'SCHEMA_CHANGE') {
     if (oldRow !== null || !isSchemaChange(newRow)) return { skip: 'new must be {command, before, after} for SCHEMA_CHANGE' };
     schemaChange = newRow;
+  } else if (op === 'READ') {
+    if (!isObject(pk) || Object.keys(pk).length === 0) return { skip: 'row_pk is not a non-empty object' };
+    if (newRow === null || oldRow !== null) return { skip: 'new must be set and old null for READ' };
+    if (typeof row.backfill_id !== 'string' || !row.backfill_id) return { skip: 'backfill_id is missing for READ' };
+    key = pk;
   } else {
     if (!isObject(pk) || Object.keys(pk).length === 0) return { skip: 'row_pk is not a non-empty object' };
     if ((op !== 'DELETE') !== (newRow !== null)) return { skip: `new must be ${op === 'DELETE' ? 'null' : 'set'} for ${op}` };
@@ -84,6 +91,7 @@ export function parseJournalRow(row: JournalRow): ParsedRow {
       actor,
       changedAt,
       schemaChange,
+      op === 'READ' ? (row.backfill_id as string) : undefined,
     ),
   };
 }

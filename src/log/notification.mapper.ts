@@ -12,6 +12,7 @@ export function toNotificationPayload(change: CapturedChange): NotificationPaylo
     old: change.oldRow,
     changedColumns: change.changedColumns,
     ...(change.schemaChange && { schemaChange: change.schemaChange }),
+    ...(change.backfillId && { backfill: change.backfillId }),
     actor: change.actor,
     txId: change.txId,
     changedAt: change.changedAt.toISOString(),

@@ -83,6 +83,12 @@ describe('OpenAPI and health', () => {
         'post /consumers/{name}/dead-letters/redeliver',
         'delete /consumers/{name}/dead-letters',
         'post /consumers/{name}/seek',
+        'post /backfills',
+        'get /backfills',
+        'get /backfills/{id}',
+        'post /backfills/{id}/pause',
+        'post /backfills/{id}/resume',
+        'post /backfills/{id}/cancel',
       ].sort(),
     );
     for (const { route, op } of operations) {

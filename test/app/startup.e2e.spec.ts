@@ -301,6 +301,19 @@ describe('starting the service', () => {
       expect(cli('list').stdout).toMatch(/public\.invoice_items\s+id\s+all columns\s+kept\s+-\s+-\n/);
     });
 
+    it('backfills a table: every row once into the journal, progress on stderr, how it ended on stdout', async () => {
+      await db.sql.query(`CREATE TABLE shelves (id int PRIMARY KEY, label text)`);
+      await db.sql.query(`INSERT INTO shelves SELECT g, 's' || g FROM generate_series(1, 5000) g`);
+      expect(cli('backfill', 'shelves')).toMatchObject({ status: 1, stderr: 'capture: backfill: shelves is not under capture (capture it first: npm run capture -- enable shelves)\n' });
+      expect(cli('enable', 'shelves')).toMatchObject({ status: 0 });
+      const run = cli('backfill', 'shelves');
+      expect(run).toMatchObject({ status: 0, stdout: expect.stringMatching(/^backfill \d+ of shelves completed: 5000 rows in \d+\.\d s\n$/) });
+      expect(run.stderr.trim().split('\n').at(-1)).toBe(`shelves: [${'#'.repeat(24)}] 100%  5,000 of 5,000 rows  ${/\d[\d,]* rows\/s/.exec(run.stderr)![0]}  completed`);
+      const { rows } = await db.sql.query(`SELECT count(*)::int AS reads, count(DISTINCT row_pk)::int AS rows FROM capture.changes WHERE table_name = 'shelves' AND op = 'READ'`);
+      expect(rows[0]).toEqual({ reads: 5000, rows: 5000 });
+      expect(cli('backfill', 'loose')).toMatchObject({ status: 1, stderr: expect.stringContaining('loose is not under capture') });
+    });
+
     it('says clearly what is wrong', () => {
       expect(cli('enable', 'nope')).toMatchObject({ status: 1, stderr: expect.stringContaining('"nope" does not exist') });
       expect(cli('enable', 'orders', '--columns')).toMatchObject({ status: 2, stderr: expect.stringContaining('--columns a,b') });
@@ -502,6 +515,57 @@ describe('starting the service', () => {
         expect(await stop(again)).toBe(0);
       }
     });
+  });
+
+  describe('SIGKILL during a backfill', () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      await db.sql.query(`CREATE TABLE goods (id int PRIMARY KEY, qty int NOT NULL)`);
+      await db.sql.query(`INSERT INTO goods SELECT g, g FROM generate_series(1, 50000) g`);
+      await db.sql.query(`SELECT capture.enable('goods')`);
+    });
+    afterAll(() => db.drop());
+
+    it('resumes where its cursor is after a restart: each row read once, into the log once', async () => {
+      const state = async () => (await db.sql.query(`SELECT state, rows_done::int AS done FROM capture.backfills`)).rows[0];
+      // A writer holds a row in the middle: the chunk that reaches it is in flight when the app dies.
+      const writer = await db.sql.connect();
+      await writer.query('BEGIN');
+      await writer.query(`UPDATE goods SET qty = -1 WHERE id = 30000`);
+      const app = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
+      let again: Started | undefined;
+      try {
+        const response = await fetch(`${app.base}/backfills`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ table: 'goods' }) });
+        expect(response.status).toBe(201);
+        const { id } = (await response.json()) as { id: string };
+        await waitFor(
+          async () => (await db.sql.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%backfill_chunk%'`)).rowCount,
+          { timeout: 20_000, what: 'a chunk waiting for the writer' },
+        );
+        const before = await state();
+        expect(before.state).toBe('running');
+        expect(before.done).toBeGreaterThan(0);
+        await stop(app, 'SIGKILL');
+
+        again = await start({ DATABASE_URL: db.url, HOST: '127.0.0.1' });
+        // The dead app's chunk ends (commits or rolls back, whole) once the writer commits.
+        await writer.query('COMMIT');
+        await waitFor(async () => (await state()).state === 'completed', { timeout: 60_000, what: 'the backfill to complete' });
+        const { rows: [reads] } = await db.sql.query(
+          `SELECT count(*)::int AS reads, count(DISTINCT row_pk)::int AS rows, min((new->>'qty')::int) AS lowest FROM capture.changes WHERE backfill_id = $1`,
+          [id],
+        );
+        expect(reads).toEqual({ reads: 50000, rows: 50000, lowest: -1 });
+        await waitFor(async () => (await expectExactlyOnce(db.sql)).notifications === 50001, { timeout: 30_000, what: 'every read in the log' });
+        expect(await expectExactlyOnce(db.sql)).toEqual({ changes: 50001, notifications: 50001, missing: 0, duplicates: 0 });
+        const body = (await (await fetch(`${again.base}/backfills/${id}`)).json()) as { state: string; rowsDone: number };
+        expect(body).toMatchObject({ state: 'completed', rowsDone: 50000 });
+      } finally {
+        writer.release();
+        if (again) expect(await stop(again)).toBe(0);
+      }
+    }, 120_000);
   });
 
   describe("the Dockerfile's CMD", () => {

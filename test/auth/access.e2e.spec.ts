@@ -58,6 +58,12 @@ const ROUTES: [Method, string, Scope][] = [
   ['post', '/consumers/{name}/dead-letters/redeliver', 'consumers:manage'],
   ['delete', '/consumers/{name}/dead-letters', 'consumers:manage'],
   ['post', '/consumers/{name}/seek', 'consumers:manage'],
+  ['post', '/backfills', 'admin'],
+  ['get', '/backfills', 'admin'],
+  ['get', '/backfills/{id}', 'admin'],
+  ['post', '/backfills/{id}/pause', 'admin'],
+  ['post', '/backfills/{id}/resume', 'admin'],
+  ['post', '/backfills/{id}/cancel', 'admin'],
 ];
 
 describe('API keys', () => {

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_NAME, SCOPES } from '../../src/auth/api-key.js';
+import { BACKFILL_STATES } from '../../src/backfills/backfill.js';
+import { OPERATIONS } from '../../client/src/protocol.js';
 import { WAKE_UP_CHANNEL } from '../../src/log/channels.js';
 import { MAX_TOTAL_AMOUNT } from '../../src/invoices/total-amount.js';
 import { EXHAUSTED_ACTIONS, SINK_KINDS, SINK_NAME, SINK_STATES } from '../../src/sinks/sink.js';
@@ -59,6 +61,16 @@ describe('the migrated schema agrees with the code', () => {
       for (const value of values) await insertSink(`${column}-${value}`, column, value);
       await expect(insertSink(`${column}-unknown`, column, 'unknown')).rejects.toMatchObject({ code: '23514' });
     }
+  });
+
+  it("accepts exactly the code's backfill states and journal ops", async () => {
+    const { rows: [constraints] } = await db.sql.query(
+      `SELECT (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'capture.backfills'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%state%') AS states,
+              (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'changes_op_check') AS ops`,
+    );
+    const listed = (definition: string) => [...definition.matchAll(/'([A-Z_a-z]+)'::text/g)].map((match) => match[1]).sort();
+    expect(listed(constraints.states)).toEqual([...BACKFILL_STATES].sort());
+    expect(listed(constraints.ops)).toEqual([...OPERATIONS].sort());
   });
 
   it('bounds every total at MAX_TOTAL_AMOUNT', async () => {

@@ -16,7 +16,7 @@ export function whereOf(entries: readonly string[] | undefined): Record<string, 
 }
 
 export class ListNotificationsQueryDto {
-  /** An event name (`invoices.created`) or a prefix ending in `.*` (`invoices.*`). */
+  /** An event name (`invoices.created`, `invoices.read`) or a prefix ending in `.*` (`invoices.*`, which leaves backfills' reads out). */
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -115,19 +115,21 @@ export class NotificationPayloadDto implements NotificationPayload {
   schema: string;
   /** The table's name when the change was made (a rename's SCHEMA_CHANGE has the old one). @example "invoice_items" */
   table: string;
-  /** A row's INSERT, UPDATE or DELETE, or the whole table's TRUNCATE or SCHEMA_CHANGE. */
+  /** A row's INSERT, UPDATE or DELETE, or the whole table's TRUNCATE or SCHEMA_CHANGE; READ: a row as a backfill read it. */
   @ApiProperty({ enum: OPERATIONS })
   op: Operation;
   /** The row's primary key (the whole row for a table without one); null for TRUNCATE and SCHEMA_CHANGE. */
   pk: Record<string, unknown> | null;
-  /** The row after the change as to_jsonb writes it; null for deletions, TRUNCATE and SCHEMA_CHANGE. */
+  /** The row after the change (for READ: as read) as to_jsonb writes it; null for deletions, TRUNCATE and SCHEMA_CHANGE. */
   new: Record<string, unknown> | null;
-  /** The row before the change; null for creations, TRUNCATE and SCHEMA_CHANGE, and for a table captured without its old rows. */
+  /** The row before the change; null for creations, reads, TRUNCATE and SCHEMA_CHANGE, and for a table captured without its old rows. */
   old: Record<string, unknown> | null;
   /** For updates, the columns whose values changed (null when the old row is not kept). */
   changedColumns: string[] | null;
   /** Only for SCHEMA_CHANGE: the command and the table before and after it. */
   schemaChange?: SchemaChangeDto;
+  /** Only for READ: the id of the backfill that read the row. @example "3" */
+  backfill?: string;
   /** Who changed it: the API caller (X-Actor) or the database user. @example "alice" */
   actor: string;
   /** The writing transaction's id. @example "123456" */

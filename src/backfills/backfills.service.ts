@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { ActorContext } from '../common/actor/actor.context.js';
+import { postgresError } from '../common/errors/postgres-error.js';
+import type { Backfill, BackfillState } from './backfill.js';
+import { BackfillRepository } from './backfill.repository.js';
+import { BackfillRunner } from './backfill-runner.js';
+import { BackfillNotFound, BackfillRefused, BadBackfillRequest, UnknownTable, WrongBackfillState } from './backfills.errors.js';
+
+/** What capture.backfill_start refuses, by SQLSTATE: a table it cannot read, a where it cannot apply. */
+const REFUSALS: Record<string, (message: string) => Error> = {
+  '55000': (message) => new BackfillRefused(message), // not under capture
+  '42P16': (message) => new BackfillRefused(message), // no primary key
+  '42703': (message) => new BackfillRefused(message), // where names a column the table lacks
+  '22023': (message) => new BadBackfillRequest(message), // where is not {column: scalar}
+};
+
+/** Pause, resume, cancel: the states each may start from, and where it leads. */
+const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { from: readonly BackfillState[]; to: BackfillState; done: string }> = {
+  pause: { from: ['running'], to: 'paused', done: 'paused' },
+  resume: { from: ['paused'], to: 'running', done: 'resumed' },
+  cancel: { from: ['running', 'paused'], to: 'cancelled', done: 'cancelled' },
+};
+
+@Injectable()
+export class BackfillsService {
+  constructor(
+    private readonly repository: BackfillRepository,
+    private readonly runner: BackfillRunner,
+  ) {}
+
+  /** Starts a backfill of `table` (`invoices`, `public.invoices`, `sales.orders`); the runner takes it at once. */
+  async start(table: string, where: Backfill['where'] = null): Promise<Backfill> {
+    const [schema, name] = table.includes('.') ? table.split('.') : ['public', table];
+    const relid = await this.repository.resolveTable(schema, name);
+    if (!relid) throw new UnknownTable(table);
+    let backfill: Backfill;
+    try {
+      backfill = await this.repository.start(relid, where, ActorContext.current());
+    } catch (error) {
+      const refusal = REFUSALS[postgresError(error)?.code ?? ''];
+      if (!refusal) throw error;
+      throw refusal((error as Error).message.replace(/^backfill: /, ''));
+    }
+    this.runner.wake();
+    return backfill;
+  }
+
+  list(limit = 100): Promise<Backfill[]> {
+    return this.repository.list(limit);
+  }
+
+  async get(id: string): Promise<Backfill> {
+    const backfill = await this.repository.get(id);
+    if (!backfill) throw new BackfillNotFound(id);
+    return backfill;
+  }
+
+  /** Pauses (no chunk after the one under way), resumes from the cursor, or cancels for good. */
+  async transition(id: string, action: keyof typeof TRANSITIONS): Promise<Backfill> {
+    const { from, to, done } = TRANSITIONS[action];
+    const moved = await this.repository.transition(id, from, to);
+    if (!moved) throw new WrongBackfillState(id, done, (await this.get(id)).state);
+    if (to === 'running') this.runner.wake();
+    return moved;
+  }
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { transient } from './backfill-runner.js';
+import { CHUNK_TARGET_MS, MAX_CHUNK, MIN_CHUNK, nextChunkSize, runChunks } from './chunks.js';
+
+describe('nextChunkSize', () => {
+  it('moves towards the target time, at most halving or doubling, within its bounds', () => {
+    expect(nextChunkSize(1000, CHUNK_TARGET_MS, 1000)).toBe(1000);
+    expect(nextChunkSize(1000, CHUNK_TARGET_MS * 1.25, 1000)).toBe(800);
+    expect(nextChunkSize(1000, CHUNK_TARGET_MS * 10, 1000)).toBe(500);
+    expect(nextChunkSize(1000, 1, 1000)).toBe(2000);
+    expect(nextChunkSize(MAX_CHUNK, 1, MAX_CHUNK)).toBe(MAX_CHUNK);
+    expect(nextChunkSize(MIN_CHUNK, 10_000, MIN_CHUNK)).toBe(MIN_CHUNK);
+  });
+
+  it('keeps the size after a quick short chunk (the end, a sparse where), and shrinks after a slow one', () => {
+    expect(nextChunkSize(1000, 5, 10)).toBe(1000);
+    expect(nextChunkSize(1000, CHUNK_TARGET_MS * 2, 10)).toBe(500);
+  });
+});
+
+describe('runChunks', () => {
+  it('runs chunks until the backfill is no longer running, or another runner holds it', async () => {
+    const states = ['running', 'running', 'completed'] as const;
+    const sizes: number[] = [];
+    const last = await runChunks(async (size) => ({ read: size, state: states[sizes.push(size) - 1] }), 100, () => true);
+    expect(last).toEqual({ read: sizes[2], state: 'completed' });
+    expect(sizes).toHaveLength(3);
+    expect(await runChunks(async () => undefined, 100, () => true)).toBeUndefined();
+  });
+});
+
+describe('transient', () => {
+  it('tells what a retry may mend from what it will not', () => {
+    expect(transient(new Error('connect ECONNREFUSED 127.0.0.1:5432'))).toBe(true);
+    expect(transient(Object.assign(new Error('terminating connection'), { code: '57P01' }))).toBe(true);
+    expect(transient(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toBe(true);
+    expect(transient(Object.assign(new Error('out of memory'), { code: '53200' }))).toBe(true);
+    expect(transient(Object.assign(new Error('division by zero'), { code: '22012' }))).toBe(false);
+  });
+});
