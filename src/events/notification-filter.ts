@@ -150,15 +150,20 @@ export function storedFilter(dto: NotificationFilterDto): NotificationFilterDto 
   return filter;
 }
 
-/** The filter fields a change request may give: a list or `where` replaces the stored one, null removes it. */
-export interface FilterChanges {
+/** The filter fields of a change to a destination (a sink, a consumer group): a list or `where` replaces the stored one, null removes it, left out it stays. */
+export class FilterChangesDto {
+  @EventsField({ nullable: true })
   events?: string[] | null;
+
+  @TablesField({ nullable: true })
   tables?: string[] | null;
+
+  @WhereField({ nullable: true })
   where?: Record<string, string | number | boolean | null> | null;
 }
 
 /** `stored` with `changes` applied (fields left out stay); undefined when the request changes no filter field. */
-export function changedFilter(stored: NotificationFilterDto, changes: FilterChanges): NotificationFilterDto | undefined {
+export function changedFilter(stored: NotificationFilterDto, changes: FilterChangesDto): NotificationFilterDto | undefined {
   if (changes.events === undefined && changes.tables === undefined && changes.where === undefined) return undefined;
   const filter: Record<string, unknown> = { ...stored };
   for (const field of ['events', 'tables', 'where'] as const) {

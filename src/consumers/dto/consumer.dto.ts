@@ -20,7 +20,7 @@ import {
 import { IntField, TextField } from '../../common/validation.js';
 import { COLUMN_PATTERN } from '../../../client/src/protocol.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
-import { EventsField, NotificationFilterDto, TablesField, WhereField } from '../../events/notification-filter.js';
+import { FilterChangesDto, NotificationFilterDto } from '../../events/notification-filter.js';
 import { NotificationDto } from '../../notifications/dto/notification.dto.js';
 import { CONSUMER_NAME, CONSUMER_ORDERS, type ConsumerOrder } from '../consumer-group.js';
 
@@ -102,16 +102,7 @@ export class CreateConsumerDto extends NotificationFilterDto {
 }
 
 /** Changes to a group; absent fields stay, a filter field set to null is removed. A new filter applies to what the group has not taken from the log yet. */
-export class UpdateConsumerDto {
-  @EventsField({ nullable: true })
-  events?: string[] | null;
-
-  @TablesField({ nullable: true })
-  tables?: string[] | null;
-
-  @WhereField({ nullable: true })
-  where?: Record<string, string | number | boolean | null> | null;
-
+export class UpdateConsumerDto extends FilterChangesDto {
   @AckWait()
   ackWaitMs?: number;
 

@@ -2,7 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsObject, IsOptional, IsString, Matches, ValidateIf, ValidateNested } from 'class-validator';
-import { EventsField, NotificationFilterDto, TablesField, WhereField } from '../../events/notification-filter.js';
+import { FilterChangesDto, NotificationFilterDto } from '../../events/notification-filter.js';
 import { IntField } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
 import type { NatsSettingsChangesDto, NatsSettingsDto } from '../drivers/nats.dto.js';
@@ -115,16 +115,7 @@ export class CreateWebhookDto extends NewSinkFields {
  * Changes to a sink; absent fields stay as they are, a filter field set to null is removed. A new
  * filter applies from the sink's position on.
  */
-class SinkChangesDto {
-  @EventsField({ nullable: true })
-  events?: string[] | null;
-
-  @TablesField({ nullable: true })
-  tables?: string[] | null;
-
-  @WhereField({ nullable: true })
-  where?: Record<string, string | number | boolean | null> | null;
-
+class SinkChangesDto extends FilterChangesDto {
   @SinkName()
   name?: string;
 
