@@ -256,7 +256,12 @@ async function keyWorkers(base, name, count, workMs, seconds) {
     }
     await sleep(workMs);
     for (const { notification } of messages) holding.delete(JSON.stringify(notification.payload.pk));
-    if (messages.length) acked += (await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) })).done.length;
+    if (messages.length) {
+      // Awaited first, then added: `acked += (await …)` reads acked before the await, and the 16
+      // loops then overwrite each other's counts.
+      const { done } = await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) });
+      acked += done.length;
+    }
     return true;
   });
   return { workers: count, acked, seconds: round1(wall), perSecond: Math.round(acked / wall), receiveMsMean: round1(receiveMs / receives), overlaps, outOfOrder };
