@@ -4,8 +4,8 @@ import type { Sql } from '../../database/sql.js';
 const LOG_END = `greatest((SELECT max(b.last_id) FROM notification_batches b), (SELECT max(n.id) FROM notifications_legacy n),
                          (SELECT r.purged_through FROM notification_retention r WHERE r.id = 1), 0)`;
 
-/** The id before the log's first batch: below it there is nothing to index. */
-const LOG_START = `coalesce((SELECT b.first_id - 1 FROM notification_batches b ORDER BY b.last_id LIMIT 1), 0)`;
+/** The id before the log's first batch: below it there is nothing to index (and a lookup covering from it is complete). */
+export const LOG_START = `coalesce((SELECT b.first_id - 1 FROM notification_batches b ORDER BY b.last_id LIMIT 1), 0)`;
 
 /**
  * One step of indexing (LogIndexer), the first of these with something to do: starts the lookups

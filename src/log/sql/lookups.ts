@@ -1,4 +1,5 @@
 import type { Sql } from '../../database/sql.js';
+import { LOG_START } from './extend-lookup.js';
 
 /** What the log's index holds (notification_lookups): the built-in keys (no table and column), or a table's column. */
 export interface Lookup {
@@ -26,7 +27,7 @@ export async function lookups(sql: Sql): Promise<Lookup[]> {
 export async function columnLookups(sql: Sql): Promise<{ table: string; column: string; complete: boolean }[]> {
   return sql<{ table: string; column: string; complete: boolean }>(
     `SELECT l.table_name AS table, l.column_name AS column,
-            coalesce(l.covered_after <= coalesce((SELECT b.first_id - 1 FROM notification_batches b ORDER BY b.last_id LIMIT 1), 0), false) AS complete
+            coalesce(l.covered_after <= ${LOG_START}, false) AS complete
      FROM notification_lookups l WHERE l.table_name IS NOT NULL ORDER BY 1, 2`,
   );
 }
