@@ -4,7 +4,7 @@ import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
 import { canonicalTable, compileFilter } from '../../client/src/filter.js';
 import { COLUMN_PATTERN, EVENT_PATTERN, TABLE_PATTERN } from '../../client/src/protocol.js';
-import { StoredNotification } from './event-catalog.js';
+import { NOTIFICATION_ID, StoredNotification } from './event-catalog.js';
 
 const MAX_WHERE = 20;
 
@@ -171,4 +171,17 @@ export function changedFilter(stored: NotificationFilterDto, changes: FilterChan
     else if (changes[field] !== undefined) filter[field] = changes[field];
   }
   return storedFilter(filter);
+}
+
+const START = new RegExp(`^(now|start|${NOTIFICATION_ID.source.slice(1, -1)})$`);
+const START_MESSAGE = "from must be 'now', 'start' or a notification id (digits)";
+
+/** `from` of a new destination (a sink, a consumer group): `now`, `start` or after a notification id (NotificationLog.startPosition). */
+export function StartField(): PropertyDecorator {
+  return applyDecorators(
+    ValidateIf((_object: object, value: unknown) => value !== undefined),
+    IsString({ message: START_MESSAGE }),
+    Matches(START, { message: START_MESSAGE }),
+    ApiPropertyOptional({ example: 'now' }),
+  );
 }

@@ -20,13 +20,11 @@ import {
 import { IntField, TextField } from '../../common/validation.js';
 import { COLUMN_PATTERN } from '../../../client/src/protocol.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
-import { FilterChangesDto, NotificationFilterDto } from '../../events/notification-filter.js';
+import { FilterChangesDto, NotificationFilterDto, StartField } from '../../events/notification-filter.js';
 import { NotificationDto } from '../../notifications/dto/notification.dto.js';
 import { CONSUMER_NAME, CONSUMER_ORDERS, type ConsumerOrder } from '../consumer-group.js';
 
 const NAME_MESSAGE = 'name must be 1–64 letters, digits, dots, dashes or underscores, starting with a letter or digit';
-const FROM = new RegExp(`^(now|start|${NOTIFICATION_ID.source.slice(1, -1)})$`);
-const FROM_MESSAGE = "from must be 'now', 'start' or a notification id (digits)";
 const DAY_MS = 86_400_000;
 
 const AckWait = () => IntField({ min: 1000, max: 12 * 3_600_000, optional: true, description: 'How long a lease lasts before the message is delivered again (default 30000)', example: 30000 });
@@ -94,10 +92,7 @@ export class CreateConsumerDto extends NotificationFilterDto {
   backoffMs?: number[];
 
   /** Where the group starts: `now` (the default), `start` (every stored notification) or after a notification id. */
-  @IsOptional()
-  @Matches(FROM, { message: FROM_MESSAGE })
-  @IsString({ message: FROM_MESSAGE })
-  @ApiPropertyOptional({ example: 'now' })
+  @StartField()
   from?: string;
 }
 

@@ -2,7 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsObject, IsOptional, IsString, Matches, ValidateIf, ValidateNested } from 'class-validator';
-import { FilterChangesDto, NotificationFilterDto } from '../../events/notification-filter.js';
+import { FilterChangesDto, NotificationFilterDto, StartField } from '../../events/notification-filter.js';
 import { IntField } from '../../common/validation.js';
 import { NOTIFICATION_ID } from '../../events/event-catalog.js';
 import type { NatsSettingsChangesDto, NatsSettingsDto } from '../drivers/nats.dto.js';
@@ -38,8 +38,6 @@ const Coalesce = () =>
         '`transaction`: one notification per row per transaction, the row’s net change (an invoice created with items: one `created` with its total), in the order of each row’s first change, carrying that change’s id and `coalesced` (the ids it stands for); the filter applies to the net change. null or absent: every change.',
     }),
   );
-const FROM = new RegExp(`^(now|start|${NOTIFICATION_ID.source.slice(1, -1)})$`);
-const FROM_MESSAGE = "from must be 'now', 'start' or a notification id (digits)";
 
 /**
  * A kind's settings in a /sinks body, under the kind's name, validated by its driver's class. On
@@ -73,10 +71,7 @@ class NewSinkFields extends NotificationFilterDto {
    * Where delivery starts: `now` (notifications committed from now on, the default), `start` (every
    * stored notification) or after a notification id (a cursor).
    */
-  @IsOptional()
-  @Matches(FROM, { message: FROM_MESSAGE })
-  @IsString({ message: FROM_MESSAGE })
-  @ApiPropertyOptional({ example: 'now' })
+  @StartField()
   from?: string;
 
   /** After the last retry of a notification: dead-letter it and go on (default), or pause at it. Webhooks only: brokers retry without end. */
