@@ -261,7 +261,7 @@ function replacing(definition: string, from: string | RegExp, to: string): strin
 }
 
 /** capture.well_formed as CaptureFollowsSchema wrote it, with READ rows: a key, the row, no old row, their backfill. */
-const WELL_FORMED = replacing(
+export const WELL_FORMED = replacing(
   PREVIOUS_WELL_FORMED.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'),
   "WHEN r.op = 'TRUNCATE'",
   `WHEN r.op = 'READ' THEN jsonb_typeof(r.row_pk) = 'object' AND r.row_pk <> '{}' AND r.new IS NOT NULL
@@ -270,7 +270,7 @@ const WELL_FORMED = replacing(
 );
 
 /** Reads are `<table>.read`, their payload names the backfill (SQL readers: the notifications view). */
-const PAYLOAD = replacing(
+export const PAYLOAD = replacing(
   replacing(PREVIOUS_PAYLOAD, "WHEN 'TRUNCATE' THEN '.truncated' ELSE", "WHEN 'TRUNCATE' THEN '.truncated' WHEN 'READ' THEN '.read' ELSE"),
   /(\|\| CASE WHEN c\.op = 'SCHEMA_CHANGE' THEN jsonb_build_object\('schemaChange', c\.new\) ELSE '\{\}' END)/,
   `$1

@@ -7,28 +7,41 @@ export function canonicalTable(table: string): string {
 
 /**
  * Whether an event name is `pattern`, or starts with its prefix when it ends in `.*`. A prefix never
- * takes a backfill's reads (`<table>.read`): a subscriber of `invoices.*` is not flooded with every
- * row when someone backfills invoices; reads go to whoever names them.
+ * takes a backfill's reads (`<table>.read`) or its own events (`<table>.backfill_started`, …): a
+ * subscriber of `invoices.*` is not flooded with every row when someone backfills invoices; they go
+ * to whoever names them.
  */
 export function eventMatches(pattern: string, event: string): boolean {
-  return pattern.endsWith('.*') ? event.startsWith(pattern.slice(0, -1)) && !event.endsWith('.read') : event === pattern;
+  return pattern.endsWith('.*') ? event.startsWith(pattern.slice(0, -1)) && !BACKFILL_EVENT.test(event) : event === pattern;
 }
+
+/** The last part of a backfill's event names: `read`, `backfill_started`, `backfill_completed`, `backfill_stopped`. */
+const BACKFILL_EVENT = /\.(read|backfill_started|backfill_completed|backfill_stopped)$/;
 
 /**
  * The server's subscription filter, on the client: a guard that each subscription's handler gets
  * only what it asked for. Same rules as the service's NotificationFilter, which
  * runs this on what its log holds: so it reads a notification's event and payload, nothing else.
+ * `destination` is the sink (its id) the filter is for, if any: a backfill aimed at sinks
+ * (`payload.destinations`) goes to those alone, whatever their `events`.
  */
-export function compileFilter(filter: NotificationFilter): (notification: Pick<Notification, 'event' | 'payload'>) => boolean {
+export function compileFilter(
+  filter: NotificationFilter,
+  destination?: string,
+): (notification: Pick<Notification, 'event' | 'payload'>) => boolean {
   const events = filter.events ?? [];
   const exact = new Set(events.filter((event) => !event.endsWith('.*')));
   const prefixes = events.filter((event) => event.endsWith('.*')).map((event) => event.slice(0, -1));
   const tables = filter.tables ? new Set(filter.tables.map(canonicalTable)) : undefined;
   const where = Object.entries(filter.where ?? {});
   return (notification) => {
-    // A backfill's read passes only a filter that names its event (`invoices.read`): neither a `.*`
-    // prefix nor a filter without events takes them, so no subscriber is flooded by surprise.
-    if (notification.payload.op === 'READ') {
+    // A backfill's reads and events pass only a filter that names their event (`invoices.read`):
+    // neither a `.*` prefix nor a filter without events takes them, so no subscriber is flooded by
+    // surprise. A backfill aimed at sinks goes to those sinks, and to no one else.
+    const { destinations } = notification.payload;
+    if (destinations) {
+      if (destination === undefined || !destinations.includes(destination)) return false;
+    } else if (notification.payload.backfill !== undefined) {
       if (!exact.has(notification.event)) return false;
     } else if (events.length && !exact.has(notification.event) && !prefixes.some((prefix) => notification.event.startsWith(prefix))) {
       return false;

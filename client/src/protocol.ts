@@ -6,12 +6,36 @@
 /**
  * What a notification tells: a row created, updated or deleted, or, for the whole table, a TRUNCATE
  * or a change of its schema (SCHEMA_CHANGE; its `schemaChange` says what changed); or a row as a
- * backfill read it (READ, event `<table>.read`; its `backfill` names the backfill).
+ * backfill read it (READ, event `<table>.read`; its `backfill` names the backfill); or a backfill
+ * of the table starting, completing, or stopping short (cancelled or failed): BACKFILL_OPERATIONS.
  */
-export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SCHEMA_CHANGE', 'READ'] as const;
+export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SCHEMA_CHANGE', 'READ', 'BACKFILL_STARTED', 'BACKFILL_COMPLETED', 'BACKFILL_STOPPED'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 /** The operations about one row; the others are about the whole table. */
 export const ROW_OPERATIONS = ['INSERT', 'UPDATE', 'DELETE', 'READ'] as const;
+/**
+ * A backfill's own events (`<table>.backfill_started`, `.backfill_completed`, `.backfill_stopped`):
+ * `pk` null, `new` the backfill as BackfillEvent shows it. `backfill_started` comes before the
+ * backfill's first read, `backfill_completed` after its last one; like reads, they go only to a
+ * filter that names them (or to the sinks a backfill is aimed at).
+ */
+export const BACKFILL_OPERATIONS = ['BACKFILL_STARTED', 'BACKFILL_COMPLETED', 'BACKFILL_STOPPED'] as const;
+
+/** The `new` of a backfill's own event: the backfill when it started, completed or stopped. */
+export interface BackfillEvent {
+  id: string;
+  /** `running` when it started; `completed`, `cancelled` or `failed` at its end. */
+  state: 'running' | 'completed' | 'cancelled' | 'failed';
+  where: Record<string, string | number | boolean | null> | null;
+  /** The sinks (ids) its reads are for; null: whoever names `<table>.read`. */
+  destinations: string[] | null;
+  /** Rows read: 0 at the start, all of them at the end. */
+  rows: number;
+  /** The planner's estimate at the start; the rows read, once completed. */
+  estimate: number;
+  /** Why it failed; null otherwise. */
+  error: string | null;
+}
 
 /** A notification id as the service gives and takes it: digits, at most 18 (a bigint carried as text). */
 export const NOTIFICATION_ID = /^\d{1,18}$/;
@@ -65,8 +89,13 @@ export interface NotificationPayload {
   changedColumns: string[] | null;
   /** Only for SCHEMA_CHANGE. */
   schemaChange?: SchemaChange;
-  /** Only for READ: the id of the backfill that read the row (`new`; `old` is null). */
+  /** Only for READ and a backfill's own events: the id of the backfill (a read's row is `new`; `old` is null). */
   backfill?: string;
+  /**
+   * Only for a backfill aimed at chosen sinks (`POST /backfills {destinations}`): their ids. Such
+   * reads and events go to those sinks alone: no subscription or consumer group gets them.
+   */
+  destinations?: string[];
   actor: string;
   txId: string;
   /** ISO 8601. */
@@ -76,7 +105,7 @@ export interface NotificationPayload {
 /** One committed row change. Ids are decimal strings that increase in delivery order. */
 export interface Notification {
   id: string;
-  /** `<table>.<created|updated|deleted|truncated|schema_changed|read>`, e.g. `invoice_items.updated`. */
+  /** `<table>.<created|updated|deleted|truncated|schema_changed|read|backfill_started|backfill_completed|backfill_stopped>`, e.g. `invoice_items.updated`. */
   event: string;
   /** ISO 8601. */
   createdAt: string;

@@ -10,6 +10,7 @@ interface BackfillRow {
   table_name: string;
   key: string[];
   where: Backfill['where'];
+  destinations: string[] | null;
   end_key: Record<string, unknown> | null;
   cursor: Record<string, unknown> | null;
   rows_done: string;
@@ -25,7 +26,7 @@ interface BackfillRow {
   finished_at: Date | null;
 }
 
-const COLUMNS = `b.id::text AS id, b.table_name, b.key, b."where", b.end_key, b.cursor, b.rows_done::text, b.estimate::text, b.chunk_size,
+const COLUMNS = `b.id::text AS id, b.table_name, b.key, b."where", b.destinations::text[] AS destinations, b.end_key, b.cursor, b.rows_done::text, b.estimate::text, b.chunk_size,
   b.state, b.error, b.actor, b.created_at, b.updated_at, b.resumed_at, b.rows_at_resume::text, b.finished_at`;
 
 const toBackfill = (row: BackfillRow): Backfill => ({
@@ -33,6 +34,7 @@ const toBackfill = (row: BackfillRow): Backfill => ({
   table: row.table_name,
   key: row.key,
   where: row.where,
+  destinations: row.destinations,
   endKey: row.end_key,
   cursor: row.cursor,
   rowsDone: Number(row.rows_done),
@@ -69,16 +71,31 @@ export class BackfillRepository {
     return row.relid ?? undefined;
   }
 
-  /** Starts a backfill of the table (capture.backfill_start checks it); the actor is who its reads name. */
-  start(relid: string, where: Backfill['where'], actor: string | undefined): Promise<Backfill> {
+  /**
+   * Starts a backfill of the table (capture.backfill_start checks it) for the sinks `destinations`
+   * (ids; null: not aimed); the actor is who its reads name.
+   */
+  start(relid: string, where: Backfill['where'], destinations: string[] | null, actor: string | undefined): Promise<Backfill> {
     return inTransaction(this.dataSource, async (sql) => {
       if (actor) await sql(`SELECT set_config('rowcast.actor', $1, true)`, [actor]);
-      const [row] = await sql<BackfillRow>(`SELECT ${COLUMNS} FROM capture.backfill_start($1::regclass, $2::jsonb, NULL) b`, [
+      const [row] = await sql<BackfillRow>(`SELECT ${COLUMNS} FROM capture.backfill_start($1::regclass, $2::jsonb, $3::uuid[]) b`, [
         relid,
         where === null ? null : JSON.stringify(where),
+        destinations,
       ]);
       return toBackfill(row);
     });
+  }
+
+  /** The sinks that `references` name, by id or by name: each reference with the id it names, if any. */
+  async sinks(references: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.sql<{ id: string; name: string }>(`SELECT id::text AS id, name FROM sinks WHERE id::text = ANY ($1) OR name = ANY ($1)`, [references]);
+    const found = new Map<string, string>();
+    for (const row of rows) {
+      found.set(row.id, row.id);
+      found.set(row.name, row.id);
+    }
+    return found;
   }
 
   /** The newest backfills first. */
@@ -95,18 +112,22 @@ export class BackfillRepository {
    * exist). A chunk under way locks the row only at its end, so this waits for no writer. A resume
    * restarts the rate's clock.
    */
-  async transition(id: string, from: readonly BackfillState[], to: BackfillState): Promise<Backfill | undefined> {
-    const [row] = await this.sql<BackfillRow>(
-      `UPDATE capture.backfills b
-       SET state = $2, updated_at = now(),
-           resumed_at = CASE WHEN $2 = 'running' THEN now() ELSE b.resumed_at END,
-           rows_at_resume = CASE WHEN $2 = 'running' THEN b.rows_done ELSE b.rows_at_resume END,
-           finished_at = CASE WHEN $2 IN ('cancelled', 'completed', 'failed') THEN now() ELSE b.finished_at END
-       WHERE b.id = $1 AND b.state = ANY ($3::text[])
-       RETURNING ${COLUMNS}`,
-      [id, to, from],
-    );
-    return row && toBackfill(row);
+  async transition(id: string, from: readonly BackfillState[], to: BackfillState, actor: string | undefined): Promise<Backfill | undefined> {
+    return inTransaction(this.dataSource, async (sql) => {
+      // Who cancelled it: the actor of its backfill_stopped event.
+      if (actor) await sql(`SELECT set_config('rowcast.actor', $1, true)`, [actor]);
+      const [row] = await sql<BackfillRow>(
+        `UPDATE capture.backfills b
+         SET state = $2, updated_at = now(),
+             resumed_at = CASE WHEN $2 = 'running' THEN now() ELSE b.resumed_at END,
+             rows_at_resume = CASE WHEN $2 = 'running' THEN b.rows_done ELSE b.rows_at_resume END,
+             finished_at = CASE WHEN $2 IN ('cancelled', 'completed', 'failed') THEN now() ELSE b.finished_at END
+         WHERE b.id = $1 AND b.state = ANY ($3::text[])
+         RETURNING ${COLUMNS}`,
+        [id, to, from],
+      );
+      return row && toBackfill(row);
+    });
   }
 
   /** The ids of the running backfills, oldest first. */

@@ -8,6 +8,8 @@ export interface Backfill {
   table: string;
   key: string[];
   where: Record<string, string | number | boolean | null> | null;
+  /** The sinks (ids) its reads and events are for; null: whoever names `<table>.read`. */
+  destinations: string[] | null;
   endKey: Record<string, unknown> | null;
   cursor: Record<string, unknown> | null;
   rowsDone: number;

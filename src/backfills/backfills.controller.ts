@@ -27,7 +27,7 @@ export class BackfillsController {
   @ApiResponse({ status: HttpStatus.CREATED, type: BackfillDto })
   @ApiErrors(400, 422)
   async start(@Body() dto: CreateBackfillDto): Promise<BackfillDto> {
-    return toBackfillDto(await this.service.start(dto.table, dto.where ?? null));
+    return toBackfillDto(await this.service.start(dto.table, dto.where ?? null, dto.destinations));
   }
 
   /** The latest 100 backfills, newest first */

@@ -15,6 +15,14 @@ export class UnknownTable extends DomainError {
   }
 }
 
+/** Destinations that name no sink (by id or name). */
+export class UnknownSinks extends DomainError {
+  readonly kind = 'unprocessable';
+  constructor(references: readonly string[]) {
+    super(`destinations: no sink has the id or name ${references.join(', ')}`);
+  }
+}
+
 /** A table, or a where, that a backfill cannot read: not captured, no primary key, a column it lacks. */
 export class BackfillRefused extends DomainError {
   readonly kind = 'unprocessable';

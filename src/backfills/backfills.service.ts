@@ -4,7 +4,7 @@ import { postgresError } from '../common/errors/postgres-error.js';
 import type { Backfill, BackfillState } from './backfill.js';
 import { BackfillRepository } from './backfill.repository.js';
 import { BackfillRunner } from './backfill-runner.js';
-import { BackfillNotFound, BackfillRefused, BadBackfillRequest, UnknownTable, WrongBackfillState } from './backfills.errors.js';
+import { BackfillNotFound, BackfillRefused, BadBackfillRequest, UnknownSinks, UnknownTable, WrongBackfillState } from './backfills.errors.js';
 
 /** What capture.backfill_start refuses, by SQLSTATE: a table it cannot read, a where it cannot apply. */
 const REFUSALS: Record<string, (message: string) => Error> = {
@@ -28,14 +28,18 @@ export class BackfillsService {
     private readonly runner: BackfillRunner,
   ) {}
 
-  /** Starts a backfill of `table` (`invoices`, `public.invoices`, `sales.orders`); the runner takes it at once. */
-  async start(table: string, where: Backfill['where'] = null): Promise<Backfill> {
+  /**
+   * Starts a backfill of `table` (`invoices`, `public.invoices`, `sales.orders`), for the sinks
+   * `destinations` names (by id or name) if given; the runner takes it at once.
+   */
+  async start(table: string, where: Backfill['where'] = null, destinations?: readonly string[]): Promise<Backfill> {
     const [schema, name] = table.includes('.') ? table.split('.') : ['public', table];
     const relid = await this.repository.resolveTable(schema, name);
     if (!relid) throw new UnknownTable(table);
+    const sinks = destinations ? await this.sinks(destinations) : null;
     let backfill: Backfill;
     try {
-      backfill = await this.repository.start(relid, where, ActorContext.current());
+      backfill = await this.repository.start(relid, where, sinks, ActorContext.current());
     } catch (error) {
       const refusal = REFUSALS[postgresError(error)?.code ?? ''];
       if (!refusal) throw error;
@@ -43,6 +47,14 @@ export class BackfillsService {
     }
     this.runner.wake();
     return backfill;
+  }
+
+  /** The ids of the sinks `references` name (by id or name), each once; UnknownSinks names those no sink has. */
+  private async sinks(references: readonly string[]): Promise<string[]> {
+    const found = await this.repository.sinks(references);
+    const unknown = references.filter((reference) => !found.has(reference));
+    if (unknown.length) throw new UnknownSinks(unknown);
+    return [...new Set(references.map((reference) => found.get(reference)!))];
   }
 
   list(limit = 100): Promise<Backfill[]> {
@@ -58,7 +70,7 @@ export class BackfillsService {
   /** Pauses (no chunk after the one under way), resumes from the cursor, or cancels for good. */
   async transition(id: string, action: keyof typeof TRANSITIONS): Promise<Backfill> {
     const { from, to, done } = TRANSITIONS[action];
-    const moved = await this.repository.transition(id, from, to);
+    const moved = await this.repository.transition(id, from, to, ActorContext.current());
     if (!moved) throw new WrongBackfillState(id, done, (await this.get(id)).state);
     if (to === 'running') this.runner.wake();
     return moved;

@@ -9,6 +9,9 @@ const VERB: Record<ChangeOp, string> = {
   TRUNCATE: 'truncated',
   SCHEMA_CHANGE: 'schema_changed',
   READ: 'read',
+  BACKFILL_STARTED: 'backfill_started',
+  BACKFILL_COMPLETED: 'backfill_completed',
+  BACKFILL_STOPPED: 'backfill_stopped',
 };
 
 /** The last part of every event name a table's changes have. */
@@ -19,7 +22,7 @@ export function qualifiedTable(schema: string, table: string): string {
   return schema === 'public' ? table : `${schema}.${table}`;
 }
 
-/** `<table>.<created|updated|deleted|truncated|schema_changed|read>`, e.g. `invoice_items.updated` or `sales.orders.deleted`. */
+/** `<table>.<created|updated|deleted|truncated|schema_changed|read|backfill_…>`, e.g. `invoice_items.updated` or `sales.orders.deleted`. */
 export function eventName(schema: string, table: string, op: ChangeOp): string {
   return `${qualifiedTable(schema, table)}.${VERB[op]}`;
 }
@@ -34,7 +37,7 @@ export class CapturedChange {
     readonly schema: string,
     readonly table: string,
     readonly op: ChangeOp,
-    /** null for TRUNCATE and SCHEMA_CHANGE. */
+    /** null for TRUNCATE, SCHEMA_CHANGE and a backfill's own events. */
     readonly pk: Record<string, unknown> | null,
     readonly newRow: Record<string, unknown> | null,
     readonly oldRow: Record<string, unknown> | null,
@@ -42,8 +45,10 @@ export class CapturedChange {
     readonly actor: string,
     readonly changedAt: Date,
     readonly schemaChange?: SchemaChange,
-    /** Only for READ: the backfill that read the row. */
+    /** Only for READ and a backfill's own events: the backfill. */
     readonly backfillId?: string,
+    /** Only for those of a backfill aimed at chosen sinks: their ids. */
+    readonly destinations?: string[],
   ) {}
 
   get event(): string {

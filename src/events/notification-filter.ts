@@ -132,8 +132,9 @@ export class NotificationFilterDto {
 export class NotificationFilter {
   private readonly test: ReturnType<typeof compileFilter>;
 
-  constructor(filter: NotificationFilterDto) {
-    this.test = compileFilter(filter);
+  /** `destination`: the sink (id) it filters for, which gets the backfills aimed at it (compileFilter). */
+  constructor(filter: NotificationFilterDto, destination?: string) {
+    this.test = compileFilter(filter, destination);
   }
 
   matches(notification: StoredNotification): boolean {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Operation } from '../../client/src/protocol.js';
 import { StoredNotification } from '../events/event-catalog.js';
+import { eventName } from '../events/captured-change.event.js';
 import { coalesceTransaction } from './coalesce.js';
 
 type Row = Record<string, unknown> | null;
@@ -8,10 +9,9 @@ type Row = Record<string, unknown> | null;
 let next = 1;
 function change(op: Operation, pk: Row, old: Row, now: Row, table = 't'): StoredNotification {
   const id = String(next++);
-  const verb = { INSERT: 'created', UPDATE: 'updated', DELETE: 'deleted', TRUNCATE: 'truncated', SCHEMA_CHANGE: 'schema_changed', READ: 'read' }[op];
   return {
     id,
-    event: `${table}.${verb}`,
+    event: eventName('public', table, op),
     tableName: table,
     createdAt: new Date(0),
     payload: { schema: 'public', table, op, pk, old, new: now, changedColumns: null, actor: 'a', txId: '9', changedAt: new Date(0).toISOString() },

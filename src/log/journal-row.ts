@@ -1,4 +1,4 @@
-import { OPERATIONS, type SchemaChange } from '../../client/src/protocol.js';
+import { BACKFILL_OPERATIONS, OPERATIONS, type SchemaChange } from '../../client/src/protocol.js';
 import { CapturedChange, ChangeOp } from '../events/captured-change.event.js';
 
 /** A journal row (capture.changes) as the log's statements select it (./sql/). */
@@ -14,13 +14,22 @@ export interface JournalRow {
   changed_columns: unknown;
   actor: unknown;
   changed_at: unknown;
-  /** The backfill a READ row comes from (as text); null for every other op. */
+  /** The backfill a READ row or a backfill's own event comes from (as text); null for every other op. */
   backfill_id: unknown;
+  /** That backfill's destinations (sink ids), when it is aimed at some: backfillDestinations. */
+  destinations?: unknown;
 }
+
+/**
+ * The select-list entry for JournalRow.destinations of a journal row `alias`: the sinks its backfill
+ * is aimed at, looked up only for a backfill's rows (the function is STRICT: NULL for every live change).
+ */
+export const backfillDestinations = (alias: string) => `capture.backfill_destinations(${alias}.backfill_id) AS destinations`;
 
 export type ParsedRow = { change: CapturedChange } | { skip: string };
 
 const OPS = new Set<string>(OPERATIONS);
+const BACKFILL_OPS = new Set<string>(BACKFILL_OPERATIONS);
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -59,11 +68,12 @@ export function parseJournalRow(row: JournalRow): ParsedRow {
   } else if (op === 'SCHEMA_CHANGE') {
     if (oldRow !== null || !isSchemaChange(newRow)) return { skip: 'new must be {command, before, after} for SCHEMA_CHANGE' };
     schemaChange = newRow;
-  } else if (op === 'READ') {
-    if (!isObject(pk) || Object.keys(pk).length === 0) return { skip: 'row_pk is not a non-empty object' };
-    if (newRow === null || oldRow !== null) return { skip: 'new must be set and old null for READ' };
-    if (typeof row.backfill_id !== 'string' || !row.backfill_id) return { skip: 'backfill_id is missing for READ' };
-    key = pk;
+  } else if (op === 'READ' || BACKFILL_OPS.has(op)) {
+    if (op === 'READ' && (!isObject(pk) || Object.keys(pk).length === 0)) return { skip: 'row_pk is not a non-empty object' };
+    if (op !== 'READ' && pk !== null) return { skip: `row_pk must be null for ${op}` };
+    if (newRow === null || oldRow !== null) return { skip: `new must be set and old null for ${op}` };
+    if (typeof row.backfill_id !== 'string' || !row.backfill_id) return { skip: `backfill_id is missing for ${op}` };
+    key = op === 'READ' ? (pk as Record<string, unknown>) : null;
   } else {
     if (!isObject(pk) || Object.keys(pk).length === 0) return { skip: 'row_pk is not a non-empty object' };
     if ((op !== 'DELETE') !== (newRow !== null)) return { skip: `new must be ${op === 'DELETE' ? 'null' : 'set'} for ${op}` };
@@ -91,10 +101,14 @@ export function parseJournalRow(row: JournalRow): ParsedRow {
       actor,
       changedAt,
       schemaChange,
-      op === 'READ' ? (row.backfill_id as string) : undefined,
+      op === 'READ' || BACKFILL_OPS.has(op) ? (row.backfill_id as string) : undefined,
+      isDestinations(row.destinations) ? row.destinations : undefined,
     ),
   };
 }
+
+const isDestinations = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.length > 0 && value.every((id) => typeof id === 'string');
 
 /**
  * Columns of `newRow` whose value differs from `oldRow`'s, in code-point order (as

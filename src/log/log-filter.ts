@@ -2,7 +2,7 @@ import { likePrefix } from '../common/sql/like.js';
 
 /** Which notifications a read wants; every filter given must hold. */
 export interface LogFilter {
-  /** An event name, or a prefix ending in `.*` (which leaves backfills' reads out: eventMatches). */
+  /** An event name, or a prefix ending in `.*` (which leaves backfills' reads and events out: eventMatches). */
   event?: string;
   tables?: readonly string[];
   entityId?: string;
@@ -35,7 +35,7 @@ export function filterValues(filter: LogFilter): [string | null, string | null, 
 export function filterClause(first: number): string {
   const [event, prefix, tables, entity, actor, where] = [0, 1, 2, 3, 4, 5].map((i) => `$${first + i}`);
   return `(${event}::text IS NULL OR capture.event_name(c.schema_name, c.table_name, c.op) = ${event})
-       AND (${prefix}::text IS NULL OR (capture.event_name(c.schema_name, c.table_name, c.op) LIKE ${prefix} AND c.op <> 'READ'))
+       AND (${prefix}::text IS NULL OR (capture.event_name(c.schema_name, c.table_name, c.op) LIKE ${prefix} AND c.backfill_id IS NULL))
        AND (${tables}::text[] IS NULL OR capture.qualified_name(c.schema_name, c.table_name) = ANY (${tables}))
        AND (${entity}::text IS NULL OR capture.entity_id(c.row_pk) = ${entity})
        AND (${actor}::text IS NULL OR c.actor = ${actor})

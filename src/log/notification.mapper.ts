@@ -13,6 +13,7 @@ export function toNotificationPayload(change: CapturedChange): NotificationPaylo
     changedColumns: change.changedColumns,
     ...(change.schemaChange && { schemaChange: change.schemaChange }),
     ...(change.backfillId && { backfill: change.backfillId }),
+    ...(change.destinations && { destinations: change.destinations }),
     actor: change.actor,
     txId: change.txId,
     changedAt: change.changedAt.toISOString(),

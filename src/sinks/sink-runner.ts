@@ -214,7 +214,7 @@ export class SinkRunner {
    * the page after it meanwhile: a broker's window is refilled as soon as it is drained.
    */
   private async deliverNext(sink: Sink): Promise<'done' | 'empty' | 'paused' | 'stale'> {
-    const filter = new NotificationFilter(sink.filter);
+    const filter = new NotificationFilter(sink.filter, sink.id);
     this.woken = false; // what is appended from here on is for the next read
     if (sink.coalesce) return this.deliverNetChanges(sink, filter);
     // Filtered here, not in the read: the position then moves past a whole page, matched or not.

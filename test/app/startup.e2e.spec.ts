@@ -553,12 +553,12 @@ describe('starting the service', () => {
         await writer.query('COMMIT');
         await waitFor(async () => (await state()).state === 'completed', { timeout: 60_000, what: 'the backfill to complete' });
         const { rows: [reads] } = await db.sql.query(
-          `SELECT count(*)::int AS reads, count(DISTINCT row_pk)::int AS rows, min((new->>'qty')::int) AS lowest FROM capture.changes WHERE backfill_id = $1`,
+          `SELECT count(*)::int AS reads, count(DISTINCT row_pk)::int AS rows, min((new->>'qty')::int) AS lowest FROM capture.changes WHERE backfill_id = $1 AND op = 'READ'`,
           [id],
         );
         expect(reads).toEqual({ reads: 50000, rows: 50000, lowest: -1 });
-        await waitFor(async () => (await expectExactlyOnce(db.sql)).notifications === 50001, { timeout: 30_000, what: 'every read in the log' });
-        expect(await expectExactlyOnce(db.sql)).toEqual({ changes: 50001, notifications: 50001, missing: 0, duplicates: 0 });
+        await waitFor(async () => (await expectExactlyOnce(db.sql)).notifications === 50003, { timeout: 30_000, what: 'every read in the log, and the backfill start and end events' });
+        expect(await expectExactlyOnce(db.sql)).toEqual({ changes: 50003, notifications: 50003, missing: 0, duplicates: 0 });
         const body = (await (await fetch(`${again.base}/backfills/${id}`)).json()) as { state: string; rowsDone: number };
         expect(body).toMatchObject({ state: 'completed', rowsDone: 50000 });
       } finally {

@@ -38,7 +38,7 @@ describe('backfill SQL (capture.backfill_start, capture.backfill_chunk)', () => 
   }
 
   const reads = async (id: string): Promise<Read[]> =>
-    (await sql.query<Read>(`SELECT schema_name, table_name, op, row_pk, new, old, backfill_id::text, actor FROM capture.changes WHERE backfill_id = $1 ORDER BY id`, [id])).rows;
+    (await sql.query<Read>(`SELECT schema_name, table_name, op, row_pk, new, old, backfill_id::text, actor FROM capture.changes WHERE backfill_id = $1 AND op = 'READ' ORDER BY id`, [id])).rows;
 
   it('reads each row once, in key order, as the capture trigger writes it, and completes with the cursor at the end', async () => {
     await sql.query(`CREATE TABLE plain (id int PRIMARY KEY, name text, price numeric, tags text[], at timestamptz)`);
@@ -61,10 +61,22 @@ describe('backfill SQL (capture.backfill_start, capture.backfill_chunk)', () => 
     // The journal row passes the drainer's check, and the log shows it as <table>.read naming the backfill.
     const { rows: [row] } = await sql.query(
       `SELECT capture.well_formed(c) AS ok, capture.event_name(c.schema_name, c.table_name, c.op) AS event, capture.payload(c) AS payload
-       FROM capture.changes c WHERE backfill_id = $1 ORDER BY id LIMIT 1`,
+       FROM capture.changes c WHERE backfill_id = $1 AND op = 'READ' ORDER BY id LIMIT 1`,
       [backfill.id],
     );
     expect(row).toMatchObject({ ok: true, event: 'plain.read', payload: { op: 'READ', pk: { id: 1 }, old: null, backfill: backfill.id } });
+    // Its own events, first and last of its journal rows, pass the check too and name the table.
+    const { rows: own } = await sql.query(
+      `SELECT capture.well_formed(c) AS ok, capture.event_name(c.schema_name, c.table_name, c.op) AS event, c.new->>'rows' AS rows
+       FROM capture.changes c WHERE backfill_id = $1 AND op <> 'READ' ORDER BY id`,
+      [backfill.id],
+    );
+    expect(own).toEqual([
+      { ok: true, event: 'plain.backfill_started', rows: '0' },
+      { ok: true, event: 'plain.backfill_completed', rows: '251' },
+    ]);
+    const { rows: [bounds] } = await sql.query(`SELECT min(id) FILTER (WHERE op = 'READ') > min(id) AND max(id) FILTER (WHERE op = 'READ') < max(id) AS inside FROM capture.changes WHERE backfill_id = $1`, [backfill.id]);
+    expect(bounds.inside).toBe(true);
   });
 
   it('reads nothing more once it completed, and a table empty at start completes at once', async () => {

@@ -18,10 +18,18 @@ type Row = { id: number; v: number; note: string };
 function applyInOrder(log: { event: string; payload: { op: string; pk: { id: number }; new: Row | null; old: Row | null } }[]) {
   const state = new Map<number, Row>();
   const problems: string[] = [];
+  let backfill: 'before' | 'running' | 'completed' = 'before';
   for (const [position, { payload }] of log.entries()) {
     const { op, pk } = payload;
+    // The backfill's own events come before its first read and after its last.
+    if (op === 'BACKFILL_STARTED' || op === 'BACKFILL_COMPLETED') {
+      if (backfill !== (op === 'BACKFILL_STARTED' ? 'before' : 'running')) problems.push(`#${position} ${op} while ${backfill}`);
+      backfill = op === 'BACKFILL_STARTED' ? 'running' : 'completed';
+      continue;
+    }
     const held = state.get(pk.id);
     if (op === 'READ') {
+      if (backfill !== 'running') problems.push(`#${position} read of ${pk.id} ${backfill === 'before' ? 'before the backfill started' : 'after it completed'}`);
       if (held && JSON.stringify(held) !== JSON.stringify(payload.new)) problems.push(`#${position} read of ${pk.id} ${JSON.stringify(payload.new)} after ${JSON.stringify(held)}`);
       state.set(pk.id, payload.new!);
     } else if (op === 'INSERT') {
@@ -33,6 +41,7 @@ function applyInOrder(log: { event: string; payload: { op: string; pk: { id: num
       state.delete(pk.id);
     }
   }
+  if (backfill !== 'completed') problems.push(`the log ends with the backfill ${backfill}`);
   return { state, problems };
 }
 

@@ -1,10 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { TABLE_PATTERN } from '../../../client/src/protocol.js';
 import { WhereField } from '../../events/notification-filter.js';
 import { BACKFILL_STATES, type Backfill, type BackfillState, progress } from '../backfill.js';
 
 const TABLE_MESSAGE = 'table must name a table such as invoices or sales.orders';
+/** A sink's id (a UUID) or its name. */
+const SINK_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DESTINATIONS_MESSAGE = 'destinations must be a list of sink ids or names';
 
 export class CreateBackfillDto {
   /** The table to read: `invoices` (or `public.invoices`), `sales.orders` outside `public`. It must be under capture and have a primary key. @example "invoices" */
@@ -19,6 +22,20 @@ export class CreateBackfillDto {
    */
   @WhereField()
   where?: Record<string, string | number | boolean | null>;
+
+  /**
+   * Sinks (webhooks or broker sinks, each by id or name) to deliver the reads to, and no one else:
+   * no subscription or consumer group gets them, and those sinks get them whatever their `events`
+   * (their `tables` and `where` still apply). Left out: whoever names `<table>.read`.
+   * @example ["search-indexer"]
+   */
+  @IsOptional()
+  @Matches(SINK_REFERENCE, { each: true, message: DESTINATIONS_MESSAGE })
+  @IsString({ each: true, message: DESTINATIONS_MESSAGE })
+  @ArrayMaxSize(50)
+  @ArrayMinSize(1, { message: 'destinations must name at least one sink (leave it out for every subscriber of <table>.read)' })
+  @IsArray({ message: DESTINATIONS_MESSAGE })
+  destinations?: string[];
 }
 
 /** A backfill and how far it is. */
@@ -31,6 +48,8 @@ export class BackfillDto {
   key: string[];
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true, description: 'The where it was started with; null: every row' })
   where: Record<string, string | number | boolean | null> | null;
+  @ApiProperty({ type: [String], nullable: true, description: 'The sinks (ids) its reads go to, and no one else; null: whoever names <table>.read' })
+  destinations: string[] | null;
   @ApiProperty({ enum: BACKFILL_STATES, description: 'running → completed; or paused (resume), cancelled, failed (see error)' })
   state: BackfillState;
   /** Rows read so far (each one a `<table>.read` notification). */
@@ -65,6 +84,7 @@ export function toBackfillDto(backfill: Backfill): BackfillDto {
     table: backfill.table,
     key: backfill.key,
     where: backfill.where,
+    destinations: backfill.destinations,
     state: backfill.state,
     rowsDone: backfill.rowsDone,
     estimate: backfill.estimate,

@@ -399,6 +399,10 @@ function changeDetails(payload) {
       return [paragraph(`Every row of ${qualified(payload.schema, payload.table)} was removed (TRUNCATE).`)];
     case 'SCHEMA_CHANGE':
       return schemaChange ? schemaDetails(schemaChange) : [paragraph(`The schema of ${qualified(payload.schema, payload.table)} changed.`)];
+    case 'BACKFILL_STARTED':
+    case 'BACKFILL_COMPLETED':
+    case 'BACKFILL_STOPPED':
+      return [paragraph(`Backfill ${row.id} of ${qualified(payload.schema, payload.table)}: ${describeBackfill(row)}.`)];
     default:
       return [paragraph(op)];
   }
@@ -467,10 +471,17 @@ function schemaDetails({ command, before, after }) {
 }
 
 /** A row's key, or what a table-level change did to the whole table. */
-function whatChanged({ op, pk, schemaChange }) {
+function whatChanged({ op, pk, schemaChange, new: row }) {
   if (op === 'TRUNCATE') return 'all rows removed';
   if (op === 'SCHEMA_CHANGE') return schemaChange ? describeSchemaChange(schemaChange) : 'schema changed';
+  if (op.startsWith('BACKFILL_')) return `backfill ${row.id} ${describeBackfill(row)}`;
   return Object.values(pk ?? {}).join(', ');
+}
+
+/** A backfill's start or end, as its own event tells it: "started", "completed: 5000 rows", "failed: …". */
+function describeBackfill({ state, rows, error }) {
+  if (state === 'running') return 'started';
+  return `${state}: ${rows} rows${error ? ` (${error})` : ''}`;
 }
 
 /** What a DDL command changed, in a few words: "renamed to x; added note (text); dropped label". */
@@ -530,7 +541,7 @@ const INVOICE_TABLES = new Set(['invoices', 'invoice_items']);
 
 /** Keeps the invoices panel in line with a change to one of its tables. */
 function followInvoices({ table, op, pk, new: row, old }) {
-  if (!INVOICE_TABLES.has(table)) return;
+  if (!INVOICE_TABLES.has(table) || op.startsWith('BACKFILL_')) return; // a backfill's start or end changes no row
   if (op === 'TRUNCATE' || op === 'SCHEMA_CHANGE') return reloadInvoices(); // no row says what went
   if (table === 'invoices') return refreshInvoice(pk.id);
   refreshInvoice(row?.invoice_id);

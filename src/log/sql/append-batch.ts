@@ -1,5 +1,5 @@
 import type { Sql } from '../../database/sql.js';
-import type { JournalRow } from '../journal-row.js';
+import { backfillDestinations, type JournalRow } from '../journal-row.js';
 
 /** A journal row taken into the log, with the first id of the batch it is in (the rows' ids follow on). */
 export interface AppendedRow extends JournalRow {
@@ -49,7 +49,7 @@ export function appendBatch(sql: Sql, limits: { rows: number; bytes: number }, c
        SELECT DISTINCT capture.qualified_name(t.schema_name, t.table_name) FROM taken t
        ON CONFLICT (name) DO NOTHING)
      SELECT t.id::text AS id, t.tx::text AS tx, t.schema_name, t.table_name, t.op, t.row_pk, t.old, t.new,
-            t.changed_columns, t.actor, t.changed_at, t.backfill_id::text AS backfill_id, b.first_id::text AS first_id, b.created_at AS batch_created_at
+            t.changed_columns, t.actor, t.changed_at, t.backfill_id::text AS backfill_id, ${backfillDestinations('t')}, b.first_id::text AS first_id, b.created_at AS batch_created_at
      FROM taken t, batch b
      ORDER BY t.ord`,
     [limits.rows, limits.bytes, channel],

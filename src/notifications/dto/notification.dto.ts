@@ -115,12 +115,12 @@ export class NotificationPayloadDto implements NotificationPayload {
   schema: string;
   /** The table's name when the change was made (a rename's SCHEMA_CHANGE has the old one). @example "invoice_items" */
   table: string;
-  /** A row's INSERT, UPDATE or DELETE, or the whole table's TRUNCATE or SCHEMA_CHANGE; READ: a row as a backfill read it. */
+  /** A row's INSERT, UPDATE or DELETE, or the whole table's TRUNCATE or SCHEMA_CHANGE; READ: a row as a backfill read it; BACKFILL_STARTED, _COMPLETED, _STOPPED: a backfill's own events. */
   @ApiProperty({ enum: OPERATIONS })
   op: Operation;
-  /** The row's primary key (the whole row for a table without one); null for TRUNCATE and SCHEMA_CHANGE. */
+  /** The row's primary key (the whole row for a table without one); null for TRUNCATE, SCHEMA_CHANGE and a backfill's own events. */
   pk: Record<string, unknown> | null;
-  /** The row after the change (for READ: as read) as to_jsonb writes it; null for deletions, TRUNCATE and SCHEMA_CHANGE. */
+  /** The row after the change (for READ: as read) as to_jsonb writes it; null for deletions, TRUNCATE and SCHEMA_CHANGE; a backfill's own events: the backfill {id, state, where, destinations, rows, estimate, error}. */
   new: Record<string, unknown> | null;
   /** The row before the change; null for creations, reads, TRUNCATE and SCHEMA_CHANGE, and for a table captured without its old rows. */
   old: Record<string, unknown> | null;
@@ -128,8 +128,10 @@ export class NotificationPayloadDto implements NotificationPayload {
   changedColumns: string[] | null;
   /** Only for SCHEMA_CHANGE: the command and the table before and after it. */
   schemaChange?: SchemaChangeDto;
-  /** Only for READ: the id of the backfill that read the row. @example "3" */
+  /** Only for READ and a backfill's own events: the backfill's id. @example "3" */
   backfill?: string;
+  /** Only for the reads and events of a backfill aimed at chosen sinks: their ids (only those sinks get them). */
+  destinations?: string[];
   /** Who changed it: the API caller (X-Actor) or the database user. @example "alice" */
   actor: string;
   /** The writing transaction's id. @example "123456" */
