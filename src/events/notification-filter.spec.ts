@@ -44,6 +44,32 @@ describe('NotificationFilter', () => {
     expect(new NotificationFilter({}).matches(read)).toBe(false);
   });
 
+  it("takes a backfill's own events like its reads, and passes them through any where (they are about the whole table)", () => {
+    const completed = storedNotification({
+      event: 'invoice_items.backfill_completed',
+      tableName: 'invoice_items',
+      payload: { schema: 'public', table: 'invoice_items', op: 'BACKFILL_COMPLETED', pk: null, new: { id: '4', state: 'completed' }, old: null, backfill: '4' },
+    });
+    expect(new NotificationFilter({ events: ['invoice_items.backfill_completed'], where: { invoice_id: 'i1' } }).matches(completed)).toBe(true);
+    expect(new NotificationFilter({ events: ['invoice_items.*'] }).matches(completed)).toBe(false);
+    expect(new NotificationFilter({}).matches(completed)).toBe(false);
+  });
+
+  it('gives a backfill aimed at sinks to those sinks alone, whatever their events; their tables and where still apply', () => {
+    const aimed = storedNotification({
+      event: 'invoice_items.read',
+      tableName: 'invoice_items',
+      payload: { schema: 'public', table: 'invoice_items', op: 'READ', new: { invoice_id: 'i1' }, old: null, backfill: '5', destinations: ['sink-a', 'sink-b'] },
+    });
+    expect(new NotificationFilter({}, 'sink-a').matches(aimed)).toBe(true);
+    expect(new NotificationFilter({ events: ['invoice_items.*'] }, 'sink-b').matches(aimed)).toBe(true);
+    expect(new NotificationFilter({ events: ['invoices.created'] }, 'sink-a').matches(aimed)).toBe(true);
+    expect(new NotificationFilter({ tables: ['invoices'] }, 'sink-a').matches(aimed)).toBe(false);
+    expect(new NotificationFilter({ where: { invoice_id: 'i2' } }, 'sink-a').matches(aimed)).toBe(false);
+    expect(new NotificationFilter({ events: ['invoice_items.read'] }, 'sink-c').matches(aimed)).toBe(false);
+    expect(new NotificationFilter({ events: ['invoice_items.read'] }).matches(aimed)).toBe(false);
+  });
+
   it('matches tables', () => {
     expect(new NotificationFilter({ tables: ['invoice_items'] }).matches(item)).toBe(true);
     expect(new NotificationFilter({ tables: ['invoices'] }).matches(item)).toBe(false);

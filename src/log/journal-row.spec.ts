@@ -41,6 +41,9 @@ describe('parseJournalRow', () => {
     [{ op: 'READ', backfill_id: '3' }, 'new must be set and old null for READ'],
     [{ op: 'READ', old: null }, 'backfill_id is missing for READ'],
     [{ op: 'READ', old: null, row_pk: null, backfill_id: '3' }, 'row_pk is not a non-empty object'],
+    [{ op: 'BACKFILL_STARTED', old: null, backfill_id: '3' }, 'row_pk must be null for BACKFILL_STARTED'],
+    [{ op: 'BACKFILL_COMPLETED', old: null, row_pk: null, new: null, backfill_id: '3' }, 'new must be set and old null for BACKFILL_COMPLETED'],
+    [{ op: 'BACKFILL_STOPPED', old: null, row_pk: null }, 'backfill_id is missing for BACKFILL_STOPPED'],
     [{ actor: null }, 'actor is missing'],
     [{ changed_at: 'yesterday' }, 'changed_at is not a time'],
   ] as [Partial<JournalRow>, string][])('skips %j: %s', (overrides, reason) => {
@@ -65,6 +68,12 @@ describe('parseJournalRow, table events', () => {
   it('turns a READ into the row as a backfill read it, naming the backfill', () => {
     const parsed = parseJournalRow(row({ op: 'READ', old: null, backfill_id: '12' }));
     expect('change' in parsed && parsed.change).toMatchObject({ op: 'READ', pk: { id: 'a' }, oldRow: null, newRow: { invoice_no: 'Y' }, backfillId: '12', event: 'invoices.read', changedColumns: null });
+  });
+
+  it("turns a backfill's own event into a change of the whole table carrying the backfill, and its destinations", () => {
+    const backfill = { id: '12', state: 'completed', rows: 3 };
+    const parsed = parseJournalRow(row({ op: 'BACKFILL_COMPLETED', row_pk: null, old: null, new: backfill, backfill_id: '12', destinations: ['s1'] }));
+    expect('change' in parsed && parsed.change).toMatchObject({ op: 'BACKFILL_COMPLETED', pk: null, newRow: backfill, backfillId: '12', destinations: ['s1'], event: 'invoices.backfill_completed', entityId: null });
   });
 
   it('takes an update without its old row (a table captured without it), its changed columns unknown', () => {
