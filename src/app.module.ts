@@ -19,6 +19,7 @@ import { InvoicesModule } from './invoices/invoices.module.js';
 import { LogModule } from './log/log.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
+import { TraceModule } from './trace/trace.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { SinksModule } from './sinks/sinks.module.js';
 
@@ -64,6 +65,7 @@ export class AppModule {
         LogModule,
         CaptureModule,
         NotificationsModule,
+        TraceModule,
         RealtimeModule,
         SinksModule,
         ConsumersModule,

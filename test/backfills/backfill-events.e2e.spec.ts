@@ -65,10 +65,10 @@ describe('backfill events and destinations', () => {
     await table('boxes', 500);
     const { body: started } = await t.http.post('/backfills').send({ table: 'boxes' }).expect(201);
     await finished(started.id);
-    const log = await waitFor(async () => {
+    const log = (await waitFor(async () => {
       const all = await readAll({ table: 'boxes' });
       return all.some((n) => n.event === 'boxes.backfill_completed') && all;
-    }, { what: 'the backfill to complete in the log' });
+    }, { what: 'the backfill to complete in the log' })) as Notification[];
     expect(log.map((n) => n.event)).toEqual(['boxes.backfill_started', ...Array(500).fill('boxes.read'), 'boxes.backfill_completed']);
     const [first, last] = [log[0], log[log.length - 1]];
     expect(first.payload).toMatchObject({ op: 'BACKFILL_STARTED', pk: null, old: null, backfill: started.id, table: 'boxes' });
@@ -88,10 +88,10 @@ describe('backfill events and destinations', () => {
     const { rows: [held] } = await t.db.sql.query(`SELECT id::text FROM capture.backfill_start('empties', NULL, NULL)`);
     await t.db.sql.query(`UPDATE capture.backfills SET state = 'paused' WHERE id = $1`, [held.id]);
     await t.http.post(`/backfills/${held.id}/cancel`).set('x-actor', 'carol').expect(200);
-    const events = await waitFor(async () => {
+    const events = (await waitFor(async () => {
       const all = await readAll({ table: 'empties' });
       return all.length >= 5 && all;
-    }, { what: 'both backfills in the log' });
+    }, { what: 'both backfills in the log' })) as Notification[];
     expect(events.map((n) => [n.event, n.payload.backfill ?? null, (n.payload.new as { state?: string } | null)?.state])).toEqual([
       ['empties.backfill_started', empty.id, 'running'],
       ['empties.backfill_completed', empty.id, 'completed'],
