@@ -45,6 +45,7 @@ describe('OpenAPI and health', () => {
         'get /metrics',
         'get /notifications',
         'get /notifications/{id}',
+        'get /notifications/{id}/deliveries',
         'get /tables',
         'patch /invoices/{id}',
         'patch /invoices/{id}/items/{itemId}',

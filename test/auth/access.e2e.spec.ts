@@ -23,6 +23,7 @@ const ROUTES: [Method, string, Scope][] = [
   ['delete', '/invoices/{id}/items/{itemId}', 'invoices:write'],
   ['get', '/notifications', 'notifications:read'],
   ['get', '/notifications/{id}', 'notifications:read'],
+  ['get', '/notifications/{id}/deliveries', 'admin'],
   ['get', '/tables', 'notifications:read'],
   ['get', '/metrics', 'admin'],
   ['post', '/webhooks', 'webhooks:manage'],
