@@ -8,6 +8,7 @@ import { BackgroundReading } from '../database/background-reading.js';
 import { Sql } from '../database/sql.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { changedFilter, NotificationFilter, storedFilter } from '../events/notification-filter.js';
+import { commitTimeOf } from '../events/commit-time.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { LiveTail } from '../log/live-tail.js';
 import { NotificationLog } from '../log/notification-log.js';
@@ -52,6 +53,8 @@ export interface ConsumerGroupStanding extends ConsumerCounts {
   name: string;
   lagNotifications: number;
   lagSeconds: number;
+  /** When the first notification after the group's position committed (commitTimeOf, ms); undefined when caught up. */
+  oldestCommitAt: number | undefined;
 }
 
 /** What this instance counted of a group (/metrics). */
@@ -64,6 +67,7 @@ interface Standing {
   position: bigint;
   lagNotifications: number;
   lagSeconds: number;
+  oldestCommitAt: number | undefined;
 }
 
 /**
@@ -342,13 +346,14 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     const last = await this.log.lastId();
     const positions = counts.map((count) => (count.oldestUnacked === null ? count.scannedThrough : count.oldestUnacked - 1n));
     const behind = [...new Set(positions.filter((position) => position < last).map((position) => position + 1n))];
-    const oldest = new Map((await this.log.getMany(behind)).map((n) => [BigInt(n.id), n.createdAt.getTime()]));
+    const oldest = new Map((await this.log.getMany(behind)).map((n) => [BigInt(n.id), commitTimeOf(n)]));
     return positions.map((position) => {
-      const since = oldest.get(position + 1n);
+      const since = position < last ? oldest.get(position + 1n) : undefined;
       return {
         position,
         lagNotifications: Number(last > position ? last - position : 0n),
         lagSeconds: since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000),
+        oldestCommitAt: since,
       };
     });
   }

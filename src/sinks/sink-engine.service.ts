@@ -13,6 +13,9 @@ import { SinkRepository } from './sink.repository.js';
 import { RunnerStats, SinkRunner } from './sink-runner.js';
 import { SinkTransport } from './sink-transport.js';
 
+/** Told what a sink's receiver confirmed (see SinkEngine.onConfirmed). */
+export type ConfirmedListener = (sink: Pick<RunnerStats, 'name' | 'kind'>, notifications: readonly StoredNotification[]) => void;
+
 const TRIM_EVERY_MS = 3 * 60_000;
 /** How many of the latest notifications (at least) are kept for runners that keep up: two of their pages. */
 const RECENT = 2000;
@@ -41,6 +44,7 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
   private trimmedAt = Date.now();
   private end = 0n;
   private readonly recent = new RecentNotifications(RECENT);
+  private readonly confirmedListeners = new Set<ConfirmedListener>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -92,6 +96,15 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
     return [...this.runners.values()].map((runner) => runner.stats);
   }
 
+  /**
+   * Calls `listener` with what each sink's receiver confirmed here, in log order (redeliveries
+   * aside): metrics time it from commit. Returns its removal. A listener that throws is not retried.
+   */
+  onConfirmed(listener: ConfirmedListener): () => void {
+    this.confirmedListeners.add(listener);
+    return () => this.confirmedListeners.delete(listener);
+  }
+
   /** The newest notification id this instance knows of (lags are measured to it). */
   get logEnd(): bigint {
     return this.end;
@@ -130,6 +143,7 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
         retryDelay: (sink, attempt) => this.retryDelay(sink, attempt),
         // A tenth of the lease as margin for the clocks and the renewal's own round trip.
         leaseHeld: () => Date.now() < this.renewedAt + this.config.sinks.leaseMs * 0.9,
+        confirmed: (stats, notifications) => this.confirmed(stats, notifications),
         logger: this.logger,
       });
       this.runners.set(id, runner);
@@ -141,6 +155,16 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
     if (Date.now() - this.trimmedAt >= TRIM_EVERY_MS) {
       this.trimmedAt = Date.now();
       for (const id of owned) await this.repository.trimAttempts(id);
+    }
+  }
+
+  private confirmed(stats: RunnerStats, notifications: readonly StoredNotification[]): void {
+    for (const listener of this.confirmedListeners) {
+      try {
+        listener(stats, notifications);
+      } catch (error) {
+        this.logger.warn(`a listener of confirmed deliveries failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
   }
 
