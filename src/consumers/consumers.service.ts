@@ -14,6 +14,7 @@ import { LiveTail } from '../log/live-tail.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { ConsumerCounts, ConsumerGroup, LeasedMessage, orderingKey } from './consumer-group.js';
 import { ConsumerGroupChanges, ConsumerRepository, Settled } from './consumer.repository.js';
+import { LeasedCommits } from './leased-commits.js';
 import { BadConsumerRequest, ConsumerNameTaken, ConsumerNotFound } from './consumers.errors.js';
 import {
   ConsumerDeadLetterDto,
@@ -62,6 +63,9 @@ export interface ConsumerGroupCounters extends GroupCounters {
   name: string;
 }
 
+/** Told of acknowledged messages' commit times (ms), by group (see ConsumersService.onAcked). */
+export type AckedListener = (group: string, committedAt: readonly number[]) => void;
+
 /** Where a group stands: every id up to `position` is acknowledged, a dead letter or not its; how far behind the log that is. */
 interface Standing {
   position: bigint;
@@ -86,6 +90,8 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
   private readonly counters = new Map<string, GroupCounters>();
   private readonly reading = new BackgroundReading(() => this.readStats(), { everyMs: STATS_EVERY_MS, timeoutMs: 2000 });
   private readonly receiving: Slots;
+  private readonly leasedCommits = new LeasedCommits();
+  private readonly ackedListeners = new Set<AckedListener>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -197,20 +203,47 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     }
   }
 
-  ack(name: string, leaseIds: string[]): Promise<Settled> {
-    return this.settle(name, 'acks', (group) => this.repository.ack(group.id, leaseIds));
+  /**
+   * Calls `listener` with the commit times of the messages acknowledged through this instance that
+   * it leased (LeasedCommits): metrics time them from commit. Returns its removal.
+   */
+  onAcked(listener: AckedListener): () => void {
+    this.ackedListeners.add(listener);
+    return () => this.ackedListeners.delete(listener);
   }
 
-  nack(name: string, leaseIds: string[], delayMs: number | undefined): Promise<Settled> {
-    return this.settle(name, 'nacks', (group) => this.repository.nack(group, leaseIds, delayMs));
+  async ack(name: string, leaseIds: string[]): Promise<Settled> {
+    const settled = await this.settle(name, 'acks', (group) => this.repository.ack(group.id, leaseIds));
+    const committed = this.leasedCommits.take(settled.done);
+    this.leasedCommits.take(settled.unknown);
+    for (const listener of committed.length ? this.ackedListeners : []) {
+      try {
+        listener(name, committed);
+      } catch {
+        // Metrics only: the ack is done whatever they do.
+      }
+    }
+    return settled;
+  }
+
+  async nack(name: string, leaseIds: string[], delayMs: number | undefined): Promise<Settled> {
+    const settled = await this.settle(name, 'nacks', (group) => this.repository.nack(group, leaseIds, delayMs));
+    this.leasedCommits.take(leaseIds);
+    return settled;
   }
 
   extend(name: string, leaseIds: string[]): Promise<Settled> {
-    return this.settle(name, undefined, (group) => this.repository.extend(group, leaseIds));
+    return this.settle(name, undefined, async (group) => {
+      const settled = await this.repository.extend(group, leaseIds);
+      this.leasedCommits.extended(settled.done, Date.now() + group.ackWaitMs);
+      return settled;
+    });
   }
 
-  term(name: string, leaseIds: string[], reason: string | undefined): Promise<Settled> {
-    return this.settle(name, 'terms', (group) => this.repository.term(group.id, leaseIds, reason ?? 'terminated'));
+  async term(name: string, leaseIds: string[], reason: string | undefined): Promise<Settled> {
+    const settled = await this.settle(name, 'terms', (group) => this.repository.term(group.id, leaseIds, reason ?? 'terminated'));
+    this.leasedCommits.take(leaseIds);
+    return settled;
   }
 
   async deadLetters(name: string, limit: number): Promise<ConsumerDeadLetterDto[]> {
@@ -268,6 +301,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     );
     // What this receive took from the log may be for the others waiting.
     if (scanned) this.wake(name);
+    this.leasedCommits.leased(leased);
     const counters = this.countersOf(name);
     counters.deliveries += leased.length;
     counters.redeliveries += leased.filter((message) => message.deliveries > 1).length;

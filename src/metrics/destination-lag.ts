@@ -29,6 +29,15 @@ interface Reading {
   oldest: Map<string, { position: bigint; committedAt: number }>;
 }
 
+/** A destination's confirmed position, as kept in memory. */
+interface Position {
+  kind: string;
+  destination: string;
+  position: bigint;
+  /** A sink's: when the notification it is sending now committed. */
+  sendingSince?: number;
+}
+
 const EVERY_MS = 1000;
 const TIMEOUT_MS = 2000;
 
@@ -53,8 +62,10 @@ export class DestinationLag implements OnApplicationBootstrap, OnApplicationShut
     private readonly consumers: ConsumersService,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.reading.start();
+  onApplicationBootstrap(): void {
+    // Not awaited: start-up does not wait on a database that is slow to answer (the lag reads as
+    // events only, 0 s, until the first reading).
+    void this.reading.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -66,18 +77,19 @@ export class DestinationLag implements OnApplicationBootstrap, OnApplicationShut
     const reading = this.reading.latest;
     const head = max(reading?.head ?? 0n, this.tail.lastId);
     const now = Date.now();
-    const lag = (kind: string, destination: string, position: bigint): DestinationLagValue => {
+    const lag = ({ kind, destination, position, sendingSince }: Position): DestinationLagValue => {
       if (position >= head) return { kind, destination, events: 0, seconds: 0 };
+      // What a sink is sending now, known exactly; else the reading, when it was for this position
+      // or one before it (then it committed no later than what is first now: at most a second high).
       const oldest = reading?.oldest.get(`${kind}/${destination}`);
-      // Read for a position at or before this one: it committed no later than what is now first.
-      const seconds = oldest && oldest.position <= position ? Math.max(0, (now - oldest.committedAt) / 1000) : 0;
-      return { kind, destination, events: Number(head - position), seconds };
+      const since = sendingSince ?? (oldest && oldest.position <= position ? oldest.committedAt : undefined);
+      return { kind, destination, events: Number(head - position), seconds: since === undefined ? 0 : Math.max(0, (now - since) / 1000) };
     };
     const positions = this.positions();
     // Always there, so that an alert reads 0: without subscriptions no client here is behind.
     const sockets = positions.some(({ kind }) => kind === WEBSOCKET_DESTINATION.kind) ? [] : [{ ...WEBSOCKET_DESTINATION, events: 0, seconds: 0 }];
     return [
-      ...positions.map(({ kind, destination, position }) => lag(kind, destination, position)),
+      ...positions.map(lag),
       ...sockets,
       ...this.consumers.standings().map((group) => ({
         kind: 'consumer',
@@ -89,11 +101,11 @@ export class DestinationLag implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** The positions kept in memory here: each sink this instance delivers, and its lowest subscription. */
-  private positions(): { kind: string; destination: string; position: bigint }[] {
+  private positions(): Position[] {
     const sinks = this.sinks
       .stats()
       .filter((stats) => stats.name)
-      .map((stats) => ({ kind: stats.kind as string, destination: stats.name, position: stats.position }));
+      .map((stats) => ({ kind: stats.kind as string, destination: stats.name, position: stats.position, sendingSince: stats.sendingSince }));
     const sockets = this.subscriptions.lowestPosition;
     return sockets === undefined ? sinks : [...sinks, { ...WEBSOCKET_DESTINATION, position: sockets }];
   }

@@ -57,7 +57,7 @@ export class MetricsService {
     sinkMetrics(this.registry, sinks, lag);
     consumerMetrics(this.registry, consumers);
     destinationMetrics(this.registry, lag);
-    fromCommitMetrics(this.registry, drainer, subscriptions, sinks);
+    fromCommitMetrics(this.registry, { drainer, subscriptions, sinks, consumers });
     this.httpDuration = new Histogram({
       name: 'rowcast_http_request_duration_seconds',
       help: 'HTTP request duration by method, route pattern and status',
@@ -243,9 +243,13 @@ function destinationMetrics(registry: Registry, lag: DestinationLag): void {
  * Latencies from a change's commit (commitTimeOf) to each step, observed as they happen: into the
  * log (on the draining instance; both times are the database's), pushed live to WebSocket clients
  * (once per notification, however many sockets), confirmed by each sink's receiver (in-order
- * deliveries; redeliveries of old notifications would say nothing of the pipeline).
+ * deliveries; redeliveries of old notifications would say nothing of the pipeline) or acknowledged
+ * to a consumer group (through the instance that leased the message).
  */
-function fromCommitMetrics(registry: Registry, drainer: LogDrainer, subscriptions: SubscriptionsService, sinks: SinkEngine): void {
+function fromCommitMetrics(
+  registry: Registry,
+  { drainer, subscriptions, sinks, consumers }: { drainer: LogDrainer; subscriptions: SubscriptionsService; sinks: SinkEngine; consumers: ConsumersService },
+): void {
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Histogram<L>({ name, help, labelNames, buckets: FROM_COMMIT_BUCKETS, registers: [registry] });
   const toLog = histogram('rowcast_commit_to_log_seconds', 'From a change committing to its notification in the log (drained), by the database clock', []);
@@ -256,13 +260,17 @@ function fromCommitMetrics(registry: Registry, drainer: LogDrainer, subscription
   subscriptions.onPushed((notification) => toPush.observe(Math.max(0, (Date.now() - commitTimeOf(notification)) / 1000)));
   const toConfirm = histogram(
     'rowcast_commit_to_confirm_seconds',
-    "From a change committing to its notification confirmed by a destination's receiver, by kind and destination",
+    "From a change committing to its notification confirmed by a sink's receiver or acknowledged to a consumer group, by kind and destination",
     ['kind', 'destination'],
   );
   sinks.onConfirmed((sink, notifications) => {
     const now = Date.now();
     const labels = { kind: sink.kind, destination: sink.name };
     for (const notification of notifications) toConfirm.observe(labels, Math.max(0, (now - commitTimeOf(notification)) / 1000));
+  });
+  consumers.onAcked((group, committed) => {
+    const now = Date.now();
+    for (const at of committed) toConfirm.observe({ kind: 'consumer', destination: group }, Math.max(0, (now - at) / 1000));
   });
 }
 

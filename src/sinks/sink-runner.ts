@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { backoff } from '../common/backoff.js';
+import { commitTimeOf } from '../events/commit-time.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter } from '../events/notification-filter.js';
 import { toNotificationMessage, toTruncatedNotificationMessage } from '../events/notification-message.js';
@@ -63,6 +64,8 @@ export interface RunnerStats {
   state: Sink['state'];
   /** Every notification up to here is confirmed, dead-lettered or not the sink's (as last checkpointed). */
   position: bigint;
+  /** When the notification being sent (or retried) committed (commitTimeOf, ms); undefined between sends. */
+  sendingSince: number | undefined;
 }
 
 class Stopped extends Error {}
@@ -91,6 +94,7 @@ export class SinkRunner {
     truncated: {},
     state: 'active',
     position: 0n,
+    sendingSince: undefined,
   };
   private running = true;
   private done: Promise<void> | undefined;
@@ -308,10 +312,12 @@ export class SinkRunner {
           // What was confirmed is written down, so it is not sent again (by the next owner, or
           // after the change is read).
           await checkpoint(sink.state, null);
+          this.stats.sendingSince = undefined;
           if (!this.running) throw new Stopped();
           return 'stale';
         }
         if (!this.context.leaseHeld()) throw new LeaseUnsure();
+        this.stats.sendingSince = commitTimeOf(notifications[index]);
         const chunk = notifications.slice(index, index + driverFor(sink.kind).sendSize);
         const result = await this.sendChunk(sink, chunk, options.shared ?? false);
         pending.push(...(result.attempts ?? []));
@@ -338,6 +344,7 @@ export class SinkRunner {
         const delay = this.context.retryDelay(sink, attempt);
         if (delay === undefined) {
           if (sink.onExhausted === 'pause') {
+            this.stats.sendingSince = undefined;
             await checkpoint('paused', `notification ${head.id}: ${error} (gave up after ${attempt} attempts; paused)`);
             return 'paused';
           }
@@ -357,10 +364,14 @@ export class SinkRunner {
         await this.backoff(sink, delay);
       }
       if (options.pageEnd !== undefined && options.pageEnd > position) position = options.pageEnd;
+      this.stats.sendingSince = undefined;
       await checkpoint(sink.state === 'failing' ? 'failing' : 'active', null);
       return 'done';
     } catch (error) {
-      if (error instanceof StaleSink) return 'stale';
+      if (error instanceof StaleSink) {
+        this.stats.sendingSince = undefined; // read again: what it sends next may be another
+        return 'stale';
+      }
       throw error;
     }
   }

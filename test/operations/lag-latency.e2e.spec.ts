@@ -119,7 +119,10 @@ describe('lag by position and latency from commit, per destination', () => {
     const stalled = await scrape();
     expect(sample(stalled, 'rowcast_sink_lag_notifications', { sink: 'stalled', kind: 'webhook' })).toBe(3);
     expect(sample(stalled, 'rowcast_sink_lag_seconds', { sink: 'stalled', kind: 'webhook' })).toBeGreaterThanOrEqual(later.seconds!);
-    expect(sample(stalled, 'rowcast_sink_state', { sink: 'stalled', kind: 'webhook', state: 'failing' })).toBe(1);
+    // Failing once its first request timed out (2 s).
+    await waitFor(async () => sample(await scrape(), 'rowcast_sink_state', { sink: 'stalled', kind: 'webhook', state: 'failing' }) === 1, {
+      what: 'the sink failing',
+    });
     // The WebSocket clients are not held back by it.
     await client.waitFor(5);
     expect(await waitFor(async () => ((await lagOf('websocket', 'websocket')).events === 0 ? lagOf('websocket', 'websocket') : undefined))).toEqual({
@@ -135,7 +138,7 @@ describe('lag by position and latency from commit, per destination', () => {
     });
   }, 60_000);
 
-  it('times each step from commit: into the log, pushed to sockets, confirmed by each receiver (a slow one slower)', async () => {
+  it('times each step from commit: into the log, pushed to sockets, confirmed by each receiver or worker (a slow one slower)', async () => {
     const counts = async () => {
       const samples = await scrape();
       return {
@@ -149,12 +152,20 @@ describe('lag by position and latency from commit, per destination', () => {
     slow.answerAfterMs = 300;
     await webhook('fast', fast.url);
     await webhook('slow', slow.url);
+    expect((await t.http.post('/consumers').send({ name: 'timed', tables: ['invoices'] })).status).toBe(201);
     await insertInvoices('TIMED', 2);
     await waitFor(() => fast.delivered.length === 2 && slow.delivered.length === 2, { what: 'both receivers confirmed both' });
+    // A worker takes both, holds them 300 ms, and acknowledges them.
+    const { body: received } = await t.http.post('/consumers/timed/receive').send({ max: 10, waitMs: 5000 }).expect(200);
+    const leaseIds = (received.messages as { leaseId: string }[]).map((message) => message.leaseId);
+    expect(leaseIds).toHaveLength(2);
+    const heldUntil = Date.now() + 300;
+    await waitFor(() => Date.now() >= heldUntil, { what: 'the worker done with its messages' });
+    expect((await t.http.post('/consumers/timed/ack').send({ leaseIds }).expect(200)).body.done).toHaveLength(2);
 
-    const confirmed = (destination: string, le?: string) =>
+    const confirmed = (destination: string, le?: string, kind = 'webhook') =>
       scrape().then((samples) =>
-        sample(samples, `rowcast_commit_to_confirm_seconds_${le ? 'bucket' : 'count'}`, { kind: 'webhook', destination, ...(le && { le }) }),
+        sample(samples, `rowcast_commit_to_confirm_seconds_${le ? 'bucket' : 'count'}`, { kind, destination, ...(le && { le }) }),
       );
     // The runner observes just after the receiver's answer.
     await waitFor(async () => (await confirmed('slow')) === 2 && (await confirmed('fast')) === 2, { what: 'two confirmations timed per webhook' });
@@ -162,6 +173,9 @@ describe('lag by position and latency from commit, per destination', () => {
     expect(await confirmed('slow', '0.25')).toBe(0);
     expect(await confirmed('slow', '+Inf')).toBe(2);
     expect(await confirmed('fast', '0.25')).toBe(2);
+    // Acknowledged to the group after the worker's 300 ms: both, and neither within a quarter second.
+    expect(await confirmed('timed', undefined, 'consumer')).toBe(2);
+    expect(await confirmed('timed', '0.25', 'consumer')).toBe(0);
     const samples = await scrape();
     expect(sample(samples, 'rowcast_commit_to_confirm_seconds_sum', { kind: 'webhook', destination: 'slow' })).toBeGreaterThanOrEqual(0.6);
 
