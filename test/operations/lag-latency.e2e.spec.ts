@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
+import { createTestDatabase } from '../support/database.js';
 import { parsePrometheus } from '../support/metrics.js';
 import { connectClient, TestClient } from '../support/socket.js';
 import { waitFor } from '../support/wait.js';
@@ -184,5 +185,34 @@ describe('lag by position and latency from commit, per destination', () => {
     expect(after.push - before.push).toBe(2); // once per notification pushed live
     // In the log within seconds of commit.
     expect(sample(samples, 'rowcast_commit_to_log_seconds_bucket', { le: '5' })).toBe(after.log);
+  }, 60_000);
+
+  it('counts the capture backlog and its age while no instance drains, and 0 once drained', async () => {
+    // Another session holds the drain lock (LogDrainer's DRAIN_LOCK): the app stands by.
+    const db = await createTestDatabase();
+    const holder = await db.sql.connect();
+    await holder.query('SELECT pg_advisory_lock(7160902)');
+    const standby = await createTestApp({ db });
+    try {
+      const metric = async (name: string) => parsePrometheus((await standby.http.get('/metrics').expect(200)).text).get(name);
+      expect(await metric('rowcast_listener_draining')).toBe(0);
+      await db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('WAITING-1'), ('WAITING-2'), ('WAITING-3')`);
+      await waitFor(async () => (await metric('rowcast_journal_backlog')) === 3 && (await metric('rowcast_drain_lag_seconds'))! >= 1, {
+        what: 'three rows waiting for a second',
+      });
+      const age = (await metric('rowcast_drain_lag_seconds'))!;
+      await waitFor(async () => (await metric('rowcast_drain_lag_seconds'))! >= age + 1, { what: 'their age growing' });
+      expect(await metric('rowcast_journal_backlog')).toBe(3);
+
+      await holder.query('SELECT pg_advisory_unlock(7160902)');
+      await waitFor(async () => (await metric('rowcast_listener_draining')) === 1 && (await metric('rowcast_journal_backlog')) === 0, {
+        what: 'the app draining, the backlog gone',
+      });
+      expect(await metric('rowcast_drain_lag_seconds')).toBe(0);
+    } finally {
+      holder.release();
+      await standby.close();
+      await db.drop();
+    }
   }, 60_000);
 });
