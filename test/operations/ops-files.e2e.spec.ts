@@ -14,10 +14,11 @@ const DASHBOARD = path.join(OPS, 'grafana/rowcast.json');
 const PROMTOOL = process.env.PROMTOOL_PATH ?? 'promtool';
 
 function promtool(...args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     execFile(PROMTOOL, args, { cwd: path.dirname(args[args.length - 1]) }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') throw error; // promtool missing: say so, not "exit 1"
-      resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr });
+      // promtool missing: say so, not "exit 1".
+      if (error && typeof error.code !== 'number') reject(new Error(`${PROMTOOL} could not run (apt-get install prometheus, or set PROMTOOL_PATH): ${error.message}`));
+      else resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr });
     });
   });
 }
