@@ -42,7 +42,6 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
   private stopped = false;
   /** When delivery attempts were last trimmed (each sink keeps its newest KEPT_ATTEMPTS). */
   private trimmedAt = Date.now();
-  private end = 0n;
   private readonly recent = new RecentNotifications(RECENT);
   private readonly confirmedListeners = new Set<ConfirmedListener>();
 
@@ -77,8 +76,6 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
 
   /** The live tail's new notifications (a tail listener: in id order, each once; see TailListener). */
   notificationsAppended(notifications: readonly StoredNotification[]): void {
-    const last = BigInt(notifications[notifications.length - 1].id);
-    if (last > this.end) this.end = last;
     // Kept only while this instance delivers a sink: a runner started later begins from the log.
     if (this.runners.size) this.recent.append(notifications);
     for (const runner of this.runners.values()) runner.wake();
@@ -105,10 +102,6 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
     return () => this.confirmedListeners.delete(listener);
   }
 
-  /** The newest notification id this instance knows of (lags are measured to it). */
-  get logEnd(): bigint {
-    return this.end;
-  }
 
   private async renewLeases(): Promise<void> {
     while (!this.stopped) {
@@ -121,8 +114,6 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
     const sentAt = Date.now();
     const owned = new Set(await this.repository.claim(this.owner, this.config.sinks.leaseMs));
     this.renewedAt = sentAt;
-    const end = await this.log.lastId();
-    if (end > this.end) this.end = end;
     if (this.stopped) return;
     for (const [id, runner] of this.runners) {
       if (owned.has(id) && !runner.ended) continue;
