@@ -8,11 +8,13 @@ import { BackgroundReading } from '../database/background-reading.js';
 import { Sql } from '../database/sql.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { changedFilter, NotificationFilter, storedFilter } from '../events/notification-filter.js';
+import { commitTimeOf } from '../events/commit-time.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { LiveTail } from '../log/live-tail.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { ConsumerCounts, ConsumerGroup, LeasedMessage, orderingKey } from './consumer-group.js';
 import { ConsumerGroupChanges, ConsumerRepository, Settled } from './consumer.repository.js';
+import { LeasedCommits } from './leased-commits.js';
 import { BadConsumerRequest, ConsumerNameTaken, ConsumerNotFound } from './consumers.errors.js';
 import {
   ConsumerDeadLetterDto,
@@ -52,6 +54,8 @@ export interface ConsumerGroupStanding extends ConsumerCounts {
   name: string;
   lagNotifications: number;
   lagSeconds: number;
+  /** When the first notification after the group's position committed (commitTimeOf, ms); undefined when caught up. */
+  oldestCommitAt: number | undefined;
 }
 
 /** What this instance counted of a group (/metrics). */
@@ -59,11 +63,15 @@ export interface ConsumerGroupCounters extends GroupCounters {
   name: string;
 }
 
+/** Told of acknowledged messages' commit times (ms), by group (see ConsumersService.onAcked). */
+export type AckedListener = (group: string, committedAt: readonly number[]) => void;
+
 /** Where a group stands: every id up to `position` is acknowledged, a dead letter or not its; how far behind the log that is. */
 interface Standing {
   position: bigint;
   lagNotifications: number;
   lagSeconds: number;
+  oldestCommitAt: number | undefined;
 }
 
 /**
@@ -82,6 +90,8 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
   private readonly counters = new Map<string, GroupCounters>();
   private readonly reading = new BackgroundReading(() => this.readStats(), { everyMs: STATS_EVERY_MS, timeoutMs: 2000 });
   private readonly receiving: Slots;
+  private readonly leasedCommits = new LeasedCommits();
+  private readonly ackedListeners = new Set<AckedListener>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -193,20 +203,47 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     }
   }
 
-  ack(name: string, leaseIds: string[]): Promise<Settled> {
-    return this.settle(name, 'acks', (group) => this.repository.ack(group.id, leaseIds));
+  /**
+   * Calls `listener` with the commit times of the messages acknowledged through this instance that
+   * it leased (LeasedCommits): metrics time them from commit. Returns its removal.
+   */
+  onAcked(listener: AckedListener): () => void {
+    this.ackedListeners.add(listener);
+    return () => this.ackedListeners.delete(listener);
   }
 
-  nack(name: string, leaseIds: string[], delayMs: number | undefined): Promise<Settled> {
-    return this.settle(name, 'nacks', (group) => this.repository.nack(group, leaseIds, delayMs));
+  async ack(name: string, leaseIds: string[]): Promise<Settled> {
+    const settled = await this.settle(name, 'acks', (group) => this.repository.ack(group.id, leaseIds));
+    const committed = this.leasedCommits.take(settled.done);
+    this.leasedCommits.take(settled.unknown);
+    for (const listener of committed.length ? this.ackedListeners : []) {
+      try {
+        listener(name, committed);
+      } catch {
+        // Metrics only: the ack is done whatever they do.
+      }
+    }
+    return settled;
+  }
+
+  async nack(name: string, leaseIds: string[], delayMs: number | undefined): Promise<Settled> {
+    const settled = await this.settle(name, 'nacks', (group) => this.repository.nack(group, leaseIds, delayMs));
+    this.leasedCommits.take(leaseIds);
+    return settled;
   }
 
   extend(name: string, leaseIds: string[]): Promise<Settled> {
-    return this.settle(name, undefined, (group) => this.repository.extend(group, leaseIds));
+    return this.settle(name, undefined, async (group) => {
+      const settled = await this.repository.extend(group, leaseIds);
+      this.leasedCommits.extended(settled.done, Date.now() + group.ackWaitMs);
+      return settled;
+    });
   }
 
-  term(name: string, leaseIds: string[], reason: string | undefined): Promise<Settled> {
-    return this.settle(name, 'terms', (group) => this.repository.term(group.id, leaseIds, reason ?? 'terminated'));
+  async term(name: string, leaseIds: string[], reason: string | undefined): Promise<Settled> {
+    const settled = await this.settle(name, 'terms', (group) => this.repository.term(group.id, leaseIds, reason ?? 'terminated'));
+    this.leasedCommits.take(leaseIds);
+    return settled;
   }
 
   async deadLetters(name: string, limit: number): Promise<ConsumerDeadLetterDto[]> {
@@ -264,6 +301,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     );
     // What this receive took from the log may be for the others waiting.
     if (scanned) this.wake(name);
+    this.leasedCommits.leased(leased);
     const counters = this.countersOf(name);
     counters.deliveries += leased.length;
     counters.redeliveries += leased.filter((message) => message.deliveries > 1).length;
@@ -342,13 +380,14 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     const last = await this.log.lastId();
     const positions = counts.map((count) => (count.oldestUnacked === null ? count.scannedThrough : count.oldestUnacked - 1n));
     const behind = [...new Set(positions.filter((position) => position < last).map((position) => position + 1n))];
-    const oldest = new Map((await this.log.getMany(behind)).map((n) => [BigInt(n.id), n.createdAt.getTime()]));
+    const oldest = new Map((await this.log.getMany(behind)).map((n) => [BigInt(n.id), commitTimeOf(n)]));
     return positions.map((position) => {
-      const since = oldest.get(position + 1n);
+      const since = position < last ? oldest.get(position + 1n) : undefined;
       return {
         position,
         lagNotifications: Number(last > position ? last - position : 0n),
         lagSeconds: since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000),
+        oldestCommitAt: since,
       };
     });
   }

@@ -7,6 +7,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { BackgroundReading } from '../database/background-reading.js';
 import { DedicatedConnection } from '../database/dedicated-connection.js';
 import { clientSql, poolSql, Sql } from '../database/sql.js';
+import { StoredNotification } from '../events/event-catalog.js';
 import { WAKE_UP_CHANNEL } from './channels.js';
 import { LiveTail } from './live-tail.js';
 import { NotificationLog } from './notification-log.js';
@@ -58,6 +59,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly connection: DedicatedConnection;
   private readonly status = { draining: false, largestBatch: 0, drained: 0, rounds: 0 };
   private readonly backlogReading: BackgroundReading<Backlog>;
+  private readonly appendedListeners = new Set<(notifications: readonly StoredNotification[]) => void>();
   private lockTriedDone!: () => void;
   private readonly lockTried = new Promise<void>((resolve) => (this.lockTriedDone = resolve));
 
@@ -105,6 +107,16 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
       drained: this.status.drained,
       rounds: this.status.rounds,
     };
+  }
+
+  /**
+   * Calls `listener` with each batch this instance appends to the log, right after its commit
+   * (metrics time it from commit: each notification's createdAt is its batch's time in the log).
+   * Returns its removal. A listener that throws is not retried; draining goes on.
+   */
+  onAppended(listener: (notifications: readonly StoredNotification[]) => void): () => void {
+    this.appendedListeners.add(listener);
+    return () => this.appendedListeners.delete(listener);
   }
 
   /**
@@ -184,7 +196,16 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
     const { taken, notifications } = await this.log.append(sql, { rows: batchSize, bytes: batchBytes });
     this.status.largestBatch = Math.max(this.status.largestBatch, taken);
     this.status.drained += taken;
-    if (notifications.length) this.tail.handOver(notifications);
+    if (notifications.length) {
+      this.tail.handOver(notifications);
+      for (const listener of this.appendedListeners) {
+        try {
+          listener(notifications);
+        } catch (error) {
+          this.logger.warn(`a listener of appended batches failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    }
     return taken;
   }
 }

@@ -5,12 +5,13 @@ import { LogModule } from '../log/log.module.js';
 import { RealtimeModule } from '../realtime/realtime.module.js';
 import { SinksModule } from '../sinks/sinks.module.js';
 import { MetricsController } from './metrics.controller.js';
+import { DestinationLag } from './destination-lag.js';
 import { MetricsService } from './metrics.service.js';
 
 @Module({
   imports: [LogModule, CaptureModule, RealtimeModule, SinksModule, ConsumersModule],
   controllers: [MetricsController],
-  providers: [MetricsService],
+  providers: [MetricsService, DestinationLag],
   exports: [MetricsService],
 })
 export class MetricsModule {}

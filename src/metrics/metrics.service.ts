@@ -8,6 +8,16 @@ import { SubscriptionsService } from '../realtime/subscriptions.service.js';
 import { ConsumerGroupCounters, ConsumerGroupStanding, ConsumersService } from '../consumers/consumers.service.js';
 import { SinkEngine } from '../sinks/sink-engine.service.js';
 import { RunnerStats } from '../sinks/sink-runner.js';
+import { commitTimeOf } from '../events/commit-time.js';
+import { DestinationLag, DestinationLagValue } from './destination-lag.js';
+
+/**
+ * Buckets of the latencies from commit: 1 ms to 10 minutes, about three a decade, so that p50, p95
+ * and p99 read within a bucket's width from a live system's milliseconds to a stuck receiver's minutes.
+ */
+const FROM_COMMIT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+const SINK_STATES = ['active', 'paused', 'failing'] as const;
 
 /**
  * Prometheus metrics of this instance, in a registry of its own (several apps in one process, as
@@ -26,6 +36,7 @@ export class MetricsService {
     sinks: SinkEngine,
     watch: CaptureWatch,
     consumers: ConsumersService,
+    lag: DestinationLag,
   ) {
     processMetrics(this.registry);
     captureMetrics(this.registry, drainer);
@@ -43,8 +54,10 @@ export class MetricsService {
       () => tail.reads,
     );
     webSocketMetrics(this.registry, subscriptions);
-    sinkMetrics(this.registry, sinks);
+    sinkMetrics(this.registry, sinks, lag);
     consumerMetrics(this.registry, consumers);
+    destinationMetrics(this.registry, lag);
+    fromCommitMetrics(this.registry, { drainer, subscriptions, sinks, consumers });
     this.httpDuration = new Histogram({
       name: 'rowcast_http_request_duration_seconds',
       help: 'HTTP request duration by method, route pattern and status',
@@ -132,25 +145,41 @@ function webSocketMetrics(registry: Registry, subscriptions: SubscriptionsServic
 }
 
 /** Per sink, from the instance delivering it (each sink is delivered by one instance at a time). */
-function sinkMetrics(registry: Registry, sinks: SinkEngine): void {
+function sinkMetrics(registry: Registry, sinks: SinkEngine, lag: DestinationLag): void {
   const labelNames = ['sink', 'kind'] as const;
-  const values = (read: (stats: RunnerStats, logEnd: bigint) => number) => {
-    const logEnd = sinks.logEnd;
-    return sinks
+  const values = (read: (stats: RunnerStats) => number) =>
+    sinks
       .stats()
       .filter((stats) => stats.name)
-      .map((stats) => ({ labels: { sink: stats.name, kind: stats.kind }, value: read(stats, logEnd) }));
-  };
-  const gauge = (name: string, help: string, read: (stats: RunnerStats, logEnd: bigint) => number) =>
-    labeledGauge(registry, name, help, labelNames, () => values(read));
+      .map((stats) => ({ labels: { sink: stats.name, kind: stats.kind }, value: read(stats) }));
   const counter = (name: string, help: string, read: (stats: RunnerStats) => number) =>
     labeledCounter(registry, name, help, labelNames, () => values(read));
-  gauge('rowcast_sink_lag_notifications', 'Notifications in the log after the sink position (delivered by this instance)', (stats, logEnd) =>
-    Math.max(0, Number(logEnd - stats.position)),
+  // The sinks' rows of rowcast_destination_lag_*, under the names they had first.
+  const lagOfSinks = (read: (value: DestinationLagValue) => number) => () =>
+    lag
+      .values()
+      .filter((value) => value.kind !== 'consumer' && value.kind !== 'websocket')
+      .map((value) => ({ labels: { sink: value.destination, kind: value.kind }, value: read(value) }));
+  labeledGauge(registry, 'rowcast_sink_lag_notifications', 'Notifications in the log after the sink position (delivered by this instance)', labelNames, lagOfSinks((value) => value.events));
+  labeledGauge(
+    registry,
+    'rowcast_sink_lag_seconds',
+    'Seconds since the first notification after the sink position committed, 0 when caught up',
+    labelNames,
+    lagOfSinks((value) => value.seconds),
   );
-  gauge('rowcast_sink_lag_seconds', 'Age of the oldest notification the sink has yet to deliver, 0 when caught up', (stats) =>
-    stats.oldestPendingAt ? Math.max(0, (Date.now() - stats.oldestPendingAt.getTime()) / 1000) : 0,
-  );
+  new Gauge({
+    name: 'rowcast_sink_state',
+    help: 'The sink state (1 for the current one of active, paused, failing), by sink (delivered by this instance)',
+    labelNames: [...labelNames, 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const stats of sinks.stats().filter((each) => each.name)) {
+        for (const state of SINK_STATES) this.set({ sink: stats.name, kind: stats.kind, state }, +(stats.state === state));
+      }
+    },
+  });
   counter('rowcast_sink_deliveries_total', 'Notifications the receiver confirmed, by sink (since this instance took it)', (s) => s.delivered);
   counter('rowcast_sink_failures_total', 'Sends the receiver did not confirm, by sink', (s) => s.failures);
   counter('rowcast_sink_retries_total', 'Retries scheduled after a failed send, by sink', (s) => s.retries);
@@ -179,7 +208,7 @@ function consumerMetrics(registry: Registry, consumers: ConsumersService): void 
   const counter = (name: string, help: string, read: (stats: ConsumerGroupCounters) => number) =>
     labeledCounter(registry, name, help, ['group'], byGroup(() => consumers.counted(), read));
   gauge('rowcast_consumer_lag_notifications', 'Notifications in the log after the group position (all acknowledged, dead letters or not for it up to there)', (s) => s.lagNotifications);
-  gauge('rowcast_consumer_lag_seconds', 'Age of the oldest notification after the group position, 0 when caught up', (s) => s.lagSeconds);
+  gauge('rowcast_consumer_lag_seconds', 'Seconds since the first notification after the group position committed, 0 when caught up', (s) => s.lagSeconds);
   gauge('rowcast_consumer_pending', 'Messages waiting to be leased, by group', (s) => s.pending);
   gauge('rowcast_consumer_in_flight', 'Messages leased and not yet settled, by group', (s) => s.inFlight);
   gauge('rowcast_consumer_dead_letters', 'Dead letters the group holds', (s) => s.deadLetters);
@@ -188,6 +217,61 @@ function consumerMetrics(registry: Registry, consumers: ConsumersService): void 
   counter('rowcast_consumer_acks_total', 'Messages acknowledged through this instance', (s) => s.acks);
   counter('rowcast_consumer_nacks_total', 'Messages nacked through this instance', (s) => s.nacks);
   counter('rowcast_consumer_terms_total', 'Messages terminated (dead letters at once) through this instance', (s) => s.terms);
+}
+
+/** Lag by position of every destination, in one family: sinks, consumer groups and the WebSocket clients (DestinationLag). */
+function destinationMetrics(registry: Registry, lag: DestinationLag): void {
+  const byDestination = (read: (value: DestinationLagValue) => number) => () =>
+    lag.values().map((value) => ({ labels: { kind: value.kind, destination: value.destination }, value: read(value) }));
+  labeledGauge(
+    registry,
+    'rowcast_destination_lag_events',
+    "Notifications in the log after the destination's confirmed position (head id − confirmed id), by kind and destination",
+    ['kind', 'destination'],
+    byDestination((value) => value.events),
+  );
+  labeledGauge(
+    registry,
+    'rowcast_destination_lag_seconds',
+    'Seconds since the first notification after the confirmed position committed, 0 when caught up, by kind and destination',
+    ['kind', 'destination'],
+    byDestination((value) => value.seconds),
+  );
+}
+
+/**
+ * Latencies from a change's commit (commitTimeOf) to each step, observed as they happen: into the
+ * log (on the draining instance; both times are the database's), pushed live to WebSocket clients
+ * (once per notification, however many sockets), confirmed by each sink's receiver (in-order
+ * deliveries; redeliveries of old notifications would say nothing of the pipeline) or acknowledged
+ * to a consumer group (through the instance that leased the message).
+ */
+function fromCommitMetrics(
+  registry: Registry,
+  { drainer, subscriptions, sinks, consumers }: { drainer: LogDrainer; subscriptions: SubscriptionsService; sinks: SinkEngine; consumers: ConsumersService },
+): void {
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets: FROM_COMMIT_BUCKETS, registers: [registry] });
+  const toLog = histogram('rowcast_commit_to_log_seconds', 'From a change committing to its notification in the log (drained), by the database clock', []);
+  drainer.onAppended((notifications) => {
+    for (const notification of notifications) toLog.observe(Math.max(0, (notification.createdAt.getTime() - commitTimeOf(notification)) / 1000));
+  });
+  const toPush = histogram('rowcast_commit_to_push_seconds', 'From a change committing to its notification pushed live to WebSocket clients (once per notification)', []);
+  subscriptions.onPushed((notification) => toPush.observe(Math.max(0, (Date.now() - commitTimeOf(notification)) / 1000)));
+  const toConfirm = histogram(
+    'rowcast_commit_to_confirm_seconds',
+    "From a change committing to its notification confirmed by a sink's receiver or acknowledged to a consumer group, by kind and destination",
+    ['kind', 'destination'],
+  );
+  sinks.onConfirmed((sink, notifications) => {
+    const now = Date.now();
+    const labels = { kind: sink.kind, destination: sink.name };
+    for (const notification of notifications) toConfirm.observe(labels, Math.max(0, (now - commitTimeOf(notification)) / 1000));
+  });
+  consumers.onAcked((group, committed) => {
+    const now = Date.now();
+    for (const at of committed) toConfirm.observe({ kind: 'consumer', destination: group }, Math.max(0, (now - at) / 1000));
+  });
 }
 
 type Labeled<L extends string> = { labels: Record<L, string>; value: number }[];

@@ -64,7 +64,21 @@ export class Delivery {
   constructor(
     private readonly log: ReplaySource & CoalesceSource,
     private readonly live: LiveEnd,
+    /** Told of each notification pushed live, once however many sockets it went to (metrics time it from commit). */
+    private readonly pushedLive: (notification: StoredNotification) => void = () => {},
   ) {}
+
+  /**
+   * The lowest position of this instance's subscriptions: every client here has been sent (or
+   * passed) every notification it wants up to it. Undefined without subscriptions.
+   */
+  get lowestPosition(): bigint | undefined {
+    let lowest: bigint | undefined;
+    for (const connection of this.connections.values()) {
+      for (const { position } of connection.subscriptions.values()) if (lowest === undefined || position < lowest) lowest = position;
+    }
+    return lowest;
+  }
 
   get connectedClients(): number {
     return this.connections.size;
@@ -145,6 +159,7 @@ export class Delivery {
     for (const notification of notifications) {
       const id = BigInt(notification.id);
       let encoded: EncodedNotification | undefined;
+      let sent = false;
       for (const connection of connections) {
         const wanting = receivers(connection, notification, id);
         if (!wanting) continue;
@@ -161,7 +176,9 @@ export class Delivery {
         // after a throw) sends nothing twice.
         for (const delivered of wanting) delivered.position = delivered.announced = id;
         this.counts.pushed++;
+        sent = true;
       }
+      if (sent) this.pushedLive(notification);
     }
     const last = BigInt(notifications[notifications.length - 1].id);
     for (const connection of connections) {

@@ -37,6 +37,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
   private checkpoints: ReturnType<typeof setInterval> | undefined;
   /** Per connection: its subscribe requests run one after another. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly pushedListeners = new Set<(notification: StoredNotification) => void>();
 
   constructor(
     private readonly feed: LiveTail,
@@ -44,7 +45,21 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tables: TableCatalog,
   ) {
-    this.delivery = new Delivery(log, feed);
+    this.delivery = new Delivery(log, feed, (notification) => this.pushedLive(notification));
+  }
+
+  /**
+   * Calls `listener` with each notification pushed live to this instance's clients, once however
+   * many sockets it went to (replays aside): metrics time it from commit. Returns its removal.
+   */
+  onPushed(listener: (notification: StoredNotification) => void): () => void {
+    this.pushedListeners.add(listener);
+    return () => this.pushedListeners.delete(listener);
+  }
+
+  /** See Delivery.lowestPosition: where the furthest-behind subscription here stands. */
+  get lowestPosition(): bigint | undefined {
+    return this.delivery.lowestPosition;
   }
 
   onApplicationBootstrap(): void {
@@ -126,6 +141,16 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
    */
   disconnectAll(notice: ErrorNotice): number {
     return this.delivery.disconnectAll(notice);
+  }
+
+  private pushedLive(notification: StoredNotification): void {
+    for (const listener of this.pushedListeners) {
+      try {
+        listener(notification);
+      } catch (error) {
+        this.logger.warn(`a listener of live pushes failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
   }
 
   private async addSubscription(socket: Socket, payload: unknown, allowedTables?: readonly string[]): Promise<Ack> {

@@ -13,6 +13,9 @@ import { SinkRepository } from './sink.repository.js';
 import { RunnerStats, SinkRunner } from './sink-runner.js';
 import { SinkTransport } from './sink-transport.js';
 
+/** Told what a sink's receiver confirmed (see SinkEngine.onConfirmed). */
+export type ConfirmedListener = (sink: Pick<RunnerStats, 'name' | 'kind'>, notifications: readonly StoredNotification[]) => void;
+
 const TRIM_EVERY_MS = 3 * 60_000;
 /** How many of the latest notifications (at least) are kept for runners that keep up: two of their pages. */
 const RECENT = 2000;
@@ -39,8 +42,8 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
   private stopped = false;
   /** When delivery attempts were last trimmed (each sink keeps its newest KEPT_ATTEMPTS). */
   private trimmedAt = Date.now();
-  private end = 0n;
   private readonly recent = new RecentNotifications(RECENT);
+  private readonly confirmedListeners = new Set<ConfirmedListener>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -73,8 +76,6 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
 
   /** The live tail's new notifications (a tail listener: in id order, each once; see TailListener). */
   notificationsAppended(notifications: readonly StoredNotification[]): void {
-    const last = BigInt(notifications[notifications.length - 1].id);
-    if (last > this.end) this.end = last;
     // Kept only while this instance delivers a sink: a runner started later begins from the log.
     if (this.runners.size) this.recent.append(notifications);
     for (const runner of this.runners.values()) runner.wake();
@@ -92,10 +93,15 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
     return [...this.runners.values()].map((runner) => runner.stats);
   }
 
-  /** The newest notification id this instance knows of (lags are measured to it). */
-  get logEnd(): bigint {
-    return this.end;
+  /**
+   * Calls `listener` with what each sink's receiver confirmed here, in log order (redeliveries
+   * aside): metrics time it from commit. Returns its removal. A listener that throws is not retried.
+   */
+  onConfirmed(listener: ConfirmedListener): () => void {
+    this.confirmedListeners.add(listener);
+    return () => this.confirmedListeners.delete(listener);
   }
+
 
   private async renewLeases(): Promise<void> {
     while (!this.stopped) {
@@ -108,8 +114,6 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
     const sentAt = Date.now();
     const owned = new Set(await this.repository.claim(this.owner, this.config.sinks.leaseMs));
     this.renewedAt = sentAt;
-    const end = await this.log.lastId();
-    if (end > this.end) this.end = end;
     if (this.stopped) return;
     for (const [id, runner] of this.runners) {
       if (owned.has(id) && !runner.ended) continue;
@@ -130,6 +134,7 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
         retryDelay: (sink, attempt) => this.retryDelay(sink, attempt),
         // A tenth of the lease as margin for the clocks and the renewal's own round trip.
         leaseHeld: () => Date.now() < this.renewedAt + this.config.sinks.leaseMs * 0.9,
+        confirmed: (stats, notifications) => this.confirmed(stats, notifications),
         logger: this.logger,
       });
       this.runners.set(id, runner);
@@ -141,6 +146,16 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
     if (Date.now() - this.trimmedAt >= TRIM_EVERY_MS) {
       this.trimmedAt = Date.now();
       for (const id of owned) await this.repository.trimAttempts(id);
+    }
+  }
+
+  private confirmed(stats: RunnerStats, notifications: readonly StoredNotification[]): void {
+    for (const listener of this.confirmedListeners) {
+      try {
+        listener(stats, notifications);
+      } catch (error) {
+        this.logger.warn(`a listener of confirmed deliveries failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
   }
 

@@ -114,6 +114,7 @@ class FakeContext implements RunnerContext {
   transport = () => this.transportUsed;
   retryDelay = (_sink: Sink, attempt: number) => this.retryDelays[attempt - 1];
   leaseHeld = () => this.lease;
+  confirmed = () => {};
 
   /** Notifications `from`..`to` appended to the log. */
   append(from: number, to: number): void {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { backoff } from '../common/backoff.js';
+import { commitTimeOf } from '../events/commit-time.js';
 import { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter } from '../events/notification-filter.js';
 import { toNotificationMessage, toTruncatedNotificationMessage } from '../events/notification-message.js';
@@ -44,6 +45,8 @@ export interface RunnerContext {
   retryDelay(sink: Sink, attempt: number): number | undefined;
   /** Whether this instance renewed its leases recently enough to be sure it still holds them. */
   leaseHeld(): boolean;
+  /** The receiver confirmed these notifications, in log order (not redeliveries): for latency metrics. */
+  confirmed(stats: RunnerStats, notifications: readonly StoredNotification[]): void;
   logger: Logger;
 }
 
@@ -57,9 +60,12 @@ export interface RunnerStats {
   deadLetters: number;
   /** Notifications delivered truncated (too large for the destination), by why (`SendResult.tooLarge`); also in `delivered`. */
   truncated: Record<string, number>;
-  /** When the oldest notification not yet delivered was created; undefined when caught up. */
-  oldestPendingAt: Date | undefined;
+  /** The sink's state as this runner last read or wrote it. */
+  state: Sink['state'];
+  /** Every notification up to here is confirmed, dead-lettered or not the sink's (as last checkpointed). */
   position: bigint;
+  /** When the notification being sent (or retried) committed (commitTimeOf, ms); undefined between sends. */
+  sendingSince: number | undefined;
 }
 
 class Stopped extends Error {}
@@ -86,8 +92,9 @@ export class SinkRunner {
     retries: 0,
     deadLetters: 0,
     truncated: {},
-    oldestPendingAt: undefined,
+    state: 'active',
     position: 0n,
+    sendingSince: undefined,
   };
   private running = true;
   private done: Promise<void> | undefined;
@@ -151,10 +158,9 @@ export class SinkRunner {
           sink = await this.context.repository.get(this.sinkId);
           readAt = Date.now();
           if (!sink || sink.owner !== this.context.owner) return;
-          Object.assign(this.stats, { name: sink.name, kind: sink.kind, position: sink.position });
+          Object.assign(this.stats, { name: sink.name, kind: sink.kind, state: sink.state, position: sink.position });
           if (sink.state === 'paused') {
             sink = undefined;
-            this.stats.oldestPendingAt = undefined;
             await this.wait(IDLE_MS * 5, false);
             continue;
           }
@@ -219,10 +225,7 @@ export class SinkRunner {
     if (sink.coalesce) return this.deliverNetChanges(sink, filter);
     // Filtered here, not in the read: the position then moves past a whole page, matched or not.
     const { page, shared } = await this.readPage(sink.position);
-    if (!page.length) {
-      this.stats.oldestPendingAt = undefined;
-      return 'empty';
-    }
+    if (!page.length) return 'empty';
     // Ids are consecutive: a page that starts later may start after what retention deleted.
     if (BigInt(page[0].id) > sink.position + 1n && (await this.skipPurged(sink))) return 'stale';
     const pageEnd = BigInt(page[page.length - 1].id);
@@ -242,10 +245,7 @@ export class SinkRunner {
   private async deliverNetChanges(sink: Sink, filter: NotificationFilter): Promise<'done' | 'empty' | 'paused' | 'stale'> {
     if (await this.skipPurged(sink)) return 'stale';
     const { notifications, through } = await readCoalesced(this.coalesceSource(), sink.position);
-    if (through === sink.position) {
-      this.stats.oldestPendingAt = undefined;
-      return 'empty';
-    }
+    if (through === sink.position) return 'empty';
     const wanted = notifications.filter((notification) => filter.matches(notification));
     return this.deliverInOrder(sink, wanted, { redelivery: false, pageEnd: through });
   }
@@ -303,6 +303,7 @@ export class SinkRunner {
       lastDelivered = null;
       if (lastError !== null) recovered = false;
       lastCheckpoint = Date.now();
+      this.stats.state = state;
       if (!options.redelivery) this.stats.position = sink.position = position;
     };
     try {
@@ -311,17 +312,19 @@ export class SinkRunner {
           // What was confirmed is written down, so it is not sent again (by the next owner, or
           // after the change is read).
           await checkpoint(sink.state, null);
+          this.stats.sendingSince = undefined;
           if (!this.running) throw new Stopped();
           return 'stale';
         }
         if (!this.context.leaseHeld()) throw new LeaseUnsure();
-        this.stats.oldestPendingAt = notifications[index].createdAt;
+        this.stats.sendingSince = commitTimeOf(notifications[index]);
         const chunk = notifications.slice(index, index + driverFor(sink.kind).sendSize);
         const result = await this.sendChunk(sink, chunk, options.shared ?? false);
         pending.push(...(result.attempts ?? []));
         this.stats.delivered += result.confirmed;
         if (result.confirmed > 0) {
           recovered = true;
+          if (!options.redelivery) this.context.confirmed(this.stats, notifications.slice(index, index + result.confirmed));
           index += result.confirmed;
           position = lastDelivered = BigInt(notifications[index - 1].id);
           attempt = 1;
@@ -341,6 +344,7 @@ export class SinkRunner {
         const delay = this.context.retryDelay(sink, attempt);
         if (delay === undefined) {
           if (sink.onExhausted === 'pause') {
+            this.stats.sendingSince = undefined;
             await checkpoint('paused', `notification ${head.id}: ${error} (gave up after ${attempt} attempts; paused)`);
             return 'paused';
           }
@@ -360,11 +364,14 @@ export class SinkRunner {
         await this.backoff(sink, delay);
       }
       if (options.pageEnd !== undefined && options.pageEnd > position) position = options.pageEnd;
-      this.stats.oldestPendingAt = undefined;
+      this.stats.sendingSince = undefined;
       await checkpoint(sink.state === 'failing' ? 'failing' : 'active', null);
       return 'done';
     } catch (error) {
-      if (error instanceof StaleSink) return 'stale';
+      if (error instanceof StaleSink) {
+        this.stats.sendingSince = undefined; // read again: what it sends next may be another
+        return 'stale';
+      }
       throw error;
     }
   }

@@ -19,6 +19,8 @@ export interface ReceivedRequest {
 export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
   answer: (request: Omit<ReceivedRequest, 'answer'>, index: number) => Answer = () => 'ok';
+  /** Each answer is sent this long after the request came (a slow receiver). */
+  answerAfterMs = 0;
   private server: http.Server | undefined;
   private readonly sockets = new Set<Socket>();
   private port = 0;
@@ -41,12 +43,11 @@ export class WebhookReceiver {
         const headers = Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, String(value)]));
         const request = { id: headers['webhook-id'], headers, body };
         const answer = this.answer(request, this.requests.length);
-        this.requests.push({ ...request, answer });
-        if (answer === 'ok') res.writeHead(204).end();
-        else if (answer === 'fail') res.writeHead(500, { 'content-type': 'text/plain' }).end('receiver failed on purpose');
-        else if (answer === 'redirect') res.writeHead(302, { location: 'http://127.0.0.1:1/' }).end();
-        else if (answer === 'too-large') res.writeHead(413, { 'content-type': 'text/plain' }).end('body too large');
-        // 'hang': no answer; the sender's timeout ends it.
+        if (this.answerAfterMs > 0 && answer !== 'hang') {
+          setTimeout(() => this.respond(res, request, answer), this.answerAfterMs);
+          return;
+        }
+        this.respond(res, request, answer);
       });
     });
     server.on('connection', (socket) => {
@@ -56,6 +57,16 @@ export class WebhookReceiver {
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
+  }
+
+  /** Records the request with its answer (when answered, so `delivered` lists what the sender saw confirmed) and answers. */
+  private respond(res: http.ServerResponse, request: Omit<ReceivedRequest, 'answer'>, answer: Answer): void {
+    this.requests.push({ ...request, answer });
+    if (answer === 'ok') res.writeHead(204).end();
+    else if (answer === 'fail') res.writeHead(500, { 'content-type': 'text/plain' }).end('receiver failed on purpose');
+    else if (answer === 'redirect') res.writeHead(302, { location: 'http://127.0.0.1:1/' }).end();
+    else if (answer === 'too-large') res.writeHead(413, { 'content-type': 'text/plain' }).end('body too large');
+    // 'hang': no answer; the sender's timeout ends it.
   }
 
   /** Closes the port and every open connection: the sender's next connect is refused. */

@@ -177,7 +177,7 @@ export class DeadLetterListQueryDto {
 export class ConsumerLagDto {
   /** Notifications in the log after the group's position (matching or not). */
   ids: number;
-  /** Since the oldest notification not yet acknowledged was appended; 0 when caught up. */
+  /** Since the first notification after the group's position committed (its `changedAt`); 0 when caught up. */
   seconds: number;
 }
 
