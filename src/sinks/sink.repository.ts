@@ -252,6 +252,22 @@ export class SinkRepository {
     );
   }
 
+  /** Queues notifications for delivery again (ahead of the sink's position); returns how many were not queued already. */
+  async redeliverMany(id: string, notificationIds: readonly string[]): Promise<number> {
+    const [row] = await this.rows<{ count: number }>(
+      `WITH queued AS (INSERT INTO sink_redeliveries (sink_id, notification_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING RETURNING 1)
+       SELECT count(*)::int AS count FROM queued`,
+      [id, notificationIds],
+    );
+    return row.count;
+  }
+
+  /** How many dead letters the sink has. */
+  async deadLetterCount(id: string): Promise<number> {
+    const [row] = await this.rows<{ count: number }>(`SELECT count(*)::int AS count FROM sink_dead_letters WHERE sink_id = $1`, [id]);
+    return row.count;
+  }
+
   /** Moves every dead letter to the redelivery queue; returns how many. */
   async redeliverDeadLetters(id: string): Promise<number> {
     const [row] = await this.rows<{ count: number }>(

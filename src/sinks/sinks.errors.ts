@@ -29,3 +29,8 @@ export class SinkDestinationRefused extends DomainError {
 export class BadSinkRequest extends DomainError {
   readonly kind = 'bad_request';
 }
+
+/** A ranged redelivery (or its dry run) over more of the log than one request reads. */
+export class RedeliveryTooLarge extends DomainError {
+  readonly kind = 'unprocessable';
+}

@@ -4,7 +4,7 @@ import { PG, postgresError } from '../common/errors/postgres-error.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { TableCatalog } from '../capture/table-catalog.js';
-import { changedFilter, NotificationFilterDto, storedFilter } from '../events/notification-filter.js';
+import { changedFilter, NotificationFilter, NotificationFilterDto, storedFilter } from '../events/notification-filter.js';
 import { NotificationLog } from '../log/notification-log.js';
 import { driverFor, type SinkView } from './drivers/sink-drivers.js';
 import { rotatedSecrets } from './drivers/webhook.driver.js';
@@ -13,7 +13,12 @@ import { type ExhaustedAction, Sink, SINK_KINDS, SinkKind } from './sink.js';
 import type { StoredSettings } from './drivers/sink-driver.js';
 import { SinkChanges, SinkRepository } from './sink.repository.js';
 import { SinkEngine } from './sink-engine.service.js';
-import { BadSinkRequest, SinkDestinationRefused, SinkNameTaken, SinkNotFound } from './sinks.errors.js';
+import { BadSinkRequest, RedeliveryTooLarge, SinkDestinationRefused, SinkNameTaken, SinkNotFound } from './sinks.errors.js';
+
+/** Notifications a ranged redelivery (or a dry run) reads at most, and queues at most. */
+const REDELIVER_SCAN = 100_000;
+const REDELIVER_MAX = 10_000;
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 type SinkOfKind<K extends SinkKind> = Extract<Sink, { kind: K }>;
 type ViewOfKind<K extends SinkKind> = Extract<SinkView, { kind: K }>;
@@ -122,25 +127,69 @@ export class SinksService {
 
   async redeliver(id: string, kind: SinkKind | undefined, dto: RedeliverDto): Promise<RedeliveryDto> {
     const sink = await this.find(id, kind);
+    const filter = storedFilter(dto);
+    const narrowed = dto.to !== undefined || Object.keys(filter).length > 0;
+    if (narrowed && dto.from === undefined) throw new BadSinkRequest('to, events, tables and where narrow a range: give them with from');
     const given = [dto.notificationId, dto.deadLetters, dto.from].filter((value) => value !== undefined).length;
     if (given !== 1) throw new BadSinkRequest('give exactly one of notificationId, deadLetters or from');
-    let queued: number | null = 1;
-    let position = sink.position;
+    const dry = dto.dryRun ? ({ dryRun: true } as const) : {};
     if (dto.notificationId !== undefined) {
       if (BigInt(dto.notificationId) > sink.position) {
         throw new BadSinkRequest(`notification ${dto.notificationId} is after the sink's position ${sink.position}: it is yet to be delivered, in order`);
       }
       if (!(await this.log.get(dto.notificationId))) throw new SinkNotFound('notification', dto.notificationId);
-      await this.repository.redeliver(sink.id, dto.notificationId);
-    } else if (dto.deadLetters) {
-      queued = await this.repository.redeliverDeadLetters(sink.id);
-    } else {
-      position = await this.log.startPosition(dto.from);
-      await this.repository.rewind(sink.id, position);
-      queued = null;
+      if (!dto.dryRun) await this.repository.redeliver(sink.id, dto.notificationId);
+      this.engine.changed(sink.id);
+      return { queued: 1, position: sink.position.toString(), ...dry };
     }
+    if (dto.deadLetters) {
+      if (dto.dryRun) return { queued: await this.repository.deadLetterCount(sink.id), position: sink.position.toString(), ...dry };
+      const queued = await this.repository.redeliverDeadLetters(sink.id);
+      this.engine.changed(sink.id);
+      return { queued, position: sink.position.toString() };
+    }
+    const from = await this.log.startPosition(dto.from);
+    if (!narrowed && !dto.dryRun) {
+      await this.repository.rewind(sink.id, from);
+      this.engine.changed(sink.id);
+      return { queued: null, position: from.toString() };
+    }
+    // A rewind's dry run counts up to the log's end; a range stops at `to` and at the position.
+    const to = narrowed ? min(dto.to === undefined ? sink.position : BigInt(dto.to), sink.position) : undefined;
+    if (to !== undefined && to <= from) throw new BadSinkRequest(`the range (${from}, ${to}] is empty: to must be after from, and at most the sink's position ${sink.position}`);
+    const ids = await this.matching(sink, from, to, filter);
+    const range = { first: ids[0] ?? null, last: ids.at(-1) ?? null };
+    if (dto.dryRun) return { queued: ids.length, position: (narrowed ? sink.position : from).toString(), ...range, ...dry };
+    const queued = ids.length ? await this.repository.redeliverMany(sink.id, ids) : 0;
     this.engine.changed(sink.id);
-    return { queued, position: position.toString() };
+    return { queued, position: sink.position.toString(), ...range };
+  }
+
+  /**
+   * The ids in (from, to] (to the log's end without `to`) that the sink's filter and `filter` both
+   * take, read in pages; refused when the range holds more than REDELIVER_SCAN notifications, or
+   * more than REDELIVER_MAX match (narrow it with to).
+   */
+  private async matching(sink: Sink, from: bigint, to: bigint | undefined, filter: NotificationFilterDto): Promise<string[]> {
+    const own = new NotificationFilter(sink.filter, sink.id);
+    const narrower = new NotificationFilter(filter, sink.id);
+    const ids: string[] = [];
+    let scanned = 0;
+    for (let after = from; ; ) {
+      const page = await this.log.readAfter(after, 1000);
+      for (const notification of page) {
+        if (to !== undefined && BigInt(notification.id) > to) return ids;
+        if (own.matches(notification) && narrower.matches(notification)) ids.push(notification.id);
+      }
+      scanned += page.length;
+      if (page.length < 1000) return ids;
+      if (scanned >= REDELIVER_SCAN || ids.length > REDELIVER_MAX) {
+        throw new RedeliveryTooLarge(
+          `more than ${ids.length > REDELIVER_MAX ? `${REDELIVER_MAX.toLocaleString('en')} matching` : `${REDELIVER_SCAN.toLocaleString('en')}`} notifications after ${from}: narrow the range with to (or rewind with from alone, without dryRun)`,
+        );
+      }
+      after = BigInt(page[page.length - 1].id);
+    }
   }
 
   async deliveries(id: string, kind: SinkKind | undefined, limit: number): Promise<DeliveryAttemptDto[]> {

@@ -83,7 +83,7 @@ export class WebhooksController {
   /** Deliver again: one notification, every dead letter, or everything after a cursor */
   @Post(':id/redeliver')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiErrors(400, 404, 409, 413)
+  @ApiErrors(400, 404, 409, 413, 422)
   redeliver(@UuidParam('id') id: string, @Body() dto: RedeliverDto): Promise<RedeliveryDto> {
     return this.service.redeliver(id, 'webhook', dto);
   }

@@ -91,6 +91,45 @@ describe('a trace per notification', () => {
     expect(of(traced, 'workers').reason).toBeUndefined();
   });
 
+  it('redelivers a range narrowed by a filter, and answers how many a dry run would send without sending them', async () => {
+    const replay = await webhook('replay', { events: ['invoices.created'] });
+    const ids: string[] = [];
+    for (let i = 1; i <= 6; i++) {
+      const { body } = await t.http.post('/invoices').send({ invoiceNo: `REPLAY-${i}` }).expect(201);
+      ids.push(body.id);
+    }
+    await waitFor(() => replay.receiver.delivered.length === 6, { what: 'six invoices delivered' });
+    const sent = replay.receiver.requests.map((r) => JSON.parse(r.body) as { id: string; payload: { new: { invoice_no: string } } });
+    const [first, last] = [sent[0].id, sent[5].id];
+    const from = String(BigInt(first) - 1n);
+    // A range stops at the sink's position: wait for it to pass the last one.
+    await waitFor(async () => BigInt((await t.http.get(`/webhooks/${replay.id}`).expect(200)).body.position) >= BigInt(last), { what: 'the position past the sixth' });
+    const redeliver = (body: object) => t.http.post(`/webhooks/${replay.id}/redeliver`).send(body);
+
+    expect((await redeliver({ from, to: last, dryRun: true }).expect(202)).body).toMatchObject({ queued: 6, first, last, dryRun: true });
+    expect((await redeliver({ from, to: last, where: { invoice_no: 'REPLAY-2' }, dryRun: true }).expect(202)).body).toMatchObject({ queued: 1, first: sent[1].id, last: sent[1].id });
+    expect((await redeliver({ from, events: ['invoices.updated'], dryRun: true }).expect(202)).body).toMatchObject({ queued: 0, first: null, last: null });
+    // A rewind's dry run: what the sink's filter takes after from, and the position it would move to.
+    expect((await redeliver({ from, dryRun: true }).expect(202)).body).toMatchObject({ queued: 6, position: from, dryRun: true });
+    expect((await redeliver({ deadLetters: true, dryRun: true }).expect(202)).body).toMatchObject({ queued: 0, dryRun: true });
+    // Nothing was sent: the next invoice is the seventh request.
+    await t.http.post('/invoices').send({ invoiceNo: 'REPLAY-7' }).expect(201);
+    await waitFor(() => replay.receiver.requests.length >= 7, { what: 'the seventh invoice' });
+    await waitFor(async () => BigInt((await t.http.get(`/webhooks/${replay.id}`).expect(200)).body.position) > BigInt(last), { what: 'the position past the seventh' });
+    expect(replay.receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { new: { invoice_no: string } } }).payload.new.invoice_no)).toEqual(
+      Array.from({ length: 7 }, (_, i) => `REPLAY-${i + 1}`),
+    );
+
+    // The range for real: only REPLAY-3 again.
+    expect((await redeliver({ from, to: last, where: { invoice_no: 'REPLAY-3' } }).expect(202)).body).toMatchObject({ queued: 1, first: sent[2].id });
+    await waitFor(() => replay.receiver.requests.length >= 8, { what: 'the redelivery' });
+    expect(JSON.parse(replay.receiver.requests[7].body).id).toBe(sent[2].id);
+
+    await redeliver({ to: last }).expect(400, { statusCode: 400, error: 'Bad Request', message: 'to, events, tables and where narrow a range: give them with from' });
+    expect((await redeliver({ from: last, to: first }).expect(400)).body.message).toMatch(/^the range \(\d+, \d+\] is empty/);
+    expect((await redeliver({ from, dryRun: 'yes' }).expect(400)).body.message).toBe('dryRun must be true or false');
+  });
+
   it('refuses an id that is no notification id, and names one that is not in the log', async () => {
     await t.http.get('/notifications/abc/deliveries').expect(400, { statusCode: 400, error: 'Bad Request', message: 'id must be a notification id (digits)' });
     await t.http.get('/notifications/999999999/deliveries').expect(404, { statusCode: 404, error: 'Not Found', message: 'notification 999999999 not found' });

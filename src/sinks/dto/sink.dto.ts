@@ -176,7 +176,13 @@ export class RotateSecretDto {
 }
 
 /** Exactly one of the three. */
-export class RedeliverDto {
+/**
+ * What to deliver again: one notification, every dead letter, or a range of the log from `from`
+ * (everything after it: the position moves back; with `to` or a filter: the notifications in
+ * (from, to] that the sink's filter and this one take, queued ahead of the rest). `dryRun` says how
+ * many it would send, and sends nothing.
+ */
+export class RedeliverDto extends NotificationFilterDto {
   /** One notification, delivered again ahead of the rest. */
   @IsOptional()
   @Matches(NOTIFICATION_ID, { message: 'notificationId must be a notification id (digits)' })
@@ -188,11 +194,22 @@ export class RedeliverDto {
   @IsIn([true], { message: 'deadLetters must be true' })
   deadLetters?: true;
 
-  /** Everything after this cursor again: the position moves back (or on) to it. */
+  /** Everything after this cursor again: the position moves back (or on) to it; with `to` or a filter, a range queued ahead of the rest. */
   @IsOptional()
   @Matches(NOTIFICATION_ID, { message: 'from must be a notification id (digits)' })
   @IsString({ message: 'from must be a notification id given as a string' })
   from?: string;
+
+  /** With `from`: up to this id (included), at most the sink's position (what comes after it is still to be delivered). */
+  @IsOptional()
+  @Matches(NOTIFICATION_ID, { message: 'to must be a notification id (digits)' })
+  @IsString({ message: 'to must be a notification id given as a string' })
+  to?: string;
+
+  /** Answer how many it would send, and send nothing. */
+  @IsOptional()
+  @IsBoolean({ message: 'dryRun must be true or false' })
+  dryRun?: boolean;
 }
 
 export class ListQueryDto {
@@ -209,11 +226,19 @@ export class RotatedSecretDto {
 }
 
 export class RedeliveryDto {
-  /** Notifications queued for delivery again (a `from` rewind: null, everything after it). */
+  /** Notifications queued for delivery again, or that would be with `dryRun` (a `from` rewind: null, everything after it; with `dryRun`, how many of those the sink's filter takes). */
   @ApiProperty({ type: Number, nullable: true })
   queued: number | null;
-  /** The position after a `from` rewind. */
+  /** The position after a `from` rewind (with `dryRun`: as it would be). */
   position: string;
+  /** Only with `dryRun`: nothing was sent or moved. */
+  @ApiPropertyOptional()
+  dryRun?: true;
+  /** With a range: the first and last id it takes (null when none). */
+  @ApiPropertyOptional({ type: String, nullable: true })
+  first?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true })
+  last?: string | null;
 }
 
 export class DeliveryAttemptDto {
