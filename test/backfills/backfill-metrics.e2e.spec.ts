@@ -49,7 +49,7 @@ describe('backfill metrics', () => {
       const running = await waitFor(
         async () => {
           const metrics = await scrape(t);
-          return (metrics.get(`rowcast_backfill_rows${of}`) ?? 0) > 0 && stateOf(metrics, started.id, 'crates')[0] === 'running' && metrics;
+          return (metrics.get(`rowcast_backfill_rows${of}`) ?? 0) > 0 && stateOf(metrics, started.id, 'crates')[0] === 'running' ? metrics : undefined;
         },
         { timeout: 20_000, what: 'the backfill running, with rows read, in /metrics' },
       );
@@ -65,7 +65,7 @@ describe('backfill metrics', () => {
       const paused = await waitFor(
         async () => {
           const metrics = await scrape(t);
-          return stateOf(metrics, started.id, 'crates')[0] === 'paused' && metrics;
+          return stateOf(metrics, started.id, 'crates')[0] === 'paused' ? metrics : undefined;
         },
         { what: 'the backfill paused in /metrics' },
       );
@@ -76,7 +76,7 @@ describe('backfill metrics', () => {
       const completed = await waitFor(
         async () => {
           const metrics = await scrape(t);
-          return stateOf(metrics, started.id, 'crates')[0] === 'completed' && metrics;
+          return stateOf(metrics, started.id, 'crates')[0] === 'completed' ? metrics : undefined;
         },
         { timeout: 60_000, what: 'the backfill completed in /metrics' },
       );
@@ -96,7 +96,7 @@ describe('backfill metrics', () => {
     const shown = await waitFor(
       async () => {
         const metrics = await scrape(t);
-        return stateOf(metrics, ids[6], 'hollow')[0] === 'completed' && metrics;
+        return stateOf(metrics, ids[6], 'hollow')[0] === 'completed' ? metrics : undefined;
       },
       { what: 'the last empty backfill in /metrics' },
     );
