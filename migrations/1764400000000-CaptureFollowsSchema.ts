@@ -307,7 +307,7 @@ const FOLLOW = `
  * triggers recreated and enabled, its function regenerated). Options left NULL keep what the table
  * has (for a new one: every column, old rows kept); columns => '{}' removes a column filter.
  */
-const ENABLE = `
+export const ENABLE = `
   CREATE FUNCTION capture.enable(tbl regclass, columns text[] DEFAULT NULL, keep_old boolean DEFAULT NULL) RETURNS void
   LANGUAGE plpgsql AS $fn$
   DECLARE

@@ -25,13 +25,24 @@ export function progressLine(backfill: Backfill): string {
 }
 
 /**
- * `npm run capture -- backfill <table>`: starts a backfill and runs its chunks here (the app's
- * runner may run some too: a chunk at a time, whoever holds the backfill's lock), telling `show`
- * how far it is after each chunk; returns the closing line once it is no longer running. One
- * that failed throws its error; one paused or cancelled meanwhile (REST) ends the wait.
+ * `npm run capture -- backfill <table> [--where column=value …]`: starts a backfill (the one POST
+ * /backfills starts) and returns its id.
  */
-export async function backfillAndWait(sql: Sql, table: string, show: (backfill: Backfill) => void): Promise<string> {
-  const [{ id }] = await sql<{ id: string }>(`SELECT (capture.backfill_start($1::regclass, NULL, NULL)).id::text AS id`, [table]);
+export async function startBackfill(sql: Sql, table: string, where: Backfill['where'] = null): Promise<string> {
+  const [{ id }] = await sql<{ id: string }>(`SELECT (capture.backfill_start($1::regclass, $2::jsonb, NULL)).id::text AS id`, [
+    table,
+    where === null ? null : JSON.stringify(where),
+  ]);
+  return id;
+}
+
+/**
+ * Runs the backfill's chunks here (the app's runner may run some too: a chunk at a time, whoever
+ * holds the backfill's lock), telling `show` how far it is after each chunk; returns the closing
+ * line once it is no longer running. One that failed throws its error; one paused or cancelled
+ * meanwhile (REST) ends the wait.
+ */
+export async function waitForBackfill(sql: Sql, id: string, show: (backfill: Backfill) => void): Promise<string> {
   let shownAt = 0;
   const look = async () => {
     const backfill = (await getBackfill(sql, id))!;

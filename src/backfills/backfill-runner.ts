@@ -38,6 +38,8 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
   private readonly pause = new WakeableSleep();
   private stopping = false;
   private loop: Promise<void> | undefined;
+  /** Rows this instance's chunks read (/metrics). */
+  private read = 0;
 
   constructor(
     private readonly repository: BackfillRepository,
@@ -54,6 +56,11 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
     this.pause.wake();
     await this.loop;
     await Promise.all(this.active.values());
+  }
+
+  /** Rows the chunks this instance ran read, since it started. */
+  get rowsRead(): number {
+    return this.read;
   }
 
   /** Looks for running backfills now (one was started or resumed). */
@@ -93,7 +100,7 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
     const size = (await this.repository.chunkSize(id)) ?? MIN_CHUNK;
     let last;
     try {
-      last = await runChunks((maxRows) => this.repository.chunk(id, maxRows), size, () => this.due());
+      last = await runChunks((maxRows) => this.repository.chunk(id, maxRows), size, () => this.due(), (chunk) => (this.read += chunk.read));
     } catch (error) {
       // The chunk rolled back whole (the cursor did not move): the next round tries again; an
       // error that keeps coming fails the backfill, with the error for whoever looks.

@@ -130,6 +130,20 @@ export class BackfillRepository {
     });
   }
 
+  /**
+   * The backfills under way (running or paused, the oldest `limit`) and the `finished` that
+   * finished last, oldest first: what /metrics shows, so a finished one drops out in time.
+   */
+  async current(limit: number, finished: number): Promise<Backfill[]> {
+    const rows = await this.sql<BackfillRow>(
+      `(SELECT ${COLUMNS} FROM capture.backfills b WHERE b.state IN ('running', 'paused') ORDER BY b.id LIMIT $1)
+       UNION ALL
+       (SELECT ${COLUMNS} FROM capture.backfills b WHERE b.state NOT IN ('running', 'paused') ORDER BY b.finished_at DESC, b.id DESC LIMIT $2)`,
+      [limit, finished],
+    );
+    return rows.map(toBackfill).sort((x, y) => Number(BigInt(x.id) - BigInt(y.id)));
+  }
+
   /** The ids of the running backfills, oldest first. */
   async running(): Promise<string[]> {
     return (await this.sql<{ id: string }>(`SELECT id::text AS id FROM capture.backfills WHERE state = 'running' ORDER BY id`)).map((row) => row.id);

@@ -10,5 +10,6 @@ import { BackfillsService } from './backfills.service.js';
   imports: [LogModule],
   controllers: [BackfillsController],
   providers: [BackfillRepository, BackfillRunner, BackfillsService],
+  exports: [BackfillsService],
 })
 export class BackfillsModule {}

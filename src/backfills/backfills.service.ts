@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ActorContext } from '../common/actor/actor.context.js';
 import { postgresError } from '../common/errors/postgres-error.js';
+import { BackgroundReading } from '../database/background-reading.js';
 import type { Backfill, BackfillState } from './backfill.js';
 import { BackfillRepository } from './backfill.repository.js';
 import { BackfillRunner } from './backfill-runner.js';
@@ -21,12 +22,42 @@ const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { from: readonly Backfi
   cancel: { from: ['running', 'paused'], to: 'cancelled', done: 'cancelled' },
 };
 
+/** How often /metrics' reading of the backfills under way is refreshed. */
+const STATS_EVERY_MS = 2000;
+/** Backfills under way that /metrics shows at most (labels stay bounded whatever is started). */
+const SHOWN_UNDER_WAY = 100;
+/** Finished backfills /metrics goes on showing (the latest to finish), so their end is seen, then they drop out. */
+const SHOWN_FINISHED = 5;
+
 @Injectable()
-export class BackfillsService {
+export class BackfillsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly reading = new BackgroundReading(() => this.repository.current(SHOWN_UNDER_WAY, SHOWN_FINISHED), {
+    everyMs: STATS_EVERY_MS,
+    timeoutMs: 2000,
+  });
+
   constructor(
     private readonly repository: BackfillRepository,
     private readonly runner: BackfillRunner,
   ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.reading.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.reading.stop();
+  }
+
+  /** The backfills running or paused, and the last few to finish, as last read (every 2 s): for /metrics. */
+  standings(): Backfill[] {
+    return this.reading.latest ?? [];
+  }
+
+  /** Rows this instance's runner read: for /metrics. */
+  get rowsRead(): number {
+    return this.runner.rowsRead;
+  }
 
   /**
    * Starts a backfill of `table` (`invoices`, `public.invoices`, `sales.orders`), for the sinks

@@ -1,5 +1,6 @@
 /**
- * `npm run capture -- enable <table> [--columns a,b] [--no-old] | disable <table> | lookup <table> <column> [--drop] | backfill <table> | list`
+ * `npm run capture -- enable <table> [--columns a,b] [--no-old] [--backfill] | disable <table> | lookup <table> <column> [--drop]
+ * | backfill <table> [--where column=value …] | list`
  * Puts tables under capture (or takes them out) on DATABASE_URL, or on the embedded database.
  */
 import pg from 'pg';
@@ -7,32 +8,38 @@ import { isMain, runCli } from '../database/cli.js';
 import { clientSql, Sql } from '../database/sql.js';
 import { COLUMN_PATTERN } from '../../client/src/protocol.js';
 import { addLookup, columnLookups, dropLookup } from '../log/sql/lookups.js';
-import { backfillAndWait, progressLine } from '../backfills/backfill-progress.js';
+import type { Backfill } from '../backfills/backfill.js';
+import { progressLine, startBackfill, waitForBackfill } from '../backfills/backfill-progress.js';
 
 const USAGE = `usage: npm run capture -- <command>
-  enable <table> [--columns a,b | --all-columns] [--no-old | --old]
+  enable <table> [--columns a,b | --all-columns] [--no-old | --old] [--backfill]
                                    capture every change of <table> (schema.table; public by default), or
                                    re-arm it (its triggers recreated and enabled); options not given
                                    stay as they are (new tables: every column, old rows kept);
                                    with --columns, updates that change none of them are not captured;
-                                   with --no-old, updates and deletions do not carry the old row
+                                   with --no-old, updates and deletions do not carry the old row;
+                                   with --backfill, also start a backfill of the rows it holds (in the
+                                   same transaction) and wait for it, as backfill does
   disable <table>                  stop capturing <table>
   lookup <table> <column> [--drop] index the log by <column>'s value in <table>'s rows, so that
                                    GET /notifications?table=<table>&where=<column>:<value> reads
                                    the index, not the log (the notifications already in the log are
                                    indexed in the background); --drop: stop
-  backfill <table>                  read every row <table> holds now into the log, once, as <table>.read
+  backfill <table> [--where column=value …]
+                                   read every row <table> holds now into the log, once, as <table>.read
                                    (in the log's commit order, whatever writers do meanwhile); waits,
                                    showing progress, until it completes (the app's runner may share
-                                   the work; Ctrl-C stops waiting, and the app's runner goes on)
+                                   the work; Ctrl-C stops waiting, and the app's runner goes on);
+                                   --where (repeatable): only rows with these values (compared as text)
   list                             the tables under capture: key, column filter, old rows, lookups, problems`;
 
 type Command =
   | { name: 'list' }
   /** null: as the table has it. An empty list of columns: every column. */
-  | { name: 'enable'; table: string; columns: string[] | null; keepOld: boolean | null }
+  | { name: 'enable'; table: string; columns: string[] | null; keepOld: boolean | null; backfill: boolean }
   | { name: 'disable'; table: string }
-  | { name: 'backfill'; table: string }
+  /** where: null for every row. */
+  | { name: 'backfill'; table: string; where: Backfill['where'] }
   | { name: 'lookup'; table: string; column: string; drop: boolean };
 
 export function parseArgs(args: string[]): Command | string {
@@ -44,13 +51,14 @@ export function parseArgs(args: string[]): Command | string {
     if (options.some((option) => option !== '--drop')) return `unexpected ${options.filter((option) => option !== '--drop').join(' ')}`;
     return { name, table, column, drop: options.includes('--drop') };
   }
-  if (name === 'backfill' && table && !table.startsWith('-')) return rest.length ? `unexpected ${rest.join(' ')}` : { name, table };
+  if (name === 'backfill' && table && !table.startsWith('-')) return parseBackfill(table, rest);
   if ((name === 'enable' || name === 'disable') && table && !table.startsWith('-')) {
     if (name === 'disable') return rest.length ? `unexpected ${rest.join(' ')}` : { name, table };
-    const command: Command = { name, table, columns: null, keepOld: null };
+    const command: Command = { name, table, columns: null, keepOld: null, backfill: false };
     for (let i = 0; i < rest.length; i++) {
       if (rest[i] === '--no-old' || rest[i] === '--old') command.keepOld = rest[i] === '--old';
       else if (rest[i] === '--all-columns') command.columns = [];
+      else if (rest[i] === '--backfill') command.backfill = true;
       else if (rest[i] === '--columns') {
         const columns = (rest[++i] ?? '').split(',').map((column) => column.trim());
         if (!columns.every(Boolean)) return 'give the column filter as --columns a,b';
@@ -60,6 +68,19 @@ export function parseArgs(args: string[]): Command | string {
     return command;
   }
   return USAGE;
+}
+
+/** `backfill <table> [--where column=value …]`: the where as POST /backfills takes it, values as text. */
+function parseBackfill(table: string, options: string[]): Command | string {
+  const where: Record<string, string> = {};
+  for (let i = 0; i < options.length; i++) {
+    if (options[i] !== '--where') return `unexpected ${options[i]}`;
+    const [, column, value] = /^([^=]*)=(.*)$/s.exec(options[++i] ?? '') ?? [];
+    if (column === undefined || !COLUMN_PATTERN.test(column)) return 'give each row filter as --where column=value';
+    if (column in where) return `--where names ${column} twice`;
+    where[column] = value;
+  }
+  return { name: 'backfill', table, where: Object.keys(where).length ? where : null };
 }
 
 /**
@@ -83,13 +104,13 @@ async function lookup(command: { table: string; column: string; drop: boolean },
     : `${table.name} is indexed by ${command.column} already`;
 }
 
-/** Starts a backfill and waits for it: one progress line redrawn on a terminal, a line a second otherwise (stderr). */
-async function backfill(table: string, sql: Sql): Promise<string> {
+/** Waits for a backfill: one progress line redrawn on a terminal, a line a second otherwise (stderr). */
+async function waitShowing(id: string, sql: Sql): Promise<string> {
   const terminal = process.stderr.isTTY;
   let printedAt = 0;
   let drawn = false;
   try {
-    return await backfillAndWait(sql, table, (progress) => {
+    return await waitForBackfill(sql, id, (progress) => {
       if (terminal) {
         process.stderr.write(`\r${progressLine(progress)}\x1b[K`);
         drawn = true;
@@ -106,14 +127,23 @@ async function backfill(table: string, sql: Sql): Promise<string> {
 async function run(command: Command, sql: Sql): Promise<string> {
   switch (command.name) {
     case 'enable': {
-      await sql('SELECT capture.enable($1::regclass, $2::text[], $3)', [command.table, command.columns, command.keepOld]);
+      const [{ backfill }] = await sql<{ backfill: string | null }>('SELECT capture.enable($1::regclass, $2::text[], $3, backfill => $4)::text AS backfill', [
+        command.table,
+        command.columns,
+        command.keepOld,
+        command.backfill,
+      ]);
       // What the table has now: the options given, and those it kept.
       const [now] = await sql<{ columns: string[] | null; keep_old: boolean }>(
         'SELECT columns, keep_old FROM capture.captured WHERE relid = $1::regclass',
         [command.table],
       );
       const options = [now.columns && `updates of ${now.columns.join(', ')}`, !now.keep_old && 'without old rows'].filter(Boolean);
-      return `capturing ${command.table}${options.length ? ` (${options.join('; ')})` : ''}`;
+      const capturing = `capturing ${command.table}${options.length ? ` (${options.join('; ')})` : ''}`;
+      // Captured (committed) whatever the backfill does next: say so before waiting for it.
+      if (backfill === null) return capturing;
+      process.stdout.write(`${capturing}\n`);
+      return waitShowing(backfill, sql);
     }
     case 'disable': {
       const [row] = await sql<{ was: boolean }>('SELECT capture.disable($1::regclass) AS was', [command.table]);
@@ -122,7 +152,7 @@ async function run(command: Command, sql: Sql): Promise<string> {
     case 'lookup':
       return lookup(command, sql);
     case 'backfill':
-      return backfill(command.table, sql);
+      return waitShowing(await startBackfill(sql, command.table, command.where), sql);
     case 'list': {
       const rows = await sql<{ name: string; table: string; key: string[] | null; columns: string[] | null; keep_old: boolean; problems: string[] }>(
         `SELECT format('%I.%I', schema_name, table_name) AS name, capture.qualified_name(schema_name, table_name) AS table,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BackfillsModule } from '../backfills/backfills.module.js';
 import { CaptureModule } from '../capture/capture.module.js';
 import { ConsumersModule } from '../consumers/consumers.module.js';
 import { LogModule } from '../log/log.module.js';
@@ -9,7 +10,7 @@ import { DestinationLag } from './destination-lag.js';
 import { MetricsService } from './metrics.service.js';
 
 @Module({
-  imports: [LogModule, CaptureModule, RealtimeModule, SinksModule, ConsumersModule],
+  imports: [LogModule, CaptureModule, RealtimeModule, SinksModule, ConsumersModule, BackfillsModule],
   controllers: [MetricsController],
   providers: [MetricsService, DestinationLag],
   exports: [MetricsService],

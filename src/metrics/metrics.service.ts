@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { type Backfill, BACKFILL_STATES, progress } from '../backfills/backfill.js';
+import { BackfillsService } from '../backfills/backfills.service.js';
 import { CaptureWatch } from '../capture/capture-watch.js';
 import { LiveTail } from '../log/live-tail.js';
 import { LogDrainer } from '../log/log-drainer.js';
@@ -37,6 +39,7 @@ export class MetricsService {
     watch: CaptureWatch,
     consumers: ConsumersService,
     lag: DestinationLag,
+    backfills: BackfillsService,
   ) {
     processMetrics(this.registry);
     captureMetrics(this.registry, drainer);
@@ -58,6 +61,7 @@ export class MetricsService {
     consumerMetrics(this.registry, consumers);
     destinationMetrics(this.registry, lag);
     fromCommitMetrics(this.registry, { drainer, subscriptions, sinks, consumers });
+    backfillMetrics(this.registry, backfills);
     this.httpDuration = new Histogram({
       name: 'rowcast_http_request_duration_seconds',
       help: 'HTTP request duration by method, route pattern and status',
@@ -272,6 +276,38 @@ function fromCommitMetrics(
     const now = Date.now();
     for (const at of committed) toConfirm.observe({ kind: 'consumer', destination: group }, Math.max(0, (now - at) / 1000));
   });
+}
+
+/**
+ * Per backfill running or paused, and the last five to finish (read every 2 s, the same on every
+ * instance): how far it is, and its state; and the rows this instance's runner read.
+ */
+function backfillMetrics(registry: Registry, backfills: BackfillsService): void {
+  const labelNames = ['backfill', 'table'] as const;
+  const gauge = (name: string, help: string, read: (backfill: Backfill) => number | null) =>
+    labeledGauge(registry, name, help, labelNames, () =>
+      backfills.standings().flatMap((backfill) => {
+        const value = read(backfill);
+        return value === null ? [] : [{ labels: { backfill: backfill.id, table: backfill.table }, value }];
+      }),
+    );
+  gauge('rowcast_backfill_rows', 'Rows the backfill read so far (each one a <table>.read notification)', (b) => b.rowsDone);
+  gauge('rowcast_backfill_estimate_rows', "Rows the backfill is to read, as the planner estimated them at start (the rows read once it completed)", (b) => b.estimate);
+  gauge('rowcast_backfill_rows_per_second', 'Rows read per second since the start or the last resume (0 before the first rows)', (b) => progress(b).rate ?? 0);
+  gauge('rowcast_backfill_eta_seconds', 'Seconds left at that rate, for a running backfill whose rate is known', (b) => (b.state === 'running' ? progress(b).etaSeconds : null));
+  new Gauge({
+    name: 'rowcast_backfill_state',
+    help: 'The state of the backfill: 1 for the one it is in (running, paused, cancelled, completed, failed), 0 for the others',
+    labelNames: [...labelNames, 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const backfill of backfills.standings()) {
+        for (const state of BACKFILL_STATES) this.set({ backfill: backfill.id, table: backfill.table, state }, +(state === backfill.state));
+      }
+    },
+  });
+  counterOf(registry, 'rowcast_backfill_rows_read_total', "Rows this instance's backfill runner read into the journal (the CLI's chunks not included)", () => backfills.rowsRead);
 }
 
 type Labeled<L extends string> = { labels: Record<L, string>; value: number }[];

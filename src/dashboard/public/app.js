@@ -51,6 +51,7 @@ const SCOPE_USES = {
   'notifications:read': 'read notifications',
   'sinks:manage': 'list sinks',
   'consumers:manage': 'list consumer groups',
+  admin: 'list backfills',
 };
 
 /**
@@ -554,8 +555,11 @@ function followInvoices({ table, op, pk, new: row, old }) {
 
 const DESTINATIONS_REFRESH_MS = 2000;
 
-/** A table of destinations polled from `path`: `refused` once the key may not list them (no polling until another key is given). */
-function destinationList({ path, id, scope, empty, row }) {
+/**
+ * A table of destinations polled from `path`: `refused` once the key may not list them (no polling
+ * until another key is given). `shown` picks the items the table lists (all by default).
+ */
+function destinationList({ path, id, scope, empty, row, shown = () => true }) {
   const list = {
     refused: false,
     async load() {
@@ -568,7 +572,7 @@ function destinationList({ path, id, scope, empty, row }) {
         return;
       }
       if (!response.ok) return;
-      const items = await response.json();
+      const items = (await response.json()).filter(shown);
       $(id).hidden = items.length === 0;
       $(`${id}-note`).textContent = items.length ? '' : empty;
       $(id).tBodies[0].replaceChildren(...items.map(row));
@@ -611,6 +615,56 @@ function consumerRow(group) {
     error,
   );
   return row;
+}
+
+// --- backfills ----------------------------------------------------------------------
+// Those under way, and those that finished in the last minute (so a bar is seen to reach its end).
+
+const BACKFILLS_REFRESH_MS = 1000;
+const FINISHED_SHOWN_MS = 60_000;
+
+const backfills = destinationList({
+  path: '/backfills',
+  id: 'backfills',
+  scope: 'admin',
+  empty: 'No backfill under way: start one with npm run capture -- backfill <table> or POST /backfills.',
+  row: backfillRow,
+  shown: ({ state, finishedAt }) => state === 'running' || state === 'paused' || Date.now() - Date.parse(finishedAt) < FINISHED_SHOWN_MS,
+});
+
+function backfillRow(backfill) {
+  const row = document.createElement('tr');
+  row.dataset.backfillId = backfill.id;
+  const finished = backfill.state === 'completed';
+  // The estimate is the planner's: the rows read may pass it before the end.
+  const max = Math.max(backfill.estimate, backfill.rowsDone, 1);
+  const bar = document.createElement('progress');
+  bar.max = max;
+  bar.value = finished ? max : backfill.rowsDone;
+  const share = Math.floor((bar.value / max) * 100);
+  bar.setAttribute('aria-label', `${backfill.table}: ${share}% read`);
+  const rows = document.createElement('span');
+  rows.className = 'rows';
+  rows.textContent = `${integerFormat.format(backfill.rowsDone)} of ${finished ? '' : '~'}${integerFormat.format(backfill.estimate)} rows (${share}%)`;
+  const progress = cell('', 'progress');
+  progress.append(bar, rows);
+  const state = cell(backfill.state, `state state-${backfill.state}`);
+  if (backfill.error) state.title = backfill.error;
+  row.append(
+    cell(backfill.table),
+    state,
+    progress,
+    cell(backfill.rate === null ? '—' : `${integerFormat.format(backfill.rate)} rows/s`, 'num rate'),
+    cell(backfill.state === 'running' && backfill.etaSeconds !== null ? duration(backfill.etaSeconds) : '—', 'num eta'),
+  );
+  return row;
+}
+
+/** Seconds as people say them: 42 s, 3 min 5 s, 2 h 10 min. */
+function duration(seconds) {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
 }
 
 function sinkRow(sink) {
@@ -756,7 +810,7 @@ async function loadHistory() {
  * seen none; after that the feed resumes from the last one it saw.
  */
 function load() {
-  for (const list of [sinks, consumers]) {
+  for (const list of [sinks, consumers, backfills]) {
     list.refused = false;
     list.load();
   }
@@ -784,6 +838,9 @@ setInterval(() => {
 setInterval(() => {
   if (!document.hidden) loadHealth();
 }, HEALTH_REFRESH_MS);
+setInterval(() => {
+  if (!backfills.refused && !document.hidden) backfills.load();
+}, BACKFILLS_REFRESH_MS);
 
 // A handle for the browser console (and the end-to-end test).
 window.rowcast = {
