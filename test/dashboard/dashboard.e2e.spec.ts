@@ -306,6 +306,16 @@ describe('dashboard page', () => {
     await row.locator('.lag').filter({ hasText: /^([2-9]|\d\d+)$/ }).waitFor({ timeout: 15_000 });
     expect(await row.locator('.delivered').textContent()).toBe('nothing yet');
     expect(await page.getByRole('table', { name: 'Sinks with their state, lag, last delivery and last error' }).isVisible()).toBe(true);
+    // Its lag over the last refreshes, drawn beside the number, the newest on the right.
+    await row.locator('.lag svg.spark').waitFor({ timeout: 15_000 });
+    const drawn = await row.locator('.lag').evaluate((td) => ({
+      lag: td.firstChild!.textContent,
+      label: td.querySelector('svg')!.getAttribute('aria-label')!,
+      points: td.querySelector('polyline')!.getAttribute('points')!.split(' ').length,
+    }));
+    const samples = drawn.label.replace(/^.*: /, '').split(', ');
+    expect(samples.at(-1)).toBe(drawn.lag);
+    expect(drawn.points).toBe(samples.length);
 
     const receiver = new WebhookReceiver();
     await receiver.accept();
@@ -319,6 +329,31 @@ describe('dashboard page', () => {
       expect(await delivered.locator('time').getAttribute('title')).toBe(sink.lastDeliveredAt);
       expect(await delivered.textContent()).toMatch(new RegExp(`^\\d{1,2}/\\d{1,2}/\\d{2}, \\d{1,2}:\\d{2}:\\d{2}.* · #${receiver.delivered[0]}$`));
       await t.http.delete(`/webhooks/${delivering.id}`).expect(204);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("opens a notification's deliveries: what each sink did with it", async () => {
+    const receiver = new WebhookReceiver();
+    await receiver.accept();
+    try {
+      const { body: hook } = await t.http.post('/webhooks').send({ name: 'trace-hook', url: receiver.url, events: ['invoices.created'] }).expect(201);
+      await t.db.sql.query(`INSERT INTO invoices (invoice_no) VALUES ('DASH-TRACE')`);
+      await waitFor(() => receiver.delivered.length === 1, { what: 'the webhook delivered' });
+      const id = receiver.delivered[0];
+      await waitFor(async () => (await t.http.get(`/notifications/${id}/deliveries`)).body.destinations?.find((d: { name: string }) => d.name === 'trace-hook')?.status === 'delivered', {
+        what: 'the trace to say delivered',
+      });
+      const entry = page.locator(`#notifications li[data-notification-id="${id}"]`);
+      await entry.waitFor({ timeout: 15_000 });
+      await entry.getByRole('button').click();
+      const line = entry.locator('.deliveries li[data-destination="trace-hook"]');
+      await line.waitFor({ timeout: 15_000 });
+      expect(await line.getAttribute('data-status')).toBe('delivered');
+      expect(await line.textContent()).toMatch(/^trace-hook \(webhook\): delivered · confirmed /);
+      await entry.getByRole('button').click();
+      await t.http.delete(`/webhooks/${hook.id}`).expect(204);
     } finally {
       await receiver.close();
     }
@@ -397,7 +432,7 @@ describe('dashboard page', () => {
     expect(await row('Table')).toEqual(['dash_notes', 'dash_notes']);
     expect(await row('Key')).toEqual(['id', 'id']);
     expect(await row('Columns')).toEqual(['id integer\ntitle text', 'id bigint\ntitle text\ndue date']);
-    expect(await altered.locator('.change p').textContent()).toBe('ALTER TABLE: added due (date); retyped id integer → bigint.');
+    expect(await altered.locator('.change > p').textContent()).toBe('ALTER TABLE: added due (date); retyped id integer → bigint.');
     await altered.getByRole('button').click();
 
     const dropped = page.locator('#notifications li').filter({ hasText: 'dash_memos.schema_changed' }).first();

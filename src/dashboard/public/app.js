@@ -376,11 +376,49 @@ function feedItem(notification) {
   toggle.setAttribute('aria-controls', details.id);
   toggle.addEventListener('click', () => {
     const open = toggle.getAttribute('aria-expanded') !== 'true';
-    if (open && !details.firstChild) details.append(...changeDetails(notification.payload)); // made when first opened
+    if (open && !details.firstChild) details.append(...changeDetails(notification.payload), deliveriesOf(notification.id)); // made when first opened
     toggle.setAttribute('aria-expanded', String(open));
     details.hidden = !open;
   });
   li.append(toggle, details);
+  return li;
+}
+
+/**
+ * What every sink and consumer group did with the notification (GET /notifications/:id/deliveries,
+ * scope admin), loaded when its entry is first opened.
+ */
+function deliveriesOf(id) {
+  const section = document.createElement('div');
+  section.className = 'deliveries';
+  section.append(paragraph('Deliveries: loading…'));
+  api(`/notifications/${id}/deliveries`, { quiet: true }).then(async (response) => {
+    if (response?.status === 401 || response?.status === 403) return section.replaceChildren(paragraph('Deliveries: listed for a key with the scope admin.'));
+    if (!response?.ok) return section.replaceChildren(paragraph('Deliveries: not available.'));
+    const { destinations } = await response.json();
+    if (!destinations.length) return section.replaceChildren(paragraph('Deliveries: no sink or consumer group.'));
+    const list = document.createElement('ul');
+    list.append(...destinations.map(deliveryItem));
+    section.replaceChildren(paragraph('Deliveries:'), list);
+  });
+  return section;
+}
+
+/** One destination's line: name (kind): status, when it was confirmed, attempts, why. */
+function deliveryItem({ kind, name, status, reason, confirmedAt, deliveries, lastError }) {
+  const li = document.createElement('li');
+  li.dataset.destination = name;
+  li.dataset.status = status;
+  const state = document.createElement('span');
+  state.className = `state state-${status}`;
+  state.textContent = status.replace('_', ' ');
+  const parts = [
+    confirmedAt && `confirmed ${dateTime.format(new Date(confirmedAt))}`,
+    deliveries > 1 && `${deliveries} ${kind === 'consumer' ? 'deliveries' : 'attempts'}`,
+    reason,
+    lastError && `last error: ${lastError}`,
+  ].filter(Boolean);
+  li.append(`${name} (${kind === 'consumer' ? 'consumer group' : kind}): `, state, parts.length ? ` · ${parts.join(' · ')}` : '');
   return li;
 }
 
@@ -599,6 +637,38 @@ const consumers = destinationList({
   row: consumerRow,
 });
 
+// The lags each destination had at its last refreshes (about two minutes), for its sparkline.
+const LAG_SAMPLES = 60;
+const lagHistory = new Map(); // `${kind}:${name}` -> lags, oldest first
+
+/** Records a destination's lag and gives a cell with the number and a sparkline of its recent lags. */
+function lagCell(key, lag, text) {
+  const samples = lagHistory.get(key) ?? [];
+  samples.push(lag);
+  if (samples.length > LAG_SAMPLES) samples.shift();
+  lagHistory.set(key, samples);
+  const td = cell(text, 'num lag');
+  td.append(sparkline(samples));
+  return td;
+}
+
+/** A small line of `values` (the newest on the right), scaled to the largest; flat at the bottom while all are 0. */
+function sparkline(values) {
+  const svgNs = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(svgNs, 'svg');
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('viewBox', `0 0 ${LAG_SAMPLES - 1} 16`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('aria-label', `lag over the last ${values.length} refreshes: ${values.join(', ')}`);
+  svg.setAttribute('role', 'img');
+  const top = Math.max(...values, 1);
+  const line = document.createElementNS(svgNs, 'polyline');
+  const start = LAG_SAMPLES - values.length;
+  line.setAttribute('points', values.map((value, i) => `${start + i},${(15 - (value / top) * 14).toFixed(1)}`).join(' '));
+  svg.append(line);
+  return svg;
+}
+
 function consumerRow(group) {
   const row = document.createElement('tr');
   row.dataset.group = group.name;
@@ -608,7 +678,7 @@ function consumerRow(group) {
   row.append(
     cell(group.name),
     cell(group.paused ? 'paused' : group.order === 'key' ? 'per row' : 'any', group.paused ? 'state state-paused' : ''),
-    cell(`${group.lag.ids}${seconds}`, 'num lag'),
+    lagCell(`consumer:${group.name}`, Number(group.lag.ids), `${group.lag.ids}${seconds}`),
     cell(String(group.pending), 'num pending'),
     cell(String(group.inFlight), 'num in-flight'),
     cell(String(group.deadLetters), 'num dead'),
@@ -670,10 +740,11 @@ function duration(seconds) {
 function sinkRow(sink) {
   const row = document.createElement('tr');
   row.dataset.sinkId = sink.id;
-  const lag = lastId === undefined ? '—' : String(BigInt(lastId) > BigInt(sink.position) ? BigInt(lastId) - BigInt(sink.position) : 0n);
+  const lag = lastId === undefined ? undefined : BigInt(lastId) > BigInt(sink.position) ? BigInt(lastId) - BigInt(sink.position) : 0n;
   const error = cell(sink.lastError === null ? '—' : sink.recoveredAt ? `${sink.lastError} (recovered ${dateTime.format(new Date(sink.recoveredAt))})` : sink.lastError, 'error');
   if (sink.lastErrorAt) error.title = `at ${sink.lastErrorAt}`;
-  row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), cell(lag, 'num lag'), lastDeliveredCell(sink), error);
+  const lagShown = lag === undefined ? cell('—', 'num lag') : lagCell(`sink:${sink.id}`, Number(lag), String(lag));
+  row.append(cell(sink.name), cell(sink.kind), cell(sink.state, `state state-${sink.state}`), lagShown, lastDeliveredCell(sink), error);
   return row;
 }
 
