@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { pinning, pinSelf } from './lib/cpus.mjs';
 import { startPostgres, serverVersion } from './lib/postgres.mjs';
 import { svg, table } from './lib/report.mjs';
+import { backfill } from './scenarios/backfill.mjs';
 import { bulk } from './scenarios/bulk.mjs';
 import { burst } from './scenarios/burst.mjs';
 import { catchup } from './scenarios/catchup.mjs';
@@ -65,6 +66,15 @@ const PLAN = {
       poolSize: 32,
       profile,
     }),
+  // Backfills (issue 19): rate into the log for one table and for 4 at once, writers' throughput and
+  // live latency during a backfill against without (about ? minutes; quick about ?).
+  backfill: (pg) =>
+    backfill(pg, {
+      ...(quick
+        ? { rows: 200_000, tables: 4, tableRows: 50_000, rateRounds: 1, writerSeconds: 3, latencySeconds: 3, rounds: 1 }
+        : { rows: 1_000_000, tables: 4, tableRows: 250_000, rateRounds: 3, writerSeconds: 10, latencySeconds: 10, rounds: 3 }),
+      rate: 200,
+    }),
   // One log filled to each size in turn, and what grows with it (issue 22): run with --only scale.
   scale: (pg) =>
     scale(pg, {
@@ -78,7 +88,7 @@ const PLAN = {
     }),
 };
 /** Scenarios a run without --only leaves out: scale alone takes about as long as all the others. */
-const ON_REQUEST = ['scale'];
+const ON_REQUEST = ['scale', 'backfill'];
 const chosen = args.only ? args.only.split(',') : Object.keys(PLAN).filter((name) => !ON_REQUEST.includes(name));
 const unknown = chosen.filter((name) => !(name in PLAN));
 if (unknown.length) {
