@@ -15,7 +15,7 @@
 // Every backfill is checked at the end of its part, so that a broken runner cannot look fast: its
 // reads in the journal (and distinct keys) equal the rows it had to read, and the log grew by them.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,49 +48,62 @@ const CHUNK_TRACE = `
     FOR EACH ROW WHEN (NEW.rows_done <> OLD.rows_done) EXECUTE FUNCTION bench_chunk_trace();`;
 
 export async function backfill(postgres, options) {
-  const db = await freshDatabase(postgres, 'backfill');
+  const warnings = [];
+  // Writers and live latency first, on a log that holds little: each backfill's reads are then
+  // indexed in the background (LogIndexer, a few thousand a second here), and a baseline must not
+  // share the core with that.
+  const during = await inFreshDatabase(postgres, 'backfill', { [BIG]: options.rows, [OTHER]: OTHER_ROWS }, warnings, async (env) => ({
+    writers: await writersDuring(env, options),
+    latency: await latencyDuring(env, options),
+  }));
+  // The rate: each round a fresh database and app, so that no round shares the core with the index
+  // of the one before.
+  const rate = [];
+  for (let round = 1; round <= options.rateRounds; round++) {
+    const result = await inFreshDatabase(postgres, 'backfill', { [BIG]: options.rows }, warnings, (env) => rateIntoLog(env, [BIG]));
+    rate.push(result);
+    console.error(`  backfill rate round ${round}: ${say(result)}`);
+  }
+  const parallel = Array.from({ length: options.tables }, (_, i) => `bench_part_${i + 1}`);
+  const together = await inFreshDatabase(postgres, 'backfill', Object.fromEntries(parallel.map((t) => [t, options.tableRows])), warnings, (env) =>
+    rateIntoLog(env, parallel),
+  );
+  console.error(`  backfill ${parallel.length} tables at once: ${say(together)}`);
+  return {
+    rows: options.rows,
+    rate: summarizeRate(rate),
+    parallel: { tables: parallel.length, tableRows: options.tableRows, ...together },
+    ...during,
+    appWarnings: warnings,
+  };
+}
+
+/**
+ * A fresh database with `tables` ({name: rows}) filled, captured, vacuumed and checkpointed, and the
+ * app started on it; runs `use(env)` and drops it all. The app's warnings go to `warnings`.
+ */
+async function inFreshDatabase(postgres, label, tables, warnings, use) {
+  const db = await freshDatabase(postgres, label);
   const sql = new pg.Client({ connectionString: db.url });
   await sql.connect();
   const q = async (text, values) => (await sql.query(text, values)).rows;
-  const log = logReader(q);
   let app;
   try {
     const started = performance.now();
-    await createTable(q, BIG, options.rows);
-    await createTable(q, OTHER, OTHER_ROWS);
-    const parallel = Array.from({ length: options.tables }, (_, i) => `bench_part_${i + 1}`);
-    for (const table of parallel) await createTable(q, table, options.tableRows);
+    for (const [table, rows] of Object.entries(tables)) await createTable(q, table, rows);
     await q(CHUNK_TRACE);
     await q('VACUUM ANALYZE');
     await q('CHECKPOINT');
-    console.error(`  backfill: ${options.rows} + ${options.tables} × ${options.tableRows} rows filled in ${round1((performance.now() - started) / 1000)} s`);
+    console.error(`  backfill: ${Object.entries(tables).map(([t, n]) => `${t} ${n}`).join(', ')} rows filled in ${round1((performance.now() - started) / 1000)} s`);
     app = await startApp(db.url);
-    const api = client(app.base);
-
-    const rate = [];
-    for (let round = 1; round <= options.rateRounds; round++) {
-      const result = await rateIntoLog(api, q, log, app, postgres, [BIG]);
-      rate.push(result);
-      console.error(`  backfill rate round ${round}: ${say(result)}`);
-    }
-    const together = await rateIntoLog(api, q, log, app, postgres, parallel);
-    console.error(`  backfill ${parallel.length} tables at once: ${say(together)}`);
-    const writers = await writersDuring(api, q, log, db.url, options);
-    const latency = await latencyDuring(api, q, log, app, db.url, options);
-    return {
-      rows: options.rows,
-      rate: summarizeRate(rate),
-      parallel: { tables: parallel.length, tableRows: options.tableRows, ...together },
-      writers,
-      latency,
-      appWarnings: warningsOf(app),
-    };
+    return await use({ postgres, url: db.url, q, log: logReader(q), app, api: client(app.base) });
   } catch (error) {
     if (app) console.error(app.log().split('\n').filter((line) => /error|ERROR|Error/.test(line)).slice(-20).join('\n'));
     throw error;
   } finally {
     await sql.end();
     await app?.stop();
+    if (app) warnings.push(...warningsOf(app));
     await db.drop();
   }
 }
@@ -113,7 +126,7 @@ async function createTable(q, table, rows) {
  * Backfills `tables` at once (one POST each) and waits until every one completed and the log holds
  * every read: rows/s over that, the runner's own time to completion, the chunks, CPU, and the checks.
  */
-async function rateIntoLog(api, q, log, app, postgres, tables) {
+async function rateIntoLog({ api, q, log, app, postgres }, tables) {
   const load = loadAverage();
   const logBefore = await log.lastId();
   const journalBefore = await log.journalHead();
@@ -135,6 +148,10 @@ async function rateIntoLog(api, q, log, app, postgres, tables) {
   await log.drained(await log.journalHead());
   const loggedAt = now();
   const shares = cpu();
+  // How far the log's index (LogIndexer, in the background) was behind when the reads were all in the log.
+  const [{ behind }] = await q(
+    `SELECT coalesce((SELECT max(last_id) FROM notification_batches) - (SELECT min(coalesce(indexed_through, 0)) FROM notification_lookups), 0)::bigint AS behind`,
+  );
   const seconds = (loggedAt - t0) / 1000;
   const rows = last.reduce((sum, b) => sum + b.rowsDone, 0);
   const check = await checkReads(q, log, last, { logBefore, journalBefore, tables });
@@ -148,6 +165,7 @@ async function rateIntoLog(api, q, log, app, postgres, tables) {
     apiRate: last.map((b) => b.rate),
     chunkSizeSeen: sizes.length ? { median: median(sizes), min: Math.min(...sizes), max: Math.max(...sizes) } : null,
     chunks: await chunkStats(q, last.map((b) => b.id)),
+    indexBehind: Number(behind),
     cpu: shares,
     check,
     load: { before: load, after: loadAverage() },
@@ -241,11 +259,17 @@ async function aBackfillRunning(api, q, log) {
 
 /**
  * Waits until the log holds everything written so far (the drainer caught up) and its index has
- * caught up too (LogIndexer works in the background: a baseline must not share the core with it).
+ * caught up too (LogIndexer works in the background: a baseline must not share the core with it);
+ * returns the seconds the index took, or null when it was still behind after `indexWaitS`.
  */
-async function settled(log) {
+async function settled(log, indexWaitS = 180) {
   await log.drained(await log.journalHead());
-  await log.indexed();
+  try {
+    return await log.indexed(indexWaitS * 1000);
+  } catch {
+    console.error(`  backfill: the log's index was still behind after ${indexWaitS} s; measuring anyway`);
+    return null;
+  }
 }
 
 /**
@@ -253,7 +277,7 @@ async function settled(log) {
  * big table (the one being backfilled), INSERT into it (past the backfill's end), UPDATE and INSERT
  * on the other captured table. Alone, then with a backfill of the big table running; per round.
  */
-async function writersDuring(api, q, log, url, { writerSeconds: seconds, rounds, rows }) {
+async function writersDuring({ api, q, log, url }, { writerSeconds: seconds, rounds, rows }) {
   const pgbench = findPgbench();
   if (!pgbench) return { skipped: 'not measured: needs pgbench' };
   const scripts = {
@@ -277,8 +301,9 @@ async function writersDuring(api, q, log, url, { writerSeconds: seconds, rounds,
   const during = [];
   const backfills = [];
   const load = [];
+  const indexWaits = [];
   for (let round = 1; round <= rounds; round++) {
-    await settled(log);
+    indexWaits.push(await settled(log));
     load.push(loadAverage());
     alone.push(await tps());
     await settled(log);
@@ -290,9 +315,11 @@ async function writersDuring(api, q, log, url, { writerSeconds: seconds, rounds,
         `(backfill ${backfills.at(-1).perSecond} rows/s meanwhile, chunk ${backfills.at(-1).chunkSize}${backfills.at(-1).ranThroughout ? '' : ', ENDED EARLY'}); load ${load.at(-1)}`,
     );
   }
+  for (const file of files) rmSync(file.replace(/@1$/, ''), { force: true });
   await settled(log);
   return {
     seconds,
+    indexWaits,
     tps: { alone: spread(alone), during: spread(during) },
     ratio: spread(during.map((value, i) => Math.round((value / alone[i]) * 100) / 100)),
     backfills,
@@ -305,25 +332,30 @@ async function writersDuring(api, q, log, url, { writerSeconds: seconds, rounds,
  * (../lib/load.mjs: commit acknowledgements timed in the writer's thread); alone, then with a
  * backfill of the big table running; per round.
  */
-async function latencyDuring(api, q, log, app, url, { latencySeconds: seconds, rounds, rate }) {
+async function latencyDuring({ api, q, log, app, url }, { latencySeconds: seconds, rounds, rate }) {
   const ledger = { current: new Ledger() };
   const group = await connectClients(app.base, 1, {
     request: { events: ['invoices.created'] },
     onMessage: (n) => ledger.current.receipt(n.payload.new?.invoice_no),
   });
   const runs = { alone: [], during: [] };
+  const indexWaits = [];
+  const tailWaits = [];
   const backfills = [];
   const load = [];
   const measure = async (prefix) => {
     ledger.current = new Ledger();
     const written = await writeAtRate(url, { rate, seconds, ledger: ledger.current, prefix });
-    await until(() => ledger.current.received >= written, 30_000);
+    // Late ones count in the percentiles: reads queued ahead of them can hold them for many seconds.
+    await until(() => ledger.current.received >= written, 180_000);
     const l = ledger.current.latencies;
     return { written, received: ledger.current.received, p50: round1(percentile(l, 0.5)), p99: round1(percentile(l, 0.99)), max: round1(Math.max(...l)) };
   };
   try {
     for (let round = 1; round <= rounds; round++) {
-      await settled(log);
+      indexWaits.push(await settled(log));
+      // The app's live tail too, not only the log: one invoice through to the client.
+      tailWaits.push(await throughToClient(q, ledger, `BF-MARK-${round}`));
       load.push(loadAverage());
       runs.alone.push(await measure(`BF-ALONE-${round}`));
       await settled(log);
@@ -344,6 +376,8 @@ async function latencyDuring(api, q, log, app, url, { latencySeconds: seconds, r
     rate,
     seconds,
     clients: 1,
+    indexWaits,
+    tailWaits,
     alone: { p50: pick(runs.alone, 'p50'), p99: pick(runs.alone, 'p99') },
     during: { p50: pick(runs.during, 'p50'), p99: pick(runs.during, 'p99') },
     p99Above: spread(runs.during.map((r, i) => round1(r.p99 - runs.alone[i].p99))),
@@ -352,6 +386,15 @@ async function latencyDuring(api, q, log, app, url, { latencySeconds: seconds, r
     backfills,
     load,
   };
+}
+
+/** Inserts one invoice and waits until the subscribed client has it; the seconds that took. */
+async function throughToClient(q, ledger, invoiceNo) {
+  ledger.current = new Ledger();
+  const started = now();
+  await q(`INSERT INTO invoices (invoice_no) VALUES ($1)`, [invoiceNo]);
+  if (!(await until(() => ledger.current.received >= 1, 300_000))) throw new Error('backfill: the live tail did not catch up within 300 s');
+  return round1((now() - started) / 1000);
 }
 
 function client(base) {
@@ -376,7 +419,7 @@ function say(r) {
   return (
     `${r.rows} rows in ${r.seconds} s = ${r.perSecond} rows/s into the log (runner completed after ${r.completedSeconds} s, ${r.runnerPerSecond} rows/s); ` +
     `${r.chunks.chunks} chunks, size settled ${r.chunks.sizeSettled} (p50 ${r.chunks.sizeP50}), chunk transaction p50 ${r.chunks.msP50} p99 ${r.chunks.msP99} ms; ` +
-    `CPU s/s app ${r.cpu.app} (waiting ${r.cpu.appWaitingForCpu}) PostgreSQL ${r.cpu.postgres}; check ${r.check.ok ? 'ok' : 'FAILED'}; load ${r.load.before} → ${r.load.after}`
+    `CPU s/s app ${r.cpu.app} (waiting ${r.cpu.appWaitingForCpu}) PostgreSQL ${r.cpu.postgres}; index ${r.indexBehind} behind; check ${r.check.ok ? 'ok' : 'FAILED'}; load ${r.load.before} → ${r.load.after}`
   );
 }
 
