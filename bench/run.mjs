@@ -7,7 +7,7 @@
 // notifications and measures what grows with it; BENCH_SCALE_SIZES=200000,2000000,5000000 sets
 // the sizes. It runs only when named: it would double a full run. See docs/benchmarks.md.
 // `--only consumers` (about 5 minutes; `--quick` about 1): pull consumers over HTTP (issue 20).
-// `--only backfill` (about 11 minutes; `--quick` about 3): backfills (issue 19); only when named.
+// `--only backfill` (about 10 minutes; `--quick` under 2): backfills (issue 19); only when named.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,7 +68,7 @@ const PLAN = {
       profile,
     }),
   // Backfills (issue 19): rate into the log for one table and for 4 at once, writers' throughput and
-  // live latency during a backfill against without (about 11 minutes; quick about 3).
+  // live latency during a backfill against without (about 10 minutes; quick under 2).
   backfill: (pg) =>
     backfill(pg, {
       ...(quick
