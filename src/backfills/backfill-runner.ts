@@ -16,10 +16,10 @@ const POLL_MS = 1_000;
  * commit order, so every read ahead of a live change delays it, and the app drains and pushes reads
  * more slowly than chunks write them (the benchmark, before this: 150,000 reads queued and live
  * events up to 30 s late with one subscriber connected). Held to this, the backfill goes at the
- * drain's pace, which bounds its rate into the log anyway, and a live change waits behind about
- * two chunks of reads at most.
+ * drain's pace, which bounds its rate into the log anyway, and a live change waits behind a couple
+ * of chunks of reads, not a table's worth (the benchmark after: p99 +150–460 ms).
  */
-export const MAX_BEHIND = 2_000;
+const MAX_BEHIND = 2_000;
 /** The longest a chunk waits for the drain: writers that keep it busy, or a wrong estimate, slow a backfill but never stop it. */
 const MAX_HOLD_MS = 2_000;
 const HOLD_LOOK_MS = 20;
