@@ -7,6 +7,7 @@
 // notifications and measures what grows with it; BENCH_SCALE_SIZES=200000,2000000,5000000 sets
 // the sizes. It runs only when named: it would double a full run. See docs/benchmarks.md.
 // `--only consumers` (about 5 minutes; `--quick` about 1): pull consumers over HTTP (issue 20).
+// `--only backfill` (about 10 minutes; `--quick` under 2): backfills (issue 19); only when named.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { pinning, pinSelf } from './lib/cpus.mjs';
 import { startPostgres, serverVersion } from './lib/postgres.mjs';
 import { svg, table } from './lib/report.mjs';
+import { backfill } from './scenarios/backfill.mjs';
 import { bulk } from './scenarios/bulk.mjs';
 import { burst } from './scenarios/burst.mjs';
 import { catchup } from './scenarios/catchup.mjs';
@@ -65,6 +67,15 @@ const PLAN = {
       poolSize: 32,
       profile,
     }),
+  // Backfills (issue 19): rate into the log for one table and for 4 at once, writers' throughput and
+  // live latency during a backfill against without (about 10 minutes; quick under 2).
+  backfill: (pg) =>
+    backfill(pg, {
+      ...(quick
+        ? { rows: 200_000, tables: 4, tableRows: 50_000, rateRounds: 1, writerSeconds: 3, latencySeconds: 3, rounds: 1 }
+        : { rows: 1_000_000, tables: 4, tableRows: 250_000, rateRounds: 3, writerSeconds: 10, latencySeconds: 10, rounds: 3 }),
+      rate: 200,
+    }),
   // One log filled to each size in turn, and what grows with it (issue 22): run with --only scale.
   scale: (pg) =>
     scale(pg, {
@@ -77,8 +88,8 @@ const PLAN = {
       pageCalls: 30,
     }),
 };
-/** Scenarios a run without --only leaves out: scale alone takes about as long as all the others. */
-const ON_REQUEST = ['scale'];
+/** Scenarios a run without --only leaves out: scale alone takes about as long as all the others, backfill half as long. */
+const ON_REQUEST = ['scale', 'backfill'];
 const chosen = args.only ? args.only.split(',') : Object.keys(PLAN).filter((name) => !ON_REQUEST.includes(name));
 const unknown = chosen.filter((name) => !(name in PLAN));
 if (unknown.length) {

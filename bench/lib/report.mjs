@@ -1,4 +1,5 @@
 // The benchmark's outputs: a table on stdout, and an SVG chart of throughput and latency.
+import { median } from './stats.mjs';
 const n0 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const n2 = (value) => value.toFixed(2);
 const n1 = (value) => value.toFixed(1);
@@ -134,6 +135,7 @@ export function rows(results) {
   if (sinks) out.push(...sinkRows(sinks));
   if (results.scenarios.scale) out.push(...scaleRows(results.scenarios.scale));
   if (results.scenarios.consumers) out.push(...consumerRows(results.scenarios.consumers));
+  if (results.scenarios.backfill) out.push(...backfillRows(results.scenarios.backfill));
   return out;
 }
 
@@ -167,6 +169,46 @@ function consumerRows(c) {
     `×${range(scaling.ratio, n2)} · ${range(scaling.perSecond[many], n0.format, '/s')} vs ${range(scaling.perSecond[one], n0.format, '/s')}`,
     '≥ 12×',
     verdict(['ratio', scaling.ratio.median, (v) => v >= 12]),
+  ]);
+  return out;
+}
+
+/** Backfills (issue 19): the rate into the log, 4 tables at once, writers and live latency during one against without. */
+function backfillRows(b) {
+  const out = [];
+  const checked = (ok) => (ok ? 'reads = rows, in the log' : 'CHECK FAILED (see the JSON)');
+  const chunks = (c) => `chunk size settled ${n0.format(c.sizeSettled)} (p50 ${n0.format(c.sizeP50)}), chunk transaction p50 ${n1(c.msP50)} · p99 ${n1(c.msP99)} ms`;
+  const r = b.rate;
+  const first = r.rounds[0];
+  out.push([
+    `backfill: ${n0.format(b.rows)} rows of one table into the log`,
+    `${range(r.perSecond, n0.format, ' rows/s')} · runner alone ${range(r.runnerPerSecond, n0.format, '/s')} · ${chunks(first.chunks)} · ${checked(r.ok)}`,
+    '≥ 25,000/s (goal ≥ 60,000)',
+    verdict(['rate', r.perSecond.median, (v) => v >= 25_000], ['check', r.ok ? 1 : 0, (v) => v === 1]),
+  ]);
+  const p = b.parallel;
+  out.push([
+    `backfill: ${p.tables} tables × ${n0.format(p.tableRows)} rows at once`,
+    `${n0.format(p.perSecond)} rows/s in total (${n1(p.seconds)} s) · ${chunks(p.chunks)} · ${checked(p.check.ok)}`,
+    'report',
+    verdict(['check', p.check.ok ? 1 : 0, (v) => v === 1]),
+  ]);
+  const w = b.writers;
+  if (w.skipped) out.push(['backfill: writers during ÷ without', w.skipped, '≥ 0.8', '—']);
+  else {
+    out.push([
+      `backfill: writers (8 pgbench, UPDATE/INSERT on the table and another), during ÷ without`,
+      `${range(w.ratio, n2)} (${n0.format(w.tps.during.median)} vs ${n0.format(w.tps.alone.median)} tps; backfill meanwhile ${n0.format(median(w.backfills.map((x) => x.perSecond)))} rows/s)`,
+      '≥ 0.8',
+      verdict(['ratio', w.ratio.median, (v) => v >= 0.8]),
+    ]);
+  }
+  const l = b.latency;
+  out.push([
+    `backfill: live p99, ${l.rate}/s to 1 client, during − without`,
+    `+${range(l.p99Above, n1, ' ms')} (p99 ${n1(l.during.p99.median)} vs ${n1(l.alone.p99.median)} ms; p50 ${n1(l.during.p50.median)} vs ${n1(l.alone.p50.median)}) · lost ${l.lost}`,
+    '≤ +20 ms',
+    verdict(['p99', l.p99Above.median, (v) => v <= 20]),
   ]);
   return out;
 }

@@ -27,6 +27,17 @@ describe('runChunks', () => {
     expect(sizes).toHaveLength(3);
     expect(await runChunks(async () => undefined, 100, () => true)).toBeUndefined();
   });
+
+  it('sizes the next chunk by the time the chunk says it held its locks, not by the round trip', async () => {
+    const sizes: number[] = [];
+    await runChunks(async (size) => {
+      sizes.push(size);
+      // A slow round trip (a busy app) around a quick chunk.
+      await new Promise((resolve) => setTimeout(resolve, CHUNK_TARGET_MS * 2));
+      return { read: size, state: sizes.length < 3 ? 'running' : 'completed', heldMs: CHUNK_TARGET_MS / 2 };
+    }, 100, () => true);
+    expect(sizes).toEqual([100, 200, 400]);
+  });
 });
 
 describe('transient', () => {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backfillChunk } from '../../src/backfills/chunks.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 
 interface Read {
@@ -150,6 +151,30 @@ describe('backfill SQL (capture.backfill_start, capture.backfill_chunk)', () => 
     }
     expect((await sql.query(`SELECT * FROM capture.backfill_chunk($1, 10)`, [backfill.id])).rows).toEqual([{ read: 10, state: 'running' }]);
     expect((await reads(backfill.id)).map((r) => r.row_pk.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it("runs a chunk as the runner does (backfillChunk): its time in PostgreSQL comes back, and the connection's synchronous_commit is left as it was", async () => {
+    await sql.query(`CREATE TABLE timed (id int PRIMARY KEY)`);
+    await sql.query(`INSERT INTO timed SELECT generate_series(1, 30)`);
+    await sql.query(`SELECT capture.enable('timed')`);
+    const backfill = await start('timed');
+    const client = await sql.connect();
+    try {
+      const run = async <R>(text: string, values?: readonly unknown[]) => (await client.query(text, values as unknown[])).rows as R[];
+      const setting = async () => (await client.query(`SHOW synchronous_commit`)).rows[0].synchronous_commit;
+      await client.query(`SET synchronous_commit = on`);
+      const chunk = await backfillChunk(run, backfill.id, 20);
+      expect(chunk).toMatchObject({ read: 20, state: 'running' });
+      expect(chunk!.heldMs).toBeGreaterThanOrEqual(0);
+      expect(chunk!.heldMs).toBeLessThan(10_000);
+      // Off for the chunk's own transaction only: the pooled connection's next transactions flush as usual.
+      expect(await setting()).toBe('on');
+      expect(await backfillChunk(run, backfill.id, 20)).toMatchObject({ read: 10, state: 'completed' });
+      await client.query(`RESET synchronous_commit`);
+    } finally {
+      client.release();
+    }
+    expect((await reads(backfill.id)).map((r) => r.row_pk.id)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
 
   it('stops at a pause and goes on from the cursor after it; fails with the reason when the table leaves capture', async () => {

@@ -60,7 +60,7 @@ export class BackfillDto {
   rate: number | null;
   @ApiProperty({ type: 'integer', nullable: true, description: 'Seconds left at that rate (0 once completed); null when not running or not known yet' })
   etaSeconds: number | null;
-  /** Rows in the last chunk asked for: adapted so that a chunk holds its row locks about 40 ms. */
+  /** Rows in the last chunk asked for: adapted so that a chunk holds its row locks about 20 ms (the slowest ≤ 50 ms or so). */
   chunkSize: number;
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true, description: 'The last key read ({column: value}); null before the first chunk' })
   cursor: Record<string, unknown> | null;
