@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Notification } from '../../client/src/protocol.js';
 import { createTestApp, TestApp } from '../support/app.js';
 import { connectClient, TestClient } from '../support/socket.js';
+import { backfillFinished, readWholeLog } from '../support/backfills.js';
 import { waitFor } from '../support/wait.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -29,26 +30,8 @@ describe('backfill events and destinations', () => {
     await t.db.sql.query(`SELECT capture.enable('${name}')`);
   }
 
-  const finished = (id: string, state = 'completed') =>
-    waitFor(
-      async () => {
-        const { body } = await t.http.get(`/backfills/${id}`).expect(200);
-        return body.state === state && body;
-      },
-      { timeout: 20_000, what: `backfill ${id} ${state}` },
-    );
-
-  /** Every notification GET /notifications gives for `query`, ascending. */
-  async function readAll(query: Record<string, string>): Promise<Notification[]> {
-    const all: Notification[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const { body } = await t.http.get('/notifications').query({ ...query, limit: 1000, ...(after && { after }) }).expect(200);
-      all.push(...body.data);
-      if (!body.nextCursor || body.data.length === 0) return all;
-      after = body.nextCursor;
-    }
-  }
+  const finished = (id: string, state = 'completed') => backfillFinished(t, id, state);
+  const readAll = (query: Record<string, string>) => readWholeLog(t, query);
 
   async function webhook(name: string, events: string[]): Promise<{ id: string; receiver: WebhookReceiver }> {
     const receiver = new WebhookReceiver();

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
 import { bearer, createKey, reloadKeys } from '../support/keys.js';
+import { backfillFinished, readWholeLog } from '../support/backfills.js';
 import { waitFor } from '../support/wait.js';
 
 /** POST/GET /backfills and pause, resume, cancel, on the whole app with its runner. */
@@ -15,26 +16,8 @@ describe('backfills over REST', () => {
   });
   afterAll(() => t.close());
 
-  const finished = (id: string, state = 'completed') =>
-    waitFor(
-      async () => {
-        const { body } = await t.http.get(`/backfills/${id}`).expect(200);
-        return body.state === state && body;
-      },
-      { timeout: 20_000, what: `backfill ${id} ${state}` },
-    );
-
-  /** Every notification of `event` (GET /notifications, paged). */
-  async function readAll(query: Record<string, string>): Promise<{ event: string; payload: { op: string; pk: { id: number }; new: object; backfill?: string } }[]> {
-    const all = [];
-    let after: string | undefined;
-    for (;;) {
-      const { body } = await t.http.get('/notifications').query({ ...query, limit: 1000, ...(after && { after }) }).expect(200);
-      all.push(...body.data);
-      if (!body.nextCursor || body.data.length === 0) return all;
-      after = body.nextCursor;
-    }
-  }
+  const finished = (id: string, state = 'completed') => backfillFinished(t, id, state);
+  const readAll = (query: Record<string, string>) => readWholeLog(t, query);
 
   it('reads every row once into the log as <table>.read naming the backfill, then completes with its progress', async () => {
     const { body: started } = await t.http.post('/backfills').send({ table: 'orders' }).expect(201);
@@ -45,7 +28,7 @@ describe('backfills over REST', () => {
     expect(done.finishedAt).toEqual(expect.any(String));
     await waitFor(async () => (await readAll({ event: 'orders.read' })).length >= 3000, { what: '3,000 reads in the log' });
     const reads = await readAll({ event: 'orders.read' });
-    expect(reads.map((n) => n.payload.pk.id)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    expect(reads.map((n) => n.payload.pk!.id)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     expect(reads.every((n) => n.payload.op === 'READ' && n.payload.backfill === started.id)).toBe(true);
     // A .* prefix leaves reads out; the whole log has them, between the backfill's start and end.
     expect(await readAll({ event: 'orders.*' })).toEqual([]);

@@ -1,19 +1,11 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
+import { DeliveryAttemptDto } from '../../sinks/dto/sink.dto.js';
 
 export const TRACE_STATUSES = ['delivered', 'acknowledged', 'pending', 'in_flight', 'redelivery_queued', 'dead_letter', 'skipped'] as const;
 export type TraceStatus = (typeof TRACE_STATUSES)[number];
 
 /** One attempt to deliver the notification (webhooks record them; the last 1,000 per sink are kept). */
-export class TraceAttemptDto {
-  @ApiProperty({ type: String, format: 'date-time' })
-  at: Date;
-  @ApiPropertyOptional({ type: 'integer' })
-  statusCode?: number;
-  latencyMs: number;
-  delivered: boolean;
-  /** Why it failed, or the start of the response. */
-  detail: string;
-}
+export class TraceAttemptDto extends OmitType(DeliveryAttemptDto, ['notificationId'] as const) {}
 
 /** What one destination did with the notification. */
 export class DestinationTraceDto {
