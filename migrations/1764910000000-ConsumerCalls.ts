@@ -26,12 +26,18 @@ export class ConsumerCalls1764910000000 implements MigrationInterface {
   name = 'ConsumerCalls1764910000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    // Where a message's journal row is, and when its batch was appended (the notification's
+    // createdAt): a lease reads the row by its key, not through its batch's array of ids.
+    await queryRunner.query(`ALTER TABLE consumer_messages ADD COLUMN change_id bigint, ADD COLUMN logged_at timestamptz`);
     await queryRunner.query(FUNCTIONS);
     await queryRunner.query(`
       UPDATE consumer_messages m
-      SET ordering_key = coalesce((SELECT consumer_ordering_key(e.qualified, e.pk, e.row_data, g.key_columns) FROM consumer_log_entry(m.notification_id) e), m.ordering_key)
-      FROM consumer_groups g
-      WHERE g.id = m.group_id AND g.order_by = 'key' AND m.state <> 'dead'`);
+      SET (ordering_key, change_id, logged_at) = (
+        SELECT CASE WHEN g.order_by = 'key' THEN coalesce(consumer_ordering_key(e.qualified, e.pk, e.row_data, g.key_columns), m.ordering_key) END,
+               e.change_id, e.logged_at
+        FROM consumer_groups g LEFT JOIN consumer_log_entry(m.notification_id) e ON true
+        WHERE g.id = m.group_id)
+      WHERE m.state <> 'dead'`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
@@ -55,9 +61,25 @@ export class ConsumerCalls1764910000000 implements MigrationInterface {
       DROP FUNCTION consumer_settle(text, text, uuid[], int, text);
       DROP FUNCTION consumer_receive(text, int, int, int);
       DROP FUNCTION consumer_log_entry(bigint);
-      DROP FUNCTION consumer_passes(jsonb, text, text, text, jsonb, jsonb);
       DROP FUNCTION consumer_ordering_key(text, jsonb, jsonb, text[])`);
+    await queryRunner.query(`ALTER TABLE consumer_messages DROP COLUMN change_id, DROP COLUMN logged_at`);
   }
+}
+
+/**
+ * Whether a notification passes the group's filter, from the parts consumer_receive takes from it
+ * once (f_exact, f_prefixes, f_tables, f_where): client/src/filter.ts's rules. A backfill's READ
+ * only when its event is named; events as names or '.*' prefixes; tables; where on new (old for a
+ * deletion), compared as text, passed by a table event (no key).
+ */
+function passes(event: string, qualified: string, op: string, pk: string, row: string): string {
+  return `(CASE WHEN ${op} = 'READ' THEN ${event} = ANY (f_exact)
+                WHEN f_events IS NULL THEN true
+                ELSE ${event} = ANY (f_exact) OR EXISTS (SELECT 1 FROM unnest(f_prefixes) p WHERE starts_with(${event}, p)) END)
+       AND (f_tables IS NULL OR ${qualified} = ANY (f_tables))
+       AND (f_where IS NULL OR ${pk} IS NULL OR ${pk} = 'null'
+            OR (${row} IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM jsonb_each(f_where) w(k, v) WHERE NOT notification_matches(${row} -> w.k, w.v))))`;
 }
 
 const FUNCTIONS = `
@@ -71,31 +93,16 @@ const FUNCTIONS = `
                 ELSE (SELECT jsonb_agg(coalesce(row_data -> k, 'null') ORDER BY i) FROM unnest(key_columns) WITH ORDINALITY u(k, i))::text END
   $fn$;
 
-  -- Whether a notification passes a group's stored filter: client/src/filter.ts's rules. A
-  -- backfill's READ only when its event is named; events as names or '.*' prefixes; tables; where,
-  -- on new (old for a deletion), compared as text, passed by a table event.
-  CREATE FUNCTION consumer_passes(filter jsonb, event text, qualified text, op text, pk jsonb, row_data jsonb) RETURNS boolean
-  LANGUAGE sql IMMUTABLE AS $fn$
-    SELECT CASE WHEN op = 'READ' THEN coalesce(nullif(filter -> 'events', 'null') ? event, false)
-                WHEN nullif(filter -> 'events', 'null') IS NULL THEN true
-                ELSE filter -> 'events' ? event
-                     OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(filter -> 'events') p WHERE p LIKE '%.*' AND starts_with(event, left(p, -1))) END
-       AND (nullif(filter -> 'tables', 'null') IS NULL OR filter -> 'tables' ? qualified)
-       AND (nullif(filter -> 'where', 'null') IS NULL OR pk IS NULL OR pk = 'null'
-            OR (row_data IS NOT NULL
-                AND NOT EXISTS (SELECT 1 FROM jsonb_each(filter -> 'where') w(k, v) WHERE NOT notification_matches(row_data -> w.k, w.v))))
-  $fn$;
-
-  -- One notification's table, key and row, from its batch or the legacy rows (none when the log no
-  -- longer has it): for keying a group's messages again.
-  CREATE FUNCTION consumer_log_entry(notification bigint) RETURNS TABLE (qualified text, pk jsonb, row_data jsonb)
+  -- One notification's table, key, row, journal row and batch time, from its batch or the legacy
+  -- rows (none when the log no longer has it): for a group's messages taken before this migration.
+  CREATE FUNCTION consumer_log_entry(notification bigint) RETURNS TABLE (qualified text, pk jsonb, row_data jsonb, change_id bigint, logged_at timestamptz)
   LANGUAGE sql STABLE AS $fn$
-    SELECT capture.qualified_name(c.schema_name, c.table_name), c.row_pk, coalesce(nullif(c.new, 'null'), nullif(c.old, 'null'))
+    SELECT capture.qualified_name(c.schema_name, c.table_name), c.row_pk, coalesce(nullif(c.new, 'null'), nullif(c.old, 'null')), c.id, b.created_at
     FROM (SELECT * FROM notification_batches b WHERE b.last_id >= notification ORDER BY b.last_id LIMIT 1) b
     JOIN capture.changes c ON c.id = b.change_ids[notification - b.first_id + 1]
     WHERE b.first_id <= notification
     UNION ALL
-    SELECT n.table_name, n.payload -> 'pk', coalesce(nullif(n.payload -> 'new', 'null'), nullif(n.payload -> 'old', 'null'))
+    SELECT n.table_name, n.payload -> 'pk', coalesce(nullif(n.payload -> 'new', 'null'), nullif(n.payload -> 'old', 'null')), NULL, NULL
     FROM notifications_legacy n WHERE n.id = notification
   $fn$;
 
@@ -110,8 +117,16 @@ const FUNCTIONS = `
     through bigint;
     purged bigint;
     room int;
-    window_end bigint;
+    log_end bigint;
     legacy_end bigint;
+    hi bigint;
+    step int;
+    looked int := 0;
+    f_events jsonb;
+    f_exact text[];
+    f_prefixes text[];
+    f_tables text[];
+    f_where jsonb;
     taken int;
     last_taken bigint;
   BEGIN
@@ -146,47 +161,56 @@ const FUNCTIONS = `
       -- behind its earlier change does not stop other rows); at most scan_ids ids looked at.
       room := least(greatest(max_messages, scan_min),
                     greatest(g.max_ack_pending * 4, 1000) - (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state <> 'dead'));
-      window_end := least(through + scan_ids,
-                          greatest((SELECT max(b.last_id) FROM notification_batches b), (SELECT max(n.id) FROM notifications_legacy n), 0));
-      IF room > 0 AND window_end > through THEN
+      log_end := greatest((SELECT max(b.last_id) FROM notification_batches b), (SELECT max(n.id) FROM notifications_legacy n), 0);
+      IF room > 0 AND log_end > through THEN
+        -- The filter's parts, once: the statements below test them per notification.
+        f_events := nullif(g.filter -> 'events', 'null');
+        f_exact := ARRAY(SELECT e FROM jsonb_array_elements_text(f_events) e WHERE e NOT LIKE '%.*');
+        f_prefixes := ARRAY(SELECT left(e, -1) FROM jsonb_array_elements_text(f_events) e WHERE e LIKE '%.*');
+        f_tables := CASE WHEN nullif(g.filter -> 'tables', 'null') IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(g.filter -> 'tables')) END;
+        f_where := nullif(nullif(g.filter -> 'where', 'null'), '{}');
         legacy_end := coalesce((SELECT max(n.id) FROM notifications_legacy n), 0);
         IF through < legacy_end THEN
           -- An upgraded log's notifications from before OneWritePerChange (all below every batch's).
+          hi := least(legacy_end, through + scan_ids);
           WITH found AS (
             SELECT n.id, CASE WHEN g.order_by = 'key' THEN consumer_ordering_key(n.table_name, n.payload -> 'pk', e.row_data, g.key_columns) END AS key
             FROM notifications_legacy n
             CROSS JOIN LATERAL (SELECT coalesce(nullif(n.payload -> 'new', 'null'), nullif(n.payload -> 'old', 'null')) AS row_data) e
-            WHERE n.id > through AND n.id <= window_end
-              AND consumer_passes(g.filter, n.event, n.table_name, n.payload ->> 'op', n.payload -> 'pk', e.row_data)
+            WHERE n.id > through AND n.id <= hi
+              AND ${passes('n.event', 'n.table_name', "n.payload ->> 'op'", "n.payload -> 'pk'", 'e.row_data')}
             ORDER BY n.id LIMIT room),
           added AS (INSERT INTO consumer_messages (group_id, notification_id, ordering_key) SELECT g.id, found.id, found.key FROM found ON CONFLICT DO NOTHING)
           SELECT count(*), max(found.id) INTO taken, last_taken FROM found;
-          IF taken >= room THEN
-            window_end := last_taken;
-          END IF;
+          looked := hi - through;
+          through := CASE WHEN taken >= room THEN last_taken ELSE hi END;
           room := room - taken;
         END IF;
-        IF room > 0 AND window_end > greatest(through, legacy_end) THEN
-          -- The batches' slice in (through, window_end], in id order: only what the window covers is unnested and looked up.
+        -- The batches, a window of ids at a time, from as many as are wanted (when every one
+        -- matches, one window) growing while a filter passes over them: only the slice of each
+        -- batch that the window covers is unnested and looked up.
+        step := room;
+        WHILE room > 0 AND through < log_end AND looked < scan_ids AND through >= legacy_end LOOP
+          hi := least(through + step, log_end);
           WITH found AS (
-            SELECT b.first_id + w.s + u.ord - 2 AS id,
+            SELECT b.first_id + w.s + u.ord - 2 AS id, c.id AS change_id, b.created_at AS logged_at,
                    CASE WHEN g.order_by = 'key' THEN consumer_ordering_key(capture.qualified_name(c.schema_name, c.table_name), c.row_pk, e.row_data, g.key_columns) END AS key
             FROM notification_batches b
-            CROSS JOIN LATERAL (SELECT greatest(1, greatest(through, legacy_end) - b.first_id + 2)::int AS s,
-                                       least(cardinality(b.change_ids), window_end - b.first_id + 1)::int AS e) w
+            CROSS JOIN LATERAL (SELECT greatest(1, through - b.first_id + 2)::int AS s, least(cardinality(b.change_ids), hi - b.first_id + 1)::int AS e) w
             CROSS JOIN LATERAL unnest(b.change_ids[w.s:w.e]) WITH ORDINALITY AS u(change_id, ord)
             CROSS JOIN LATERAL (SELECT * FROM capture.changes c WHERE c.id = u.change_id OFFSET 0) c
             CROSS JOIN LATERAL (SELECT coalesce(nullif(c.new, 'null'), nullif(c.old, 'null')) AS row_data) e
-            WHERE b.last_id > greatest(through, legacy_end) AND b.first_id <= window_end
-              AND consumer_passes(g.filter, capture.event_name(c.schema_name, c.table_name, c.op), capture.qualified_name(c.schema_name, c.table_name), c.op, c.row_pk, e.row_data)
+            WHERE b.last_id > through AND b.first_id <= hi
+              AND ${passes('capture.event_name(c.schema_name, c.table_name, c.op)', 'capture.qualified_name(c.schema_name, c.table_name)', 'c.op', 'c.row_pk', 'e.row_data')}
             ORDER BY b.last_id, u.ord LIMIT room),
-          added AS (INSERT INTO consumer_messages (group_id, notification_id, ordering_key) SELECT g.id, found.id, found.key FROM found ON CONFLICT DO NOTHING)
+          added AS (INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at)
+                    SELECT g.id, found.id, found.key, found.change_id, found.logged_at FROM found ON CONFLICT DO NOTHING)
           SELECT count(*), max(found.id) INTO taken, last_taken FROM found;
-          IF taken >= room THEN
-            window_end := last_taken;
-          END IF;
-        END IF;
-        through := window_end;
+          looked := looked + (hi - through);
+          through := CASE WHEN taken >= room THEN last_taken ELSE hi END;
+          room := room - taken;
+          step := least(step * 2, scan_ids);
+        END LOOP;
       END IF;
       UPDATE consumer_groups SET scanned_through = through WHERE consumer_groups.id = g.id AND scanned_through <> through;
     END IF;
@@ -212,13 +236,12 @@ const FUNCTIONS = `
       UPDATE consumer_messages m SET state = 'leased', lease_id = gen_random_uuid(), deliveries = m.deliveries + 1,
              leased_until = clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0)
       WHERE m.group_id = g.id AND m.notification_id = ANY (ARRAY(SELECT notification_id FROM chosen))
-      RETURNING m.notification_id, m.lease_id, m.deliveries, m.leased_until)
+      RETURNING m.notification_id, m.lease_id, m.deliveries, m.leased_until, m.change_id, m.logged_at)
     -- Each with its journal row (none for a legacy notification, or one retention deleted).
-    SELECT l.notification_id::text, l.lease_id::text, l.deliveries, l.leased_until, b.created_at, c.id::text, c.tx::text,
+    SELECT l.notification_id::text, l.lease_id::text, l.deliveries, l.leased_until, l.logged_at, c.id::text, c.tx::text,
            c.schema_name, c.table_name, c.op, c.row_pk, c.old, c.new, c.changed_columns, c.actor, c.changed_at, c.backfill_id::text
     FROM leased l
-    LEFT JOIN LATERAL (SELECT * FROM notification_batches b WHERE b.last_id >= l.notification_id ORDER BY b.last_id LIMIT 1) b ON b.first_id <= l.notification_id
-    LEFT JOIN LATERAL (SELECT * FROM capture.changes c WHERE c.id = b.change_ids[l.notification_id - b.first_id + 1] OFFSET 0) c ON true
+    LEFT JOIN capture.changes c ON c.id = l.change_id
     ORDER BY l.notification_id;
   END
   $fn$;
