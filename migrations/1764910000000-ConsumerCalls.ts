@@ -122,6 +122,8 @@ const FUNCTIONS = `
     hi bigint;
     step int;
     looked int := 0;
+    buffered int;
+    locked boolean := false;
     f_events jsonb;
     f_exact text[];
     f_prefixes text[];
@@ -147,21 +149,29 @@ const FUNCTIONS = `
 
     -- One receive at a time takes new notifications from the log (a seek's FOR UPDATE excludes it);
     -- the others lease what is there. NO KEY: the messages' foreign key checks do not wait on it.
-    SELECT cg.scanned_through INTO through FROM consumer_groups cg WHERE cg.id = g.id FOR NO KEY UPDATE SKIP LOCKED;
-    IF FOUND THEN
-      purged := coalesce((SELECT r.purged_through FROM notification_retention r WHERE r.id = 1), 0);
+    -- Only when there is something to take and room for it: the lock is a write, and a receive
+    -- that writes nothing commits without waiting for the WAL's flush. The room is about what this
+    -- receive asks for (at least scan_min: the receives beside it lease from what it takes), within
+    -- the buffer (four times max_ack_pending, at least 1,000: a row blocked behind its earlier change
+    -- does not stop other rows); a buffer that holds messages is filled scan_min at a time, not one
+    -- by one as acks free it. At most scan_ids ids are looked at.
+    purged := coalesce((SELECT r.purged_through FROM notification_retention r WHERE r.id = 1), 0);
+    log_end := greatest((SELECT max(b.last_id) FROM notification_batches b), (SELECT max(n.id) FROM notifications_legacy n), 0);
+    IF greatest(log_end, purged) > g.scanned_through THEN
+      buffered := (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state <> 'dead');
+      room := least(greatest(max_messages, scan_min), greatest(g.max_ack_pending * 4, 1000) - buffered);
+      IF room >= scan_min OR (room > 0 AND buffered = 0) OR purged > g.scanned_through THEN
+        SELECT cg.scanned_through INTO through FROM consumer_groups cg WHERE cg.id = g.id FOR NO KEY UPDATE SKIP LOCKED;
+        locked := FOUND;
+      END IF;
+    END IF;
+    IF locked THEN
       IF purged > through THEN
         UPDATE consumer_groups SET last_error = format('notifications %s–%s were deleted by retention before this group took them', through + 1, purged),
                                    last_error_at = now()
         WHERE consumer_groups.id = g.id;
         through := purged;
       END IF;
-      -- About what this receive asks for (at least scan_min: the receives beside it lease from what
-      -- it takes), within the buffer (four times max_ack_pending, at least 1,000: a row blocked
-      -- behind its earlier change does not stop other rows); at most scan_ids ids looked at.
-      room := least(greatest(max_messages, scan_min),
-                    greatest(g.max_ack_pending * 4, 1000) - (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state <> 'dead'));
-      log_end := greatest((SELECT max(b.last_id) FROM notification_batches b), (SELECT max(n.id) FROM notifications_legacy n), 0);
       IF room > 0 AND log_end > through THEN
         -- The filter's parts, once: the statements below test them per notification.
         f_events := nullif(g.filter -> 'events', 'null');
