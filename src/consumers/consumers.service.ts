@@ -190,8 +190,11 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
       this.waitFor(name, waiter);
       try {
         const messages = await this.receiveNow(name, max);
-        // A full answer may have left more: the next parked receive looks too.
-        if (messages.length === max) this.wake(name, 1);
+        // A full answer may have left more: the next parked receive looks too (not this one).
+        if (messages.length === max) {
+          this.stopWaiting(name, waiter);
+          this.wake(name, 1);
+        }
         const left = deadline - Date.now();
         if (messages.length || left <= 0) return messages.map(toMessageDto);
         await waiter.sleep.sleep(Math.min(POLL_MS, left));
