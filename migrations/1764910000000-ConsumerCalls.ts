@@ -9,8 +9,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * (ConsumerGroups1764870000000 describes the tables):
  *
  * - consumer_receive: the group by name (paused: nothing); expired leases back to pending or dead
- *   (max_deliver); one receive at a time takes new notifications from the log into the group (the
- *   group's row, FOR NO KEY UPDATE SKIP LOCKED: the others lease what is there); then the lease of
+ *   (max_deliver); when the log has something for the group and its buffer room for 100, one
+ *   receive at a time takes new notifications from the log into the group (the group's row, FOR NO
+ *   KEY UPDATE SKIP LOCKED: the others lease what is there; a receive that takes and leases nothing
+ *   writes nothing, so its commit waits for no WAL flush); then the lease of
  *   up to `max` available messages, lowest ids first, within max_ack_pending, FOR UPDATE SKIP
  *   LOCKED, a message of a key only when no earlier message of its key is pending or leased; each
  *   leased message with its journal row, as the log's readers select it.
@@ -19,7 +21,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * The filter (the subscribe language, client/src/filter.ts) and the ordering key (orderingKey in
  * consumer-group.ts until now) are SQL here; the key's text changes (jsonb's, not
- * JSON.stringify's), so the messages a group holds are keyed again on the way up and down.
+ * JSON.stringify's), so the messages a group holds are keyed again on the way up and down. A
+ * message keeps its journal row's id and its batch's time (change_id, logged_at): the lease reads
+ * the row by its key instead of through its batch's array of ids.
  * A group that is not found raises P0002 (no_data_found).
  */
 export class ConsumerCalls1764910000000 implements MigrationInterface {
