@@ -31,6 +31,9 @@ export interface AppModuleOptions {
   logger?: PinoLogger;
 }
 
+/** POST /consumers/:name/receive, ack, nack, extend, term. */
+const CONSUMING_ROUTE = /^\/consumers\/[^/?]+\/(receive|ack|nack|extend|term)(\?|$)/;
+
 @Module({})
 export class AppModule {
   static forRoot({ config, databaseUrl, logger }: AppModuleOptions): DynamicModule {
@@ -45,6 +48,10 @@ export class AppModule {
             // One line per request, without bodies or credentials.
             redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
             customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
+            // A worker pool's receives and settles are a queue's traffic (thousands a second, each a
+            // write to the log's output on the request's path): at debug when they succeed, as a
+            // sink's deliveries are; /metrics counts them. Failures are logged as every request.
+            customLogLevel: (req, res, error) => (!error && res.statusCode < 400 && CONSUMING_ROUTE.test(req.url ?? '') ? 'debug' : 'info'),
             customErrorMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
             // What the line is for: method, URL, status, time (responseTime) and the caller's key
             // name; not every header (they were most of each line, and some are secrets).

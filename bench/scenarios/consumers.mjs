@@ -8,9 +8,12 @@
 // 3. Key-ordered scaling: changes spread over 1,000 rows, each message 5 ms of "work" (a timer);
 //    16 workers ÷ 1 worker, order 'key', each worker receive 1 → work → ack. The workers check
 //    the order as they go: no two leases of one row at once, each row's changes in log order.
+//    Then the same with the client library's worker (RowcastClient.consume, one process):
+//    concurrency 16 ÷ concurrency 1, its acks batched.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { RowcastClient } from '../../client/dist/index.js';
 import { startApp, startQueue } from '../lib/app.mjs';
 import { until } from '../lib/load.mjs';
 import { logReader } from '../lib/notification-log.mjs';
@@ -201,9 +204,11 @@ async function keyScaling(app, sql, { keys, changesPerKey, workers, workMs, scal
   const names = [];
   for (let round = 0; round < rounds; round++) {
     for (const count of workers) {
-      const name = `keys-${count}-${round}`;
-      await call(app.base, 'POST', '/consumers', { name, tables: ['invoices'], order: 'key', from: 'now', ackWaitMs: 60_000 });
-      names.push({ name, count, round });
+      for (const kind of ['loops', 'library']) {
+        const name = `keys-${kind}-${count}-${round}`;
+        await call(app.base, 'POST', '/consumers', { name, tables: ['invoices'], order: 'key', from: 'now', ackWaitMs: 60_000 });
+        names.push({ name, count, round, kind });
+      }
     }
   }
   const before = await call(app.base, 'GET', `/consumers/${names[0].name}`);
@@ -214,22 +219,25 @@ async function keyScaling(app, sql, { keys, changesPerKey, workers, workMs, scal
   if (!(await until(logged, 120_000))) throw new Error(`consumers: the ${total} key changes were not in the log (from ${before.position})`);
   await settled(sql);
   const runs = {};
-  for (const { name, count } of names) {
-    const result = await keyWorkers(app.base, name, count, workMs, scalingSeconds);
-    (runs[`workers@${count}`] ??= []).push(result);
+  const library = {};
+  for (const { name, count, kind } of names) {
+    const result = kind === 'loops' ? await keyWorkers(app.base, name, count, workMs, scalingSeconds) : await libraryWorkers(app.base, name, count, workMs, scalingSeconds);
+    ((kind === 'loops' ? runs : library)[`workers@${count}`] ??= []).push(result);
     await call(app.base, 'DELETE', `/consumers/${name}`);
   }
-  const perSecond = (count) => spread(runs[`workers@${count}`].map((run) => run.perSecond));
   const [one, many] = [Math.min(...workers), Math.max(...workers)];
-  const ratios = runs[`workers@${many}`].map((run, i) => run.perSecond / runs[`workers@${one}`][i].perSecond);
+  const summary = (byCount) => ({
+    perSecond: Object.fromEntries(workers.map((count) => [count, spread(byCount[`workers@${count}`].map((run) => run.perSecond))])),
+    ratio: { workers: [many, one], ...spread(byCount[`workers@${many}`].map((run, i) => Math.round((run.perSecond / byCount[`workers@${one}`][i].perSecond) * 100) / 100)) },
+  });
   return {
     keys,
     messages: total,
     workMs,
     seconds: scalingSeconds,
-    perSecond: Object.fromEntries(workers.map((count) => [count, perSecond(count)])),
-    ratio: { workers: [many, one], ...spread(ratios.map((r) => Math.round(r * 100) / 100)) },
+    ...summary(runs),
     runs,
+    library: { ...summary(library), runs: library },
   };
 }
 
@@ -265,6 +273,48 @@ async function keyWorkers(base, name, count, workMs, seconds) {
     return true;
   });
   return { workers: count, acked, seconds: round1(wall), perSecond: Math.round(acked / wall), receiveMsMean: round1(receiveMs / receives), overlaps, outOfOrder };
+}
+
+/**
+ * The client library's worker, one process: `client.consume(name, handler, {concurrency: count})`,
+ * the handler a `workMs` timer, for `seconds`: messages handled per second (acknowledged, the
+ * library's acks batched), and any break of per-key order seen. Requests counted by the client.
+ */
+async function libraryWorkers(base, name, count, workMs, seconds) {
+  const holding = new Set();
+  const lastId = new Map();
+  let handled = 0;
+  let overlaps = 0;
+  let outOfOrder = 0;
+  let requests = 0;
+  const counting = (input, init) => {
+    requests++;
+    return fetch(input, init);
+  };
+  const errors = [];
+  const client = new RowcastClient({ url: base, fetch: counting });
+  const started = performance.now();
+  const worker = client.consume(
+    name,
+    async (notification) => {
+      const key = JSON.stringify(notification.payload.pk);
+      if (holding.has(key)) overlaps++;
+      holding.add(key);
+      if (BigInt(notification.id) <= (lastId.get(key) ?? 0n)) outOfOrder++;
+      lastId.set(key, BigInt(notification.id));
+      await sleep(workMs);
+      holding.delete(key);
+      handled++;
+    },
+    { concurrency: count, waitMs: 1000, onError: (error) => errors.push(error) },
+  );
+  await sleep(seconds * 1000);
+  const counted = handled;
+  const wall = (performance.now() - started) / 1000;
+  await worker.stop();
+  client.close();
+  if (errors.length) throw new Error(`consumers: the library's worker reported ${errors.length} errors, the first: ${errors[0]}`);
+  return { workers: count, handled: counted, seconds: round1(wall), perSecond: Math.round(counted / wall), requestsPerMessage: Math.round((requests / Math.max(1, handled)) * 100) / 100, overlaps, outOfOrder };
 }
 
 /** `count` loops of `step` side by side for `seconds`, a loop ending early when its step returns false; the wall seconds they took. */

@@ -13,6 +13,11 @@ export interface ConsumeOptions {
   signal?: AbortSignal;
   /** A receive or settle call that failed (the worker goes on after a pause), or a lease lost to expiry. */
   onError?: (error: unknown) => void;
+  /**
+   * How long an ack or nack waits for others to share its request (ms, default 5): the handlers
+   * that finish meanwhile settle in one request (up to 100 leases) instead of one each. 0: at once.
+   */
+  settleBatchMs?: number;
 }
 
 /** A running worker (`RowcastClient.consume`). */
@@ -25,26 +30,63 @@ export interface Consumer {
 
 /** Waits after a receive failed, before the next (ms). */
 const RETRY_MS = 1000;
+/** Leases settled in one request at most (the server takes up to 1,000). */
+const SETTLE_BATCH = 100;
+
+type Verb = 'ack' | 'nack' | 'extend';
+
+/**
+ * Settles leases of one group, batching those of one verb that arrive within `delayMs` (or until
+ * SETTLE_BATCH of them wait) into one request; each caller learns whether its lease was current.
+ */
+function settler(rest: Rest, path: (verb: string) => string, delayMs: number) {
+  const batches = new Map<Verb, { waiting: Map<string, { resolve: (done: boolean) => void; reject: (error: unknown) => void }>; timer?: ReturnType<typeof setTimeout> }>();
+  const flush = (verb: Verb) => {
+    const batch = batches.get(verb);
+    if (!batch) return;
+    batches.delete(verb);
+    if (batch.timer) clearTimeout(batch.timer);
+    const leaseIds = [...batch.waiting.keys()];
+    rest.post<SettledLeases>(path(verb), { leaseIds }).then(
+      ({ done }) => {
+        const settled = new Set(done);
+        for (const [id, { resolve }] of batch.waiting) resolve(settled.has(id));
+      },
+      (error: unknown) => {
+        for (const { reject } of batch.waiting.values()) reject(error);
+      },
+    );
+  };
+  return (verb: Verb, leaseId: string): Promise<boolean> =>
+    new Promise((resolve, reject) => {
+      let batch = batches.get(verb);
+      if (!batch) batches.set(verb, (batch = { waiting: new Map() }));
+      batch.waiting.set(leaseId, { resolve, reject });
+      if (batch.waiting.size >= SETTLE_BATCH || delayMs <= 0) flush(verb);
+      else batch.timer ??= setTimeout(() => flush(verb), delayMs);
+    });
+}
 
 /**
  * A worker of a pull consumer group: receives, runs `handler` for each message (up to
  * `concurrency` at once), acknowledges it when the handler returns, nacks it when it throws, and
- * extends its lease while the handler runs past two thirds of it. Stopping waits for the handlers
- * running; a receive cut short by the stop may have leased messages this worker never saw: they
+ * extends its lease while the handler runs past two thirds of it. Acks and nacks of handlers that
+ * finish within a few ms of each other go in one request (settleBatchMs). Stopping waits for the handlers
+ * running (and their settles); a receive cut short by the stop may have leased messages this worker never saw: they
  * come again once their lease expires.
  */
 export function consume(rest: Rest, group: string, handler: MessageHandler, options: ConsumeOptions = {}): Consumer {
   const concurrency = options.concurrency ?? 10;
   const path = (verb: string) => `consumers/${encodeURIComponent(group)}/${verb}`;
   const running = new Set<Promise<void>>();
+  const unsettled = new Set<Promise<unknown>>();
   const stopping = new AbortController();
   let freed: (() => void) | undefined;
   const report = (error: unknown) => options.onError?.(error);
 
-  const settle = async (verb: 'ack' | 'nack' | 'extend', leaseId: string): Promise<boolean> => {
-    const { done } = await rest.post<SettledLeases>(path(verb), { leaseIds: [leaseId] });
-    return done.length === 1;
-  };
+  // Acks and nacks of handlers that finish close together share a request; an extension goes at once.
+  const batched = settler(rest, path, options.settleBatchMs ?? 5);
+  const settle = (verb: Verb, leaseId: string): Promise<boolean> => (verb === 'extend' ? settleNow(rest, path(verb), leaseId) : batched(verb, leaseId));
 
   const handle = async (message: ConsumerMessage): Promise<void> => {
     // Extended at two thirds of the lease, again and again, while the handler runs.
@@ -64,12 +106,14 @@ export function consume(rest: Rest, group: string, handler: MessageHandler, opti
     } finally {
       clearInterval(timer);
     }
-    try {
-      const settled = await settle(failed ? 'nack' : 'ack', message.leaseId);
-      if (!settled) report(new Error(`lease ${message.leaseId} of notification ${message.notification.id} expired before it was settled: it is delivered again`));
-    } catch (error) {
-      report(error);
-    }
+    // The handler's slot is free now: the settle goes on beside the next receive (a row's next
+    // change is not leased before this lease is settled, whoever receives it).
+    const settling = settle(failed ? 'nack' : 'ack', message.leaseId).then(
+      (settled) => settled || report(new Error(`lease ${message.leaseId} of notification ${message.notification.id} expired before it was settled: it is delivered again`)),
+      report,
+    );
+    unsettled.add(settling);
+    void settling.finally(() => unsettled.delete(settling));
   };
 
   const loop = async (): Promise<void> => {
@@ -96,6 +140,7 @@ export function consume(rest: Rest, group: string, handler: MessageHandler, opti
       }
     }
     await Promise.all(running);
+    await Promise.all(unsettled);
   };
 
   const done = loop();
@@ -107,4 +152,9 @@ export function consume(rest: Rest, group: string, handler: MessageHandler, opti
   options.signal?.addEventListener('abort', () => void stop(), { once: true });
   if (options.signal?.aborted) void stop();
   return { stop, done };
+}
+
+async function settleNow(rest: Rest, path: string, leaseId: string): Promise<boolean> {
+  const { done } = await rest.post<SettledLeases>(path, { leaseIds: [leaseId] });
+  return done.length === 1;
 }

@@ -2,7 +2,10 @@ import { NotificationFilterDto } from '../events/notification-filter.js';
 import { StoredNotification } from '../events/event-catalog.js';
 
 export const CONSUMER_ORDERS = ['key', 'none'] as const;
-/** `key`: two changes of one row are never leased at once, and are leased in log order; `none`: any order. */
+/**
+ * `key`: two changes of one row are never leased at once, and are leased in log order; `none`: any
+ * order. The key is computed in SQL (consumer_ordering_key, migration ConsumerCalls).
+ */
 export type ConsumerOrder = (typeof CONSUMER_ORDERS)[number];
 /** A group's name: unique, in its routes' paths and its metrics' labels. */
 export const CONSUMER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -46,17 +49,4 @@ export interface LeasedMessage {
   deliveries: number;
   leasedUntil: Date;
   notification: StoredNotification;
-}
-
-/**
- * A notification's key for per-key order: its table and primary key, or the values of `columns` in
- * its row (`new`, else `old`; a column it lacks counts as null), which may span tables. A table event
- * (TRUNCATE, schema change) is keyed by its table alone.
- */
-export function orderingKey(notification: StoredNotification, columns: readonly string[] | null): string {
-  const { pk } = notification.payload;
-  if (pk === null) return JSON.stringify([notification.tableName]);
-  if (!columns) return JSON.stringify([notification.tableName, pk]);
-  const row = notification.payload.new ?? notification.payload.old ?? {};
-  return JSON.stringify(columns.map((column) => row[column] ?? null));
 }

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { PG, postgresError } from '../common/errors/postgres-error.js';
 import { inTransaction, poolSql, Sql } from '../database/sql.js';
+import type { BatchedRow } from '../log/notification-log.js';
 import { ConsumerCounts, ConsumerGroup, ConsumerOrder } from './consumer-group.js';
 
 interface GroupRow {
@@ -25,9 +27,11 @@ interface GroupRow {
 export type NewConsumerGroup = Pick<ConsumerGroup, 'name' | 'filter' | 'order' | 'keyColumns' | 'ackWaitMs' | 'maxAckPending' | 'maxDeliver' | 'backoffMs' | 'scannedThrough'>;
 export type ConsumerGroupChanges = Partial<Pick<ConsumerGroup, 'filter' | 'ackWaitMs' | 'maxAckPending' | 'maxDeliver' | 'backoffMs' | 'paused'>>;
 
-/** A leased message's row: the notification is read from the log by its id. */
-export interface LeaseRow {
-  notification_id: string;
+/**
+ * A message a receive leased, with its notification as the log's readers select it (`id` is the
+ * notification's); the journal columns are null when the log has it only as a legacy row, or no longer.
+ */
+export interface ReceivedRow extends BatchedRow {
   lease_id: string;
   deliveries: number;
   leased_until: Date;
@@ -47,9 +51,6 @@ export interface Settled {
   /** Lease ids the group no longer has: settled before, expired and delivered again, or never given. */
   unknown: string[];
 }
-
-/** Why a message became a dead letter, as its last error says. */
-const EXPIRED = 'its lease expired';
 
 /** The one owner of the consumer tables' SQL. */
 @Injectable()
@@ -142,16 +143,6 @@ export class ConsumerRepository {
   }
 
   /**
-   * The group's scan position, locked for this transaction, unless another transaction holds it (a
-   * receive of the same group taking new notifications from the log right now): then undefined,
-   * and this receive leases what is there without scanning. Undefined too for a deleted group.
-   */
-  async lockForScan(sql: Sql, groupId: string): Promise<bigint | undefined> {
-    const [row] = await sql<{ scanned_through: string }>(`SELECT scanned_through::text FROM consumer_groups WHERE id = $1 FOR UPDATE SKIP LOCKED`, [groupId]);
-    return row && BigInt(row.scanned_through);
-  }
-
-  /**
    * Runs `work` in a transaction holding the group's row lock (a seek: no receive scans meanwhile).
    * Undefined when the group does not exist.
    */
@@ -163,137 +154,57 @@ export class ConsumerRepository {
   }
 
   /**
-   * Leases that expired go back to pending (available at once), or become dead letters when they
-   * were delivered max_deliver times.
+   * One receive, one statement (consumer_receive, migration ConsumerCalls): expired leases back to
+   * pending or dead; new notifications taken from the log into the group, unless another receive
+   * is taking them (`scan.min`: at least that many when the buffer has room; `scan.ids`: at most that
+   * many ids looked at); then up to `max` messages leased, per-key order kept, each with its journal
+   * row. Nothing for a paused group; undefined for a group that does not exist.
    */
-  async expireLeases(sql: Sql, group: ConsumerGroup): Promise<void> {
-    await sql(
-      `UPDATE consumer_messages SET
-         state = CASE WHEN $2::int IS NOT NULL AND deliveries >= $2 THEN 'dead' ELSE 'pending' END,
-         dead_at = CASE WHEN $2::int IS NOT NULL AND deliveries >= $2 THEN now() END,
-         lease_id = NULL, leased_until = NULL, available_at = clock_timestamp(), last_error = $3
-       WHERE group_id = $1 AND state = 'leased' AND leased_until < clock_timestamp()`,
-      [group.id, group.maxDeliver, EXPIRED],
-    );
-  }
-
-  /** Messages the group holds that are not dead letters: the buffer the scan fills. */
-  async buffered(sql: Sql, groupId: string): Promise<number> {
-    const [row] = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM consumer_messages WHERE group_id = $1 AND state <> 'dead'`, [groupId]);
-    return row.n;
-  }
-
-  /** Adds the notifications `ids` (with their ordering keys) as pending messages and moves the scan to `through`. */
-  async addMessages(sql: Sql, groupId: string, messages: { id: string; key: string | null }[], through: bigint): Promise<void> {
-    if (messages.length) {
-      await sql(
-        `INSERT INTO consumer_messages (group_id, notification_id, ordering_key)
-         SELECT $1, m.id, m.key FROM unnest($2::bigint[], $3::text[]) m(id, key)
-         ON CONFLICT DO NOTHING`,
-        [groupId, messages.map((m) => m.id), messages.map((m) => m.key)],
-      );
-    }
-    await sql(`UPDATE consumer_groups SET scanned_through = $2 WHERE id = $1`, [groupId, through.toString()]);
-  }
-
-  /**
-   * Leases up to `max` available messages, lowest ids first, within max_ack_pending (as this
-   * statement sees the leases: receives running side by side may exceed it by a few). With per-key
-   * order a message is available only when no earlier message of its key is pending or leased, as
-   * committed or locked: a receive skips the messages another one is leasing (SKIP LOCKED), and
-   * their later messages are still behind them. The lease runs from now (clock_timestamp, not the
-   * transaction's start).
-   */
-  async lease(sql: Sql, group: ConsumerGroup, max: number): Promise<LeaseRow[]> {
-    return sql<LeaseRow>(
-      `WITH room AS (
-         SELECT greatest(0, least($2::int, $3::int - (SELECT count(*) FROM consumer_messages WHERE group_id = $1 AND state = 'leased')::int)) AS n),
-       chosen AS MATERIALIZED (
-         SELECT m.notification_id FROM consumer_messages m
-         WHERE m.group_id = $1 AND m.state = 'pending' AND m.available_at <= clock_timestamp()
-           AND (m.ordering_key IS NULL OR NOT EXISTS (
-                 SELECT 1 FROM consumer_messages h
-                 WHERE h.group_id = $1 AND h.ordering_key = m.ordering_key AND h.notification_id < m.notification_id AND h.state <> 'dead'))
-         ORDER BY m.notification_id
-         LIMIT (SELECT n FROM room)
-         FOR UPDATE OF m SKIP LOCKED)
-       UPDATE consumer_messages m SET state = 'leased', lease_id = gen_random_uuid(), deliveries = m.deliveries + 1,
-              leased_until = clock_timestamp() + make_interval(secs => $4::int / 1000.0)
-       WHERE m.group_id = $1 AND m.notification_id = ANY (ARRAY(SELECT notification_id FROM chosen))
-       RETURNING m.notification_id::text, m.lease_id::text, m.deliveries, m.leased_until`,
-      [group.id, max, group.maxAckPending, group.ackWaitMs],
+  async receive(name: string, max: number, scan: { min: number; ids: number }): Promise<ReceivedRow[] | undefined> {
+    return notFoundAsUndefined(() =>
+      this.sql<ReceivedRow>(`SELECT * FROM consumer_receive($1, $2, $3, $4)`, [name, max, scan.min, scan.ids]),
     );
   }
 
   /** Messages whose notification the log no longer has (retention): dropped, and said in the group's last error. */
-  async dropLost(sql: Sql, groupId: string, ids: readonly string[], reason: string): Promise<void> {
-    await sql(`DELETE FROM consumer_messages WHERE group_id = $1 AND notification_id = ANY ($2::bigint[])`, [groupId, ids]);
-    await this.fail(sql, groupId, reason);
-  }
-
-  async fail(sql: Sql, groupId: string, reason: string): Promise<void> {
-    await sql(`UPDATE consumer_groups SET last_error = $2, last_error_at = now() WHERE id = $1`, [groupId, reason]);
+  async dropLost(name: string, ids: readonly string[], reason: string): Promise<void> {
+    await this.sql(
+      `WITH g AS (UPDATE consumer_groups SET last_error = $3, last_error_at = now() WHERE name = $1 RETURNING id)
+       DELETE FROM consumer_messages WHERE group_id = (SELECT id FROM g) AND notification_id = ANY ($2::bigint[])`,
+      [name, ids, reason],
+    );
   }
 
   /** Acknowledged: the messages are done (deleted). */
-  ack(groupId: string, leaseIds: readonly string[]): Promise<Settled> {
-    return this.settle(leaseIds, `DELETE FROM consumer_messages WHERE group_id = $1 AND state = 'leased' AND lease_id = ANY ($2::uuid[]) RETURNING lease_id::text`, [groupId]);
+  ack(name: string, leaseIds: readonly string[]): Promise<Settled | undefined> {
+    return this.settle(name, 'ack', leaseIds);
   }
 
   /**
    * Not done: delivered again after `delayMs`, or the group's backoff for its delivery count (at
    * once without either); a dead letter when it was delivered max_deliver times.
    */
-  nack(group: ConsumerGroup, leaseIds: readonly string[], delayMs: number | undefined): Promise<Settled> {
-    return this.settle(
-      leaseIds,
-      `UPDATE consumer_messages SET
-         state = CASE WHEN $3::int IS NOT NULL AND deliveries >= $3 THEN 'dead' ELSE 'pending' END,
-         dead_at = CASE WHEN $3::int IS NOT NULL AND deliveries >= $3 THEN now() END,
-         available_at = clock_timestamp() + make_interval(secs => coalesce($4::int, ($5::int[])[least(deliveries, cardinality($5::int[]))], 0) / 1000.0),
-         lease_id = NULL, leased_until = NULL, last_error = 'nacked'
-       WHERE group_id = $1 AND state = 'leased' AND lease_id = ANY ($2::uuid[]) RETURNING NULL::text AS lease_id`,
-      [group.id, group.maxDeliver, delayMs ?? null, group.backoffMs],
-      true,
-    );
+  nack(name: string, leaseIds: readonly string[], delayMs: number | undefined): Promise<Settled | undefined> {
+    return this.settle(name, 'nack', leaseIds, delayMs);
   }
 
   /** Still working: the leases run for another ack wait from now. */
-  extend(group: ConsumerGroup, leaseIds: readonly string[]): Promise<Settled> {
-    return this.settle(
-      leaseIds,
-      `UPDATE consumer_messages SET leased_until = clock_timestamp() + make_interval(secs => $3::int / 1000.0)
-       WHERE group_id = $1 AND state = 'leased' AND lease_id = ANY ($2::uuid[]) RETURNING lease_id::text`,
-      [group.id, group.ackWaitMs],
-    );
+  extend(name: string, leaseIds: readonly string[]): Promise<Settled | undefined> {
+    return this.settle(name, 'extend', leaseIds);
   }
 
   /** Never to be delivered again: dead letters at once. */
-  term(groupId: string, leaseIds: readonly string[], reason: string): Promise<Settled> {
-    return this.settle(
-      leaseIds,
-      `UPDATE consumer_messages SET state = 'dead', dead_at = now(), lease_id = NULL, leased_until = NULL, last_error = $3
-       WHERE group_id = $1 AND state = 'leased' AND lease_id = ANY ($2::uuid[]) RETURNING NULL::text AS lease_id`,
-      [groupId, reason],
-      true,
-    );
+  term(name: string, leaseIds: readonly string[], reason: string): Promise<Settled | undefined> {
+    return this.settle(name, 'term', leaseIds, undefined, reason);
   }
 
-  /**
-   * Runs a statement over the lease ids (its $2), the other values being $1, $3, …. A statement that
-   * clears the lease id cannot return it: `before` then reads which of them were current first, in
-   * the same transaction.
-   */
-  private async settle(leaseIds: readonly string[], statement: string, values: unknown[], before = false): Promise<Settled> {
-    const [groupId, ...rest] = values;
-    const run = async (sql: Sql) => {
-      const current = before
-        ? (await sql<{ lease_id: string }>(`SELECT lease_id::text FROM consumer_messages WHERE group_id = $1 AND state = 'leased' AND lease_id = ANY ($2::uuid[]) FOR UPDATE`, [groupId, leaseIds])).map((row) => row.lease_id)
-        : undefined;
-      const returned = (await sql<{ lease_id: string | null }>(statement, [groupId, leaseIds, ...rest])).map((row) => row.lease_id);
-      return current ?? (returned as string[]);
-    };
-    const done = new Set(before ? await this.transaction(run) : await run(this.sql));
+  /** One statement (consumer_settle): which of the lease ids were current and are settled now; undefined for a group that does not exist. */
+  private async settle(name: string, verb: 'ack' | 'nack' | 'extend' | 'term', leaseIds: readonly string[], delayMs?: number, reason?: string): Promise<Settled | undefined> {
+    const rows = await notFoundAsUndefined(() =>
+      this.sql<{ lease_id: string }>(`SELECT lease_id FROM consumer_settle($1, $2, $3::uuid[], $4, $5)`, [name, verb, leaseIds, delayMs ?? null, reason ?? null]),
+    );
+    if (!rows) return undefined;
+    const done = new Set(rows.map((row) => row.lease_id));
     return { done: leaseIds.filter((id) => done.has(id)), unknown: leaseIds.filter((id) => !done.has(id)) };
   }
 
@@ -324,6 +235,16 @@ export class ConsumerRepository {
   async seek(sql: Sql, groupId: string, position: bigint): Promise<void> {
     await sql(`DELETE FROM consumer_messages WHERE group_id = $1 AND state <> 'dead'`, [groupId]);
     await sql(`UPDATE consumer_groups SET scanned_through = $2, updated_at = now() WHERE id = $1`, [groupId, position.toString()]);
+  }
+}
+
+/** consumer_receive and consumer_settle raise no_data_found for a group that does not exist. */
+async function notFoundAsUndefined<T>(work: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (error) {
+    if (postgresError(error)?.code === PG.noDataFound) return undefined;
+    throw error;
   }
 }
 

@@ -5,15 +5,14 @@ import { Slots } from '../common/slots.js';
 import { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { BackgroundReading } from '../database/background-reading.js';
-import { Sql } from '../database/sql.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
-import { changedFilter, NotificationFilter, storedFilter } from '../events/notification-filter.js';
+import { changedFilter, storedFilter } from '../events/notification-filter.js';
 import { commitTimeOf } from '../events/commit-time.js';
 import { toNotificationMessage } from '../events/notification-message.js';
 import { LiveTail } from '../log/live-tail.js';
 import { NotificationLog } from '../log/notification-log.js';
-import { ConsumerCounts, ConsumerGroup, LeasedMessage, orderingKey } from './consumer-group.js';
-import { ConsumerGroupChanges, ConsumerRepository, Settled } from './consumer.repository.js';
+import { ConsumerCounts, ConsumerGroup, LeasedMessage } from './consumer-group.js';
+import { ConsumerGroupChanges, ConsumerRepository, ReceivedRow, Settled } from './consumer.repository.js';
 import { LeasedCommits } from './leased-commits.js';
 import { BadConsumerRequest, ConsumerNameTaken, ConsumerNotFound } from './consumers.errors.js';
 import {
@@ -26,12 +25,10 @@ import {
   UpdateConsumerDto,
 } from './dto/consumer.dto.js';
 
-/** Notifications read from the log per round trip when a receive fills a group's buffer. */
-const SCAN_PAGE = 1000;
 /** A receive takes at least this many new notifications (when its buffer has room), whatever it asks for. */
 const SCAN_MIN = 100;
-/** Pages a receive reads at most before it leases what it has. */
-const SCAN_PAGES = 5;
+/** Log ids a receive looks at most before it leases what it has (a filter may pass over many). */
+const SCAN_IDS = 5000;
 /** A receive waiting for messages looks again at least this often (an ack on another instance frees a key). */
 const POLL_MS = 250;
 const DEFAULT_MAX_DELIVER = 5;
@@ -63,6 +60,13 @@ export interface ConsumerGroupCounters extends GroupCounters {
   name: string;
 }
 
+/** A receive parked until there is work: woken (once) for up to `max` messages. */
+interface Waiter {
+  sleep: WakeableSleep;
+  max: number;
+  woken: boolean;
+}
+
 /** Told of acknowledged messages' commit times (ms), by group (see ConsumersService.onAcked). */
 export type AckedListener = (group: string, committedAt: readonly number[]) => void;
 
@@ -79,13 +83,15 @@ interface Standing {
  * log into its messages as workers receive, leases them out (per-key order, or none), and forgets
  * them once acknowledged. Receives run side by side, on any instance: each leases what no other is
  * leasing (SKIP LOCKED), and one at a time takes new notifications from the log (the group's row
- * lock, skipped when taken). Settling (ack, nack, extend, term) names leases. Each instance runs
- * at most DB_POOL_SIZE − 2 receives at once, so waiting ones never hold a connection.
+ * lock, skipped when taken). Settling (ack, nack, extend, term) names leases. A receive and a settle
+ * are one SQL call each (consumer_receive, consumer_settle). Each instance runs at most
+ * DB_POOL_SIZE − 2 receives at once, so waiting ones never hold a connection. Parked receives are
+ * woken for as much work as arrived (new notifications, settled leases), not all of them at once.
  */
 @Injectable()
 export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplicationBootstrap, OnApplicationShutdown {
-  /** Receives waiting for messages, by group name: woken by new notifications and by settled leases here. */
-  private readonly waiting = new Map<string, Set<WakeableSleep>>();
+  /** Receives waiting for messages, by group name, oldest first: woken by new notifications and by settled leases here. */
+  private readonly waiting = new Map<string, Set<Waiter>>();
   private stopListening: (() => void) | undefined;
   private readonly counters = new Map<string, GroupCounters>();
   private readonly reading = new BackgroundReading(() => this.readStats(), { everyMs: STATS_EVERY_MS, timeoutMs: 2000 });
@@ -104,7 +110,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
   }
 
   onModuleInit(): void {
-    this.stopListening = this.tail.listen('consumers', () => this.wakeAll(), () => this.waiting.size > 0);
+    this.stopListening = this.tail.listen('consumers', (notifications) => this.wakeEach(notifications.length), () => this.waiting.size > 0);
   }
 
   onModuleDestroy(): void {
@@ -189,16 +195,21 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
   async receive(name: string, max: number, waitMs: number): Promise<ConsumerMessageDto[]> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const sleep = new WakeableSleep();
+      const waiter: Waiter = { sleep: new WakeableSleep(), max, woken: false };
       // Registered before looking: a notification appended while this receive reads wakes it.
-      this.waitFor(name, sleep);
+      this.waitFor(name, waiter);
       try {
         const messages = await this.receiveNow(name, max);
+        // A full answer may have left more: the next parked receive looks too (not this one).
+        if (messages.length === max) {
+          this.stopWaiting(name, waiter);
+          this.wake(name, 1);
+        }
         const left = deadline - Date.now();
         if (messages.length || left <= 0) return messages.map(toMessageDto);
-        await sleep.sleep(Math.min(POLL_MS, left));
+        await waiter.sleep.sleep(Math.min(POLL_MS, left));
       } finally {
-        this.stopWaiting(name, sleep);
+        this.stopWaiting(name, waiter);
       }
     }
   }
@@ -213,7 +224,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
   }
 
   async ack(name: string, leaseIds: string[]): Promise<Settled> {
-    const settled = await this.settle(name, 'acks', (group) => this.repository.ack(group.id, leaseIds));
+    const settled = await this.settle(name, 'acks', () => this.repository.ack(name, leaseIds));
     const committed = this.leasedCommits.take(settled.done);
     this.leasedCommits.take(settled.unknown);
     for (const listener of committed.length ? this.ackedListeners : []) {
@@ -227,21 +238,20 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
   }
 
   async nack(name: string, leaseIds: string[], delayMs: number | undefined): Promise<Settled> {
-    const settled = await this.settle(name, 'nacks', (group) => this.repository.nack(group, leaseIds, delayMs));
+    const settled = await this.settle(name, 'nacks', () => this.repository.nack(name, leaseIds, delayMs));
     this.leasedCommits.take(leaseIds);
     return settled;
   }
 
-  extend(name: string, leaseIds: string[]): Promise<Settled> {
-    return this.settle(name, undefined, async (group) => {
-      const settled = await this.repository.extend(group, leaseIds);
-      this.leasedCommits.extended(settled.done, Date.now() + group.ackWaitMs);
-      return settled;
-    });
+  async extend(name: string, leaseIds: string[]): Promise<Settled> {
+    const settled = await this.settle(name, undefined, () => this.repository.extend(name, leaseIds));
+    // Rare (a long handler, at two thirds of its lease): the group's lease length is read for it.
+    if (settled.done.length) this.leasedCommits.extended(settled.done, Date.now() + (await this.find(name)).ackWaitMs);
+    return settled;
   }
 
   async term(name: string, leaseIds: string[], reason: string | undefined): Promise<Settled> {
-    const settled = await this.settle(name, 'terms', (group) => this.repository.term(group.id, leaseIds, reason ?? 'terminated'));
+    const settled = await this.settle(name, 'terms', () => this.repository.term(name, leaseIds, reason ?? 'terminated'));
     this.leasedCommits.take(leaseIds);
     return settled;
   }
@@ -286,21 +296,11 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     return found > purged ? found : purged;
   }
 
-  /** Leases what is available now, after taking new notifications from the log into the group (unless another receive is). */
+  /** Leases what is available now, after taking new notifications from the log into the group (unless another receive is): one SQL call. */
   private async receiveNow(name: string, max: number): Promise<LeasedMessage[]> {
-    const group = await this.find(name);
-    if (group.paused) return [];
-    let scanned = false;
-    const leased = await this.receiving.run(() =>
-      this.repository.transaction(async (sql) => {
-        await this.repository.expireLeases(sql, group);
-        const scannedThrough = await this.repository.lockForScan(sql, group.id);
-        if (scannedThrough !== undefined) scanned = await this.scan({ ...group, scannedThrough }, sql, max);
-        return this.lease(group, sql, max);
-      }),
-    );
-    // What this receive took from the log may be for the others waiting.
-    if (scanned) this.wake(name);
+    const rows = await this.receiving.run(() => this.repository.receive(name, max, { min: SCAN_MIN, ids: SCAN_IDS }));
+    if (!rows) throw new ConsumerNotFound(name);
+    const leased = await this.withNotifications(name, rows);
     this.leasedCommits.leased(leased);
     const counters = this.countersOf(name);
     counters.deliveries += leased.length;
@@ -308,58 +308,32 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     return leased;
   }
 
-  /** Leases up to `max` messages and reads their notifications, in the receive's transaction. */
-  private async lease(group: ConsumerGroup, sql: Sql, max: number): Promise<LeasedMessage[]> {
-    const rows = await this.repository.lease(sql, group, max);
+  /**
+   * The leased messages with their notifications: from the rows the receive selected, else (a legacy
+   * notification) read from the log; those the log no longer has are dropped from the group.
+   */
+  private async withNotifications(name: string, rows: ReceivedRow[]): Promise<LeasedMessage[]> {
     if (!rows.length) return [];
-    const notifications = new Map((await this.log.getMany(rows.map((row) => BigInt(row.notification_id)), sql)).map((n) => [n.id, n]));
-    const lost = rows.filter((row) => !notifications.has(row.notification_id)).map((row) => row.notification_id);
-    if (lost.length) await this.repository.dropLost(sql, group.id, lost, `notifications ${lost.join(', ')} were deleted by retention before they were acknowledged`);
+    const notifications = new Map(this.log.fromRows(rows.filter((row) => row.change_id !== null)).map((n) => [n.id, n]));
+    const missing = rows.filter((row) => !notifications.has(row.id)).map((row) => BigInt(row.id));
+    if (missing.length) {
+      for (const notification of await this.log.getMany(missing)) notifications.set(notification.id, notification);
+      const lost = rows.filter((row) => !notifications.has(row.id)).map((row) => row.id);
+      if (lost.length) await this.repository.dropLost(name, lost, `notifications ${lost.join(', ')} were deleted by retention before they were acknowledged`);
+    }
     return rows.flatMap((row) => {
-      const notification = notifications.get(row.notification_id);
+      const notification = notifications.get(row.id);
       return notification ? [{ leaseId: row.lease_id, deliveries: row.deliveries, leasedUntil: row.leased_until, notification }] : [];
     });
   }
 
-  /**
-   * Takes the notifications after the group's scan position that match its filter into its
-   * messages: about as many as the receive asks for (`max`, at least SCAN_MIN: what it and the
-   * receives beside it lease next is then there), within its buffer (four times maxAckPending, at least 1,000: a row blocked behind its earlier
-   * change does not stop other rows). Whether it took any.
-   */
-  private async scan(group: ConsumerGroup, sql: Sql, max: number): Promise<boolean> {
-    let through = group.scannedThrough;
-    const purged = await this.log.purgedThrough(sql);
-    if (purged > through) {
-      await this.repository.fail(sql, group.id, `notifications ${through + 1n}–${purged} were deleted by retention before this group took them`);
-      through = purged;
-    }
-    // At least SCAN_MIN: receives side by side lease from what one of them took (they skip the scan while it runs).
-    let room = Math.min(Math.max(max, SCAN_MIN), Math.max(group.maxAckPending * 4, 1000) - (await this.repository.buffered(sql, group.id)));
-    const filter = new NotificationFilter(group.filter);
-    const messages: { id: string; key: string | null }[] = [];
-    // Pages of what is wanted (at least 100: a filter may pass over many), up to SCAN_PAGE.
-    const size = Math.min(SCAN_PAGE, Math.max(room, 100));
-    for (let pages = 0; room > 0 && pages < SCAN_PAGES; pages++) {
-      const page = await this.log.readAfter(through, size, {}, sql);
-      for (const notification of page) {
-        if (room <= 0) break;
-        through = BigInt(notification.id);
-        if (!filter.matches(notification)) continue;
-        messages.push({ id: notification.id, key: group.order === 'key' ? orderingKey(notification, group.keyColumns) : null });
-        room--;
-      }
-      if (page.length < size) break;
-    }
-    if (through === group.scannedThrough) return false;
-    await this.repository.addMessages(sql, group.id, messages, through);
-    return messages.length > 0;
-  }
-
-  private async settle(name: string, counter: keyof GroupCounters | undefined, work: (group: ConsumerGroup) => Promise<Settled>): Promise<Settled> {
-    const settled = await work(await this.find(name));
+  /** Settles in one SQL call; what it settled frees as many messages (their keys, or room under maxAckPending) for parked receives. */
+  private async settle(name: string, counter: keyof GroupCounters | undefined, work: () => Promise<Settled | undefined>): Promise<Settled> {
+    const settled = await work();
+    if (!settled) throw new ConsumerNotFound(name);
     if (counter) this.countersOf(name)[counter] += settled.done.length;
-    if (settled.done.length) this.wake(name);
+    // An extension frees nothing.
+    if (counter && settled.done.length) this.wake(name, settled.done.length);
     return settled;
   }
 
@@ -426,22 +400,39 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     };
   }
 
-  private waitFor(name: string, sleep: WakeableSleep): void {
-    (this.waiting.get(name) ?? this.waiting.set(name, new Set()).get(name)!).add(sleep);
+  private waitFor(name: string, waiter: Waiter): void {
+    (this.waiting.get(name) ?? this.waiting.set(name, new Set()).get(name)!).add(waiter);
   }
 
-  private stopWaiting(name: string, sleep: WakeableSleep): void {
+  private stopWaiting(name: string, waiter: Waiter): void {
     const set = this.waiting.get(name);
-    set?.delete(sleep);
+    set?.delete(waiter);
     if (set?.size === 0) this.waiting.delete(name);
   }
 
-  private wake(name: string): void {
-    for (const sleep of this.waiting.get(name) ?? []) sleep.wake();
+  /**
+   * Wakes the group's parked receives, oldest first, until those woken ask for `messages` in all
+   * (every one without it: the group changed). A receive woken for nothing looks once and parks
+   * again; one that leases a full answer wakes the next (receive), so an undercount only delays.
+   */
+  private wake(name: string, messages = Infinity): void {
+    let left = messages;
+    for (const waiter of this.waiting.get(name) ?? []) {
+      if (left <= 0) break;
+      if (waiter.woken) continue;
+      waiter.woken = true;
+      waiter.sleep.wake();
+      left -= waiter.max;
+    }
+  }
+
+  /** New notifications in the log (`count`): each group's parked receives are woken for that many (a filter may take fewer). */
+  private wakeEach(count: number): void {
+    for (const name of this.waiting.keys()) this.wake(name, count);
   }
 
   private wakeAll(): void {
-    for (const set of this.waiting.values()) for (const sleep of set) sleep.wake();
+    for (const set of this.waiting.values()) for (const waiter of set) waiter.sleep.wake();
   }
 }
 

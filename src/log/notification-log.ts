@@ -27,6 +27,7 @@ import { BatchedRow, readBatchesAfter } from './sql/read-batches-after.js';
 import { LegacyRow, readLegacyAfter } from './sql/read-legacy-after.js';
 
 export type { LogFilter } from './log-filter.js';
+export type { BatchedRow } from './sql/read-batches-after.js';
 
 /** Ids a filtered read looks at per round trip (at least a page's worth). */
 const WINDOW = 5_000;
@@ -301,6 +302,15 @@ export class NotificationLog {
       if (legacy) found.push(fromLegacy(legacy));
     }
     return found.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  }
+
+  /**
+   * Notifications from rows a statement selected as the log's readers do (BatchedRow: a batch's
+   * notification with its journal row), e.g. with the leases a consumer group's receive gave out;
+   * a row the journal parser refuses is left out (and logged).
+   */
+  fromRows(rows: readonly BatchedRow[]): StoredNotification[] {
+    return rows.flatMap((row) => this.fromBatch(row) ?? []);
   }
 
   /** The newest notification appended at or before `at` (0 when none that old is left): a seek to a time. */

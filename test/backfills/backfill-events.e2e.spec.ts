@@ -111,6 +111,7 @@ describe('backfill events and destinations', () => {
     const subscriber = await connectClient(t.url);
     clients.push(subscriber);
     expect((await subscriber.subscribe({ events: ['parcels.read', 'parcels.backfill_completed', 'parcels.updated'] })).ok).toBe(true);
+    await t.http.post('/consumers').send({ name: 'parcel-workers', events: ['parcels.read', 'parcels.updated'], order: 'none' }).expect(201);
 
     // By name and by id (the same sink once).
     const { body: started } = await t.http.post('/backfills').send({ table: 'parcels', destinations: ['parcels-aimed', aimed.id] }).expect(201);
@@ -134,6 +135,18 @@ describe('backfill events and destinations', () => {
     await t.db.sql.query(`UPDATE parcels SET label = 'last' WHERE id = 2`);
     await waitFor(() => bodies(aimed.receiver).length >= 54, { what: 'the aimed sink to get the last update' });
     expect(bodies(aimed.receiver).slice(53).map((n) => n.event)).toEqual(['parcels.updated']);
+    // A consumer group that names the reads got the open backfill's, and none of the aimed one's.
+    const taken: Notification[] = [];
+    await waitFor(async () => {
+      const { body } = await t.http.post('/consumers/parcel-workers/receive').send({ max: 100, waitMs: 0 }).expect(200);
+      taken.push(...body.messages.map((m: { notification: Notification }) => m.notification));
+      return taken.length >= 52;
+    }, { what: 'the group to take the open backfill and both updates' });
+    expect(taken.map((n) => [n.event, n.payload.backfill ?? null])).toEqual([
+      ['parcels.updated', null],
+      ...Array(50).fill(['parcels.read', open.id]),
+      ['parcels.updated', null],
+    ]);
   });
 
   it('refuses destinations that name no sink, or are no list of names, with a 4xx naming them', async () => {

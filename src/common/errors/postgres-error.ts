@@ -16,6 +16,8 @@ export const PG = {
   untranslatableCharacter: '22P05',
   serializationFailure: '40001',
   deadlockDetected: '40P01',
+  // RAISE'd by consumer_receive and consumer_settle for a group that does not exist.
+  noDataFound: 'P0002',
 } as const;
 
 export function postgresError(error: unknown): PostgresErrorInfo | undefined {
