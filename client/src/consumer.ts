@@ -57,14 +57,39 @@ function settler(rest: Rest, path: (verb: string) => string, delayMs: number) {
       },
     );
   };
-  return (verb: Verb, leaseId: string): Promise<boolean> =>
-    new Promise((resolve, reject) => {
-      let batch = batches.get(verb);
-      if (!batch) batches.set(verb, (batch = { waiting: new Map() }));
-      batch.waiting.set(leaseId, { resolve, reject });
-      if (batch.waiting.size >= SETTLE_BATCH || delayMs <= 0) flush(verb);
-      else batch.timer ??= setTimeout(() => flush(verb), delayMs);
-    });
+  type Waiting = { resolve: (done: boolean) => void; reject: (error: unknown) => void };
+  const add = (verb: Verb, leaseId: string, waiting: Waiting) => {
+    let batch = batches.get(verb);
+    if (!batch) batches.set(verb, (batch = { waiting: new Map() }));
+    batch.waiting.set(leaseId, waiting);
+    if (batch.waiting.size >= SETTLE_BATCH || delayMs <= 0) flush(verb);
+    else batch.timer ??= setTimeout(() => flush(verb), delayMs);
+  };
+  return {
+    settle: (verb: Verb, leaseId: string): Promise<boolean> => new Promise((resolve, reject) => add(verb, leaseId, { resolve, reject })),
+    /**
+     * The acks waiting to be sent, taken for a receive to carry (`ack` in its body: settled before
+     * it leases, so a row's next change can come in the same answer). `done` tells their callers
+     * what the receive answered; `resend` sends them on their own (the receive failed: acks are idempotent).
+     */
+    takeAcks: () => {
+      const batch = batches.get('ack');
+      if (!batch) return undefined;
+      batches.delete('ack');
+      if (batch.timer) clearTimeout(batch.timer);
+      return {
+        leaseIds: [...batch.waiting.keys()],
+        done: (done: readonly string[]) => {
+          const settled = new Set(done);
+          for (const [id, { resolve }] of batch.waiting) resolve(settled.has(id));
+        },
+        resend: () => {
+          for (const [id, waiting] of batch.waiting) add('ack', id, waiting);
+          flush('ack');
+        },
+      };
+    },
+  };
 }
 
 /**
@@ -86,7 +111,7 @@ export function consume(rest: Rest, group: string, handler: MessageHandler, opti
 
   // Acks and nacks of handlers that finish close together share a request; an extension goes at once.
   const batched = settler(rest, path, options.settleBatchMs ?? 5);
-  const settle = (verb: Verb, leaseId: string): Promise<boolean> => (verb === 'extend' ? settleNow(rest, path(verb), leaseId) : batched(verb, leaseId));
+  const settle = (verb: Verb, leaseId: string): Promise<boolean> => (verb === 'extend' ? settleNow(rest, path(verb), leaseId) : batched.settle(verb, leaseId));
 
   const handle = async (message: ConsumerMessage): Promise<void> => {
     // Extended at two thirds of the lease, again and again, while the handler runs.
@@ -123,9 +148,17 @@ export function consume(rest: Rest, group: string, handler: MessageHandler, opti
         continue;
       }
       let received: ReceivedMessages;
+      // The acks of handlers that just finished ride on this receive: one request, not two.
+      const acks = batched.takeAcks();
       try {
-        received = await rest.post<ReceivedMessages>(path('receive'), { max: concurrency - running.size, waitMs: options.waitMs ?? 20_000 }, stopping.signal);
+        received = await rest.post<ReceivedMessages>(
+          path('receive'),
+          { max: concurrency - running.size, waitMs: options.waitMs ?? 20_000, ...(acks && { ack: acks.leaseIds }) },
+          stopping.signal,
+        );
+        acks?.done(received.acked?.done ?? []);
       } catch (error) {
+        acks?.resend();
         if (stopping.signal.aborted) break;
         report(error);
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));

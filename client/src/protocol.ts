@@ -331,6 +331,8 @@ export interface ConsumerMessage {
 /** `POST /consumers/:name/receive`'s answer. */
 export interface ReceivedMessages {
   messages: ConsumerMessage[];
+  /** Only when the receive carried `ack`: what those acks did (settled before it leased). */
+  acked?: SettledLeases;
 }
 
 /** What a settle call (`ack`, `nack`, `extend`, `term`) did: `unknown` leases the group no longer has (nothing happened to them). */

@@ -113,12 +113,13 @@ export class ConsumersController {
 export class ConsumingController {
   constructor(private readonly service: ConsumersService) {}
 
-  /** Lease up to `max` messages; with `waitMs`, wait for one when none is available (a long poll) */
+  /** Lease up to `max` messages (after acknowledging `ack`, if given); with `waitMs`, wait for one when none is available (a long poll) */
   @Post(':name/receive')
   @HttpCode(HttpStatus.OK)
   @ApiErrors(400, 404, 413)
   async receive(@NameParam() name: string, @Body() dto: ReceiveDto): Promise<ReceivedDto> {
-    return { messages: await this.service.receive(name, dto.max ?? 100, dto.waitMs ?? 0) };
+    const acked = dto.ack?.length ? await this.service.ack(name, dto.ack) : undefined;
+    return { messages: await this.service.receive(name, dto.max ?? 100, dto.waitMs ?? 0), ...(acked && { acked }) };
   }
 
   /** Done: the messages are acknowledged (idempotent) */

@@ -145,6 +145,27 @@ describe('pull consumer groups', () => {
     await settle('poller', 'ack', messages.map((m) => m.leaseId));
   });
 
+  it("acknowledges what a receive carries before it leases: a row's next change in the same answer", async () => {
+    expect((await call('POST', '/consumers', { name: 'carried', tables: ['invoices'] })).status).toBe(201);
+    const [id] = await invoices(1, 'CARRY-');
+    await t.db.sql.query(`UPDATE invoices SET invoice_no = 'CARRY-1b' WHERE id = $1`, [id]);
+    await waitFor(async () => (await t.db.sql.query(`SELECT count(*)::int AS n FROM notifications WHERE entity_id = $1`, [id])).rows[0].n === 2, { what: 'both changes in the log' });
+    // Per-row order: the update waits for the creation's ack.
+    const [created] = await receive('carried', 10, 5000);
+    expect(created.notification.event).toBe('invoices.created');
+    expect(await receive('carried', 10)).toEqual([]);
+    const response = await call<{ messages: Message[]; acked: { done: string[]; unknown: string[] } }>('POST', '/consumers/carried/receive', {
+      max: 10,
+      ack: [created.leaseId, '00000000-0000-4000-8000-000000000000'],
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.acked).toEqual({ done: [created.leaseId], unknown: ['00000000-0000-4000-8000-000000000000'] });
+    expect(response.body.messages.map((m) => m.notification.event)).toEqual(['invoices.updated']);
+    // Without ack, no acked in the answer.
+    expect((await call<object>('POST', '/consumers/carried/receive', { max: 10 })).body).toEqual({ messages: [] });
+    await settle('carried', 'ack', response.body.messages.map((m) => m.leaseId));
+  });
+
   it('dead-letters after maxDeliver and on term, lists, redelivers and purges them', async () => {
     expect((await call('POST', '/consumers', { name: 'fragile', tables: ['invoices'], maxDeliver: 2, order: 'none' })).status).toBe(201);
     await invoices(2, 'DL-');
@@ -226,6 +247,8 @@ describe('pull consumer groups', () => {
       ['GET', '/consumers/bad%20name', undefined, 400, /name must be a consumer group name/],
       ['POST', '/consumers/workers/receive', { max: 0 }, 400, /max must not be less than 1/],
       ['POST', '/consumers/workers/receive', { waitMs: 600000 }, 400, /waitMs must not be greater than 60000/],
+      ['POST', '/consumers/workers/receive', { ack: 'x' }, 400, /ack must be a list of lease ids from receive/],
+      ['POST', '/consumers/workers/receive', { ack: ['x'] }, 400, /ack must be lease ids from receive/],
       ['POST', '/consumers/workers/ack', { leaseIds: [] }, 400, /leaseIds must name at least one lease/],
       ['POST', '/consumers/workers/ack', { leaseIds: ['x'] }, 400, /leaseIds must be lease ids from receive/],
       ['POST', '/consumers/workers/nack', { leaseIds: ['00000000-0000-4000-8000-000000000000'], delayMs: -1 }, 400, /delayMs must not be less than 0/],

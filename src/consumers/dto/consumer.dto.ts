@@ -122,6 +122,17 @@ export class ReceiveDto {
 
   @IntField({ min: 0, max: 60_000, optional: true, description: 'Wait this long for a message when none is available (default 0: answer at once)', example: 20000 })
   waitMs?: number;
+
+  /**
+   * Leases to acknowledge first, as `ack` would (idempotent), before leasing: a worker's ack and its
+   * next receive in one request, and a row's next change may come in this very answer.
+   */
+  @IsOptional()
+  @ApiPropertyOptional({ type: [String], format: 'uuid', maxItems: 1000 })
+  @IsUUID('all', { each: true, message: 'ack must be lease ids from receive (UUIDs)' })
+  @ArrayMaxSize(1000)
+  @IsArray({ message: 'ack must be a list of lease ids from receive' })
+  ack?: string[];
 }
 
 export class LeaseIdsDto {
@@ -230,15 +241,18 @@ export class ConsumerMessageDto {
   notification: NotificationDto;
 }
 
-export class ReceivedDto {
-  messages: ConsumerMessageDto[];
-}
-
 export class SettledDto {
   /** Lease ids this call settled (or extended). */
   done: string[];
   /** Lease ids the group no longer has: settled already, expired and delivered again, or never given. Settling is idempotent: nothing happened to them. */
   unknown: string[];
+}
+
+export class ReceivedDto {
+  messages: ConsumerMessageDto[];
+  /** Only when the request carried `ack`: what those acks did. */
+  @ApiPropertyOptional({ type: SettledDto })
+  acked?: SettledDto;
 }
 
 export class ConsumerDeadLetterDto {
