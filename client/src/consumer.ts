@@ -148,13 +148,15 @@ export function consume(rest: Rest, group: string, handler: MessageHandler, opti
         continue;
       }
       let received: ReceivedMessages;
-      // The acks of handlers that just finished ride on this receive: one request, not two.
+      // The acks of handlers that just finished ride on this receive: one request, not two. Such a
+      // receive answers at once and is not cut short by a stop (its acks' outcome must come back);
+      // an empty answer leads to a long poll without them.
       const acks = batched.takeAcks();
       try {
         received = await rest.post<ReceivedMessages>(
           path('receive'),
-          { max: concurrency - running.size, waitMs: options.waitMs ?? 20_000, ...(acks && { ack: acks.leaseIds }) },
-          stopping.signal,
+          acks ? { max: concurrency - running.size, waitMs: 0, ack: acks.leaseIds } : { max: concurrency - running.size, waitMs: options.waitMs ?? 20_000 },
+          acks ? undefined : stopping.signal,
         );
         acks?.done(received.acked?.done ?? []);
       } catch (error) {
