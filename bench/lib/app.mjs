@@ -68,3 +68,22 @@ async function startProcess(args, env, ready) {
     },
   };
 }
+
+/**
+ * The app's warnings and errors (pino JSON lines, level 40 and up), for the report's notes; not the
+ * one every start without API keys logs (the benchmark runs without keys).
+ */
+export function warningsOf(app) {
+  return app
+    .log()
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        const entry = JSON.parse(line);
+        if (entry.level < 40 || /^no API key exists/.test(entry.msg ?? '')) return [];
+        return [`${entry.level >= 50 ? 'error' : 'warn'}: ${entry.msg ?? line}`];
+      } catch {
+        return []; // not a JSON line (Nest's start-up banner)
+      }
+    });
+}

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { startApp } from '../lib/app.mjs';
+import { startApp, warningsOf } from '../lib/app.mjs';
 import { connectClients, Ledger, now } from '../lib/clients.mjs';
 import { pinnedCommand } from '../lib/cpus.mjs';
 import { until, writeAtRate } from '../lib/load.mjs';
@@ -423,18 +423,3 @@ function say(r) {
   );
 }
 
-/** The app's warnings and errors (pino JSON lines, level 40 and up), not the open-without-keys one. */
-function warningsOf(app) {
-  return app
-    .log()
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        const entry = JSON.parse(line);
-        if (entry.level < 40 || /^no API key exists/.test(entry.msg ?? '')) return [];
-        return [`${entry.level >= 50 ? 'error' : 'warn'}: ${entry.msg ?? line}`];
-      } catch {
-        return [];
-      }
-    });
-}

@@ -243,11 +243,8 @@ async function keyScaling(app, sql, { keys, changesPerKey, workers, workMs, scal
 
 /** `count` workers, each receive 1 → work → ack, for `seconds`: messages per second, and any break of per-key order seen. */
 async function keyWorkers(base, name, count, workMs, seconds) {
-  const holding = new Set();
-  const lastId = new Map();
+  const order = keyOrder();
   let acked = 0;
-  let overlaps = 0;
-  let outOfOrder = 0;
   let receiveMs = 0;
   let receives = 0;
   const wall = await concurrently(count, seconds, async () => {
@@ -255,15 +252,9 @@ async function keyWorkers(base, name, count, workMs, seconds) {
     const { messages } = await call(base, 'POST', `/consumers/${name}/receive`, { max: 1, waitMs: 1000 });
     receiveMs += performance.now() - asked;
     receives++;
-    for (const { notification } of messages) {
-      const key = JSON.stringify(notification.payload.pk);
-      if (holding.has(key)) overlaps++;
-      holding.add(key);
-      if (BigInt(notification.id) <= (lastId.get(key) ?? 0n)) outOfOrder++;
-      lastId.set(key, BigInt(notification.id));
-    }
+    for (const { notification } of messages) order.take(notification);
     await sleep(workMs);
-    for (const { notification } of messages) holding.delete(JSON.stringify(notification.payload.pk));
+    for (const { notification } of messages) order.release(notification);
     if (messages.length) {
       // Awaited first, then added: `acked += (await …)` reads acked before the await, and the 16
       // loops then overwrite each other's counts.
@@ -272,7 +263,28 @@ async function keyWorkers(base, name, count, workMs, seconds) {
     }
     return true;
   });
-  return { workers: count, acked, seconds: round1(wall), perSecond: Math.round(acked / wall), receiveMsMean: round1(receiveMs / receives), overlaps, outOfOrder };
+  return { workers: count, acked, seconds: round1(wall), perSecond: Math.round(acked / wall), receiveMsMean: round1(receiveMs / receives), overlaps: order.overlaps, outOfOrder: order.outOfOrder };
+}
+
+/** Per-key order as workers see it: a row taken while another worker holds it (overlaps), or not after its last id (out of order). */
+function keyOrder() {
+  const holding = new Set();
+  const lastId = new Map();
+  const order = {
+    overlaps: 0,
+    outOfOrder: 0,
+    take(notification) {
+      const key = JSON.stringify(notification.payload.pk);
+      if (holding.has(key)) order.overlaps++;
+      holding.add(key);
+      if (BigInt(notification.id) <= (lastId.get(key) ?? 0n)) order.outOfOrder++;
+      lastId.set(key, BigInt(notification.id));
+    },
+    release(notification) {
+      holding.delete(JSON.stringify(notification.payload.pk));
+    },
+  };
+  return order;
 }
 
 /**
@@ -281,11 +293,8 @@ async function keyWorkers(base, name, count, workMs, seconds) {
  * library's acks batched), and any break of per-key order seen. Requests counted by the client.
  */
 async function libraryWorkers(base, name, count, workMs, seconds) {
-  const holding = new Set();
-  const lastId = new Map();
+  const order = keyOrder();
   let handled = 0;
-  let overlaps = 0;
-  let outOfOrder = 0;
   let requests = 0;
   const counting = (input, init) => {
     requests++;
@@ -297,13 +306,9 @@ async function libraryWorkers(base, name, count, workMs, seconds) {
   const worker = client.consume(
     name,
     async (notification) => {
-      const key = JSON.stringify(notification.payload.pk);
-      if (holding.has(key)) overlaps++;
-      holding.add(key);
-      if (BigInt(notification.id) <= (lastId.get(key) ?? 0n)) outOfOrder++;
-      lastId.set(key, BigInt(notification.id));
+      order.take(notification);
       await sleep(workMs);
-      holding.delete(key);
+      order.release(notification);
       handled++;
     },
     { concurrency: count, waitMs: 1000, onError: (error) => errors.push(error) },
@@ -314,7 +319,7 @@ async function libraryWorkers(base, name, count, workMs, seconds) {
   await worker.stop();
   client.close();
   if (errors.length) throw new Error(`consumers: the library's worker reported ${errors.length} errors, the first: ${errors[0]}`);
-  return { workers: count, handled: counted, seconds: round1(wall), perSecond: Math.round(counted / wall), requestsPerMessage: Math.round((requests / Math.max(1, handled)) * 100) / 100, overlaps, outOfOrder };
+  return { workers: count, handled: counted, seconds: round1(wall), perSecond: Math.round(counted / wall), requestsPerMessage: Math.round((requests / Math.max(1, handled)) * 100) / 100, overlaps: order.overlaps, outOfOrder: order.outOfOrder };
 }
 
 /** `count` loops of `step` side by side for `seconds`, a loop ending early when its step returns false; the wall seconds they took. */

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startApp } from '../lib/app.mjs';
+import { startApp, warningsOf } from '../lib/app.mjs';
 import { natsStream, NATS_URL, rabbitQueue, RABBITMQ_URL } from '../lib/brokers.mjs';
 import { Ledger, now } from '../lib/clients.mjs';
 import { until, writeAtRate } from '../lib/load.mjs';
@@ -435,21 +435,3 @@ async function drained(url) {
   while ((await backlog(url)) > 10) await sleep(200);
 }
 
-/**
- * The app's warnings and errors (pino JSON lines, level 40 and up), for the report's notes; not the
- * one every start without API keys logs (the benchmark runs without keys).
- */
-function warningsOf(app) {
-  return app
-    .log()
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        const entry = JSON.parse(line);
-        if (entry.level < 40 || /^no API key exists/.test(entry.msg ?? '')) return [];
-        return [`${entry.level >= 50 ? 'error' : 'warn'}: ${entry.msg ?? line}`];
-      } catch {
-        return []; // not a JSON line (Nest's start-up banner)
-      }
-    });
-}

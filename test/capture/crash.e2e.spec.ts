@@ -1,8 +1,7 @@
-import pg from 'pg';
 import { io, Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TestApp } from '../support/app.js';
-import { CrashablePostgres } from '../support/crashable-postgres.js';
+import { CrashablePostgres, writeThroughCrashes } from '../support/crashable-postgres.js';
 import { TestDatabase } from '../support/database.js';
 import { expectExactlyOnce } from '../support/notifications.js';
 import { waitFor } from '../support/wait.js';
@@ -54,25 +53,9 @@ describe('PostgreSQL crash-restarted in the middle of a burst', () => {
     let crashed = false;
     // Subscribed before the first item is written: the client is to get every one of them.
     let socket = await subscribe();
-    const writers = invoices.map(async ({ id }) => {
-      let client: pg.Client | undefined;
-      for (let i = 1; i <= 400; ) {
-        try {
-          if (!client) {
-            client = new pg.Client({ connectionString: url });
-            client.on('error', () => {});
-            await client.connect();
-          }
-          await client.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, $2)`, [id, i]);
-          i++;
-        } catch {
-          await client?.end().catch(() => undefined);
-          client = undefined;
-          await new Promise((resolve) => setTimeout(resolve, 50)); // the server is coming back
-        }
-      }
-      await client?.end();
-    });
+    const writers = invoices.map(({ id }) =>
+      writeThroughCrashes(url, 400, (client, i) => client.query(`INSERT INTO invoice_items (invoice_id, quantity, amount_per_unit) VALUES ($1, 1, $2)`, [id, i])),
+    );
     await waitFor(() => received.length >= 300, { timeout: 30_000, what: '300 notifications before the crash' });
     await crash();
     crashed = true;

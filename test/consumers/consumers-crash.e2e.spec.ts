@@ -1,8 +1,7 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReceivedMessages, SettledLeases } from '../../client/src/protocol.js';
 import { createTestApp, TestApp } from '../support/app.js';
-import { CrashablePostgres } from '../support/crashable-postgres.js';
+import { CrashablePostgres, writeThroughCrashes } from '../support/crashable-postgres.js';
 import { watchLeases } from '../support/consumers.js';
 import { waitFor } from '../support/wait.js';
 
@@ -32,25 +31,7 @@ describe('a pull consumer group across a PostgreSQL crash', () => {
       return response?.ok ? ((await response.json()) as T) : undefined;
     };
     // Writers: each row updated 40 times, one transaction each; a write cut off by the crash is tried again.
-    const writers = ids.map(async (id) => {
-      let client: pg.Client | undefined;
-      for (let i = 0; i < 40; ) {
-        try {
-          if (!client) {
-            client = new pg.Client({ connectionString: server.url });
-            client.on('error', () => {});
-            await client.connect();
-          }
-          await client.query(`UPDATE invoices SET invoice_no = invoice_no || '.' WHERE id = $1`, [id]);
-          i++;
-        } catch {
-          await client?.end().catch(() => undefined);
-          client = undefined;
-          await new Promise((resolve) => setTimeout(resolve, 50)); // the server is coming back
-        }
-      }
-      await client?.end();
-    });
+    const writers = ids.map((id) => writeThroughCrashes(server.url, 40, (client) => client.query(`UPDATE invoices SET invoice_no = invoice_no || '.' WHERE id = $1`, [id])));
 
     const handled = new Map<string, bigint[]>();
     const done = new Set<string>();

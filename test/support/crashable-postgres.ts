@@ -82,3 +82,27 @@ export class CrashablePostgres {
     await rm(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Runs `write(client, i)` for i = 1…times, one statement at a time, through a server that may crash
+ * and come back: a write that fails (the server gone) is tried again on a new connection.
+ */
+export async function writeThroughCrashes(url: string, times: number, write: (client: pg.Client, i: number) => Promise<unknown>): Promise<void> {
+  let client: pg.Client | undefined;
+  for (let i = 1; i <= times; ) {
+    try {
+      if (!client) {
+        client = new pg.Client({ connectionString: url });
+        client.on('error', () => {});
+        await client.connect();
+      }
+      await write(client, i);
+      i++;
+    } catch {
+      await client?.end().catch(() => undefined);
+      client = undefined;
+      await new Promise((resolve) => setTimeout(resolve, 50)); // a back-off while the server comes back, not a wait for a condition
+    }
+  }
+  await client?.end();
+}
