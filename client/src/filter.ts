@@ -1,4 +1,4 @@
-import type { Notification, NotificationFilter } from './protocol.js';
+import { BACKFILL_OPERATIONS, type Notification, type NotificationFilter } from './protocol.js';
 
 /** `public.invoices` and `invoices` are one table; notifications name it without `public.`. */
 export function canonicalTable(table: string): string {
@@ -15,8 +15,8 @@ export function eventMatches(pattern: string, event: string): boolean {
   return pattern.endsWith('.*') ? event.startsWith(pattern.slice(0, -1)) && !BACKFILL_EVENT.test(event) : event === pattern;
 }
 
-/** The last part of a backfill's event names: `read`, `backfill_started`, `backfill_completed`, `backfill_stopped`. */
-const BACKFILL_EVENT = /\.(read|backfill_started|backfill_completed|backfill_stopped)$/;
+/** The last part of a backfill's event names: `read`, and its own ops in lower case (`backfill_started`, …). */
+const BACKFILL_EVENT = new RegExp(`\\.(read|${BACKFILL_OPERATIONS.map((op) => op.toLowerCase()).join('|')})$`);
 
 /**
  * The server's subscription filter, on the client: a guard that each subscription's handler gets

@@ -138,9 +138,10 @@ export class SinksService {
         throw new BadSinkRequest(`notification ${dto.notificationId} is after the sink's position ${sink.position}: it is yet to be delivered, in order`);
       }
       if (!(await this.log.get(dto.notificationId))) throw new SinkNotFound('notification', dto.notificationId);
-      if (!dto.dryRun) await this.repository.redeliver(sink.id, dto.notificationId);
+      if (dto.dryRun) return { queued: 1, position: sink.position.toString(), ...dry };
+      await this.repository.redeliver(sink.id, dto.notificationId);
       this.engine.changed(sink.id);
-      return { queued: 1, position: sink.position.toString(), ...dry };
+      return { queued: 1, position: sink.position.toString() };
     }
     if (dto.deadLetters) {
       if (dto.dryRun) return { queued: await this.repository.deadLetterCount(sink.id), position: sink.position.toString(), ...dry };

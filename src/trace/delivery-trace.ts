@@ -1,19 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { DomainError } from '../common/errors/domain-error.js';
 import { poolSql, Sql } from '../database/sql.js';
 import type { StoredNotification } from '../events/event-catalog.js';
 import { NotificationFilter, NotificationFilterDto } from '../events/notification-filter.js';
 import { NotificationLog } from '../log/notification-log.js';
+import { NotificationNotFound } from '../notifications/notifications.errors.js';
 import type { DestinationTraceDto, DeliveryTraceDto, TraceAttemptDto } from './dto/delivery-trace.dto.js';
-
-export class TracedNotificationNotFound extends DomainError {
-  readonly kind = 'not_found';
-  constructor(id: string) {
-    super(`notification ${id} not found`);
-  }
-}
 
 interface SinkRow {
   id: string;
@@ -64,7 +57,7 @@ export class DeliveryTrace {
 
   async trace(id: string): Promise<DeliveryTraceDto> {
     const notification = await this.log.get(id);
-    if (!notification) throw new TracedNotificationNotFound(id);
+    if (!notification) throw new NotificationNotFound(id);
     const [sinks, groups] = await Promise.all([
       this.sql<SinkRow>(
         `SELECT s.id::text, s.kind, s.name, s.filter, s.state, s.position::text, s.last_error, s.created_at,
