@@ -24,6 +24,7 @@ import {
   SeekDto,
   UpdateConsumerDto,
 } from './dto/consumer.dto.js';
+import { Listeners } from '../common/listeners.js';
 
 /** A receive takes at least this many new notifications (when its buffer has room), whatever it asks for. */
 const SCAN_MIN = 100;
@@ -97,7 +98,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
   private readonly reading = new BackgroundReading(() => this.readStats(), { everyMs: STATS_EVERY_MS, timeoutMs: 2000 });
   private readonly receiving: Slots;
   private readonly leasedCommits = new LeasedCommits();
-  private readonly ackedListeners = new Set<AckedListener>();
+  private readonly ackedListeners = new Listeners<Parameters<AckedListener>>(); // metrics only: the ack is done whatever they do
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -219,21 +220,14 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
    * it leased (LeasedCommits): metrics time them from commit. Returns its removal.
    */
   onAcked(listener: AckedListener): () => void {
-    this.ackedListeners.add(listener);
-    return () => this.ackedListeners.delete(listener);
+    return this.ackedListeners.add(listener);
   }
 
   async ack(name: string, leaseIds: string[]): Promise<Settled> {
     const settled = await this.settle(name, 'acks', () => this.repository.ack(name, leaseIds));
     const committed = this.leasedCommits.take(settled.done);
     this.leasedCommits.take(settled.unknown);
-    for (const listener of committed.length ? this.ackedListeners : []) {
-      try {
-        listener(name, committed);
-      } catch {
-        // Metrics only: the ack is done whatever they do.
-      }
-    }
+    if (committed.length) this.ackedListeners.tell(name, committed);
     return settled;
   }
 

@@ -15,6 +15,7 @@ import { hasWork } from './sql/has-work.js';
 import { setWakeup } from './sql/set-wakeup.js';
 import { tryDrainLock } from './sql/try-drain-lock.js';
 import { estimateBacklog } from './sql/estimate-backlog.js';
+import { Listeners } from '../common/listeners.js';
 
 /** Any constant shared by every instance: the holder of this advisory lock is the one drainer. */
 const DRAIN_LOCK = 7_160_902;
@@ -59,7 +60,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly connection: DedicatedConnection;
   private readonly status = { draining: false, largestBatch: 0, drained: 0, rounds: 0 };
   private readonly backlogReading: BackgroundReading<Backlog>;
-  private readonly appendedListeners = new Set<(notifications: readonly StoredNotification[]) => void>();
+  private readonly appendedListeners = new Listeners<[notifications: readonly StoredNotification[]]>((error) => this.logger.warn(`a listener of appended batches failed: ${error instanceof Error ? error.message : String(error)}`));
   private lockTriedDone!: () => void;
   private readonly lockTried = new Promise<void>((resolve) => (this.lockTriedDone = resolve));
 
@@ -115,8 +116,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
    * Returns its removal. A listener that throws is not retried; draining goes on.
    */
   onAppended(listener: (notifications: readonly StoredNotification[]) => void): () => void {
-    this.appendedListeners.add(listener);
-    return () => this.appendedListeners.delete(listener);
+    return this.appendedListeners.add(listener);
   }
 
   /**
@@ -198,13 +198,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
     this.status.drained += taken;
     if (notifications.length) {
       this.tail.handOver(notifications);
-      for (const listener of this.appendedListeners) {
-        try {
-          listener(notifications);
-        } catch (error) {
-          this.logger.warn(`a listener of appended batches failed: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      }
+      this.appendedListeners.tell(notifications);
     }
     return taken;
   }

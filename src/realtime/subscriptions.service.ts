@@ -14,6 +14,7 @@ import { SubscribeDto, UnsubscribeDto } from './dto/subscribe.dto.js';
 import { LiveTail } from '../log/live-tail.js';
 import { Ack, refuse } from './realtime.errors.js';
 import { Subscription } from './subscription.js';
+import { Listeners } from '../common/listeners.js';
 
 export const LIMITS = {
   /** Bytes of one subscribe/unsubscribe message, as JSON. */
@@ -37,7 +38,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
   private checkpoints: ReturnType<typeof setInterval> | undefined;
   /** Per connection: its subscribe requests run one after another. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  private readonly pushedListeners = new Set<(notification: StoredNotification) => void>();
+  private readonly pushedListeners = new Listeners<[notification: StoredNotification]>((error) => this.logger.warn(`a listener of live pushes failed: ${error instanceof Error ? error.message : String(error)}`));
 
   constructor(
     private readonly feed: LiveTail,
@@ -45,7 +46,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tables: TableCatalog,
   ) {
-    this.delivery = new Delivery(log, feed, (notification) => this.pushedLive(notification));
+    this.delivery = new Delivery(log, feed, (notification) => this.pushedListeners.tell(notification));
   }
 
   /**
@@ -53,8 +54,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
    * many sockets it went to (replays aside): metrics time it from commit. Returns its removal.
    */
   onPushed(listener: (notification: StoredNotification) => void): () => void {
-    this.pushedListeners.add(listener);
-    return () => this.pushedListeners.delete(listener);
+    return this.pushedListeners.add(listener);
   }
 
   /** See Delivery.lowestPosition: where the furthest-behind subscription here stands. */
@@ -141,16 +141,6 @@ export class SubscriptionsService implements OnApplicationBootstrap, OnApplicati
    */
   disconnectAll(notice: ErrorNotice): number {
     return this.delivery.disconnectAll(notice);
-  }
-
-  private pushedLive(notification: StoredNotification): void {
-    for (const listener of this.pushedListeners) {
-      try {
-        listener(notification);
-      } catch (error) {
-        this.logger.warn(`a listener of live pushes failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
   }
 
   private async addSubscription(socket: Socket, payload: unknown, allowedTables?: readonly string[]): Promise<Ack> {

@@ -12,6 +12,7 @@ import { Sink } from './sink.js';
 import { SinkRepository } from './sink.repository.js';
 import { RunnerStats, SinkRunner } from './sink-runner.js';
 import { SinkTransport } from './sink-transport.js';
+import { Listeners } from '../common/listeners.js';
 
 /** Told what a sink's receiver confirmed (see SinkEngine.onConfirmed). */
 export type ConfirmedListener = (sink: Pick<RunnerStats, 'name' | 'kind'>, notifications: readonly StoredNotification[]) => void;
@@ -43,7 +44,7 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
   /** When delivery attempts were last trimmed (each sink keeps its newest KEPT_ATTEMPTS). */
   private trimmedAt = Date.now();
   private readonly recent = new RecentNotifications(RECENT);
-  private readonly confirmedListeners = new Set<ConfirmedListener>();
+  private readonly confirmedListeners = new Listeners<Parameters<ConfirmedListener>>((error) => this.logger.warn(`a listener of confirmed deliveries failed: ${error instanceof Error ? error.message : String(error)}`));
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -98,8 +99,7 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
    * aside): metrics time it from commit. Returns its removal. A listener that throws is not retried.
    */
   onConfirmed(listener: ConfirmedListener): () => void {
-    this.confirmedListeners.add(listener);
-    return () => this.confirmedListeners.delete(listener);
+    return this.confirmedListeners.add(listener);
   }
 
 
@@ -150,13 +150,7 @@ export class SinkEngine implements OnModuleInit, OnApplicationBootstrap, OnAppli
   }
 
   private confirmed(stats: RunnerStats, notifications: readonly StoredNotification[]): void {
-    for (const listener of this.confirmedListeners) {
-      try {
-        listener(stats, notifications);
-      } catch (error) {
-        this.logger.warn(`a listener of confirmed deliveries failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    this.confirmedListeners.tell(stats, notifications);
   }
 
   private transport(sink: Sink): SinkTransport {
