@@ -127,13 +127,14 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
       last = await runChunks(
         async (maxRows) => {
           await this.drainCaughtUp();
-          const result = await this.repository.chunk(id, maxRows);
-          this.gauge?.wrote(result?.read ?? 0);
-          return result;
+          return this.repository.chunk(id, maxRows);
         },
         size,
         () => this.due(),
-        (chunk) => (this.read += chunk.read),
+        (chunk) => {
+          this.read += chunk.read;
+          this.gauge?.wrote(chunk.read);
+        },
       );
     } catch (error) {
       // The chunk rolled back whole (the cursor did not move): the next round tries again; an
