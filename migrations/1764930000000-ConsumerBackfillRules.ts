@@ -27,7 +27,7 @@ const PREVIOUS_RECEIVE = (() => {
 })();
 
 /** The journal's rows: a backfill's by name alone, and never one aimed at sinks. */
-const RECEIVE = (() => {
+export const RECEIVE = (() => {
   const from = "(CASE WHEN c.op = 'READ' THEN";
   const now = PREVIOUS_RECEIVE.replace(
     from,

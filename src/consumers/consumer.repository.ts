@@ -114,15 +114,19 @@ export class ConsumerRepository {
     return (await this.sql(`DELETE FROM consumer_groups WHERE name = $1 RETURNING id`, [name])).length > 0;
   }
 
-  /** Counts per state of one group (or of every group), for the API and /metrics. */
+  /** Counts per state of one group (or of every group), for the API and /metrics: a batch's messages are in flight. */
   async counts(groupId?: string): Promise<(ConsumerCounts & { name: string; scannedThrough: bigint })[]> {
     const rows = await this.sql<{ name: string; scanned_through: string; pending: number; in_flight: number; dead: number; oldest: string | null }>(
-      `SELECT g.name, g.scanned_through::text, c.*
+      `SELECT g.name, g.scanned_through::text, c.pending, c.in_flight + b.in_flight AS in_flight, c.dead,
+              least(c.oldest, b.oldest)::text AS oldest
        FROM consumer_groups g
        CROSS JOIN LATERAL (
          SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending, count(*) FILTER (WHERE state = 'leased')::int AS in_flight,
-                count(*) FILTER (WHERE state = 'dead')::int AS dead, min(notification_id) FILTER (WHERE state <> 'dead')::text AS oldest
+                count(*) FILTER (WHERE state = 'dead')::int AS dead, min(notification_id) FILTER (WHERE state <> 'dead') AS oldest
          FROM consumer_messages m WHERE m.group_id = g.id) c
+       CROSS JOIN LATERAL (
+         SELECT coalesce(sum(cardinality(l.notification_ids)), 0)::int AS in_flight, min(l.notification_ids[1]) AS oldest
+         FROM consumer_leases l WHERE l.group_id = g.id) b
        WHERE $1::uuid IS NULL OR g.id = $1
        ORDER BY g.name`,
       [groupId ?? null],
@@ -154,25 +158,20 @@ export class ConsumerRepository {
   }
 
   /**
-   * One receive, one statement (consumer_receive, migration ConsumerCalls): expired leases back to
-   * pending or dead; new notifications taken from the log into the group, unless another receive
-   * is taking them (`scan.min`: at least that many when the buffer has room; `scan.ids`: at most that
-   * many ids looked at); then up to `max` messages leased, per-key order kept, each with its journal
-   * row. Nothing for a paused group; undefined for a group that does not exist.
+   * One receive, one statement (consumer_receive, migrations ConsumerCalls and ConsumerLeaseBatches):
+   * expired leases back to pending or dead; up to `max` messages leased, the group's pending ones
+   * first, then new notifications from the log as one lease batch (at most `scanIds` ids looked at),
+   * per-key order kept, each with its journal row. One receive of a group at a time. Nothing for a
+   * paused group; undefined for a group that does not exist.
    */
-  async receive(name: string, max: number, scan: { min: number; ids: number }): Promise<ReceivedRow[] | undefined> {
-    return notFoundAsUndefined(() =>
-      this.sql<ReceivedRow>(`SELECT * FROM consumer_receive($1, $2, $3, $4)`, [name, max, scan.min, scan.ids]),
-    );
+  async receive(name: string, max: number, scanIds: number): Promise<ReceivedRow[] | undefined> {
+    return notFoundAsUndefined(() => this.sql<ReceivedRow>(`SELECT * FROM consumer_receive($1, $2, $3)`, [name, max, scanIds]));
   }
 
-  /** Messages whose notification the log no longer has (retention): dropped, and said in the group's last error. */
-  async dropLost(name: string, ids: readonly string[], reason: string): Promise<void> {
-    await this.sql(
-      `WITH g AS (UPDATE consumer_groups SET last_error = $3, last_error_at = now() WHERE name = $1 RETURNING id)
-       DELETE FROM consumer_messages WHERE group_id = (SELECT id FROM g) AND notification_id = ANY ($2::bigint[])`,
-      [name, ids, reason],
-    );
+  /** Messages whose notification the log no longer has (retention): acknowledged, so never delivered again, and said in the group's last error. */
+  async dropLost(name: string, leaseIds: readonly string[], reason: string): Promise<void> {
+    await this.settle(name, 'ack', leaseIds);
+    await this.sql(`UPDATE consumer_groups SET last_error = $2, last_error_at = now() WHERE name = $1`, [name, reason]);
   }
 
   /** Acknowledged: the messages are done (deleted). */
@@ -234,6 +233,7 @@ export class ConsumerRepository {
   /** Every message not a dead letter is forgotten (leases out there become unknown) and the scan starts after `position`. */
   async seek(sql: Sql, groupId: string, position: bigint): Promise<void> {
     await sql(`DELETE FROM consumer_messages WHERE group_id = $1 AND state <> 'dead'`, [groupId]);
+    await sql(`DELETE FROM consumer_leases WHERE group_id = $1`, [groupId]);
     await sql(`UPDATE consumer_groups SET scanned_through = $2, updated_at = now() WHERE id = $1`, [groupId, position.toString()]);
   }
 }

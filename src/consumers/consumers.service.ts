@@ -26,8 +26,6 @@ import {
 } from './dto/consumer.dto.js';
 import { Listeners } from '../common/listeners.js';
 
-/** A receive takes at least this many new notifications (when its buffer has room), whatever it asks for. */
-const SCAN_MIN = 100;
 /** Log ids a receive looks at most before it leases what it has (a filter may pass over many). */
 const SCAN_IDS = 5000;
 /** A receive waiting for messages looks again at least this often (an ack on another instance frees a key). */
@@ -80,14 +78,15 @@ interface Standing {
 }
 
 /**
- * Pull consumer groups (issue 20): a group takes the notifications that match its filter from the
- * log into its messages as workers receive, leases them out (per-key order, or none), and forgets
- * them once acknowledged. Receives run side by side, on any instance: each leases what no other is
- * leasing (SKIP LOCKED), and one at a time takes new notifications from the log (the group's row
- * lock, skipped when taken). Settling (ack, nack, extend, term) names leases. A receive and a settle
- * are one SQL call each (consumer_receive, consumer_settle). Each instance runs at most
- * DB_POOL_SIZE − 2 receives at once, so waiting ones never hold a connection. Parked receives are
- * woken for as much work as arrived (new notifications, settled leases), not all of them at once.
+ * Pull consumer groups (issue 20): a group leases the notifications that match its filter to
+ * workers as they receive, and forgets them once acknowledged. A receive leases the group's pending
+ * messages (nacked, expired, or behind an earlier change of their key) and then new notifications
+ * from the log, as one lease batch (one row however many messages). Receives of a group run one at
+ * a time, on any instance (the group's row lock, taken only when there is something to do).
+ * Settling (ack, nack, extend, term) names leases. A receive and a settle are one SQL call each
+ * (consumer_receive, consumer_settle). Each instance runs at most DB_POOL_SIZE − 2 receives at
+ * once, so waiting ones never hold a connection. Parked receives are woken for as much work as
+ * arrived (new notifications, settled leases), not all of them at once.
  */
 @Injectable()
 export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplicationBootstrap, OnApplicationShutdown {
@@ -292,7 +291,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
 
   /** Leases what is available now, after taking new notifications from the log into the group (unless another receive is): one SQL call. */
   private async receiveNow(name: string, max: number): Promise<LeasedMessage[]> {
-    const rows = await this.receiving.run(() => this.repository.receive(name, max, { min: SCAN_MIN, ids: SCAN_IDS }));
+    const rows = await this.receiving.run(() => this.repository.receive(name, max, SCAN_IDS));
     if (!rows) throw new ConsumerNotFound(name);
     const leased = await this.withNotifications(name, rows);
     this.leasedCommits.leased(leased);
@@ -312,8 +311,11 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     const missing = rows.filter((row) => !notifications.has(row.id)).map((row) => BigInt(row.id));
     if (missing.length) {
       for (const notification of await this.log.getMany(missing)) notifications.set(notification.id, notification);
-      const lost = rows.filter((row) => !notifications.has(row.id)).map((row) => row.id);
-      if (lost.length) await this.repository.dropLost(name, lost, `notifications ${lost.join(', ')} were deleted by retention before they were acknowledged`);
+      const lost = rows.filter((row) => !notifications.has(row.id));
+      if (lost.length) {
+        const ids = lost.map((row) => row.id).join(', ');
+        await this.repository.dropLost(name, lost.map((row) => row.lease_id), `notifications ${ids} were deleted by retention before they were acknowledged`);
+      }
     }
     return rows.flatMap((row) => {
       const notification = notifications.get(row.id);

@@ -73,7 +73,12 @@ export class DeliveryTrace {
       this.sql<GroupRow>(
         `SELECT g.id::text, g.name, g.filter, g.paused, g.scanned_through::text, g.created_at,
                 m.state, m.deliveries, m.available_at, m.leased_until, m.last_error
-         FROM consumer_groups g LEFT JOIN consumer_messages m ON m.group_id = g.id AND m.notification_id = $1
+         FROM consumer_groups g
+         LEFT JOIN LATERAL (
+           SELECT m.state, m.deliveries, m.available_at, m.leased_until, m.last_error FROM consumer_messages m WHERE m.group_id = g.id AND m.notification_id = $1
+           UNION ALL
+           SELECT 'leased', 1, NULL, l.leased_until, NULL FROM consumer_leases l WHERE l.group_id = g.id AND $1 = ANY (l.notification_ids)
+           LIMIT 1) m ON true
          ORDER BY g.name`,
         [id],
       ),

@@ -193,6 +193,45 @@ describe('pull consumer groups', () => {
     expect((await call<{ deadLetters: number }>('GET', '/consumers/fragile')).body.deadLetters).toBe(0);
   });
 
+  it('settles the messages of one receive each its own way, all at once: acked, nacked, extended, terminated, expired', async () => {
+    expect((await call('POST', '/consumers', { name: 'mixed', tables: ['invoices'], order: 'none', ackWaitMs: 3000, maxDeliver: 3 })).status).toBe(201);
+    await invoices(8, 'MIX-');
+    const leased = await receive('mixed', 8, 5000);
+    expect(leased.map((m) => m.deliveries)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    // RFC 4122 lease ids, as the contract says (a client may check them).
+    for (const m of leased) expect(m.leaseId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const [acked1, acked2, nacked, extended, termed, expires, acked3, acked4] = leased;
+    const results = await Promise.all([
+      settle('mixed', 'ack', [acked1.leaseId, acked2.leaseId]),
+      settle('mixed', 'nack', [nacked.leaseId], { delayMs: 0 }),
+      settle('mixed', 'extend', [extended.leaseId]),
+      settle('mixed', 'term', [termed.leaseId], { reason: 'refused' }),
+      settle('mixed', 'ack', [acked3.leaseId]),
+      settle('mixed', 'ack', [acked4.leaseId]),
+    ]);
+    expect(results.map((r) => r.unknown)).toEqual([[], [], [], [], [], []]);
+    // Settling again changes nothing (idempotent): the acked and the terminated are unknown now.
+    expect(await settle('mixed', 'ack', [acked1.leaseId, termed.leaseId])).toEqual({ done: [], unknown: [acked1.leaseId, termed.leaseId] });
+    // The nacked one comes back at once, its second delivery; nothing else is free yet.
+    const again = await receive('mixed', 8, 5000);
+    expect(again.map((m) => [m.notification.id, m.deliveries])).toEqual([[nacked.notification.id, 2]]);
+    expect((await settle('mixed', 'ack', [again[0].leaseId])).done).toEqual([again[0].leaseId]);
+    // The one never settled comes back once its lease expires; the extended one, extended again
+    // before then, is still out, and its lease id (from the first receive) still settles it.
+    const deadline = new Date(expires.leasedUntil).getTime();
+    await waitFor(() => Date.now() > deadline - 1000, { what: 'most of the first lease to pass' });
+    expect((await settle('mixed', 'extend', [extended.leaseId])).done).toEqual([extended.leaseId]);
+    const expired = await receive('mixed', 8, 5000);
+    expect(expired.map((m) => [m.notification.id, m.deliveries])).toEqual([[expires.notification.id, 2]]);
+    expect(await settle('mixed', 'ack', [extended.leaseId, expired[0].leaseId, expires.leaseId])).toEqual({
+      done: [extended.leaseId, expired[0].leaseId],
+      unknown: [expires.leaseId],
+    });
+    const { body: dead } = await call<{ notificationId: string; lastError: string }[]>('GET', '/consumers/mixed/dead-letters');
+    expect(dead.map((d) => [d.notificationId, d.lastError])).toEqual([[termed.notification.id, 'refused']]);
+    expect((await call<{ pending: number; inFlight: number }>('GET', '/consumers/mixed')).body).toMatchObject({ pending: 0, inFlight: 0 });
+  }, 20_000);
+
   it('extends a lease that is still being worked on, and seeks back to a position', async () => {
     expect((await call('POST', '/consumers', { name: 'slow', tables: ['invoices'], ackWaitMs: 1000 })).status).toBe(201);
     await invoices(1, 'SLOW-');

@@ -11,7 +11,7 @@ export function watchLeases(sql: pg.Pool): { stop(): Promise<string[]> } {
     while (running) {
       try {
         const { rows } = await sql.query(
-          `SELECT ordering_key FROM consumer_messages WHERE state = 'leased' AND ordering_key IS NOT NULL GROUP BY group_id, ordering_key HAVING count(*) > 1`,
+          `SELECT ordering_key FROM consumer_leased WHERE ordering_key IS NOT NULL GROUP BY group_id, ordering_key HAVING count(*) > 1`,
         );
         seen.push(...rows.map((row) => row.ordering_key as string));
       } catch {

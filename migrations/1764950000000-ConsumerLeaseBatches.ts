@@ -1,0 +1,459 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+import { FUNCTIONS } from './1764910000000-ConsumerCalls.js';
+import { RECEIVE as PREVIOUS_RECEIVE } from './1764930000000-ConsumerBackfillRules.js';
+
+/**
+ * Pull consumers at a row per receive, not three writes per message (issue 20, performance). A
+ * message went into consumer_messages as pending when a receive took it from the log (an insert
+ * into five indexes), was leased by an update (a new version in five indexes) and deleted by its
+ * ack; a receive of 100 spent most of its time there. Now what a receive takes from the log and
+ * leases at once (every message that is not behind an earlier change of its key) is one row of
+ * consumer_leases, a lease batch: the messages' notification ids, journal row ids, log times and
+ * keys as arrays, and one lease end. An ack removes its messages from their batch (the batch goes
+ * with its last). Anything else that happens to a message of a batch makes it a message of
+ * consumer_messages again, with what it would have had there: a nack (pending after its delay, or
+ * dead after max_deliver), a term (dead), an extension (leased, its lease id kept), its batch's
+ * lease expiring (pending, or dead). A message behind an earlier change of its key, taken from the
+ * log, waits in consumer_messages as pending, as before.
+ *
+ * A batch message's lease id is its batch's id (random, 60 bits) and its notification id, as a
+ * version 8 UUID (consumer_lease_id): a settle finds its batch by its key, with no index over the arrays. A
+ * lease id from consumer_messages is random (gen_random_uuid), as before.
+ *
+ * Receives of one group now run one at a time, on any instance: consumer_receive takes the group's
+ * row lock (FOR NO KEY UPDATE) before it touches a message, as a seek does, and only when it has
+ * something to do (a receive that finds nothing writes nothing). They used to lease side by side
+ * from a buffer filled ahead of them; a receive now takes from the log what it leases.
+ *
+ * consumer_leased (a view): every leased message, of either table, for what reads leases.
+ */
+export class ConsumerLeaseBatches1764950000000 implements MigrationInterface {
+  name = 'ConsumerLeaseBatches1764950000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
+      CREATE TABLE consumer_leases (
+        id bigint PRIMARY KEY,
+        group_id uuid NOT NULL REFERENCES consumer_groups ON DELETE CASCADE,
+        notification_ids bigint[] NOT NULL CHECK (cardinality(notification_ids) > 0),
+        change_ids bigint[] NOT NULL,
+        logged_at timestamptz[] NOT NULL,
+        ordering_keys text[],
+        leased_until timestamptz NOT NULL,
+        CHECK (cardinality(change_ids) = cardinality(notification_ids) AND cardinality(logged_at) = cardinality(notification_ids)
+               AND (ordering_keys IS NULL OR cardinality(ordering_keys) = cardinality(notification_ids)))
+      )`);
+    await queryRunner.query(`CREATE INDEX consumer_leases_group ON consumer_leases (group_id, leased_until)`);
+    await queryRunner.query(`DROP FUNCTION consumer_receive(text, int, int, int)`);
+    await queryRunner.query(LEASE_IDS);
+    await queryRunner.query(LEASED_VIEW);
+    await queryRunner.query(RECEIVE);
+    await queryRunner.query(SETTLE);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    // Each batch message as the leased message of consumer_messages it stands for, its lease id kept.
+    await queryRunner.query(`
+      INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at, state, deliveries, lease_id, leased_until)
+      SELECT l.group_id, u.notification_id, u.ordering_key, u.change_id, u.logged_at, 'leased', 1, consumer_lease_id(l.id, u.notification_id), l.leased_until
+      FROM consumer_leases l
+      CROSS JOIN LATERAL unnest(l.notification_ids, l.ordering_keys, l.change_ids, l.logged_at) u(notification_id, ordering_key, change_id, logged_at)
+      ON CONFLICT DO NOTHING`);
+    await queryRunner.query(`DROP VIEW consumer_leased`);
+    await queryRunner.query(`DROP FUNCTION consumer_receive(text, int, int)`);
+    await queryRunner.query(`DROP TABLE consumer_leases`);
+    await queryRunner.query(`DROP FUNCTION consumer_lease_id(bigint, bigint), consumer_lease_batch(uuid), consumer_lease_notification(uuid), consumer_lease_new_batch()`);
+    await queryRunner.query(PREVIOUS_RECEIVE.replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION'));
+    await queryRunner.query(PREVIOUS_SETTLE);
+  }
+}
+
+/** consumer_settle as ConsumerCalls wrote it. */
+const PREVIOUS_SETTLE = (() => {
+  const start = FUNCTIONS.indexOf('CREATE FUNCTION consumer_settle(');
+  const end = FUNCTIONS.indexOf('$fn$;', start);
+  if (start < 0 || end < 0) throw new Error('ConsumerLeaseBatches: consumer_settle was not found');
+  return FUNCTIONS.slice(start, end + '$fn$;'.length).replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION');
+})();
+
+const LEASE_IDS = `
+  -- A batch message's lease id: a version 8 (custom) UUID of its batch's id and its notification id,
+  -- 60 bits each: 12 hex digits of the batch, 8, 3 more, 8 (the variant), 15 of the notification.
+  -- One expression each, so that PostgreSQL inlines them.
+  CREATE FUNCTION consumer_lease_id(batch bigint, notification bigint) RETURNS uuid
+  LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT (left(lpad(to_hex(batch), 15, '0'), 12) || '8' || right(lpad(to_hex(batch), 15, '0'), 3) || '8' || lpad(to_hex(notification), 15, '0'))::uuid
+  $fn$;
+  -- The batch of a batch message's lease id; null for another lease id (random, version 4).
+  CREATE FUNCTION consumer_lease_batch(lease uuid) RETURNS bigint
+  LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT CASE WHEN substr(lease::text, 15, 1) = '8' AND substr(lease::text, 20, 1) = '8'
+                THEN ('x0' || left(lease::text, 8) || substr(lease::text, 10, 4) || substr(lease::text, 16, 3))::bit(64)::bigint END
+  $fn$;
+  CREATE FUNCTION consumer_lease_notification(lease uuid) RETURNS bigint
+  LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT ('x0' || substr(lease::text, 21, 3) || right(lease::text, 12))::bit(64)::bigint
+  $fn$;
+  -- A new batch's id: 60 random bits.
+  CREATE FUNCTION consumer_lease_new_batch() RETURNS bigint
+  LANGUAGE sql VOLATILE AS $fn$
+    SELECT ('x0' || left(h, 12) || substr(h, 14, 3))::bit(64)::bigint FROM replace(gen_random_uuid()::text, '-', '') h
+  $fn$;
+`;
+
+const LEASED_VIEW = `
+  CREATE VIEW consumer_leased AS
+    SELECT m.group_id, m.notification_id, m.ordering_key, m.lease_id, m.deliveries, m.leased_until
+    FROM consumer_messages m WHERE m.state = 'leased'
+    UNION ALL
+    SELECT l.group_id, u.notification_id, u.ordering_key, consumer_lease_id(l.id, u.notification_id), 1, l.leased_until
+    FROM consumer_leases l CROSS JOIN LATERAL unnest(l.notification_ids, l.ordering_keys) u(notification_id, ordering_key)
+`;
+
+/**
+ * Whether a notification passes the group's filter (client/src/filter.ts's rules, as
+ * ConsumerBackfillRules left them): a backfill's rows by name alone and never one aimed at sinks;
+ * events as names or '.*' prefixes; tables; where on new (old for a deletion), compared as text,
+ * passed by a table event (no key).
+ */
+function passes(event: string, qualified: string, pk: string, row: string, backfill: string): string {
+  return `(CASE WHEN ${backfill} IS NOT NULL AND capture.backfill_destinations(${backfill}) IS NOT NULL THEN false
+                WHEN ${backfill} IS NOT NULL THEN ${event} = ANY (f_exact)
+                WHEN f_events IS NULL THEN true
+                ELSE ${event} = ANY (f_exact) OR EXISTS (SELECT 1 FROM unnest(f_prefixes) p WHERE starts_with(${event}, p)) END)
+       AND (f_tables IS NULL OR ${qualified} = ANY (f_tables))
+       AND (f_where IS NULL OR ${pk} IS NULL OR ${pk} = 'null'
+            OR (${row} IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM jsonb_each(f_where) w(k, v) WHERE NOT notification_matches(${row} -> w.k, w.v))))`;
+}
+
+/**
+ * One window of the scan (at most `lim`: what room is left, in leases and in the buffer): `found` (a CTE of id, change_id, logged_at, key, change: the journal row
+ * or null) marked blocked when its key is held (a message of consumer_messages not dead, a batch
+ * message, or an earlier one of this window or of this receive's batch so far); the blocked wait
+ * in consumer_messages as pending; the rest are added to this receive's batch (its arrays).
+ */
+function scanWindow(found: string): string {
+  return `
+          lim := least(room, buffer_room);
+          WITH found AS (${found}),
+          marked AS (
+            SELECT f.*, (f.key IS NOT NULL AND (
+                     row_number() OVER (PARTITION BY f.key ORDER BY f.id) > 1
+                     OR f.key = ANY (b_keys)
+                     OR f.key IN (SELECT unnest(held_keys))
+                     OR EXISTS (SELECT 1 FROM consumer_messages h WHERE h.group_id = g.id AND h.ordering_key = f.key AND h.state <> 'dead'))) AS blocked
+            FROM found f),
+          parked AS (
+            INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at)
+            SELECT g.id, m.id, m.key, m.change_id, m.logged_at FROM marked m WHERE m.blocked ON CONFLICT DO NOTHING)
+          SELECT count(*), max(m.id),
+                 coalesce(array_agg(m.id ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}'),
+                 coalesce(array_agg(m.change_id ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}'),
+                 coalesce(array_agg(m.logged_at ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}'),
+                 coalesce(array_agg(m.key ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}'),
+                 coalesce(array_agg(m.change ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}')
+          INTO taken, last_taken, w_ids, w_changes, w_logged, w_keys, w_rows
+          FROM marked m;
+          b_ids := b_ids || w_ids;
+          b_changes := b_changes || w_changes;
+          b_logged := b_logged || w_logged;
+          b_keys := b_keys || w_keys;
+          b_rows := b_rows || w_rows;
+          room := room - cardinality(w_ids);
+          buffer_room := buffer_room - (taken - cardinality(w_ids));
+          -- Every matching id up to \`through\` is taken: the last taken when the limit stopped the window.
+          through := CASE WHEN taken >= lim THEN last_taken ELSE hi END;`;
+}
+
+/** The notification columns consumer_receive returns, from a journal row `c` (null for a legacy notification). */
+const JOURNAL_COLUMNS = `c.id::text, c.tx::text, c.schema_name, c.table_name, c.op, c.row_pk, c.old, c.new, c.changed_columns, c.actor, c.changed_at, c.backfill_id::text`;
+
+const RECEIVE = `
+  CREATE FUNCTION consumer_receive(group_name text, max_messages int, scan_ids int)
+  RETURNS TABLE (id text, lease_id text, deliveries int, leased_until timestamptz, created_at timestamptz, change_id text, tx text,
+                 schema_name text, table_name text, op text, row_pk jsonb, old jsonb, new jsonb, changed_columns text[], actor text,
+                 changed_at timestamptz, backfill_id text)
+  LANGUAGE plpgsql AS $fn$
+  #variable_conflict use_column
+  DECLARE
+    g consumer_groups;
+    purged bigint;
+    log_end bigint;
+    legacy_end bigint;
+    through bigint;
+    room int;
+    lim int;
+    buffer_room int;
+    hi bigint;
+    step int;
+    looked int := 0;
+    taken int;
+    last_taken bigint;
+    from_pending int;
+    held_keys text[];
+    f_events jsonb;
+    f_exact text[];
+    f_prefixes text[];
+    f_tables text[];
+    f_where jsonb;
+    w_ids bigint[];
+    w_changes bigint[];
+    w_logged timestamptz[];
+    w_keys text[];
+    w_rows capture.changes[];
+    b_ids bigint[] := '{}';
+    b_changes bigint[] := '{}';
+    b_logged timestamptz[] := '{}';
+    b_keys text[] := '{}';
+    b_rows capture.changes[] := '{}';
+    b_id bigint;
+    b_until timestamptz;
+  BEGIN
+    SELECT * INTO g FROM consumer_groups WHERE name = group_name;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = format('consumer group %s not found', group_name);
+    END IF;
+    IF g.paused THEN
+      RETURN;
+    END IF;
+
+    -- Nothing to do (nothing new in the log, nothing pending, no lease expired): no lock, no write,
+    -- so the commit waits for no WAL flush.
+    purged := coalesce((SELECT r.purged_through FROM notification_retention r WHERE r.id = 1), 0);
+    log_end := greatest((SELECT max(b.last_id) FROM notification_batches b), (SELECT max(n.id) FROM notifications_legacy n), 0);
+    IF greatest(log_end, purged) <= g.scanned_through
+       AND NOT EXISTS (SELECT 1 FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'pending' AND m.available_at <= clock_timestamp())
+       AND NOT EXISTS (SELECT 1 FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'leased' AND m.leased_until < clock_timestamp())
+       AND NOT EXISTS (SELECT 1 FROM consumer_leases l WHERE l.group_id = g.id AND l.leased_until < clock_timestamp()) THEN
+      RETURN;
+    END IF;
+
+    -- One receive of the group at a time, on any instance, from here on. The group's row is locked
+    -- before any message is, as a seek locks it, so the two never wait on each other in a cycle.
+    -- NO KEY: the messages' and batches' foreign key checks do not wait on it.
+    SELECT * INTO g FROM consumer_groups cg WHERE cg.id = g.id FOR NO KEY UPDATE;
+    IF NOT FOUND OR g.paused THEN
+      RETURN;
+    END IF;
+
+    -- Batches whose lease expired: each of their messages the group's own again, pending at once,
+    -- or a dead letter when max_deliver is 1.
+    WITH gone AS (DELETE FROM consumer_leases l WHERE l.group_id = g.id AND l.leased_until < clock_timestamp() RETURNING l.*)
+    INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at, state, deliveries, dead_at, available_at, last_error)
+    SELECT g.id, u.notification_id, u.ordering_key, u.change_id, u.logged_at,
+           CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN 'dead' ELSE 'pending' END, 1,
+           CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN now() END, clock_timestamp(), 'its lease expired'
+    FROM gone CROSS JOIN LATERAL unnest(gone.notification_ids, gone.ordering_keys, gone.change_ids, gone.logged_at) u(notification_id, ordering_key, change_id, logged_at)
+    ON CONFLICT DO NOTHING;
+
+    -- Messages whose lease expired: pending again (at once), or dead letters after max_deliver deliveries.
+    UPDATE consumer_messages m SET
+      state = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN 'dead' ELSE 'pending' END,
+      dead_at = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN now() END,
+      lease_id = NULL, leased_until = NULL, available_at = clock_timestamp(), last_error = 'its lease expired'
+    WHERE m.group_id = g.id AND m.state = 'leased' AND m.leased_until < clock_timestamp();
+
+    room := least(max_messages, g.max_ack_pending
+                  - (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'leased')::int
+                  - coalesce((SELECT sum(cardinality(l.notification_ids)) FROM consumer_leases l WHERE l.group_id = g.id), 0)::int);
+    IF room <= 0 THEN
+      RETURN;
+    END IF;
+    -- The keys the group's batches hold (order 'key'): a message of one of them waits.
+    IF g.order_by = 'key' THEN
+      held_keys := ARRAY(SELECT k FROM consumer_leases l CROSS JOIN LATERAL unnest(l.ordering_keys) k WHERE l.group_id = g.id AND k IS NOT NULL);
+    END IF;
+
+    -- First the group's own pending messages, lowest ids first: with per-key order, one only when
+    -- no earlier message of its key is pending, leased or in a batch. Each with its journal row
+    -- (none for a legacy notification, or one retention deleted).
+    RETURN QUERY
+    WITH chosen AS MATERIALIZED (
+      SELECT m.notification_id FROM consumer_messages m
+      WHERE m.group_id = g.id AND m.state = 'pending' AND m.available_at <= clock_timestamp()
+        AND (m.ordering_key IS NULL OR (
+              NOT EXISTS (SELECT 1 FROM consumer_messages h
+                          WHERE h.group_id = g.id AND h.ordering_key = m.ordering_key AND h.notification_id < m.notification_id AND h.state <> 'dead')
+              AND m.ordering_key NOT IN (SELECT unnest(held_keys))))
+      ORDER BY m.notification_id
+      LIMIT room
+      FOR UPDATE OF m SKIP LOCKED),
+    leased AS (
+      UPDATE consumer_messages m SET state = 'leased', lease_id = gen_random_uuid(), deliveries = m.deliveries + 1,
+             leased_until = clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0)
+      WHERE m.group_id = g.id AND m.notification_id = ANY (ARRAY(SELECT notification_id FROM chosen))
+      RETURNING m.notification_id, m.lease_id, m.deliveries, m.leased_until, m.change_id, m.logged_at)
+    SELECT l.notification_id::text, l.lease_id::text, l.deliveries, l.leased_until, l.logged_at, ${JOURNAL_COLUMNS}
+    FROM leased l
+    LEFT JOIN capture.changes c ON c.id = l.change_id
+    ORDER BY l.notification_id;
+    GET DIAGNOSTICS from_pending = ROW_COUNT;
+    room := room - from_pending;
+
+    -- Then new notifications from the log, as many as there is room for: a message not behind an
+    -- earlier one of its key joins this receive's batch, one that is waits as pending (at most
+    -- the buffer: four times max_ack_pending, at least 1,000). At most scan_ids ids are looked at.
+    through := g.scanned_through;
+    IF purged > through THEN
+      UPDATE consumer_groups SET last_error = format('notifications %s–%s were deleted by retention before this group took them', through + 1, purged),
+                                 last_error_at = now()
+      WHERE consumer_groups.id = g.id;
+      through := purged;
+    END IF;
+    buffer_room := greatest(g.max_ack_pending * 4, 1000) - (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'pending')::int;
+    IF room > 0 AND buffer_room > 0 AND log_end > through THEN
+      -- The filter's parts, once: the statements below test them per notification.
+      f_events := nullif(g.filter -> 'events', 'null');
+      f_exact := ARRAY(SELECT e FROM jsonb_array_elements_text(f_events) e WHERE e NOT LIKE '%.*');
+      f_prefixes := ARRAY(SELECT left(e, -1) FROM jsonb_array_elements_text(f_events) e WHERE e LIKE '%.*');
+      f_tables := CASE WHEN nullif(g.filter -> 'tables', 'null') IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(g.filter -> 'tables')) END;
+      f_where := nullif(nullif(g.filter -> 'where', 'null'), '{}');
+      legacy_end := coalesce((SELECT max(n.id) FROM notifications_legacy n), 0);
+      IF through < legacy_end THEN
+        -- An upgraded log's notifications from before OneWritePerChange (all below every batch's).
+        hi := least(legacy_end, through + scan_ids);
+        looked := hi - through;
+        ${scanWindow(`
+            SELECT n.id, NULL::bigint AS change_id, NULL::timestamptz AS logged_at, NULL::capture.changes AS change,
+                   CASE WHEN g.order_by = 'key' THEN consumer_ordering_key(n.table_name, n.payload -> 'pk', e.row_data, g.key_columns) END AS key
+            FROM notifications_legacy n
+            CROSS JOIN LATERAL (SELECT coalesce(nullif(n.payload -> 'new', 'null'), nullif(n.payload -> 'old', 'null')) AS row_data) e
+            WHERE n.id > through AND n.id <= hi
+              AND ${passes('n.event', 'n.table_name', "n.payload -> 'pk'", 'e.row_data', "nullif(n.payload ->> 'backfill', '')::bigint")}
+            ORDER BY n.id LIMIT lim`)}
+      END IF;
+      -- The batches, a window of ids at a time, from as many as are wanted (when every one
+      -- matches, one window) growing while a filter passes over them: only the slice of each
+      -- batch that the window covers is unnested and looked up.
+      step := room;
+      WHILE room > 0 AND buffer_room > 0 AND through < log_end AND looked < scan_ids AND through >= legacy_end LOOP
+        hi := least(through + step, log_end);
+        looked := looked + (hi - through);
+        ${scanWindow(`
+            SELECT b.first_id + w.s + u.ord - 2 AS id, c.id AS change_id, b.created_at AS logged_at, ROW(c.*)::capture.changes AS change,
+                   CASE WHEN g.order_by = 'key' THEN consumer_ordering_key(capture.qualified_name(c.schema_name, c.table_name), c.row_pk, e.row_data, g.key_columns) END AS key
+            FROM notification_batches b
+            CROSS JOIN LATERAL (SELECT greatest(1, through - b.first_id + 2)::int AS s, least(cardinality(b.change_ids), hi - b.first_id + 1)::int AS e) w
+            CROSS JOIN LATERAL unnest(b.change_ids[w.s:w.e]) WITH ORDINALITY AS u(change_id, ord)
+            CROSS JOIN LATERAL (SELECT * FROM capture.changes c WHERE c.id = u.change_id OFFSET 0) c
+            CROSS JOIN LATERAL (SELECT coalesce(nullif(c.new, 'null'), nullif(c.old, 'null')) AS row_data) e
+            WHERE b.last_id > through AND b.first_id <= hi
+              AND ${passes('capture.event_name(c.schema_name, c.table_name, c.op)', 'capture.qualified_name(c.schema_name, c.table_name)', 'c.row_pk', 'e.row_data', 'c.backfill_id')}
+            ORDER BY b.last_id, u.ord LIMIT lim`)}
+        step := least(step * 2, scan_ids);
+      END LOOP;
+    END IF;
+    IF through <> g.scanned_through THEN
+      UPDATE consumer_groups SET scanned_through = through WHERE consumer_groups.id = g.id;
+    END IF;
+    IF cardinality(b_ids) = 0 THEN
+      RETURN;
+    END IF;
+
+    -- The batch: one row, its lease from now (clock_timestamp, not the transaction's start).
+    b_id := consumer_lease_new_batch();
+    b_until := clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0);
+    INSERT INTO consumer_leases (id, group_id, notification_ids, change_ids, logged_at, ordering_keys, leased_until)
+    VALUES (b_id, g.id, b_ids, b_changes, b_logged, CASE WHEN g.order_by = 'key' THEN b_keys END, b_until);
+    RETURN QUERY
+    SELECT b_ids[i]::text, consumer_lease_id(b_id, b_ids[i])::text, 1, b_until, b_logged[i], ${JOURNAL_COLUMNS}
+    FROM generate_series(1, cardinality(b_ids)) i
+    CROSS JOIN LATERAL (SELECT (b_rows[i]).*) c
+    ORDER BY i;
+  END
+  $fn$;
+`;
+
+/** The statements of consumer_settle for the group's own messages (ConsumerCalls'), on the lease ids in \`rest\`. */
+const SETTLE = `
+  -- Settles leases of a group: ack, nack (delay_ms, else the group's backoff by delivery count, else
+  -- at once; dead after max_deliver), extend (another ack wait from now), term (dead, for reason).
+  -- Returns the lease ids that were current. A batch message (consumer_lease_id) is settled in its
+  -- batch, under the batch's row lock: an ack removes it, anything else makes it a message of
+  -- consumer_messages. The rest are the group's own messages: the join on the given ids is checked
+  -- again against a row that changed meanwhile, so a lease settled, expired or leased anew in
+  -- between is not.
+  CREATE OR REPLACE FUNCTION consumer_settle(group_name text, verb text, lease_ids uuid[], delay_ms int, reason text) RETURNS TABLE (lease_id text)
+  LANGUAGE plpgsql AS $fn$
+  #variable_conflict use_column
+  DECLARE
+    g consumer_groups;
+    l consumer_leases;
+    batch bigint;
+    hit bigint[];
+    done uuid[] := '{}';
+    rest uuid[];
+  BEGIN
+    SELECT * INTO g FROM consumer_groups WHERE name = group_name;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = format('consumer group %s not found', group_name);
+    END IF;
+    IF verb NOT IN ('ack', 'nack', 'extend', 'term') THEN
+      RAISE EXCEPTION 'consumer_settle: unknown verb %', verb;
+    END IF;
+
+    -- Batch messages, a batch at a time in id order (two settles never wait on each other in a cycle).
+    FOR batch IN SELECT DISTINCT consumer_lease_batch(x) FROM unnest(lease_ids) x WHERE consumer_lease_batch(x) IS NOT NULL ORDER BY 1 LOOP
+      SELECT * INTO l FROM consumer_leases cl WHERE cl.id = batch AND cl.group_id = g.id FOR UPDATE;
+      CONTINUE WHEN NOT FOUND;
+      hit := ARRAY(SELECT consumer_lease_notification(x) FROM unnest(lease_ids) x WHERE consumer_lease_batch(x) = batch
+                   INTERSECT SELECT unnest(l.notification_ids));
+      CONTINUE WHEN cardinality(hit) = 0;
+      IF verb <> 'ack' THEN
+        INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at, state, deliveries, lease_id, leased_until,
+                                       available_at, dead_at, last_error)
+        SELECT g.id, u.notification_id, u.ordering_key, u.change_id, u.logged_at, s.state, 1,
+               CASE WHEN s.state = 'leased' THEN consumer_lease_id(batch, u.notification_id) END,
+               CASE WHEN s.state = 'leased' THEN clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0) END,
+               CASE WHEN verb = 'nack' THEN clock_timestamp() + make_interval(secs => coalesce(delay_ms, g.backoff_ms[least(1, cardinality(g.backoff_ms))], 0) / 1000.0)
+                    ELSE clock_timestamp() END,
+               CASE WHEN s.state = 'dead' THEN now() END,
+               CASE verb WHEN 'nack' THEN 'nacked' WHEN 'term' THEN reason END
+        FROM unnest(l.notification_ids, l.ordering_keys, l.change_ids, l.logged_at) u(notification_id, ordering_key, change_id, logged_at)
+        CROSS JOIN LATERAL (SELECT CASE verb WHEN 'extend' THEN 'leased' WHEN 'term' THEN 'dead'
+                                        ELSE CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN 'dead' ELSE 'pending' END END AS state) s
+        WHERE u.notification_id = ANY (hit);
+      END IF;
+      IF cardinality(hit) = cardinality(l.notification_ids) THEN
+        DELETE FROM consumer_leases cl WHERE cl.id = batch;
+      ELSE
+        UPDATE consumer_leases cl SET (notification_ids, change_ids, logged_at, ordering_keys) = (
+          SELECT array_agg(u.notification_id ORDER BY u.ord), array_agg(u.change_id ORDER BY u.ord), array_agg(u.logged_at ORDER BY u.ord),
+                 CASE WHEN l.ordering_keys IS NOT NULL THEN array_agg(u.ordering_key ORDER BY u.ord) END
+          FROM unnest(l.notification_ids, l.ordering_keys, l.change_ids, l.logged_at) WITH ORDINALITY u(notification_id, ordering_key, change_id, logged_at, ord)
+          WHERE NOT (u.notification_id = ANY (hit)))
+        WHERE cl.id = batch;
+      END IF;
+      done := done || ARRAY(SELECT consumer_lease_id(batch, n) FROM unnest(hit) n);
+    END LOOP;
+    RETURN QUERY SELECT d::text FROM unnest(done) d;
+    rest := ARRAY(SELECT x FROM unnest(lease_ids) x EXCEPT SELECT unnest(done));
+    IF cardinality(rest) = 0 THEN
+      RETURN;
+    END IF;
+
+    -- The group's own messages.
+    IF verb = 'ack' THEN
+      RETURN QUERY DELETE FROM consumer_messages m USING unnest(rest) x(id)
+        WHERE m.group_id = g.id AND m.state = 'leased' AND m.lease_id = x.id RETURNING x.id::text;
+    ELSIF verb = 'nack' THEN
+      RETURN QUERY UPDATE consumer_messages m SET
+          state = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN 'dead' ELSE 'pending' END,
+          dead_at = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN now() END,
+          available_at = clock_timestamp() + make_interval(secs => coalesce(delay_ms, g.backoff_ms[least(m.deliveries, cardinality(g.backoff_ms))], 0) / 1000.0),
+          lease_id = NULL, leased_until = NULL, last_error = 'nacked'
+        FROM unnest(rest) x(id)
+        WHERE m.group_id = g.id AND m.state = 'leased' AND m.lease_id = x.id RETURNING x.id::text;
+    ELSIF verb = 'extend' THEN
+      RETURN QUERY UPDATE consumer_messages m SET leased_until = clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0)
+        FROM unnest(rest) x(id)
+        WHERE m.group_id = g.id AND m.state = 'leased' AND m.lease_id = x.id RETURNING x.id::text;
+    ELSE
+      RETURN QUERY UPDATE consumer_messages m SET state = 'dead', dead_at = now(), lease_id = NULL, leased_until = NULL, last_error = reason
+        FROM unnest(rest) x(id)
+        WHERE m.group_id = g.id AND m.state = 'leased' AND m.lease_id = x.id RETURNING x.id::text;
+    END IF;
+  END
+  $fn$;
+`;
