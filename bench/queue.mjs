@@ -2,7 +2,7 @@
 // `SELECT … FOR UPDATE SKIP LOCKED` behind a bare HTTP server. One table of messages (the body as
 // jsonb, rowcast's notification), no log, no filter, no per-key order, no dead letters: receive
 // leases the lowest ids not leased, ack deletes them. The same routes and bodies as rowcast's
-// consumers (`POST /consumers/:name/receive {max}`, `…/ack {leaseIds}`), so the benchmark's loops
+// consumers (`POST /consumers/:name/receive {max, ack?}`, `…/ack {leaseIds}`), so the benchmark's loops
 // drive both alike. Run as its own process, like the app:
 //   node bench/queue.mjs <database-url>   → prints "queue ready on http://127.0.0.1:<port>"
 import http from 'node:http';
@@ -17,12 +17,18 @@ const RECEIVE = `
   RETURNING q.lease_id::text AS "leaseId", q.deliveries, q.leased_until AS "leasedUntil", q.body AS notification`;
 const ACK = `DELETE FROM bench_queue WHERE lease_id = ANY ($1::uuid[]) RETURNING lease_id::text`;
 
+const ack = async (leaseIds) => {
+  const done = new Set((await pool.query(ACK, [leaseIds])).rows.map((row) => row.lease_id));
+  return { done: leaseIds.filter((id) => done.has(id)), unknown: leaseIds.filter((id) => !done.has(id)) };
+};
+
 const routes = {
-  receive: async ({ max = 100 }) => ({ messages: (await pool.query(RECEIVE, [max])).rows }),
-  ack: async ({ leaseIds }) => {
-    const done = new Set((await pool.query(ACK, [leaseIds])).rows.map((row) => row.lease_id));
-    return { done: leaseIds.filter((id) => done.has(id)), unknown: leaseIds.filter((id) => !done.has(id)) };
+  // `ack` on a receive: acknowledged first, as rowcast's receive takes them (a worker's ack and its next receive in one request).
+  receive: async ({ max = 100, ack: leaseIds }) => {
+    const acked = leaseIds?.length ? await ack(leaseIds) : undefined;
+    return { messages: (await pool.query(RECEIVE, [max])).rows, ...(acked && { acked }) };
   },
+  ack: async ({ leaseIds }) => ack(leaseIds),
 };
 
 const server = http.createServer((request, response) => {

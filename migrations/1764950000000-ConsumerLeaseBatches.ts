@@ -1,5 +1,4 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { FUNCTIONS } from './1764910000000-ConsumerCalls.js';
 import { RECEIVE as PREVIOUS_RECEIVE } from './1764930000000-ConsumerBackfillRules.js';
 
 /**
@@ -20,10 +19,13 @@ import { RECEIVE as PREVIOUS_RECEIVE } from './1764930000000-ConsumerBackfillRul
  * version 8 UUID (consumer_lease_id): a settle finds its batch by its key, with no index over the arrays. A
  * lease id from consumer_messages is random (gen_random_uuid), as before.
  *
- * Receives of one group now run one at a time, on any instance: consumer_receive takes the group's
- * row lock (FOR NO KEY UPDATE) before it touches a message, as a seek does, and only when it has
- * something to do (a receive that finds nothing writes nothing). They used to lease side by side
- * from a buffer filled ahead of them; a receive now takes from the log what it leases.
+ * A receive leases the group's pending messages first, side by side with other receives (SKIP
+ * LOCKED, no group lock), as before. For the room left it takes the group's row lock (FOR NO KEY
+ * UPDATE, before any message, as a seek does; SKIP LOCKED when it already holds messages): one
+ * receive of the group at a time, on any instance, turns expired leases back to pending and takes
+ * new notifications from the log, only when there is something to do (a receive that finds nothing
+ * writes nothing). A receive asking for fewer than scan_min takes scan_min, the rest pending for the
+ * receives beside it to lease without the lock.
  *
  * consumer_leased (a view): every leased message, of either table, for what reads leases.
  */
@@ -48,6 +50,7 @@ export class ConsumerLeaseBatches1764950000000 implements MigrationInterface {
     await queryRunner.query(LEASE_IDS);
     await queryRunner.query(LEASED_VIEW);
     await queryRunner.query(RECEIVE);
+    await queryRunner.query(`ALTER FUNCTION consumer_settle(text, text, uuid[], int, text) RENAME TO consumer_settle_messages`);
     await queryRunner.query(SETTLE);
   }
 
@@ -60,21 +63,14 @@ export class ConsumerLeaseBatches1764950000000 implements MigrationInterface {
       CROSS JOIN LATERAL unnest(l.notification_ids, l.ordering_keys, l.change_ids, l.logged_at) u(notification_id, ordering_key, change_id, logged_at)
       ON CONFLICT DO NOTHING`);
     await queryRunner.query(`DROP VIEW consumer_leased`);
-    await queryRunner.query(`DROP FUNCTION consumer_receive(text, int, int)`);
+    await queryRunner.query(`DROP FUNCTION consumer_receive(text, int, int, int)`);
     await queryRunner.query(`DROP TABLE consumer_leases`);
     await queryRunner.query(`DROP FUNCTION consumer_lease_id(bigint, bigint), consumer_lease_batch(uuid), consumer_lease_notification(uuid), consumer_lease_new_batch()`);
     await queryRunner.query(PREVIOUS_RECEIVE.replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION'));
-    await queryRunner.query(PREVIOUS_SETTLE);
+    await queryRunner.query(`DROP FUNCTION consumer_settle(text, text, uuid[], int, text)`);
+    await queryRunner.query(`ALTER FUNCTION consumer_settle_messages(text, text, uuid[], int, text) RENAME TO consumer_settle`);
   }
 }
-
-/** consumer_settle as ConsumerCalls wrote it. */
-const PREVIOUS_SETTLE = (() => {
-  const start = FUNCTIONS.indexOf('CREATE FUNCTION consumer_settle(');
-  const end = FUNCTIONS.indexOf('$fn$;', start);
-  if (start < 0 || end < 0) throw new Error('ConsumerLeaseBatches: consumer_settle was not found');
-  return FUNCTIONS.slice(start, end + '$fn$;'.length).replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION');
-})();
 
 const LEASE_IDS = `
   -- A batch message's lease id: a version 8 (custom) UUID of its batch's id and its notification id,
@@ -128,14 +124,16 @@ function passes(event: string, qualified: string, pk: string, row: string, backf
 }
 
 /**
- * One window of the scan (at most `lim`: what room is left, in leases and in the buffer): `found` (a CTE of id, change_id, logged_at, key, change: the journal row
- * or null) marked blocked when its key is held (a message of consumer_messages not dead, a batch
- * message, or an earlier one of this window or of this receive's batch so far); the blocked wait
- * in consumer_messages as pending; the rest are added to this receive's batch (its arrays).
+ * One window of the scan, at most `lim` notifications (the room left for this receive's batch, and
+ * the spare within the buffer's room): `found` (a CTE of id, change_id, logged_at, key, change: the
+ * journal row or null) marked blocked when its key is held (a message of consumer_messages not dead,
+ * a batch message, or an earlier one of this window or of this receive's batch so far). The first
+ * `room` not blocked join this receive's batch (its arrays); the rest wait in consumer_messages as
+ * pending, the blocked until their key is free, the spare for the next receives to lease side by side.
  */
 function scanWindow(found: string): string {
   return `
-          lim := least(room, buffer_room);
+          lim := room + least(spare, buffer_room);
           WITH found AS (${found}),
           marked AS (
             SELECT f.*, (f.key IS NOT NULL AND (
@@ -144,23 +142,28 @@ function scanWindow(found: string): string {
                      OR f.key IN (SELECT unnest(held_keys))
                      OR EXISTS (SELECT 1 FROM consumer_messages h WHERE h.group_id = g.id AND h.ordering_key = f.key AND h.state <> 'dead'))) AS blocked
             FROM found f),
+          placed AS (
+            SELECT m.*, NOT m.blocked AND count(*) FILTER (WHERE NOT m.blocked) OVER (ORDER BY m.id) <= room AS batched
+            FROM marked m),
           parked AS (
             INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at)
-            SELECT g.id, m.id, m.key, m.change_id, m.logged_at FROM marked m WHERE m.blocked ON CONFLICT DO NOTHING)
+            SELECT g.id, m.id, m.key, m.change_id, m.logged_at FROM placed m WHERE NOT m.batched ON CONFLICT DO NOTHING)
           SELECT count(*), max(m.id),
-                 coalesce(array_agg(m.id ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}'),
-                 coalesce(array_agg(m.change_id ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}'),
-                 coalesce(array_agg(m.logged_at ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}'),
-                 coalesce(array_agg(m.key ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}'),
-                 coalesce(array_agg(m.change ORDER BY m.id) FILTER (WHERE NOT m.blocked), '{}')
-          INTO taken, last_taken, w_ids, w_changes, w_logged, w_keys, w_rows
-          FROM marked m;
+                 coalesce(array_agg(m.id ORDER BY m.id) FILTER (WHERE m.batched), '{}'),
+                 coalesce(array_agg(m.change_id ORDER BY m.id) FILTER (WHERE m.batched), '{}'),
+                 coalesce(array_agg(m.logged_at ORDER BY m.id) FILTER (WHERE m.batched), '{}'),
+                 coalesce(array_agg(m.key ORDER BY m.id) FILTER (WHERE m.batched), '{}'),
+                 coalesce(array_agg(m.change ORDER BY m.id) FILTER (WHERE m.batched), '{}'),
+                 count(*) FILTER (WHERE NOT m.blocked AND NOT m.batched)
+          INTO taken, last_taken, w_ids, w_changes, w_logged, w_keys, w_rows, w_spare
+          FROM placed m;
           b_ids := b_ids || w_ids;
           b_changes := b_changes || w_changes;
           b_logged := b_logged || w_logged;
           b_keys := b_keys || w_keys;
           b_rows := b_rows || w_rows;
           room := room - cardinality(w_ids);
+          spare := spare - w_spare;
           buffer_room := buffer_room - (taken - cardinality(w_ids));
           -- Every matching id up to \`through\` is taken: the last taken when the limit stopped the window.
           through := CASE WHEN taken >= lim THEN last_taken ELSE hi END;`;
@@ -169,8 +172,45 @@ function scanWindow(found: string): string {
 /** The notification columns consumer_receive returns, from a journal row `c` (null for a legacy notification). */
 const JOURNAL_COLUMNS = `c.id::text, c.tx::text, c.schema_name, c.table_name, c.op, c.row_pk, c.old, c.new, c.changed_columns, c.actor, c.changed_at, c.backfill_id::text`;
 
+/** What max_ack_pending leaves: less the group's leased messages and its batches' messages. */
+const IN_FLIGHT_ROOM = `g.max_ack_pending
+                  - (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'leased')::int
+                  - coalesce((SELECT sum(cardinality(l.notification_ids)) FROM consumer_leases l WHERE l.group_id = g.id), 0)::int`;
+
+/**
+ * Leases up to `room` of the group's pending messages, lowest ids first, and returns them (RETURN
+ * QUERY) with their journal rows (none for a legacy notification, or one retention deleted); counts
+ * them in from_pending and leased. With per-key order, one only when no earlier message of its key is
+ * pending, leased or in a batch, in one snapshot: a batch committed meanwhile comes with the
+ * messages it left pending behind its keys, so both are seen or neither.
+ */
+const LEASE_PENDING = `
+      RETURN QUERY
+      WITH chosen AS MATERIALIZED (
+        SELECT m.notification_id FROM consumer_messages m
+        WHERE m.group_id = g.id AND m.state = 'pending' AND m.available_at <= clock_timestamp()
+          AND (m.ordering_key IS NULL OR (
+                NOT EXISTS (SELECT 1 FROM consumer_messages h
+                            WHERE h.group_id = g.id AND h.ordering_key = m.ordering_key AND h.notification_id < m.notification_id AND h.state <> 'dead')
+                AND m.ordering_key NOT IN (SELECT k FROM consumer_leases l CROSS JOIN LATERAL unnest(l.ordering_keys) k
+                                           WHERE l.group_id = g.id AND k IS NOT NULL)))
+        ORDER BY m.notification_id
+        LIMIT room
+        FOR UPDATE OF m SKIP LOCKED),
+      leased AS (
+        UPDATE consumer_messages m SET state = 'leased', lease_id = gen_random_uuid(), deliveries = m.deliveries + 1,
+               leased_until = clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0)
+        WHERE m.group_id = g.id AND m.notification_id = ANY (ARRAY(SELECT notification_id FROM chosen))
+        RETURNING m.notification_id, m.lease_id, m.deliveries, m.leased_until, m.change_id, m.logged_at)
+      SELECT l.notification_id::text, l.lease_id::text, l.deliveries, l.leased_until, l.logged_at, ${JOURNAL_COLUMNS}
+      FROM leased l
+      LEFT JOIN capture.changes c ON c.id = l.change_id
+      ORDER BY l.notification_id;
+      GET DIAGNOSTICS from_pending = ROW_COUNT;
+      leased := leased + from_pending;`;
+
 const RECEIVE = `
-  CREATE FUNCTION consumer_receive(group_name text, max_messages int, scan_ids int)
+  CREATE FUNCTION consumer_receive(group_name text, max_messages int, scan_min int, scan_ids int)
   RETURNS TABLE (id text, lease_id text, deliveries int, leased_until timestamptz, created_at timestamptz, change_id text, tx text,
                  schema_name text, table_name text, op text, row_pk jsonb, old jsonb, new jsonb, changed_columns text[], actor text,
                  changed_at timestamptz, backfill_id text)
@@ -190,7 +230,10 @@ const RECEIVE = `
     looked int := 0;
     taken int;
     last_taken bigint;
-    from_pending int;
+    from_pending int := 0;
+    leased int := 0;
+    expired int;
+    spare int;
     held_keys text[];
     f_events jsonb;
     f_exact text[];
@@ -202,6 +245,7 @@ const RECEIVE = `
     w_logged timestamptz[];
     w_keys text[];
     w_rows capture.changes[];
+    w_spare int;
     b_ids bigint[] := '{}';
     b_changes bigint[] := '{}';
     b_logged timestamptz[] := '{}';
@@ -229,10 +273,27 @@ const RECEIVE = `
       RETURN;
     END IF;
 
-    -- One receive of the group at a time, on any instance, from here on. The group's row is locked
-    -- before any message is, as a seek locks it, so the two never wait on each other in a cycle.
+    -- First what the group holds pending, without its row lock: receives lease it side by side
+    -- (SKIP LOCKED), as many as their room (max_messages, and max_ack_pending less what is in flight).
+    room := least(max_messages, ${IN_FLIGHT_ROOM});
+    IF room > 0 THEN
+      ${LEASE_PENDING}
+      room := room - from_pending;
+      IF room <= 0 THEN
+        RETURN;
+      END IF;
+    END IF;
+
+    -- Then, one receive of the group at a time (on any instance), what needs the group's row lock:
+    -- expired leases, and new notifications from the log. A receive holding messages it just leased
+    -- does not wait for the lock (a seek holding it waits for those messages: a cycle); one holding
+    -- none does, and the lock is taken before any message, as a seek takes it.
     -- NO KEY: the messages' and batches' foreign key checks do not wait on it.
-    SELECT * INTO g FROM consumer_groups cg WHERE cg.id = g.id FOR NO KEY UPDATE;
+    IF from_pending > 0 THEN
+      SELECT * INTO g FROM consumer_groups cg WHERE cg.id = g.id FOR NO KEY UPDATE SKIP LOCKED;
+    ELSE
+      SELECT * INTO g FROM consumer_groups cg WHERE cg.id = g.id FOR NO KEY UPDATE;
+    END IF;
     IF NOT FOUND OR g.paused THEN
       RETURN;
     END IF;
@@ -246,6 +307,7 @@ const RECEIVE = `
            CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN now() END, clock_timestamp(), 'its lease expired'
     FROM gone CROSS JOIN LATERAL unnest(gone.notification_ids, gone.ordering_keys, gone.change_ids, gone.logged_at) u(notification_id, ordering_key, change_id, logged_at)
     ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS expired = ROW_COUNT;
 
     -- Messages whose lease expired: pending again (at once), or dead letters after max_deliver deliveries.
     UPDATE consumer_messages m SET
@@ -253,43 +315,18 @@ const RECEIVE = `
       dead_at = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN now() END,
       lease_id = NULL, leased_until = NULL, available_at = clock_timestamp(), last_error = 'its lease expired'
     WHERE m.group_id = g.id AND m.state = 'leased' AND m.leased_until < clock_timestamp();
+    GET DIAGNOSTICS from_pending = ROW_COUNT;
+    expired := expired + from_pending;
 
-    room := least(max_messages, g.max_ack_pending
-                  - (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'leased')::int
-                  - coalesce((SELECT sum(cardinality(l.notification_ids)) FROM consumer_leases l WHERE l.group_id = g.id), 0)::int);
+    room := least(max_messages - leased, ${IN_FLIGHT_ROOM});
     IF room <= 0 THEN
       RETURN;
     END IF;
-    -- The keys the group's batches hold (order 'key'): a message of one of them waits.
-    IF g.order_by = 'key' THEN
-      held_keys := ARRAY(SELECT k FROM consumer_leases l CROSS JOIN LATERAL unnest(l.ordering_keys) k WHERE l.group_id = g.id AND k IS NOT NULL);
+    -- What expired is pending now.
+    IF expired > 0 THEN
+      ${LEASE_PENDING}
+      room := room - from_pending;
     END IF;
-
-    -- First the group's own pending messages, lowest ids first: with per-key order, one only when
-    -- no earlier message of its key is pending, leased or in a batch. Each with its journal row
-    -- (none for a legacy notification, or one retention deleted).
-    RETURN QUERY
-    WITH chosen AS MATERIALIZED (
-      SELECT m.notification_id FROM consumer_messages m
-      WHERE m.group_id = g.id AND m.state = 'pending' AND m.available_at <= clock_timestamp()
-        AND (m.ordering_key IS NULL OR (
-              NOT EXISTS (SELECT 1 FROM consumer_messages h
-                          WHERE h.group_id = g.id AND h.ordering_key = m.ordering_key AND h.notification_id < m.notification_id AND h.state <> 'dead')
-              AND m.ordering_key NOT IN (SELECT unnest(held_keys))))
-      ORDER BY m.notification_id
-      LIMIT room
-      FOR UPDATE OF m SKIP LOCKED),
-    leased AS (
-      UPDATE consumer_messages m SET state = 'leased', lease_id = gen_random_uuid(), deliveries = m.deliveries + 1,
-             leased_until = clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0)
-      WHERE m.group_id = g.id AND m.notification_id = ANY (ARRAY(SELECT notification_id FROM chosen))
-      RETURNING m.notification_id, m.lease_id, m.deliveries, m.leased_until, m.change_id, m.logged_at)
-    SELECT l.notification_id::text, l.lease_id::text, l.deliveries, l.leased_until, l.logged_at, ${JOURNAL_COLUMNS}
-    FROM leased l
-    LEFT JOIN capture.changes c ON c.id = l.change_id
-    ORDER BY l.notification_id;
-    GET DIAGNOSTICS from_pending = ROW_COUNT;
-    room := room - from_pending;
 
     -- Then new notifications from the log, as many as there is room for: a message not behind an
     -- earlier one of its key joins this receive's batch, one that is waits as pending (at most
@@ -302,7 +339,14 @@ const RECEIVE = `
       through := purged;
     END IF;
     buffer_room := greatest(g.max_ack_pending * 4, 1000) - (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'pending')::int;
+    -- A receive asking for fewer than scan_min takes the difference too, as pending: the receives
+    -- beside it lease those without waiting for the lock.
+    spare := greatest(0, scan_min - room);
     IF room > 0 AND buffer_room > 0 AND log_end > through THEN
+      -- The keys the group's batches hold, read under the lock: every batch is committed or ours.
+      IF g.order_by = 'key' THEN
+        held_keys := ARRAY(SELECT k FROM consumer_leases l CROSS JOIN LATERAL unnest(l.ordering_keys) k WHERE l.group_id = g.id AND k IS NOT NULL);
+      END IF;
       -- The filter's parts, once: the statements below test them per notification.
       f_events := nullif(g.filter -> 'events', 'null');
       f_exact := ARRAY(SELECT e FROM jsonb_array_elements_text(f_events) e WHERE e NOT LIKE '%.*');
@@ -365,7 +409,7 @@ const RECEIVE = `
   $fn$;
 `;
 
-/** The statements of consumer_settle for the group's own messages (ConsumerCalls'), on the lease ids in \`rest\`. */
+/** consumer_settle: batch messages here; the rest by ConsumerCalls' consumer_settle, renamed consumer_settle_messages. */
 const SETTLE = `
   -- Settles leases of a group: ack, nack (delay_ms, else the group's backoff by delivery count, else
   -- at once; dead after max_deliver), extend (another ack wait from now), term (dead, for reason).
@@ -374,7 +418,7 @@ const SETTLE = `
   -- consumer_messages. The rest are the group's own messages: the join on the given ids is checked
   -- again against a row that changed meanwhile, so a lease settled, expired or leased anew in
   -- between is not.
-  CREATE OR REPLACE FUNCTION consumer_settle(group_name text, verb text, lease_ids uuid[], delay_ms int, reason text) RETURNS TABLE (lease_id text)
+  CREATE FUNCTION consumer_settle(group_name text, verb text, lease_ids uuid[], delay_ms int, reason text) RETURNS TABLE (lease_id text)
   LANGUAGE plpgsql AS $fn$
   #variable_conflict use_column
   DECLARE
@@ -433,27 +477,8 @@ const SETTLE = `
       RETURN;
     END IF;
 
-    -- The group's own messages.
-    IF verb = 'ack' THEN
-      RETURN QUERY DELETE FROM consumer_messages m USING unnest(rest) x(id)
-        WHERE m.group_id = g.id AND m.state = 'leased' AND m.lease_id = x.id RETURNING x.id::text;
-    ELSIF verb = 'nack' THEN
-      RETURN QUERY UPDATE consumer_messages m SET
-          state = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN 'dead' ELSE 'pending' END,
-          dead_at = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN now() END,
-          available_at = clock_timestamp() + make_interval(secs => coalesce(delay_ms, g.backoff_ms[least(m.deliveries, cardinality(g.backoff_ms))], 0) / 1000.0),
-          lease_id = NULL, leased_until = NULL, last_error = 'nacked'
-        FROM unnest(rest) x(id)
-        WHERE m.group_id = g.id AND m.state = 'leased' AND m.lease_id = x.id RETURNING x.id::text;
-    ELSIF verb = 'extend' THEN
-      RETURN QUERY UPDATE consumer_messages m SET leased_until = clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0)
-        FROM unnest(rest) x(id)
-        WHERE m.group_id = g.id AND m.state = 'leased' AND m.lease_id = x.id RETURNING x.id::text;
-    ELSE
-      RETURN QUERY UPDATE consumer_messages m SET state = 'dead', dead_at = now(), lease_id = NULL, leased_until = NULL, last_error = reason
-        FROM unnest(rest) x(id)
-        WHERE m.group_id = g.id AND m.state = 'leased' AND m.lease_id = x.id RETURNING x.id::text;
-    END IF;
+    -- The group's own messages, as ConsumerCalls settles them.
+    RETURN QUERY SELECT * FROM consumer_settle_messages(group_name, verb, rest, delay_ms, reason);
   END
   $fn$;
 `;

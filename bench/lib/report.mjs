@@ -144,17 +144,19 @@ function consumerRows(c) {
   const out = [];
   const shares = (run) => `CPU s/s: server ${n2(run.cpu.app)} (waiting ${n2(run.cpu.appWaitingForCpu)}) + PostgreSQL ${n2(run.cpu.postgres)}, clients ${n2(run.cpu.clients)}`;
   for (const [key, run] of Object.entries(c.throughput)) {
-    const [order, loops] = key.split('@');
-    const queue = c.queue[`queue@${loops}`];
+    const [order, mode] = key.split('@');
+    const [loops, carried] = mode.split('+');
+    const queue = c.queue[`queue@${mode}`];
     out.push([
-      `consumers: receive 100 + ack, order ${order}, ${loops} loop${loops === '1' ? '' : 's'}`,
+      `consumers: receive 100 + ${carried ? 'ack carried by the next receive' : 'ack'}, order ${order}, ${loops} loop${loops === '1' ? '' : 's'}`,
       `${range(run.perSecond, n0.format, '/s')} · ${shares(run)}${queue ? ` · ×${n2(run.perSecond.median / queue.perSecond.median)} the queue` : ''}`,
       '≥ 30,000/s',
       verdict(['rate', run.perSecond.median, (v) => v >= 30_000]),
     ]);
   }
   for (const [key, run] of Object.entries(c.queue)) {
-    out.push([`  hand-written SKIP LOCKED queue, ${key.split('@')[1]} loop${key.endsWith('@1') ? '' : 's'} (the baseline)`, `${range(run.perSecond, n0.format, '/s')} · ${shares(run)}`, '', '']);
+    const [loops, carried] = key.split('@')[1].split('+');
+    out.push([`  hand-written SKIP LOCKED queue, ${loops} loop${loops === '1' ? '' : 's'}${carried ? ', acks carried' : ''} (the baseline)`, `${range(run.perSecond, n0.format, '/s')} · ${shares(run)}`, '', '']);
   }
   const { wake, scaling } = c;
   out.push([

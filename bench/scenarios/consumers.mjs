@@ -1,8 +1,10 @@
 // Pull consumers (issue 20), over HTTP as a worker uses them:
 // 1. Receive + ack throughput: a log prefilled with invoices' changes, then 1, 4 or 8 loops (one
 //    process, the clients' core) each receive 100 and ack the 100 lease ids, order 'none' and
-//    'key' (every row its own key), a fresh group from the log's start per run; against the same
-//    loops on a hand-written SKIP LOCKED queue table behind a bare HTTP server (bench/queue.mjs).
+//    'key' (every row its own key), a fresh group from the log's start per run; the acks sent
+//    alone (two requests per 100 messages) and carried by the next receive (one request); against
+//    the same loops on a hand-written SKIP LOCKED queue table behind a bare HTTP server
+//    (bench/queue.mjs), which takes carried acks too.
 // 2. Long-poll wake-up: one receive waiting (waitMs 20 s), a writer commits one invoice; the time
 //    from the commit's acknowledgement to the receive's answer, paced samples.
 // 3. Key-ordered scaling: changes spread over 1,000 rows, each message 5 ms of "work" (a timer);
@@ -23,6 +25,11 @@ import { cpuMeter } from '../lib/usage.mjs';
 
 const CHUNK = 10_000;
 const ORDERS = ['none', 'key'];
+/** Acks sent alone (`ack`, two requests per 100 messages) or carried by the next receive (one). */
+const MODES = [
+  { suffix: '', carried: false },
+  { suffix: '+carried', carried: true },
+];
 
 export async function consumers(postgres, options) {
   const db = await freshDatabase(postgres, 'consumers');
@@ -78,14 +85,16 @@ async function receiveAckThroughput(app, url, sql, postgres, { clients, seconds,
   for (let round = 0; round < rounds; round++) {
     for (const loops of clients) {
       for (const order of ORDERS) {
-        const name = `tp-${order}-${loops}-${++group}`;
-        await call(app.base, 'POST', '/consumers', { name, tables: ['invoices'], order, from: 'start', ackWaitMs: 60_000, maxAckPending: 1000 });
-        if (profile) await resetStatements(sql);
-        const cpu = cpuMeter(app, [], { postgres });
-        const result = await receiveLoops(app.base, name, loops, seconds);
-        record(`${order}@${loops}`, { ...result, cpu: cpu() });
-        if (profile && round === 0 && loops === Math.max(...clients)) (statements ??= {})[order] = await topStatements(sql);
-        await call(app.base, 'DELETE', `/consumers/${name}`);
+        for (const { suffix, carried } of MODES) {
+          const name = `tp-${order}-${loops}-${++group}`;
+          await call(app.base, 'POST', '/consumers', { name, tables: ['invoices'], order, from: 'start', ackWaitMs: 60_000, maxAckPending: 1000 });
+          if (profile) await resetStatements(sql);
+          const cpu = cpuMeter(app, [], { postgres });
+          const result = await receiveLoops(app.base, name, loops, seconds, { carried });
+          record(`${order}@${loops}${suffix}`, { ...result, cpu: cpu() });
+          if (profile && round === 0 && loops === Math.max(...clients)) (statements ??= {})[`${order}${suffix}`] = await topStatements(sql);
+          await call(app.base, 'DELETE', `/consumers/${name}`);
+        }
       }
     }
   }
@@ -104,20 +113,34 @@ async function receiveAckThroughput(app, url, sql, postgres, { clients, seconds,
   };
 }
 
-/** `loops` concurrent receive(100) → ack loops for `seconds` (or until the group has nothing left): messages acknowledged per second. */
-async function receiveLoops(base, name, loops, seconds) {
+/**
+ * `loops` concurrent receive(100) → ack loops for `seconds` (or until the group has nothing left):
+ * messages acknowledged per second. `carried`: each loop's acks ride on its next receive
+ * (`receive {ack}`, as the client library's worker sends them), one request per 100 messages
+ * instead of two; its last acks are sent alone.
+ */
+async function receiveLoops(base, name, loops, seconds, { carried = false } = {}) {
   let acked = 0;
   let unknown = 0;
   let requests = 0;
-  const wall = await concurrently(loops, seconds, async () => {
-    const { messages } = await call(base, 'POST', `/consumers/${name}/receive`, { max: 100, waitMs: 0 });
-    requests++;
-    if (!messages.length) return false;
-    const settled = await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds: messages.map((m) => m.leaseId) });
+  const count = (settled) => {
     acked += settled.done.length;
     unknown += settled.unknown.length;
+  };
+  const waiting = Array.from({ length: loops }, () => []);
+  const wall = await concurrently(loops, seconds, async (loop) => {
+    const ack = carried && waiting[loop].length ? waiting[loop] : undefined;
+    const answer = await call(base, 'POST', `/consumers/${name}/receive`, { max: 100, waitMs: 0, ...(ack && { ack }) });
+    requests++;
+    if (ack) count(answer.acked);
+    waiting[loop] = [];
+    const leaseIds = answer.messages.map((m) => m.leaseId);
+    if (!leaseIds.length) return false;
+    if (carried) waiting[loop] = leaseIds;
+    else count(await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds }));
     return true;
   });
+  for (const leaseIds of waiting) if (leaseIds.length) count(await call(base, 'POST', `/consumers/${name}/ack`, { leaseIds }));
   return { acked, unknown, seconds: round1(wall), receives: requests, perSecond: Math.round(acked / wall) };
 }
 
@@ -129,12 +152,14 @@ async function queueBaseline(url, sql, postgres, { clients, seconds, rounds, siz
   try {
     for (let round = 0; round < rounds; round++) {
       for (const loops of clients) {
-        await sql.query('TRUNCATE bench_queue');
-        await sql.query(`INSERT INTO bench_queue (body) SELECT $1::jsonb FROM generate_series(1, $2::int)`, [template, size]);
-        await sql.query('VACUUM ANALYZE bench_queue');
-        const cpu = cpuMeter(queue, [], { postgres });
-        const result = await receiveLoops(queue.base, 'queue', loops, seconds);
-        (runs[`queue@${loops}`] ??= []).push({ ...result, cpu: cpu() });
+        for (const { suffix, carried } of MODES) {
+          await sql.query('TRUNCATE bench_queue');
+          await sql.query(`INSERT INTO bench_queue (body) SELECT $1::jsonb FROM generate_series(1, $2::int)`, [template, size]);
+          await sql.query('VACUUM ANALYZE bench_queue');
+          const cpu = cpuMeter(queue, [], { postgres });
+          const result = await receiveLoops(queue.base, 'queue', loops, seconds, { carried });
+          (runs[`queue@${loops}${suffix}`] ??= []).push({ ...result, cpu: cpu() });
+        }
       }
     }
   } finally {
@@ -327,8 +352,8 @@ async function concurrently(count, seconds, step) {
   const started = performance.now();
   const end = started + seconds * 1000;
   await Promise.all(
-    Array.from({ length: count }, async () => {
-      while (performance.now() < end && (await step()));
+    Array.from({ length: count }, async (_, loop) => {
+      while (performance.now() < end && (await step(loop)));
     }),
   );
   return (performance.now() - started) / 1000;

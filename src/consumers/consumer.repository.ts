@@ -159,13 +159,19 @@ export class ConsumerRepository {
 
   /**
    * One receive, one statement (consumer_receive, migrations ConsumerCalls and ConsumerLeaseBatches):
-   * expired leases back to pending or dead; up to `max` messages leased, the group's pending ones
-   * first, then new notifications from the log as one lease batch (at most `scanIds` ids looked at),
-   * per-key order kept, each with its journal row. One receive of a group at a time. Nothing for a
-   * paused group; undefined for a group that does not exist.
+   * up to `max` messages leased, per-key order kept, each with its journal row, in id order. The
+   * group's pending messages first (receives side by side); then, one receive of the group at a time,
+   * expired leases back to pending or dead, and new notifications from the log as one lease batch
+   * (`scan.min`: a receive asking for fewer takes that many, the rest pending for the receives beside
+   * it; `scan.ids`: at most that many ids looked at). Nothing for a paused group; undefined for a
+   * group that does not exist.
    */
-  async receive(name: string, max: number, scanIds: number): Promise<ReceivedRow[] | undefined> {
-    return notFoundAsUndefined(() => this.sql<ReceivedRow>(`SELECT * FROM consumer_receive($1, $2, $3)`, [name, max, scanIds]));
+  async receive(name: string, max: number, scan: { min: number; ids: number }): Promise<ReceivedRow[] | undefined> {
+    const rows = await notFoundAsUndefined(() =>
+      this.sql<ReceivedRow>(`SELECT * FROM consumer_receive($1, $2, $3, $4)`, [name, max, scan.min, scan.ids]),
+    );
+    // Pending ones an expiry freed under the lock may come after the batch's: in id order again.
+    return rows?.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   }
 
   /** Messages whose notification the log no longer has (retention): acknowledged, so never delivered again, and said in the group's last error. */

@@ -26,6 +26,8 @@ import {
 } from './dto/consumer.dto.js';
 import { Listeners } from '../common/listeners.js';
 
+/** A receive asking for fewer takes this many new notifications from the log (when its buffer has room): the rest are left pending for the receives beside it. */
+const SCAN_MIN = 100;
 /** Log ids a receive looks at most before it leases what it has (a filter may pass over many). */
 const SCAN_IDS = 5000;
 /** A receive waiting for messages looks again at least this often (an ack on another instance frees a key). */
@@ -80,9 +82,10 @@ interface Standing {
 /**
  * Pull consumer groups (issue 20): a group leases the notifications that match its filter to
  * workers as they receive, and forgets them once acknowledged. A receive leases the group's pending
- * messages (nacked, expired, or behind an earlier change of their key) and then new notifications
- * from the log, as one lease batch (one row however many messages). Receives of a group run one at
- * a time, on any instance (the group's row lock, taken only when there is something to do).
+ * messages (nacked, expired, behind an earlier change of their key, or left by a receive that asked
+ * for fewer than SCAN_MIN), side by side with other receives; then, one receive of the group at a
+ * time on any instance (the group's row lock, taken only when there is something to do), expired
+ * leases and new notifications from the log, as one lease batch (one row however many messages).
  * Settling (ack, nack, extend, term) names leases. A receive and a settle are one SQL call each
  * (consumer_receive, consumer_settle). Each instance runs at most DB_POOL_SIZE − 2 receives at
  * once, so waiting ones never hold a connection. Parked receives are woken for as much work as
@@ -291,7 +294,7 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
 
   /** Leases what is available now, after taking new notifications from the log into the group (unless another receive is): one SQL call. */
   private async receiveNow(name: string, max: number): Promise<LeasedMessage[]> {
-    const rows = await this.receiving.run(() => this.repository.receive(name, max, SCAN_IDS));
+    const rows = await this.receiving.run(() => this.repository.receive(name, max, { min: SCAN_MIN, ids: SCAN_IDS }));
     if (!rows) throw new ConsumerNotFound(name);
     const leased = await this.withNotifications(name, rows);
     this.leasedCommits.leased(leased);
