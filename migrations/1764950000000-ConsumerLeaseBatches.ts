@@ -233,6 +233,9 @@ const RECEIVE = `
     from_pending int := 0;
     leased int := 0;
     expired int;
+    has_pending boolean;
+    n int;
+    has_expired boolean;
     spare int;
     held_keys text[];
     f_events jsonb;
@@ -266,22 +269,28 @@ const RECEIVE = `
     -- so the commit waits for no WAL flush.
     purged := coalesce((SELECT r.purged_through FROM notification_retention r WHERE r.id = 1), 0);
     log_end := greatest((SELECT max(b.last_id) FROM notification_batches b), (SELECT max(n.id) FROM notifications_legacy n), 0);
-    IF greatest(log_end, purged) <= g.scanned_through
-       AND NOT EXISTS (SELECT 1 FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'pending' AND m.available_at <= clock_timestamp())
-       AND NOT EXISTS (SELECT 1 FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'leased' AND m.leased_until < clock_timestamp())
-       AND NOT EXISTS (SELECT 1 FROM consumer_leases l WHERE l.group_id = g.id AND l.leased_until < clock_timestamp()) THEN
+    SELECT EXISTS (SELECT 1 FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'pending' AND m.available_at <= clock_timestamp()),
+           EXISTS (SELECT 1 FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'leased' AND m.leased_until < clock_timestamp())
+           OR EXISTS (SELECT 1 FROM consumer_leases l WHERE l.group_id = g.id AND l.leased_until < clock_timestamp())
+    INTO has_pending, has_expired;
+    IF greatest(log_end, purged) <= g.scanned_through AND NOT has_pending AND NOT has_expired THEN
       RETURN;
     END IF;
 
     -- First what the group holds pending, without its row lock: receives lease it side by side
     -- (SKIP LOCKED), as many as their room (max_messages, and max_ack_pending less what is in flight).
     room := least(max_messages, ${IN_FLIGHT_ROOM});
-    IF room > 0 THEN
+    IF room > 0 AND has_pending THEN
       ${LEASE_PENDING}
       room := room - from_pending;
       IF room <= 0 THEN
         RETURN;
       END IF;
+    END IF;
+
+    -- Nothing else to do: no lock.
+    IF NOT has_expired AND (room <= 0 OR greatest(log_end, purged) <= g.scanned_through) THEN
+      RETURN;
     END IF;
 
     -- Then, one receive of the group at a time (on any instance), what needs the group's row lock:
@@ -298,25 +307,29 @@ const RECEIVE = `
       RETURN;
     END IF;
 
-    -- Batches whose lease expired: each of their messages the group's own again, pending at once,
-    -- or a dead letter when max_deliver is 1.
-    WITH gone AS (DELETE FROM consumer_leases l WHERE l.group_id = g.id AND l.leased_until < clock_timestamp() RETURNING l.*)
-    INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at, state, deliveries, dead_at, available_at, last_error)
-    SELECT g.id, u.notification_id, u.ordering_key, u.change_id, u.logged_at,
-           CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN 'dead' ELSE 'pending' END, 1,
-           CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN now() END, clock_timestamp(), 'its lease expired'
-    FROM gone CROSS JOIN LATERAL unnest(gone.notification_ids, gone.ordering_keys, gone.change_ids, gone.logged_at) u(notification_id, ordering_key, change_id, logged_at)
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS expired = ROW_COUNT;
+    -- Leases that had expired when this receive looked (a later one's expiry is the next receive's).
+    expired := 0;
+    IF has_expired THEN
+      -- Batches whose lease expired: each of their messages the group's own again, pending at once,
+      -- or a dead letter when max_deliver is 1.
+      WITH gone AS (DELETE FROM consumer_leases l WHERE l.group_id = g.id AND l.leased_until < clock_timestamp() RETURNING l.*)
+      INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at, state, deliveries, dead_at, available_at, last_error)
+      SELECT g.id, u.notification_id, u.ordering_key, u.change_id, u.logged_at,
+             CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN 'dead' ELSE 'pending' END, 1,
+             CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN now() END, clock_timestamp(), 'its lease expired'
+      FROM gone CROSS JOIN LATERAL unnest(gone.notification_ids, gone.ordering_keys, gone.change_ids, gone.logged_at) u(notification_id, ordering_key, change_id, logged_at)
+      ON CONFLICT DO NOTHING;
+      GET DIAGNOSTICS expired = ROW_COUNT;
 
-    -- Messages whose lease expired: pending again (at once), or dead letters after max_deliver deliveries.
-    UPDATE consumer_messages m SET
-      state = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN 'dead' ELSE 'pending' END,
-      dead_at = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN now() END,
-      lease_id = NULL, leased_until = NULL, available_at = clock_timestamp(), last_error = 'its lease expired'
-    WHERE m.group_id = g.id AND m.state = 'leased' AND m.leased_until < clock_timestamp();
-    GET DIAGNOSTICS from_pending = ROW_COUNT;
-    expired := expired + from_pending;
+      -- Messages whose lease expired: pending again (at once), or dead letters after max_deliver deliveries.
+      UPDATE consumer_messages m SET
+        state = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN 'dead' ELSE 'pending' END,
+        dead_at = CASE WHEN g.max_deliver IS NOT NULL AND m.deliveries >= g.max_deliver THEN now() END,
+        lease_id = NULL, leased_until = NULL, available_at = clock_timestamp(), last_error = 'its lease expired'
+      WHERE m.group_id = g.id AND m.state = 'leased' AND m.leased_until < clock_timestamp();
+      GET DIAGNOSTICS n = ROW_COUNT;
+      expired := expired + n;
+    END IF;
 
     room := least(max_messages - leased, ${IN_FLIGHT_ROOM});
     IF room <= 0 THEN
