@@ -42,12 +42,15 @@ export class ConsumerLeaseBatches1764950000000 implements MigrationInterface {
         logged_at timestamptz[] NOT NULL,
         ordering_keys text[],
         leased_until timestamptz NOT NULL,
+        settled bigint[] NOT NULL DEFAULT '{}',
+        CHECK (cardinality(notification_ids) <= ${BATCH_MAX} AND cardinality(settled) < cardinality(notification_ids)),
         CHECK (cardinality(change_ids) = cardinality(notification_ids) AND cardinality(logged_at) = cardinality(notification_ids)
                AND (ordering_keys IS NULL OR cardinality(ordering_keys) = cardinality(notification_ids)))
       )`);
     await queryRunner.query(`CREATE INDEX consumer_leases_group ON consumer_leases (group_id, leased_until)`);
     await queryRunner.query(`DROP FUNCTION consumer_receive(text, int, int, int)`);
     await queryRunner.query(LEASE_IDS);
+    await queryRunner.query(BATCH_MESSAGES);
     await queryRunner.query(LEASED_VIEW);
     await queryRunner.query(RECEIVE);
     await queryRunner.query(`ALTER FUNCTION consumer_settle(text, text, uuid[], int, text) RENAME TO consumer_settle_messages`);
@@ -59,11 +62,11 @@ export class ConsumerLeaseBatches1764950000000 implements MigrationInterface {
     await queryRunner.query(`
       INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at, state, deliveries, lease_id, leased_until)
       SELECT l.group_id, u.notification_id, u.ordering_key, u.change_id, u.logged_at, 'leased', 1, consumer_lease_id(l.id, u.notification_id), l.leased_until
-      FROM consumer_leases l
-      CROSS JOIN LATERAL unnest(l.notification_ids, l.ordering_keys, l.change_ids, l.logged_at) u(notification_id, ordering_key, change_id, logged_at)
+      FROM consumer_leases l CROSS JOIN LATERAL consumer_lease_messages(l) u
       ON CONFLICT DO NOTHING`);
     await queryRunner.query(`DROP VIEW consumer_leased`);
     await queryRunner.query(`DROP FUNCTION consumer_receive(text, int, int, int)`);
+    await queryRunner.query(`DROP FUNCTION consumer_lease_messages(consumer_leases)`);
     await queryRunner.query(`DROP TABLE consumer_leases`);
     await queryRunner.query(`DROP FUNCTION consumer_lease_id(bigint, bigint), consumer_lease_batch(uuid), consumer_lease_notification(uuid), consumer_lease_new_batch()`);
     await queryRunner.query(PREVIOUS_RECEIVE.replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION'));
@@ -103,7 +106,21 @@ const LEASED_VIEW = `
     FROM consumer_messages m WHERE m.state = 'leased'
     UNION ALL
     SELECT l.group_id, u.notification_id, u.ordering_key, consumer_lease_id(l.id, u.notification_id), 1, l.leased_until
-    FROM consumer_leases l CROSS JOIN LATERAL unnest(l.notification_ids, l.ordering_keys) u(notification_id, ordering_key)
+    FROM consumer_leases l CROSS JOIN LATERAL consumer_lease_messages(l) u
+`;
+
+/** At most this many messages in one batch row: an ack rewrites its batch's list of settled ids. */
+const BATCH_MAX = 100;
+
+const BATCH_MESSAGES = `
+  -- A batch's messages not yet settled (acked, or made messages of consumer_messages): what it still leases.
+  CREATE FUNCTION consumer_lease_messages(l consumer_leases)
+  RETURNS TABLE (notification_id bigint, ordering_key text, change_id bigint, logged_at timestamptz)
+  LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT u.notification_id, u.ordering_key, u.change_id, u.logged_at
+    FROM unnest(l.notification_ids, l.ordering_keys, l.change_ids, l.logged_at) u(notification_id, ordering_key, change_id, logged_at)
+    WHERE NOT (u.notification_id = ANY (l.settled))
+  $fn$;
 `;
 
 /**
@@ -175,7 +192,7 @@ const JOURNAL_COLUMNS = `c.id::text, c.tx::text, c.schema_name, c.table_name, c.
 /** What max_ack_pending leaves: less the group's leased messages and its batches' messages. */
 const IN_FLIGHT_ROOM = `g.max_ack_pending
                   - (SELECT count(*) FROM consumer_messages m WHERE m.group_id = g.id AND m.state = 'leased')::int
-                  - coalesce((SELECT sum(cardinality(l.notification_ids)) FROM consumer_leases l WHERE l.group_id = g.id), 0)::int`;
+                  - coalesce((SELECT sum(cardinality(l.notification_ids) - cardinality(l.settled)) FROM consumer_leases l WHERE l.group_id = g.id), 0)::int`;
 
 /**
  * Leases up to `room` of the group's pending messages, lowest ids first, and returns them (RETURN
@@ -192,8 +209,8 @@ const LEASE_PENDING = `
           AND (m.ordering_key IS NULL OR (
                 NOT EXISTS (SELECT 1 FROM consumer_messages h
                             WHERE h.group_id = g.id AND h.ordering_key = m.ordering_key AND h.notification_id < m.notification_id AND h.state <> 'dead')
-                AND m.ordering_key NOT IN (SELECT k FROM consumer_leases l CROSS JOIN LATERAL unnest(l.ordering_keys) k
-                                           WHERE l.group_id = g.id AND k IS NOT NULL)))
+                AND m.ordering_key NOT IN (SELECT u.ordering_key FROM consumer_leases l CROSS JOIN LATERAL consumer_lease_messages(l) u
+                                           WHERE l.group_id = g.id AND u.ordering_key IS NOT NULL)))
         ORDER BY m.notification_id
         LIMIT room
         FOR UPDATE OF m SKIP LOCKED),
@@ -256,6 +273,8 @@ const RECEIVE = `
     b_rows capture.changes[] := '{}';
     b_id bigint;
     b_until timestamptz;
+    chunk int;
+    lo int;
   BEGIN
     SELECT * INTO g FROM consumer_groups WHERE name = group_name;
     IF NOT FOUND THEN
@@ -312,12 +331,12 @@ const RECEIVE = `
     IF has_expired THEN
       -- Batches whose lease expired: each of their messages the group's own again, pending at once,
       -- or a dead letter when max_deliver is 1.
-      WITH gone AS (DELETE FROM consumer_leases l WHERE l.group_id = g.id AND l.leased_until < clock_timestamp() RETURNING l.*)
+      WITH gone AS (DELETE FROM consumer_leases l WHERE l.group_id = g.id AND l.leased_until < clock_timestamp() RETURNING l)
       INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at, state, deliveries, dead_at, available_at, last_error)
       SELECT g.id, u.notification_id, u.ordering_key, u.change_id, u.logged_at,
              CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN 'dead' ELSE 'pending' END, 1,
              CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN now() END, clock_timestamp(), 'its lease expired'
-      FROM gone CROSS JOIN LATERAL unnest(gone.notification_ids, gone.ordering_keys, gone.change_ids, gone.logged_at) u(notification_id, ordering_key, change_id, logged_at)
+      FROM gone CROSS JOIN LATERAL consumer_lease_messages(gone.l) u
       ON CONFLICT DO NOTHING;
       GET DIAGNOSTICS expired = ROW_COUNT;
 
@@ -358,7 +377,8 @@ const RECEIVE = `
     IF room > 0 AND buffer_room > 0 AND log_end > through THEN
       -- The keys the group's batches hold, read under the lock: every batch is committed or ours.
       IF g.order_by = 'key' THEN
-        held_keys := ARRAY(SELECT k FROM consumer_leases l CROSS JOIN LATERAL unnest(l.ordering_keys) k WHERE l.group_id = g.id AND k IS NOT NULL);
+        held_keys := ARRAY(SELECT u.ordering_key FROM consumer_leases l CROSS JOIN LATERAL consumer_lease_messages(l) u
+                           WHERE l.group_id = g.id AND u.ordering_key IS NOT NULL);
       END IF;
       -- The filter's parts, once: the statements below test them per notification.
       f_events := nullif(g.filter -> 'events', 'null');
@@ -408,16 +428,21 @@ const RECEIVE = `
       RETURN;
     END IF;
 
-    -- The batch: one row, its lease from now (clock_timestamp, not the transaction's start).
-    b_id := consumer_lease_new_batch();
+    -- The batch: a row for each ${BATCH_MAX} messages, their lease from now (clock_timestamp, not the
+    -- transaction's start).
     b_until := clock_timestamp() + make_interval(secs => g.ack_wait_ms / 1000.0);
-    INSERT INTO consumer_leases (id, group_id, notification_ids, change_ids, logged_at, ordering_keys, leased_until)
-    VALUES (b_id, g.id, b_ids, b_changes, b_logged, CASE WHEN g.order_by = 'key' THEN b_keys END, b_until);
-    RETURN QUERY
-    SELECT b_ids[i]::text, consumer_lease_id(b_id, b_ids[i])::text, 1, b_until, b_logged[i], ${JOURNAL_COLUMNS}
-    FROM generate_series(1, cardinality(b_ids)) i
-    CROSS JOIN LATERAL (SELECT (b_rows[i]).*) c
-    ORDER BY i;
+    FOR chunk IN 0 .. (cardinality(b_ids) - 1) / ${BATCH_MAX} LOOP
+      lo := chunk * ${BATCH_MAX} + 1;
+      hi := least(cardinality(b_ids), lo + ${BATCH_MAX} - 1);
+      b_id := consumer_lease_new_batch();
+      INSERT INTO consumer_leases (id, group_id, notification_ids, change_ids, logged_at, ordering_keys, leased_until)
+      VALUES (b_id, g.id, b_ids[lo:hi], b_changes[lo:hi], b_logged[lo:hi], CASE WHEN g.order_by = 'key' THEN b_keys[lo:hi] END, b_until);
+      RETURN QUERY
+      SELECT b_ids[i]::text, consumer_lease_id(b_id, b_ids[i])::text, 1, b_until, b_logged[i], ${JOURNAL_COLUMNS}
+      FROM generate_series(lo, hi) i
+      CROSS JOIN LATERAL (SELECT (b_rows[i]).*) c
+      ORDER BY i;
+    END LOOP;
   END
   $fn$;
 `;
@@ -455,7 +480,7 @@ const SETTLE = `
       SELECT * INTO l FROM consumer_leases cl WHERE cl.id = batch AND cl.group_id = g.id FOR UPDATE;
       CONTINUE WHEN NOT FOUND;
       hit := ARRAY(SELECT consumer_lease_notification(x) FROM unnest(lease_ids) x WHERE consumer_lease_batch(x) = batch
-                   INTERSECT SELECT unnest(l.notification_ids));
+                   INTERSECT SELECT u.notification_id FROM consumer_lease_messages(l) u);
       CONTINUE WHEN cardinality(hit) = 0;
       IF verb <> 'ack' THEN
         INSERT INTO consumer_messages (group_id, notification_id, ordering_key, change_id, logged_at, state, deliveries, lease_id, leased_until,
@@ -467,20 +492,17 @@ const SETTLE = `
                     ELSE clock_timestamp() END,
                CASE WHEN s.state = 'dead' THEN now() END,
                CASE verb WHEN 'nack' THEN 'nacked' WHEN 'term' THEN reason END
-        FROM unnest(l.notification_ids, l.ordering_keys, l.change_ids, l.logged_at) u(notification_id, ordering_key, change_id, logged_at)
+        FROM consumer_lease_messages(l) u
         CROSS JOIN LATERAL (SELECT CASE verb WHEN 'extend' THEN 'leased' WHEN 'term' THEN 'dead'
                                         ELSE CASE WHEN g.max_deliver IS NOT NULL AND g.max_deliver <= 1 THEN 'dead' ELSE 'pending' END END AS state) s
         WHERE u.notification_id = ANY (hit);
       END IF;
-      IF cardinality(hit) = cardinality(l.notification_ids) THEN
+      -- The batch goes with its last message; until then only its list of settled ids grows (its
+      -- other arrays, stored apart once large, are not rewritten).
+      IF cardinality(l.settled) + cardinality(hit) = cardinality(l.notification_ids) THEN
         DELETE FROM consumer_leases cl WHERE cl.id = batch;
       ELSE
-        UPDATE consumer_leases cl SET (notification_ids, change_ids, logged_at, ordering_keys) = (
-          SELECT array_agg(u.notification_id ORDER BY u.ord), array_agg(u.change_id ORDER BY u.ord), array_agg(u.logged_at ORDER BY u.ord),
-                 CASE WHEN l.ordering_keys IS NOT NULL THEN array_agg(u.ordering_key ORDER BY u.ord) END
-          FROM unnest(l.notification_ids, l.ordering_keys, l.change_ids, l.logged_at) WITH ORDINALITY u(notification_id, ordering_key, change_id, logged_at, ord)
-          WHERE NOT (u.notification_id = ANY (hit)))
-        WHERE cl.id = batch;
+        UPDATE consumer_leases cl SET settled = cl.settled || hit WHERE cl.id = batch;
       END IF;
       done := done || ARRAY(SELECT consumer_lease_id(batch, n) FROM unnest(hit) n);
     END LOOP;

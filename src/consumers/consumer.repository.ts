@@ -125,8 +125,8 @@ export class ConsumerRepository {
                 count(*) FILTER (WHERE state = 'dead')::int AS dead, min(notification_id) FILTER (WHERE state <> 'dead') AS oldest
          FROM consumer_messages m WHERE m.group_id = g.id) c
        CROSS JOIN LATERAL (
-         SELECT coalesce(sum(cardinality(l.notification_ids)), 0)::int AS in_flight, min(l.notification_ids[1]) AS oldest
-         FROM consumer_leases l WHERE l.group_id = g.id) b
+         SELECT count(*)::int AS in_flight, min(u.notification_id) AS oldest
+         FROM consumer_leases l CROSS JOIN LATERAL consumer_lease_messages(l) u WHERE l.group_id = g.id) b
        WHERE $1::uuid IS NULL OR g.id = $1
        ORDER BY g.name`,
       [groupId ?? null],

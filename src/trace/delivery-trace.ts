@@ -77,7 +77,7 @@ export class DeliveryTrace {
          LEFT JOIN LATERAL (
            SELECT m.state, m.deliveries, m.available_at, m.leased_until, m.last_error FROM consumer_messages m WHERE m.group_id = g.id AND m.notification_id = $1
            UNION ALL
-           SELECT 'leased', 1, NULL, l.leased_until, NULL FROM consumer_leases l WHERE l.group_id = g.id AND $1 = ANY (l.notification_ids)
+           SELECT 'leased', 1, NULL, l.leased_until, NULL FROM consumer_leases l WHERE l.group_id = g.id AND $1 = ANY (l.notification_ids) AND NOT $1 = ANY (l.settled)
            LIMIT 1) m ON true
          ORDER BY g.name`,
         [id],

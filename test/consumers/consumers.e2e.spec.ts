@@ -235,6 +235,28 @@ describe('pull consumer groups', () => {
     expect((await call<{ pending: number; inFlight: number }>('GET', '/consumers/mixed')).body).toMatchObject({ pending: 0, inFlight: 0 });
   }, 20_000);
 
+  it('leases a large receive in rows of 100 and settles it a message at a time or all at once', async () => {
+    expect((await call('POST', '/consumers', { name: 'large', tables: ['invoices'], order: 'none', from: 'now', maxAckPending: 1000 })).status).toBe(201);
+    await invoices(250, 'LARGE-');
+    await waitFor(async () => (await call<{ lag: { ids: number } }>('GET', '/consumers/large')).body.lag.ids >= 250, { what: 'the 250 changes in the log' });
+    const leased = await receive('large', 1000);
+    expect(leased).toHaveLength(250);
+    expect(new Set(leased.map((m) => m.leaseId)).size).toBe(250);
+    const { rows } = await t.db.sql.query(`SELECT cardinality(l.notification_ids) AS n FROM consumer_leases l JOIN consumer_groups g ON g.id = l.group_id WHERE g.name = 'large' ORDER BY 1`);
+    expect(rows.map((row) => row.n)).toEqual([50, 100, 100]);
+    // One at a time from each row, then a nack, then the rest in one call.
+    for (const m of [leased[0], leased[120], leased[249]]) expect(await settle('large', 'ack', [m.leaseId])).toEqual({ done: [m.leaseId], unknown: [] });
+    expect((await call<{ inFlight: number }>('GET', '/consumers/large')).body.inFlight).toBe(247);
+    expect((await settle('large', 'nack', [leased[7].leaseId])).done).toEqual([leased[7].leaseId]);
+    const rest = leased.filter((_, i) => ![0, 7, 120, 249].includes(i)).map((m) => m.leaseId);
+    expect(await settle('large', 'ack', [...rest, leased[0].leaseId])).toEqual({ done: rest, unknown: [leased[0].leaseId] });
+    const again = await receive('large', 1000, 5000);
+    expect(again.map((m) => [m.notification.id, m.deliveries])).toEqual([[leased[7].notification.id, 2]]);
+    await settle('large', 'ack', [again[0].leaseId]);
+    expect((await call('GET', '/consumers/large')).body).toMatchObject({ pending: 0, inFlight: 0, lag: { ids: 0 } });
+    expect((await t.db.sql.query(`SELECT count(*)::int AS n FROM consumer_leases l JOIN consumer_groups g ON g.id = l.group_id WHERE g.name = 'large'`)).rows[0].n).toBe(0);
+  });
+
   it('extends a lease that is still being worked on, and seeks back to a position', async () => {
     expect((await call('POST', '/consumers', { name: 'slow', tables: ['invoices'], ackWaitMs: 1000 })).status).toBe(201);
     await invoices(1, 'SLOW-');
