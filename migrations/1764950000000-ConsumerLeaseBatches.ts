@@ -7,9 +7,9 @@ import { RECEIVE as PREVIOUS_RECEIVE } from './1764930000000-ConsumerBackfillRul
  * into five indexes), was leased by an update (a new version in five indexes) and deleted by its
  * ack; a receive of 100 spent most of its time there. Now what a receive takes from the log and
  * leases at once (every message that is not behind an earlier change of its key) is one row of
- * consumer_leases, a lease batch: the messages' notification ids, journal row ids, log times and
- * keys as arrays, and one lease end. An ack removes its messages from their batch (the batch goes
- * with its last). Anything else that happens to a message of a batch makes it a message of
+ * consumer_leases, a lease batch (one for each 100 messages): the messages' notification ids,
+ * journal row ids, log times and keys as arrays, and one lease end. An ack adds its messages to
+ * their batch's settled ids, leaving the arrays as written (the batch goes with its last). Anything else that happens to a message of a batch makes it a message of
  * consumer_messages again, with what it would have had there: a nack (pending after its delay, or
  * dead after max_deliver), a term (dead), an extension (leased, its lease id kept), its batch's
  * lease expiring (pending, or dead). A message behind an earlier change of its key, taken from the
