@@ -403,7 +403,7 @@ const RECEIVE = `
       -- The batches, a window of ids at a time, from as many as are wanted (when every one
       -- matches, one window) growing while a filter passes over them: only the slice of each
       -- batch that the window covers is unnested and looked up.
-      step := room;
+      step := room + spare;
       WHILE room > 0 AND buffer_room > 0 AND through < log_end AND looked < scan_ids AND through >= legacy_end LOOP
         hi := least(through + step, log_end);
         looked := looked + (hi - through);
