@@ -1,5 +1,5 @@
 import type { Sql } from '../../database/sql.js';
-import { backfillDestinations, type JournalRow } from '../journal-row.js';
+import { aimedBackfills, type JournalRow } from '../journal-row.js';
 
 /** A journal row taken into the log, with the first id of the batch it is in (the rows' ids follow on). */
 export interface AppendedRow extends JournalRow {
@@ -26,7 +26,8 @@ export interface AppendedRow extends JournalRow {
  *
  * The same statement adds the batch's table names to notification_tables (the names the log ever
  * held: TableCatalog reads them, not the journal) and records the highest journal id drained so far
- * in the batch's drained_through (the backlog's estimate reads it, not capture.undrained()).
+ * in the batch's drained_through (the backlog's estimate reads it, not capture.undrained()). The
+ * sinks a backfill's rows are aimed at are looked up once per backfill in the batch (aimedBackfills).
  *
  * The batch's ids follow the highest id given or deleted so far; every instance's tail hears of it
  * at commit by one NOTIFY on `channel` (the batch's last id), never one per writer.
@@ -47,10 +48,11 @@ export function appendBatch(sql: Sql, limits: { rows: number; bytes: number }, c
      named AS (
        INSERT INTO notification_tables (name)
        SELECT DISTINCT capture.qualified_name(t.schema_name, t.table_name) FROM taken t
-       ON CONFLICT (name) DO NOTHING)
+       ON CONFLICT (name) DO NOTHING),
+     ${aimedBackfills('taken')}
      SELECT t.id::text AS id, t.tx::text AS tx, t.schema_name, t.table_name, t.op, t.row_pk, t.old, t.new,
-            t.changed_columns, t.actor, t.changed_at, t.backfill_id::text AS backfill_id, ${backfillDestinations('t')}, b.first_id::text AS first_id, b.created_at AS batch_created_at
-     FROM taken t, batch b
+            t.changed_columns, t.actor, t.changed_at, t.backfill_id::text AS backfill_id, a.destinations, b.first_id::text AS first_id, b.created_at AS batch_created_at
+     FROM taken t CROSS JOIN batch b LEFT JOIN aimed a ON a.backfill_id = t.backfill_id
      ORDER BY t.ord`,
     [limits.rows, limits.bytes, channel],
   );
