@@ -133,7 +133,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   private async session(client: pg.Client): Promise<void> {
     const { capture } = this.config;
     const sql = clientSql(client);
-    // The statements of every round, prepared once per connection.
+    // The statements of every round, prepared once per connection; not hasWork (./sql/has-work.ts).
     const prepared = clientSql(client, { prepared: true });
     this.status.draining = false;
     while (this.connection.isRunning && !(await tryDrainLock(sql, DRAIN_LOCK))) {
@@ -160,7 +160,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
         this.connection.throwIfBroken();
         // After a batch there is likely more: drain at once. Otherwise one cheap look first.
         const started = performance.now();
-        const drained: number = busy || (await hasWork(prepared)) ? await this.drainOnce(prepared) : 0;
+        const drained: number = busy || (await hasWork(sql)) ? await this.drainOnce(prepared) : 0;
         this.status.rounds++;
         this.connection.succeeded();
         if (drained > 0) {
@@ -177,9 +177,9 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
         // was set does not NOTIFY, but commits within moments: look again after a short wait,
         // then sleep until a NOTIFY, with a safety poll for a long transaction that raced the flag.
         await wakeOnCommit(true);
-        if (await hasWork(prepared)) continue;
+        if (await hasWork(sql)) continue;
         await this.connection.sleep(capture.flagRaceMs);
-        if (await hasWork(prepared)) continue;
+        if (await hasWork(sql)) continue;
         await this.connection.sleep(capture.safetyPollMs);
       }
       // A stopped drainer must not leave writers NOTIFYing (and taking the commit lock) for nobody.
