@@ -3,7 +3,7 @@ import { postgresError } from '../common/errors/postgres-error.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { BackfillRepository } from './backfill.repository.js';
-import { MIN_CHUNK, runChunks } from './chunks.js';
+import { drainCapped, DRAIN_TARGET_MS, MAX_CHUNK, MIN_CHUNK, QUIET_DRAIN_MS, runChunks } from './chunks.js';
 import { DrainGauge } from './drain-gauge.js';
 
 /** Backfills one instance runs at once (each a chunk at a time). */
@@ -114,12 +114,19 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
     try {
       last = await runChunks(
         async (maxRows) => {
-          const chunk = await this.repository.chunk(id, maxRows);
-          if (!chunk?.read || !this.gauge) return chunk;
-          // The next chunk waits until this one's reads are in the log: a live change that commits
-          // meanwhile waits behind them (the drainer keeps commit order), and behind nothing more.
-          this.gauge.wrote(id, chunk.read);
-          return { ...chunk, drainMs: await this.gauge.logged(id, MAX_HOLD_MS) };
+          const gauge = this.gauge;
+          if (!gauge) return this.repository.chunk(id, maxRows);
+          const chunk = await this.repository.chunk(id, drainCapped(maxRows, gauge.msPerRead, gauge.live() ? DRAIN_TARGET_MS : QUIET_DRAIN_MS));
+          if (!chunk?.read) return chunk;
+          gauge.wrote(id, chunk.read);
+          // A live change that commits after this chunk waits for its reads (the drainer keeps commit
+          // order). While live changes flow, the next chunk waits until they are in the log, and is
+          // capped to DRAIN_TARGET_MS of drain: a live change waits behind one small chunk at most.
+          // While none flow, reads worth QUIET_DRAIN_MS of drain may still be on their way: the drain
+          // and the next chunk overlap, and the drainer takes full batches.
+          const ahead = gauge.live() ? 0 : drainCapped(MAX_CHUNK, gauge.msPerRead, QUIET_DRAIN_MS);
+          await gauge.logged(id, MAX_HOLD_MS, ahead);
+          return chunk;
         },
         size,
         () => this.due(),

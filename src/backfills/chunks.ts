@@ -8,11 +8,19 @@ import type { BackfillState } from './backfill.js';
  */
 export const CHUNK_TARGET_MS = 20;
 /**
- * How long a chunk's reads may take to reach the log after its commit, aimed at: a live change that
- * commits after the chunk waits that long behind them (issue 19: live p99 ≤ 20 ms above without a
- * backfill). Taken as measured (DrainGauge), so chunks follow the drain's pace on this machine now.
+ * What draining a chunk's reads may cost, aimed at, while live changes flow: a live change that
+ * commits after a chunk waits that long behind its reads (issue 19: live p99 ≤ 20 ms above without a
+ * backfill). From the drain's measured cost per read (DrainGauge), so it follows this machine now.
  */
 export const DRAIN_TARGET_MS = 10;
+/**
+ * The same while no live change flows: chunks by their lock time, as long as their reads, and the
+ * reads allowed on their way to the log besides (backfill-runner.ts), cost the drain at most this.
+ * The first live change after a quiet spell waits behind them, once: at most about twice this. A
+ * fixed number of rows would not do: on a starved core a read cost the drain 0.7 ms, not 0.03, and
+ * 2,000 reads ahead held live changes 1.5 s.
+ */
+export const QUIET_DRAIN_MS = 40;
 export const MIN_CHUNK = 10;
 export const MAX_CHUNK = 10_000;
 
@@ -25,8 +33,6 @@ export interface ChunkResult {
    * row locks. Undefined: size by the round trip.
    */
   heldMs?: number;
-  /** How long its reads took to be in the log after it returned. Undefined: not measured (no drainer here). */
-  drainMs?: number;
 }
 
 /**
@@ -51,21 +57,25 @@ export async function backfillChunk(sql: Sql, id: string, maxRows: number): Prom
 }
 
 /**
- * The next chunk's size from the last one's: scaled towards CHUNK_TARGET_MS of lock time and
- * DRAIN_TARGET_MS of drain time (the further off of the two), at most halved or doubled at a time.
- * A chunk that read fewer rows than asked (the end, a sparse where) and was quick says nothing
- * about a bigger one; a slow one shrinks whatever it read.
+ * The next chunk's size from the last one's: scaled towards CHUNK_TARGET_MS, at most halved or
+ * doubled at a time. A chunk that read fewer rows than asked (the end, a sparse where, a cap) and
+ * was quick says nothing about a bigger one; a slow one shrinks whatever it read.
  */
-export function nextChunkSize(size: number, tookMs: number, read: number, drainMs = 0): number {
-  const over = Math.max(tookMs / CHUNK_TARGET_MS, drainMs / DRAIN_TARGET_MS);
-  if (over <= 1 && read < size) return size;
-  const scaled = size / Math.max(over, 1 / CHUNK_TARGET_MS);
+export function nextChunkSize(size: number, tookMs: number, read: number): number {
+  if (tookMs <= CHUNK_TARGET_MS && read < size) return size;
+  const scaled = (size * CHUNK_TARGET_MS) / Math.max(tookMs, 1);
   return Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, size / 2, Math.min(size * 2, scaled))));
+}
+
+/** At most the rows whose reads cost the drain `drainMs`, at `msPerRead` (unknown: `rows`), and MIN_CHUNK at least. */
+export function drainCapped(rows: number, msPerRead: number | undefined, drainMs: number): number {
+  if (!msPerRead) return rows;
+  return Math.max(MIN_CHUNK, Math.min(rows, Math.floor(drainMs / msPerRead)));
 }
 
 /**
  * Runs a backfill's chunks one after another, from `size` rows, each sized from the last one's
- * time (in PostgreSQL when the chunk says it, else the round trip) and its drain time when measured, while `go()` says so. Returns the last chunk's outcome: not `running` once the backfill
+ * time (in PostgreSQL when the chunk says it, else the round trip), while `go()` says so. Returns the last chunk's outcome: not `running` once the backfill
  * completed, was paused, cancelled or failed; undefined when another runner holds it.
  */
 export async function runChunks(
@@ -81,7 +91,7 @@ export async function runChunks(
     if (!last) return undefined;
     onChunk?.(last);
     if (last.state !== 'running') return last;
-    size = nextChunkSize(size, last.heldMs ?? performance.now() - started, last.read, last.drainMs);
+    size = nextChunkSize(size, last.heldMs ?? performance.now() - started, last.read);
   }
   return last;
 }

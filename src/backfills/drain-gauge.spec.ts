@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredNotification } from '../events/event-catalog.js';
-import { DrainGauge } from './drain-gauge.js';
+import { DrainGauge, QUIET_MS } from './drain-gauge.js';
 
 /** A drainer as the gauge sees it: batches appended by hand. */
 function drainer() {
@@ -46,24 +46,10 @@ describe('DrainGauge', () => {
     append(batch(100, 'READ', '7'));
     sut.wrote('7', 100);
     expect(sut.behind('7')).toBe(0);
-    expect(await sut.logged('7', 60_000)).toBeCloseTo(1);
+    await sut.logged('7', 60_000);
   });
 
-  it('says what the reads cost the drain: their share of each batch that carried them', async () => {
-    const { view, append } = drainer();
-    const sut = new DrainGauge(view);
-    sut.track('7');
-    sut.wrote('7', 300);
-    append([...batch(100, 'READ', '7'), ...batch(100, 'INSERT')], 8);
-    append(batch(200, 'READ', '7'), 6);
-    expect(await sut.logged('7', 60_000)).toBeCloseTo(10);
-    // The next chunk's cost starts from nothing.
-    sut.wrote('7', 10);
-    append([...batch(10, 'READ', '7'), ...batch(90, 'INSERT')], 20);
-    expect(await sut.logged('7', 60_000)).toBeCloseTo(2);
-  });
-
-  it('waits until the reads are in the log, at most maxMs (then forgets them), and not once stopped', async () => {
+  it('waits until at most `allowed` reads are not in the log, at most maxMs (then forgets them), and not once stopped', async () => {
     const { view, append } = drainer();
     const sut = new DrainGauge(view);
     sut.track('7');
@@ -76,8 +62,16 @@ describe('DrainGauge', () => {
     append(batch(40, 'READ', '7'));
     await waiting;
 
-    sut.wrote('7', 10);
-    expect(await sut.logged('7', 5)).toBeGreaterThanOrEqual(5);
+    sut.wrote('7', 300);
+    sut.wrote('7', 200);
+    const allowing = sut.logged('7', 60_000, 200);
+    append(batch(300, 'READ', '7'));
+    await allowing;
+    expect(sut.behind('7')).toBe(200);
+
+    const started = performance.now();
+    await sut.logged('7', 5);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(4);
     expect(sut.behind('7')).toBe(0);
 
     sut.wrote('7', 10);
@@ -85,5 +79,29 @@ describe('DrainGauge', () => {
     sut.stop();
     await stopped;
     expect(sut.behind('7')).toBe(10);
+  });
+
+  it('learns what a read costs the drain: its share of the batches that carried many reads', () => {
+    const { view, append } = drainer();
+    const sut = new DrainGauge(view);
+    expect(sut.msPerRead).toBeUndefined();
+    append([...batch(1_000, 'READ', '7'), ...batch(1_000, 'INSERT')], 40);
+    expect(sut.msPerRead).toBeCloseTo(0.02);
+    append(batch(10, 'INSERT'), 500);
+    append([...batch(10, 'READ', '7'), ...batch(10, 'INSERT')], 20);
+    expect(sut.msPerRead).toBeCloseTo(0.02);
+    append(batch(1_000, 'READ', '7'), 10);
+    expect(sut.msPerRead).toBeCloseTo(0.01);
+  });
+
+  it('tells whether live changes flow: a change that is no backfill’s within QUIET_MS', async () => {
+    const { view, append } = drainer();
+    const sut = new DrainGauge(view);
+    expect(sut.live()).toBe(false);
+    append([...batch(10, 'READ', '7'), ...batch(1, 'BACKFILL_STARTED', '7')]);
+    expect(sut.live()).toBe(false);
+    append(batch(1, 'INSERT'));
+    expect(sut.live()).toBe(true);
+    expect(sut.live(performance.now() + QUIET_MS)).toBe(false);
   });
 });

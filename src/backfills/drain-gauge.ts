@@ -1,19 +1,29 @@
 import type { StoredNotification } from '../events/event-catalog.js';
 
-/** What the gauge reads of the drainer: the batches it appends to the log, right after each commit. */
+/** What the gauge reads of the drainer: the batches it appends to the log, right after each commit, with their time. */
 export interface DrainView {
   onAppended(listener: (notifications: readonly StoredNotification[], tookMs: number) => void): () => void;
 }
 
+/** How long after the last live change the drain counts as carrying none. */
+export const QUIET_MS = 1_000;
+/**
+ * Reads a batch must carry to say what a read costs: a batch's time is mostly fixed (its statement,
+ * its commit's flush) when it carries few rows, and a small batch taken as the measure would cap the
+ * next chunks smaller still (the benchmark: chunks of 10 rows at 0.9 ms a read).
+ */
+export const MIN_SAMPLE = 100;
+
 /**
  * Each running backfill's reads that its chunks committed and the drainer has not yet appended to
  * the log, counted exactly and with no statement: the chunk says how many it wrote, and each batch
- * the drainer appends says which reads it holds (a read names its backfill). A live change that
- * commits after a chunk waits for the chunk's reads to be drained (the drainer takes the journal in
- * commit order), so the runner waits for them too before its next chunk, and sizes its chunks by
- * what draining them cost (chunks.ts): a live change then waits behind one chunk's reads, at most.
- * That cost is each read's share of the time of the batch that carried it: the wait for the drain
- * includes the drainer's round for whatever else it was doing, which a smaller chunk does not shorten.
+ * the drainer appends says which reads it holds (a read names its backfill). Beside it, what a read
+ * costs the drain (its share of the time of the batch that carried it), and whether live changes
+ * are flowing (any notification that is no backfill's, in the last QUIET_MS).
+ *
+ * A live change that commits after a chunk waits for the chunk's reads to be drained (the drainer
+ * takes the journal in commit order); the runner uses the gauge to keep that wait short while live
+ * changes flow, and to go at full speed while none do (backfill-runner.ts).
  *
  * The drainer may append a chunk's reads before the chunk's answer reaches the runner, so a count
  * goes below zero for a moment; it never waits for reads it cannot see (a read the log leaves out,
@@ -22,9 +32,10 @@ export interface DrainView {
 export class DrainGauge {
   /** Per backfill (its id): reads written less reads seen in the log. */
   private readonly unlogged = new Map<string, number>();
-  /** Per backfill: the drain time its reads cost since the last wait ended. */
-  private readonly cost = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
+  /** What a read cost the drain, lately (ms): a moving average over batches. */
+  private perRead: number | undefined;
+  private lastLive = -Infinity;
   private stopped = false;
 
   constructor(drainer: DrainView) {
@@ -34,13 +45,11 @@ export class DrainGauge {
   /** From now on, counts backfill `id`'s reads as they reach the log (before its first chunk). */
   track(id: string): void {
     this.unlogged.set(id, 0);
-    this.cost.set(id, 0);
   }
 
   /** Stops counting `id`'s reads. */
   forget(id: string): void {
     this.unlogged.delete(id);
-    this.cost.delete(id);
   }
 
   /** A chunk of backfill `id` committed `rows` reads into the journal. */
@@ -54,24 +63,25 @@ export class DrainGauge {
     return Math.max(0, this.unlogged.get(id) ?? 0);
   }
 
-  /**
-   * Resolves once every read of backfill `id` written so far is in the log, or after `maxMs` (then
-   * the reads not seen are forgotten), or at stop(); with the drain time those reads cost (their
-   * share of the batches that carried them), or the time waited when that is more than maxMs.
-   */
-  async logged(id: string, maxMs: number): Promise<number> {
-    const waited = await this.wait(id, maxMs);
-    const cost = this.cost.get(id) ?? 0;
-    if (this.cost.has(id)) this.cost.set(id, 0);
-    return waited >= maxMs ? waited : cost;
+  /** What a read costs the drain lately, in ms (its share of its batch's time, from batches of MIN_SAMPLE reads or more); undefined before the first. */
+  get msPerRead(): number | undefined {
+    return this.perRead;
   }
 
-  private async wait(id: string, maxMs: number): Promise<number> {
-    const started = performance.now();
-    if (this.behind(id) === 0 || this.stopped) return 0;
+  /** Whether the drain carried a live change (one that is no backfill's) within QUIET_MS. */
+  live(now = performance.now()): boolean {
+    return now - this.lastLive < QUIET_MS;
+  }
+
+  /**
+   * Resolves once at most `allowed` reads of backfill `id` are not in the log, or after `maxMs`
+   * (then the reads not seen are forgotten), or at stop().
+   */
+  async logged(id: string, maxMs: number, allowed = 0): Promise<void> {
+    if (this.behind(id) <= allowed || this.stopped) return;
     await new Promise<void>((resolve) => {
       const done = () => {
-        if (this.behind(id) > 0 && !this.stopped) return;
+        if (this.behind(id) > allowed && !this.stopped) return;
         clearTimeout(timer);
         this.waiters.delete(done);
         resolve();
@@ -82,7 +92,6 @@ export class DrainGauge {
       }, maxMs);
       this.waiters.add(done);
     });
-    return performance.now() - started;
   }
 
   /** Ends every wait now, and every later one at once (shutdown). */
@@ -92,14 +101,22 @@ export class DrainGauge {
   }
 
   private appended(notifications: readonly StoredNotification[], tookMs: number): void {
-    if (this.unlogged.size === 0) return;
-    const perRow = tookMs / notifications.length;
+    let reads = 0;
     for (const { payload } of notifications) {
-      if (payload.op !== 'READ' || payload.backfill === undefined) continue;
+      if (payload.backfill === undefined) {
+        this.lastLive = performance.now();
+        continue;
+      }
+      if (payload.op !== 'READ') continue;
+      reads++;
       const unlogged = this.unlogged.get(payload.backfill);
-      if (unlogged === undefined) continue;
-      this.unlogged.set(payload.backfill, unlogged - 1);
-      this.cost.set(payload.backfill, (this.cost.get(payload.backfill) ?? 0) + perRow);
+      if (unlogged !== undefined) this.unlogged.set(payload.backfill, unlogged - 1);
+    }
+    if (reads >= MIN_SAMPLE) {
+      // Each read's share of the batch's time; weighted by reads, so one smaller batch does not swing it.
+      const perRead = tookMs / notifications.length;
+      const weight = Math.min(1, reads / 1_000);
+      this.perRead = this.perRead === undefined ? perRead : this.perRead + (perRead - this.perRead) * weight;
     }
     for (const done of [...this.waiters]) done();
   }
