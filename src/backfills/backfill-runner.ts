@@ -123,8 +123,9 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
           // order). While live changes flow, the next chunk waits until they are in the log, and is
           // capped to DRAIN_TARGET_MS of drain: a live change waits behind one small chunk at most.
           // While none flow, reads worth QUIET_DRAIN_MS of drain may still be on their way: the drain
-          // and the next chunk overlap, and the drainer takes full batches.
-          const ahead = gauge.live() ? 0 : drainCapped(MAX_CHUNK, gauge.msPerRead, QUIET_DRAIN_MS);
+          // and the next chunk overlap, and the drainer takes full batches. Until the gauge knows what
+          // a read costs, none may.
+          const ahead = gauge.live() || gauge.msPerRead === undefined ? 0 : drainCapped(MAX_CHUNK, gauge.msPerRead, QUIET_DRAIN_MS);
           await gauge.logged(id, MAX_HOLD_MS, ahead);
           return chunk;
         },

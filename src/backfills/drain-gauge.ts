@@ -113,9 +113,10 @@ export class DrainGauge {
       if (unlogged !== undefined) this.unlogged.set(payload.backfill, unlogged - 1);
     }
     if (reads >= MIN_SAMPLE) {
-      // Each read's share of the batch's time; weighted by reads, so one smaller batch does not swing it.
+      // Each read's share of the batch's time; weighted by reads, and never more than half, so that
+      // one batch (a stall for the core, a slow flush) does not set it alone.
       const perRead = tookMs / notifications.length;
-      const weight = Math.min(1, reads / 1_000);
+      const weight = Math.min(0.5, reads / 2_000);
       this.perRead = this.perRead === undefined ? perRead : this.perRead + (perRead - this.perRead) * weight;
     }
     for (const done of [...this.waiters]) done();
