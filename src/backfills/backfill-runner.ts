@@ -4,7 +4,7 @@ import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { BackfillRepository } from './backfill.repository.js';
 import { drainCapped, DRAIN_TARGET_MS, MAX_CHUNK, MIN_CHUNK, QUIET_DRAIN_MS, runChunks } from './chunks.js';
-import { DrainGauge } from './drain-gauge.js';
+import { DrainGauge, MIN_SAMPLE } from './drain-gauge.js';
 
 /** Backfills one instance runs at once (each a chunk at a time). */
 const PARALLEL = 4;
@@ -116,7 +116,9 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
         async (maxRows) => {
           const gauge = this.gauge;
           if (!gauge) return this.repository.chunk(id, maxRows);
-          const chunk = await this.repository.chunk(id, drainCapped(maxRows, gauge.msPerRead, gauge.live() ? DRAIN_TARGET_MS : QUIET_DRAIN_MS));
+          // Never below MIN_SAMPLE: a chunk that small would no longer tell the gauge what a read costs,
+          // and one high reading would hold the backfill at the floor (the benchmark: 10-row chunks).
+          const chunk = await this.repository.chunk(id, drainCapped(maxRows, gauge.msPerRead, gauge.live() ? DRAIN_TARGET_MS : QUIET_DRAIN_MS, MIN_SAMPLE));
           if (!chunk?.read) return chunk;
           gauge.wrote(id, chunk.read);
           // A live change that commits after this chunk waits for its reads (the drainer keeps commit

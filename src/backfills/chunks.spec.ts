@@ -17,6 +17,8 @@ describe('nextChunkSize and drainCapped', () => {
     expect(drainCapped(300, DRAIN_TARGET_MS / 400, DRAIN_TARGET_MS)).toBe(300);
     expect(drainCapped(1000, DRAIN_TARGET_MS, DRAIN_TARGET_MS)).toBe(MIN_CHUNK);
     expect(drainCapped(1000, undefined, DRAIN_TARGET_MS)).toBe(1000);
+    expect(drainCapped(1000, DRAIN_TARGET_MS, DRAIN_TARGET_MS, 100)).toBe(100);
+    expect(drainCapped(50, DRAIN_TARGET_MS, DRAIN_TARGET_MS, 100)).toBe(50);
   });
 
   it('keeps the size after a quick short chunk (the end, a sparse where), and shrinks after a slow one', () => {

@@ -67,10 +67,10 @@ export function nextChunkSize(size: number, tookMs: number, read: number): numbe
   return Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, size / 2, Math.min(size * 2, scaled))));
 }
 
-/** At most the rows whose reads cost the drain `drainMs`, at `msPerRead` (unknown: `rows`), and MIN_CHUNK at least. */
-export function drainCapped(rows: number, msPerRead: number | undefined, drainMs: number): number {
+/** At most the rows whose reads cost the drain `drainMs`, at `msPerRead` (unknown: `rows`), and `least` at least. */
+export function drainCapped(rows: number, msPerRead: number | undefined, drainMs: number, least = MIN_CHUNK): number {
   if (!msPerRead) return rows;
-  return Math.max(MIN_CHUNK, Math.min(rows, Math.floor(drainMs / msPerRead)));
+  return Math.max(Math.min(least, rows), Math.min(rows, Math.floor(drainMs / msPerRead)));
 }
 
 /**
