@@ -75,6 +75,7 @@ const PLAN = {
         ? { rows: 200_000, tables: 4, tableRows: 50_000, rateRounds: 1, writerSeconds: 3, latencySeconds: 3, rounds: 1 }
         : { rows: 1_000_000, tables: 4, tableRows: 250_000, rateRounds: 3, writerSeconds: 10, latencySeconds: 10, rounds: 3 }),
       rate: 200,
+      profile,
     }),
   // One log filled to each size in turn, and what grows with it (issue 22): run with --only scale.
   scale: (pg) =>

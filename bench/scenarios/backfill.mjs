@@ -13,7 +13,8 @@
 //    invoices a second; commit acknowledgement → receipt (as the latency scenarios measure it),
 //    alone, then with a backfill running.
 // Every backfill is checked at the end of its part, so that a broken runner cannot look fast: its
-// reads in the journal (and distinct keys) equal the rows it had to read, and the log grew by them.
+// reads in the journal (and distinct keys) equal the rows it had to read, and the log grew by them
+// (and by its own backfill_started and backfill_completed events).
 import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -60,7 +61,7 @@ export async function backfill(postgres, options) {
   // of the one before.
   const rate = [];
   for (let round = 1; round <= options.rateRounds; round++) {
-    const result = await inFreshDatabase(postgres, 'backfill', { [BIG]: options.rows }, warnings, (env) => rateIntoLog(env, [BIG]));
+    const result = await inFreshDatabase(postgres, 'backfill', { [BIG]: options.rows }, warnings, (env) => rateIntoLog(env, [BIG], options.profile));
     rate.push(result);
     console.error(`  backfill rate round ${round}: ${say(result)}`);
   }
@@ -126,7 +127,8 @@ async function createTable(q, table, rows) {
  * Backfills `tables` at once (one POST each) and waits until every one completed and the log holds
  * every read: rows/s over that, the runner's own time to completion, the chunks, CPU, and the checks.
  */
-async function rateIntoLog({ api, q, log, app, postgres }, tables) {
+async function rateIntoLog({ api, q, log, app, postgres }, tables, profile = false) {
+  const statements = profile && (await statementsOn(q));
   const load = loadAverage();
   const logBefore = await log.lastId();
   const journalBefore = await log.journalHead();
@@ -169,32 +171,57 @@ async function rateIntoLog({ api, q, log, app, postgres }, tables) {
     cpu: shares,
     check,
     load: { before: load, after: loadAverage() },
+    ...(statements && { statements: await topStatements(q) }),
   };
+}
+
+/** Whether pg_stat_statements is loaded (`--profile`); if so, counts from now. */
+async function statementsOn(q) {
+  try {
+    await q('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await q('SELECT pg_stat_statements_reset()');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The statements since statementsOn by total execution time, top-level and nested (functions' own statements too). */
+async function topStatements(q) {
+  return q(
+    `SELECT round(total_exec_time::numeric, 1)::float AS total_ms, calls::int, round((total_exec_time / calls)::numeric, 3)::float AS mean_ms, rows::int,
+            toplevel, left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query
+     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     ORDER BY total_exec_time DESC LIMIT 20`,
+  );
 }
 
 /**
  * For each backfill: reads in the journal (and distinct keys) = rows in its table now = its rowsDone;
- * the log grew by exactly the reads (nothing else writes meanwhile); the drainer went past the last
+ * the log grew by exactly the reads and the backfills' own events (nothing else writes meanwhile); the drainer went past the last
  * read. `ok` is false when any of them differs.
  */
 async function checkReads(q, log, backfills, { logBefore, journalBefore, tables }) {
   const per = [];
   for (const b of backfills) {
     const [counted] = await q(
-      `SELECT count(*)::bigint AS reads, count(DISTINCT row_pk)::bigint AS keys, coalesce(max(id), 0)::bigint AS last
+      `SELECT count(*) FILTER (WHERE op = 'READ')::bigint AS reads, count(*) FILTER (WHERE op <> 'READ')::bigint AS events,
+              count(DISTINCT row_pk) FILTER (WHERE op = 'READ')::bigint AS keys, coalesce(max(id), 0)::bigint AS last
        FROM capture.changes WHERE id > $1 AND backfill_id = $2`,
       [journalBefore, b.id],
     );
     const [{ rows }] = await q(`SELECT count(*)::bigint AS rows FROM ${tables[backfills.indexOf(b)]}`);
-    per.push({ table: b.table, rows: Number(rows), reads: Number(counted.reads), keys: Number(counted.keys), rowsDone: b.rowsDone, last: Number(counted.last) });
+    per.push({ table: b.table, rows: Number(rows), reads: Number(counted.reads), events: Number(counted.events), keys: Number(counted.keys), rowsDone: b.rowsDone, last: Number(counted.last) });
   }
   const logged = (await log.lastId()) - logBefore;
   const reads = per.reduce((sum, p) => sum + p.reads, 0);
+  // Beside the reads, each backfill's own events (backfill_started, backfill_completed).
+  const events = per.reduce((sum, p) => sum + p.events, 0);
   const [{ through }] = await q(`SELECT coalesce(max(drained_through), 0)::bigint AS through FROM notification_batches`);
   const drainedPastReads = per.every((p) => Number(through) >= p.last);
-  const ok = drainedPastReads && logged === reads && per.every((p) => p.reads === p.rows && p.keys === p.rows && p.rowsDone === p.rows);
+  const ok = drainedPastReads && logged === reads + events && per.every((p) => p.reads === p.rows && p.keys === p.rows && p.rowsDone === p.rows);
   if (!ok) console.error(`  backfill CHECK FAILED: ${JSON.stringify({ per, logged, drainedPastReads })}`);
-  return { ok, logged, reads, drainedPastReads, per: per.map(({ last, ...p }) => p) };
+  return { ok, logged, reads, events, drainedPastReads, per: per.map(({ last, ...p }) => p) };
 }
 
 /** The chunks of these backfills (bench_chunks): how many, their sizes and transaction times. */
@@ -245,7 +272,7 @@ async function aBackfillRunning(api, q, log) {
       // Its rowsDone after the cancel: a chunk under way still lands.
       await sleep(500);
       const end = await api('GET', `/backfills/${started.id}`);
-      const [{ reads }] = await q(`SELECT count(*)::bigint AS reads FROM capture.changes WHERE id > $1 AND backfill_id = $2`, [journalBefore, started.id]);
+      const [{ reads }] = await q(`SELECT count(*)::bigint AS reads FROM capture.changes WHERE id > $1 AND backfill_id = $2 AND op = 'READ'`, [journalBefore, started.id]);
       return {
         // Whether it ran through the whole measurement (a completed one was over too early).
         ranThroughout: seen.state === 'running',

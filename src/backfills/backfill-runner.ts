@@ -1,28 +1,20 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { postgresError } from '../common/errors/postgres-error.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { BackfillRepository } from './backfill.repository.js';
-import { MIN_CHUNK, runChunks } from './chunks.js';
-import { DrainGauge } from './drain-gauge.js';
+import { drainCapped, DRAIN_TARGET_MS, MAX_CHUNK, MIN_CHUNK, QUIET_DRAIN_MS, runChunks } from './chunks.js';
+import { DrainGauge, MIN_SAMPLE } from './drain-gauge.js';
 
 /** Backfills one instance runs at once (each a chunk at a time). */
 const PARALLEL = 4;
 /** How often the runner looks for running backfills when nobody woke it. */
 const POLL_MS = 1_000;
 /**
- * Journal rows not yet in the log above which no chunk starts. The drainer takes the journal in
- * commit order, so every read ahead of a live change delays it, and the app drains and pushes reads
- * more slowly than chunks write them (the benchmark, before this: 150,000 reads queued and live
- * events up to 30 s late with one subscriber connected). Held to this, the backfill goes at the
- * drain's pace, which bounds its rate into the log anyway, and a live change waits behind a couple
- * of chunks of reads, not a table's worth (the benchmark after: p99 +150–460 ms).
+ * The longest a chunk waits for the previous one's reads to be in the log (DrainGauge): writers that
+ * keep the drain busy, or a read the log leaves out, slow a backfill but never stop it.
  */
-const MAX_BEHIND = 2_000;
-/** The longest a chunk waits for the drain: writers that keep it busy, or a wrong estimate, slow a backfill but never stop it. */
 const MAX_HOLD_MS = 2_000;
-const HOLD_LOOK_MS = 20;
 /** A backfill whose chunks fail this many times in a row, for a reason a retry does not mend, is failed with the error. */
 const MAX_FAILURES = 10;
 
@@ -54,7 +46,7 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
   private loop: Promise<void> | undefined;
   /** Rows this instance's chunks read (/metrics). */
   private read = 0;
-  /** Shared by the backfills running at once: their reads queue in one journal. */
+  /** Each running backfill's reads not yet in the log; none without a drainer here (the CLI's process). */
   private readonly gauge: DrainGauge | undefined;
 
   constructor(
@@ -72,6 +64,7 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.pause.wake();
+    this.gauge?.stop();
     await this.loop;
     await Promise.all(this.active.values());
   }
@@ -113,28 +106,34 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  /** Until the journal holds at most MAX_BEHIND rows not yet in the log, or MAX_HOLD_MS went by. */
-  private async drainCaughtUp(): Promise<void> {
-    const until = performance.now() + MAX_HOLD_MS;
-    while (!this.stopping && (this.gauge?.behind() ?? 0) > MAX_BEHIND && performance.now() < until) await sleep(HOLD_LOOK_MS);
-  }
-
   /** Runs one backfill's chunks until it is no longer running (or no longer this instance's to run). */
   private async follow(id: string): Promise<void> {
     const size = (await this.repository.chunkSize(id)) ?? MIN_CHUNK;
     let last;
+    this.gauge?.track(id);
     try {
       last = await runChunks(
         async (maxRows) => {
-          await this.drainCaughtUp();
-          return this.repository.chunk(id, maxRows);
+          const gauge = this.gauge;
+          if (!gauge) return this.repository.chunk(id, maxRows);
+          // Never below MIN_SAMPLE: a chunk that small would no longer tell the gauge what a read costs,
+          // and one high reading would hold the backfill at the floor (the benchmark: 10-row chunks).
+          const chunk = await this.repository.chunk(id, drainCapped(maxRows, gauge.msPerRead, gauge.live() ? DRAIN_TARGET_MS : QUIET_DRAIN_MS, MIN_SAMPLE));
+          if (!chunk?.read) return chunk;
+          gauge.wrote(id, chunk.read);
+          // A live change that commits after this chunk waits for its reads (the drainer keeps commit
+          // order). While live changes flow, the next chunk waits until they are in the log, and is
+          // capped to DRAIN_TARGET_MS of drain: a live change waits behind one small chunk at most.
+          // While none flow, reads worth QUIET_DRAIN_MS of drain may still be on their way: the drain
+          // and the next chunk overlap, and the drainer takes full batches. Until the gauge knows what
+          // a read costs, none may.
+          const ahead = gauge.live() || gauge.msPerRead === undefined ? 0 : drainCapped(MAX_CHUNK, gauge.msPerRead, QUIET_DRAIN_MS);
+          await gauge.logged(id, MAX_HOLD_MS, ahead);
+          return chunk;
         },
         size,
         () => this.due(),
-        (chunk) => {
-          this.read += chunk.read;
-          this.gauge?.wrote(chunk.read);
-        },
+        (chunk) => (this.read += chunk.read),
       );
     } catch (error) {
       // The chunk rolled back whole (the cursor did not move): the next round tries again; an
@@ -146,6 +145,8 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
       await this.repository.fail(id, error instanceof Error ? error.message : String(error));
       this.logger.error(`backfill ${id} failed: ${String(error)}`);
       return;
+    } finally {
+      this.gauge?.forget(id);
     }
     this.failures.delete(id);
     // Undefined: another instance holds it (a take-over under way); the next round looks again.

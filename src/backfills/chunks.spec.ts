@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { transient } from './backfill-runner.js';
-import { CHUNK_TARGET_MS, MAX_CHUNK, MIN_CHUNK, nextChunkSize, runChunks } from './chunks.js';
+import { CHUNK_TARGET_MS, drainCapped, DRAIN_TARGET_MS, MAX_CHUNK, MIN_CHUNK, nextChunkSize, runChunks } from './chunks.js';
 
-describe('nextChunkSize', () => {
+describe('nextChunkSize and drainCapped', () => {
   it('moves towards the target time, at most halving or doubling, within its bounds', () => {
     expect(nextChunkSize(1000, CHUNK_TARGET_MS, 1000)).toBe(1000);
     expect(nextChunkSize(1000, CHUNK_TARGET_MS * 1.25, 1000)).toBe(800);
@@ -10,6 +10,15 @@ describe('nextChunkSize', () => {
     expect(nextChunkSize(1000, 1, 1000)).toBe(2000);
     expect(nextChunkSize(MAX_CHUNK, 1, MAX_CHUNK)).toBe(MAX_CHUNK);
     expect(nextChunkSize(MIN_CHUNK, 10_000, MIN_CHUNK)).toBe(MIN_CHUNK);
+  });
+
+  it('caps a chunk to the rows whose reads cost the drain the time given, at least MIN_CHUNK', () => {
+    expect(drainCapped(1000, DRAIN_TARGET_MS / 400, DRAIN_TARGET_MS)).toBe(400);
+    expect(drainCapped(300, DRAIN_TARGET_MS / 400, DRAIN_TARGET_MS)).toBe(300);
+    expect(drainCapped(1000, DRAIN_TARGET_MS, DRAIN_TARGET_MS)).toBe(MIN_CHUNK);
+    expect(drainCapped(1000, undefined, DRAIN_TARGET_MS)).toBe(1000);
+    expect(drainCapped(1000, DRAIN_TARGET_MS, DRAIN_TARGET_MS, 100)).toBe(100);
+    expect(drainCapped(50, DRAIN_TARGET_MS, DRAIN_TARGET_MS, 100)).toBe(50);
   });
 
   it('keeps the size after a quick short chunk (the end, a sparse where), and shrinks after a slow one', () => {

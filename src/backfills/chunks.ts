@@ -7,6 +7,20 @@ import type { BackfillState } from './backfill.js';
  * aimed at 40), so the typical one is aimed well below.
  */
 export const CHUNK_TARGET_MS = 20;
+/**
+ * What draining a chunk's reads may cost, aimed at, while live changes flow: a live change that
+ * commits after a chunk waits that long behind its reads (issue 19: live p99 ≤ 20 ms above without a
+ * backfill). From the drain's measured cost per read (DrainGauge), so it follows this machine now.
+ */
+export const DRAIN_TARGET_MS = 10;
+/**
+ * The same while no live change flows: chunks by their lock time, as long as their reads, and the
+ * reads allowed on their way to the log besides (backfill-runner.ts), cost the drain at most this.
+ * The first live change after a quiet spell waits behind them, once: at most about twice this. A
+ * fixed number of rows would not do: on a starved core a read cost the drain 0.7 ms, not 0.03, and
+ * 2,000 reads ahead held live changes 1.5 s.
+ */
+export const QUIET_DRAIN_MS = 40;
 export const MIN_CHUNK = 10;
 export const MAX_CHUNK = 10_000;
 
@@ -44,13 +58,19 @@ export async function backfillChunk(sql: Sql, id: string, maxRows: number): Prom
 
 /**
  * The next chunk's size from the last one's: scaled towards CHUNK_TARGET_MS, at most halved or
- * doubled at a time. A chunk that read fewer rows than asked (the end, a sparse where) and was quick
- * says nothing about a bigger one; a slow one shrinks whatever it read.
+ * doubled at a time. A chunk that read fewer rows than asked (the end, a sparse where, a cap) and
+ * was quick says nothing about a bigger one; a slow one shrinks whatever it read.
  */
 export function nextChunkSize(size: number, tookMs: number, read: number): number {
   if (tookMs <= CHUNK_TARGET_MS && read < size) return size;
   const scaled = (size * CHUNK_TARGET_MS) / Math.max(tookMs, 1);
   return Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, size / 2, Math.min(size * 2, scaled))));
+}
+
+/** At most the rows whose reads cost the drain `drainMs`, at `msPerRead` (unknown: `rows`), and `least` at least. */
+export function drainCapped(rows: number, msPerRead: number | undefined, drainMs: number, least = MIN_CHUNK): number {
+  if (!msPerRead) return rows;
+  return Math.max(Math.min(least, rows), Math.min(rows, Math.floor(drainMs / msPerRead)));
 }
 
 /**

@@ -32,6 +32,10 @@ export interface DrainerStatus {
   drained: number;
   /** Times this instance looked for work and found its answer (a drain, or nothing new). */
   rounds: number;
+  /** Milliseconds this instance spent taking batches that moved rows (statement and hand-over): how busy the drain is. */
+  busyMs: number;
+  /** Backfills' reads among the rows drained by this instance: a backfill under way. */
+  reads: number;
 }
 
 export interface Backlog {
@@ -58,9 +62,9 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly logger = new Logger(LogDrainer.name);
   private readonly pool: Sql;
   private readonly connection: DedicatedConnection;
-  private readonly status = { draining: false, largestBatch: 0, drained: 0, rounds: 0 };
+  private readonly status = { draining: false, largestBatch: 0, drained: 0, rounds: 0, busyMs: 0, reads: 0 };
   private readonly backlogReading: BackgroundReading<Backlog>;
-  private readonly appendedListeners = new Listeners<[notifications: readonly StoredNotification[]]>((error) => this.logger.warn(`a listener of appended batches failed: ${error instanceof Error ? error.message : String(error)}`));
+  private readonly appendedListeners = new Listeners<[notifications: readonly StoredNotification[], tookMs: number]>((error) => this.logger.warn(`a listener of appended batches failed: ${error instanceof Error ? error.message : String(error)}`));
   private lockTriedDone!: () => void;
   private readonly lockTried = new Promise<void>((resolve) => (this.lockTriedDone = resolve));
 
@@ -107,15 +111,18 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
       largestBatch: this.status.largestBatch,
       drained: this.status.drained,
       rounds: this.status.rounds,
+      busyMs: this.status.busyMs,
+      reads: this.status.reads,
     };
   }
 
   /**
    * Calls `listener` with each batch this instance appends to the log, right after its commit
-   * (metrics time it from commit: each notification's createdAt is its batch's time in the log).
+   * (metrics time it from commit: each notification's createdAt is its batch's time in the log),
+   * and the milliseconds the batch took (its statement and the hand-over to the live tail).
    * Returns its removal. A listener that throws is not retried; draining goes on.
    */
-  onAppended(listener: (notifications: readonly StoredNotification[]) => void): () => void {
+  onAppended(listener: (notifications: readonly StoredNotification[], tookMs: number) => void): () => void {
     return this.appendedListeners.add(listener);
   }
 
@@ -133,7 +140,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   private async session(client: pg.Client): Promise<void> {
     const { capture } = this.config;
     const sql = clientSql(client);
-    // The statements of every round, prepared once per connection.
+    // The statements of every round, prepared once per connection; not hasWork (./sql/has-work.ts).
     const prepared = clientSql(client, { prepared: true });
     this.status.draining = false;
     while (this.connection.isRunning && !(await tryDrainLock(sql, DRAIN_LOCK))) {
@@ -160,7 +167,7 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
         this.connection.throwIfBroken();
         // After a batch there is likely more: drain at once. Otherwise one cheap look first.
         const started = performance.now();
-        const drained: number = busy || (await hasWork(prepared)) ? await this.drainOnce(prepared) : 0;
+        const drained: number = busy || (await hasWork(sql)) ? await this.drainOnce(prepared) : 0;
         this.status.rounds++;
         this.connection.succeeded();
         if (drained > 0) {
@@ -177,9 +184,9 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
         // was set does not NOTIFY, but commits within moments: look again after a short wait,
         // then sleep until a NOTIFY, with a safety poll for a long transaction that raced the flag.
         await wakeOnCommit(true);
-        if (await hasWork(prepared)) continue;
+        if (await hasWork(sql)) continue;
         await this.connection.sleep(capture.flagRaceMs);
-        if (await hasWork(prepared)) continue;
+        if (await hasWork(sql)) continue;
         await this.connection.sleep(capture.safetyPollMs);
       }
       // A stopped drainer must not leave writers NOTIFYing (and taking the commit lock) for nobody.
@@ -193,13 +200,15 @@ export class LogDrainer implements OnApplicationBootstrap, BeforeApplicationShut
   /** One batch in one statement (its own transaction); returns how many journal rows it moved. */
   private async drainOnce(sql: Sql): Promise<number> {
     const { batchSize, batchBytes } = this.config.capture;
+    const started = performance.now();
     const { taken, notifications } = await this.log.append(sql, { rows: batchSize, bytes: batchBytes });
     this.status.largestBatch = Math.max(this.status.largestBatch, taken);
     this.status.drained += taken;
-    if (notifications.length) {
-      this.tail.handOver(notifications);
-      this.appendedListeners.tell(notifications);
-    }
+    if (notifications.length) this.tail.handOver(notifications);
+    const tookMs = performance.now() - started;
+    if (taken) this.status.busyMs += tookMs;
+    for (const { payload } of notifications) if (payload.op === 'READ') this.status.reads++;
+    if (notifications.length) this.appendedListeners.tell(notifications, tookMs);
     return taken;
   }
 }

@@ -22,6 +22,8 @@ export class SteppedJob<Total> {
       everyMs: number;
       /** Whether the timer's runs are this instance's to make now (left out: always). */
       due?: () => boolean;
+      /** Whether a timer's run takes another step after one (left out: always): false ends the run, more urgent work waits. */
+      goOn?: () => boolean;
       /** One step (its own transaction): what it did, or undefined when there was nothing to do. */
       step: () => Promise<Total | undefined>;
       /** Adds a step's work to the run's. */
@@ -34,7 +36,7 @@ export class SteppedJob<Total> {
   start(): void {
     const run = () => {
       if (this.running || (this.options.due && !this.options.due())) return;
-      this.run().catch((error: unknown) => this.options.logger.warn(`${this.options.name} failed: ${String(error)}`));
+      this.run(true).catch((error: unknown) => this.options.logger.warn(`${this.options.name} failed: ${String(error)}`));
     };
     this.timers = [setTimeout(run, this.options.firstAfterMs), setInterval(run, this.options.everyMs)];
     for (const timer of this.timers) timer.unref();
@@ -50,9 +52,10 @@ export class SteppedJob<Total> {
   /**
    * Takes steps until one has nothing to do, starting when the run under way (if any) has ended,
    * as it may have looked before what the caller wants done; returns what they did (undefined: nothing).
+   * A timer's run (`timed`) also ends when `goOn` says so.
    */
-  run(): Promise<Total | undefined> {
-    const next = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.steps());
+  run(timed = false): Promise<Total | undefined> {
+    const next = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.steps(timed));
     this.running = next;
     void next.catch(() => undefined).finally(() => {
       if (this.running === next) this.running = undefined;
@@ -60,7 +63,7 @@ export class SteppedJob<Total> {
     return next;
   }
 
-  private async steps(): Promise<Total | undefined> {
+  private async steps(timed: boolean): Promise<Total | undefined> {
     let total: Total | undefined;
     while (!this.stopping) {
       const started = performance.now();
@@ -68,6 +71,7 @@ export class SteppedJob<Total> {
       if (step === undefined) break;
       total = this.options.add(total, step);
       await this.pause.sleep(performance.now() - started);
+      if (timed && this.options.goOn && !this.options.goOn()) break;
     }
     const said = total === undefined ? '' : this.options.describe(total);
     if (said) this.options.logger.log(said);

@@ -1,16 +1,20 @@
 import type { Sql } from '../../database/sql.js';
-import { backfillDestinations, type JournalRow } from '../journal-row.js';
+import { aimedBackfills, type JournalRow } from '../journal-row.js';
 
-/** A journal row taken into the log, with the first id of the batch it is in (the rows' ids follow on). */
+/**
+ * A journal row taken into the log; the first row also has the batch's first id (the rows' ids
+ * follow on) and time, the others null (parsed once per batch, not per row).
+ */
 export interface AppendedRow extends JournalRow {
-  first_id: string;
-  batch_created_at: Date;
+  first_id: string | null;
+  batch_created_at: Date | null;
 }
 
 /**
  * Takes the journal's next batch and appends it to the log as one batch of ids, in one statement
  * (its own transaction): the batch is in the log exactly when the drain cursor has moved past it.
- * Returns the batch's journal rows in delivery order; none when nothing committed.
+ * Returns the batch's journal rows in delivery order, the first with the batch's first id and time;
+ * none when nothing committed.
  *
  * A batch (capture.take_batch, PgQ's model) is what committed between the drain cursor's snapshot
  * and pg_current_snapshot(): no transaction can be in a batch before one that committed before it,
@@ -26,7 +30,8 @@ export interface AppendedRow extends JournalRow {
  *
  * The same statement adds the batch's table names to notification_tables (the names the log ever
  * held: TableCatalog reads them, not the journal) and records the highest journal id drained so far
- * in the batch's drained_through (the backlog's estimate reads it, not capture.undrained()).
+ * in the batch's drained_through (the backlog's estimate reads it, not capture.undrained()). The
+ * sinks a backfill's rows are aimed at are looked up once per backfill in the batch (aimedBackfills).
  *
  * The batch's ids follow the highest id given or deleted so far; every instance's tail hears of it
  * at commit by one NOTIFY on `channel` (the batch's last id), never one per writer.
@@ -47,10 +52,12 @@ export function appendBatch(sql: Sql, limits: { rows: number; bytes: number }, c
      named AS (
        INSERT INTO notification_tables (name)
        SELECT DISTINCT capture.qualified_name(t.schema_name, t.table_name) FROM taken t
-       ON CONFLICT (name) DO NOTHING)
+       ON CONFLICT (name) DO NOTHING),
+     ${aimedBackfills('taken')}
      SELECT t.id::text AS id, t.tx::text AS tx, t.schema_name, t.table_name, t.op, t.row_pk, t.old, t.new,
-            t.changed_columns, t.actor, t.changed_at, t.backfill_id::text AS backfill_id, ${backfillDestinations('t')}, b.first_id::text AS first_id, b.created_at AS batch_created_at
-     FROM taken t, batch b
+            t.changed_columns, t.actor, t.changed_at, t.backfill_id::text AS backfill_id, a.destinations,
+            CASE WHEN t.ord = 1 THEN b.first_id::text END AS first_id, CASE WHEN t.ord = 1 THEN b.created_at END AS batch_created_at
+     FROM taken t CROSS JOIN batch b LEFT JOIN aimed a ON a.backfill_id = t.backfill_id
      ORDER BY t.ord`,
     [limits.rows, limits.bytes, channel],
   );
