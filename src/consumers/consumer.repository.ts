@@ -170,8 +170,9 @@ export class ConsumerRepository {
     const rows = await notFoundAsUndefined(() =>
       this.sql<ReceivedRow>(`SELECT * FROM consumer_receive($1, $2, $3, $4)`, [name, max, scan.min, scan.ids]),
     );
-    // Pending ones an expiry freed under the lock may come after the batch's: in id order again.
-    return rows?.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+    // Pending ones an expiry freed under the lock may come after the batch's: in id order again
+    // (decimal ids without leading zeros: the shorter is the smaller; no BigInt per comparison).
+    return rows?.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Messages whose notification the log no longer has (retention): acknowledged, so never delivered again, and said in the group's last error. */
