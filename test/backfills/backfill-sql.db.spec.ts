@@ -1,6 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfillChunk } from '../../src/backfills/chunks.js';
+import { clientSql } from '../../src/database/sql.js';
+import { NOTIFICATIONS_CHANNEL } from '../../src/log/channels.js';
+import { appendBatch } from '../../src/log/sql/append-batch.js';
 import { createTestDatabase, TestDatabase } from '../support/database.js';
 
 interface Read {
@@ -24,8 +27,9 @@ describe('backfill SQL (capture.backfill_start, capture.backfill_chunk)', () => 
   });
   afterAll(() => db.drop());
 
+  // In FROM: `SELECT (f()).*` would call it once per column, and start a backfill each time.
   const start = async (table: string, where: Record<string, unknown> | null = null) =>
-    (await sql.query(`SELECT (capture.backfill_start($1::regclass, $2, NULL)).*`, [table, where])).rows[0];
+    (await sql.query(`SELECT b.* FROM capture.backfill_start($1::regclass, $2, NULL) b`, [table, where])).rows[0];
 
   /** Runs chunks of `size` rows until the backfill is no longer running; the rows each chunk read. */
   async function runToEnd(id: string, size: number): Promise<number[]> {
@@ -78,6 +82,34 @@ describe('backfill SQL (capture.backfill_start, capture.backfill_chunk)', () => 
     ]);
     const { rows: [bounds] } = await sql.query(`SELECT min(id) FILTER (WHERE op = 'READ') > min(id) AND max(id) FILTER (WHERE op = 'READ') < max(id) AS inside FROM capture.changes WHERE backfill_id = $1`, [backfill.id]);
     expect(bounds.inside).toBe(true);
+  });
+
+  it("drains a backfill's reads into the log looking up its destinations once per batch, not once per read", async () => {
+    await sql.query(`CREATE TABLE looked (id int PRIMARY KEY)`);
+    await sql.query(`INSERT INTO looked SELECT generate_series(1, 300)`);
+    await sql.query(`SELECT capture.enable('looked')`);
+    const backfill = await start('looked');
+    expect(await runToEnd(backfill.id, 300)).toEqual([300]);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      // The function calls of one transaction (track_functions) while the drainer's statement takes the reads.
+      await client.query(`BEGIN; SET LOCAL track_functions = 'all'`);
+      let drained = 0;
+      for (let rows; (rows = await appendBatch(clientSql(client), { rows: 10_000, bytes: 1 << 30 }, NOTIFICATIONS_CHANNEL)).length; ) {
+        drained += rows.filter((r) => r.backfill_id === backfill.id && r.op === 'READ').length;
+      }
+      const { rows: [looks] } = await client.query(
+        `SELECT coalesce(sum(calls), 0)::int AS calls FROM pg_stat_xact_user_functions WHERE schemaname = 'capture' AND funcname = 'backfill_destinations'`,
+      );
+      await client.query('ROLLBACK');
+      expect(drained).toBe(300);
+      // Each statement took everything committed so far in one batch: one backfill, one look each.
+      expect(looks.calls).toBeGreaterThan(0);
+      expect(looks.calls).toBeLessThanOrEqual(2);
+    } finally {
+      await client.end();
+    }
   });
 
   it('reads nothing more once it completed, and a table empty at start completes at once', async () => {
