@@ -14,9 +14,9 @@ export const CHUNK_TARGET_MS = 20;
  */
 export const DRAIN_TARGET_MS = 10;
 /**
- * The same while no live change flows: chunks by their lock time, as long as their reads, and the
- * reads allowed on their way to the log besides (backfill-runner.ts), cost the drain at most this.
- * The first live change after a quiet spell waits behind them, once: at most about twice this. A
+ * The same while no live change flows: chunks by their lock time, as long as their reads cost the
+ * drain at most this. The first live change after a quiet spell waits behind one such chunk, once
+ * (the next chunk waits for the last one's reads to be in the log, backfill-runner.ts). A
  * fixed number of rows would not do: on a starved core a read cost the drain 0.7 ms, not 0.03, and
  * 2,000 reads ahead held live changes 1.5 s.
  */

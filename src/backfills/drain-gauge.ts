@@ -74,14 +74,14 @@ export class DrainGauge {
   }
 
   /**
-   * Resolves once at most `allowed` reads of backfill `id` are not in the log, or after `maxMs`
-   * (then the reads not seen are forgotten), or at stop().
+   * Resolves once every read of backfill `id` is in the log, or after `maxMs` (then the reads not
+   * seen are forgotten), or at stop().
    */
-  async logged(id: string, maxMs: number, allowed = 0): Promise<void> {
-    if (this.behind(id) <= allowed || this.stopped) return;
+  async logged(id: string, maxMs: number): Promise<void> {
+    if (this.behind(id) === 0 || this.stopped) return;
     await new Promise<void>((resolve) => {
       const done = () => {
-        if (this.behind(id) > allowed && !this.stopped) return;
+        if (this.behind(id) > 0 && !this.stopped) return;
         clearTimeout(timer);
         this.waiters.delete(done);
         resolve();
