@@ -110,16 +110,24 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
   private async follow(id: string): Promise<void> {
     const size = (await this.repository.chunkSize(id)) ?? MIN_CHUNK;
     let last;
+    /** What a read cost this backfill's last chunk of MIN_SAMPLE rows or more, in PostgreSQL (ms). */
+    let chunkMsPerRead: number | undefined;
     this.gauge?.track(id);
     try {
       last = await runChunks(
         async (maxRows) => {
           const gauge = this.gauge;
           if (!gauge) return this.repository.chunk(id, maxRows);
-          // Never below MIN_SAMPLE: a chunk that small would no longer tell the gauge what a read costs,
-          // and one high reading would hold the backfill at the floor (the benchmark: 10-row chunks).
-          const chunk = await this.repository.chunk(id, drainCapped(maxRows, gauge.msPerRead, gauge.live() ? DRAIN_TARGET_MS : QUIET_DRAIN_MS, MIN_SAMPLE));
+          // While live changes flow, one that commits while a chunk runs waits for the chunk (it shares
+          // the core, and the drain takes it after the chunk's reads) and for its reads' drain: both
+          // count towards DRAIN_TARGET_MS. Never below MIN_SAMPLE: a chunk that small would no longer
+          // tell the gauge what a read costs, and one high reading would hold the backfill at the
+          // floor (the benchmark: 10-row chunks).
+          const live = gauge.live();
+          const perRead = live && gauge.msPerRead !== undefined ? gauge.msPerRead + (chunkMsPerRead ?? 0) : gauge.msPerRead;
+          const chunk = await this.repository.chunk(id, drainCapped(maxRows, perRead, live ? DRAIN_TARGET_MS : QUIET_DRAIN_MS, MIN_SAMPLE));
           if (!chunk?.read) return chunk;
+          if (chunk.read >= MIN_SAMPLE && chunk.heldMs !== undefined) chunkMsPerRead = chunk.heldMs / chunk.read;
           gauge.wrote(id, chunk.read);
           // A live change that commits after this chunk waits for its reads (the drainer keeps commit
           // order): the next chunk waits until they are in the log, and is capped to DRAIN_TARGET_MS

@@ -8,9 +8,10 @@ import type { BackfillState } from './backfill.js';
  */
 export const CHUNK_TARGET_MS = 20;
 /**
- * What draining a chunk's reads may cost, aimed at, while live changes flow: a live change that
- * commits after a chunk waits that long behind its reads (issue 19: live p99 ≤ 20 ms above without a
- * backfill). From the drain's measured cost per read (DrainGauge), so it follows this machine now.
+ * What a chunk and draining its reads may cost together, aimed at, while live changes flow: a live
+ * change that commits while a chunk runs shares the core with it, and one that commits after it
+ * waits behind its reads (issue 19: live p99 ≤ 20 ms above without a backfill). From the drain's
+ * measured cost per read (DrainGauge) and the last chunk's, so it follows this machine now.
  */
 export const DRAIN_TARGET_MS = 10;
 /**
