@@ -3,7 +3,7 @@ import { postgresError } from '../common/errors/postgres-error.js';
 import { WakeableSleep } from '../database/wakeable-sleep.js';
 import { LogDrainer } from '../log/log-drainer.js';
 import { BackfillRepository } from './backfill.repository.js';
-import { drainCapped, DRAIN_TARGET_MS, MIN_CHUNK, QUIET_DRAIN_MS, runChunks } from './chunks.js';
+import { chunkCap, MIN_CHUNK, runChunks } from './chunks.js';
 import { DrainGauge, MIN_SAMPLE } from './drain-gauge.js';
 
 /** Backfills one instance runs at once (each a chunk at a time). */
@@ -118,20 +118,15 @@ export class BackfillRunner implements OnApplicationBootstrap, OnApplicationShut
         async (maxRows) => {
           const gauge = this.gauge;
           if (!gauge) return this.repository.chunk(id, maxRows);
-          // While live changes flow, one that commits while a chunk runs waits for the chunk (it shares
-          // the core, and the drain takes it after the chunk's reads) and for its reads' drain: both
-          // count towards DRAIN_TARGET_MS. Never below MIN_SAMPLE: a chunk that small would no longer
-          // tell the gauge what a read costs, and one high reading would hold the backfill at the
-          // floor (the benchmark: 10-row chunks).
-          const live = gauge.live();
-          const perRead = live && gauge.msPerRead !== undefined ? gauge.msPerRead + (chunkMsPerRead ?? 0) : gauge.msPerRead;
-          const chunk = await this.repository.chunk(id, drainCapped(maxRows, perRead, live ? DRAIN_TARGET_MS : QUIET_DRAIN_MS, MIN_SAMPLE));
+          // Never below MIN_SAMPLE: a chunk that small would no longer tell the gauge what a read costs,
+          // and one high reading would hold the backfill at the floor (the benchmark: 10-row chunks).
+          const chunk = await this.repository.chunk(id, chunkCap(maxRows, gauge.live(), gauge.msPerRead, chunkMsPerRead, MIN_SAMPLE));
           if (!chunk?.read) return chunk;
           if (chunk.read >= MIN_SAMPLE && chunk.heldMs !== undefined) chunkMsPerRead = chunk.heldMs / chunk.read;
           gauge.wrote(id, chunk.read);
           // A live change that commits after this chunk waits for its reads (the drainer keeps commit
-          // order): the next chunk waits until they are in the log, and is capped to DRAIN_TARGET_MS
-          // of drain while live changes flow, so a live change waits behind one small chunk at most.
+          // order): the next chunk waits until they are in the log, and is capped (chunkCap) while live
+          // changes flow, so a live change waits behind one small chunk at most.
           // Never overlapped with the drain, while none flow either: where the app and PostgreSQL
           // share a core, a chunk that ran beside the drain took twice as long (its lock time, which
           // sizes it, is wall time) and the drain's cost per read, which caps it, read high too. Each

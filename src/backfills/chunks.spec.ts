@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { transient } from './backfill-runner.js';
-import { CHUNK_TARGET_MS, drainCapped, DRAIN_TARGET_MS, MAX_CHUNK, MIN_CHUNK, nextChunkSize, runChunks } from './chunks.js';
+import { chunkCap, CHUNK_TARGET_MS, drainCapped, DRAIN_TARGET_MS, MAX_CHUNK, MIN_CHUNK, nextChunkSize, QUIET_DRAIN_MS, runChunks } from './chunks.js';
 
 describe('nextChunkSize and drainCapped', () => {
   it('moves towards the target time, at most halving or doubling, within its bounds', () => {
@@ -19,6 +19,15 @@ describe('nextChunkSize and drainCapped', () => {
     expect(drainCapped(1000, undefined, DRAIN_TARGET_MS)).toBe(1000);
     expect(drainCapped(1000, DRAIN_TARGET_MS, DRAIN_TARGET_MS, 100)).toBe(100);
     expect(drainCapped(50, DRAIN_TARGET_MS, DRAIN_TARGET_MS, 100)).toBe(50);
+  });
+
+  it('counts the chunk with its reads while live changes flow, the drain alone while none do', () => {
+    // A read costs the drain 0.02 ms and the chunk 0.02 ms.
+    expect(chunkCap(5000, true, 0.02, 0.02, 100)).toBe(Math.floor(DRAIN_TARGET_MS / 0.04));
+    expect(chunkCap(5000, true, 0.02, undefined, 100)).toBe(Math.floor(DRAIN_TARGET_MS / 0.02));
+    expect(chunkCap(5000, false, 0.02, 0.02, 100)).toBe(Math.floor(QUIET_DRAIN_MS / 0.02));
+    expect(chunkCap(5000, true, 1, 1, 100)).toBe(100);
+    expect(chunkCap(5000, true, undefined, 0.02, 100)).toBe(5000);
   });
 
   it('keeps the size after a quick short chunk (the end, a sparse where), and shrinks after a slow one', () => {

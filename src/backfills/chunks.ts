@@ -75,6 +75,19 @@ export function drainCapped(rows: number, msPerRead: number | undefined, drainMs
 }
 
 /**
+ * The rows the next chunk may read, from `rows` (its size by lock time): while live changes flow, a
+ * live change that commits while the chunk runs shares the core with it, and one that commits after
+ * it waits behind its reads, so the chunk's own time per read (`chunkMsPerRead`, the last chunk's)
+ * and its reads' drain (`drainMsPerRead`, DrainGauge) count together towards DRAIN_TARGET_MS; while
+ * none flow, the drain's alone towards QUIET_DRAIN_MS. At least `least` (drainCapped); `rows` as it is
+ * while the drain's cost is unknown.
+ */
+export function chunkCap(rows: number, live: boolean, drainMsPerRead: number | undefined, chunkMsPerRead: number | undefined, least: number): number {
+  if (!live) return drainCapped(rows, drainMsPerRead, QUIET_DRAIN_MS, least);
+  return drainCapped(rows, drainMsPerRead === undefined ? undefined : drainMsPerRead + (chunkMsPerRead ?? 0), DRAIN_TARGET_MS, least);
+}
+
+/**
  * Runs a backfill's chunks one after another, from `size` rows, each sized from the last one's
  * time (in PostgreSQL when the chunk says it, else the round trip), while `go()` says so. Returns the last chunk's outcome: not `running` once the backfill
  * completed, was paused, cancelled or failed; undefined when another runner holds it.
