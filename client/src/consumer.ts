@@ -95,17 +95,13 @@ function settler(rest: Rest, path: (verb: string) => string, delayMs: number) {
 /**
  * A worker of a pull consumer group: receives, runs `handler` for each message (up to
  * `concurrency` at once), acknowledges it when the handler returns, nacks it when it throws, and
- * extends its lease while the handler runs past two thirds of it. It receives again once a quarter
- * of its slots are free (at least one), not at each free slot: a receive costs the server about as
- * much for one message as for a few, and with 16 slots, receives of one each held a pool at ~900
- * messages/s (NATS's pull consumers refill at a quarter too). Acks and nacks of handlers that
+ * extends its lease while the handler runs past two thirds of it. Acks and nacks of handlers that
  * finish within a few ms of each other go in one request (settleBatchMs). Stopping waits for the handlers
  * running (and their settles); a receive cut short by the stop may have leased messages this worker never saw: they
  * come again once their lease expires.
  */
 export function consume(rest: Rest, group: string, handler: MessageHandler, options: ConsumeOptions = {}): Consumer {
   const concurrency = options.concurrency ?? 10;
-  const refillAt = Math.max(1, Math.ceil(concurrency / 4));
   const path = (verb: string) => `consumers/${encodeURIComponent(group)}/${verb}`;
   const running = new Set<Promise<void>>();
   const unsettled = new Set<Promise<unknown>>();
@@ -147,7 +143,7 @@ export function consume(rest: Rest, group: string, handler: MessageHandler, opti
 
   const loop = async (): Promise<void> => {
     while (!stopping.signal.aborted) {
-      if (concurrency - running.size < refillAt) {
+      if (running.size >= concurrency) {
         await new Promise<void>((resolve) => (freed = resolve));
         continue;
       }

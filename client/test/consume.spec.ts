@@ -72,37 +72,4 @@ describe('RowcastClient.consume', () => {
     const group = (await t.http.get('/consumers/client-workers').expect(200)).body;
     expect(group).toMatchObject({ pending: 0, inFlight: 0, deadLetters: 0 });
   }, 60_000);
-
-  it('receives again once a quarter of its slots are free, not at each free slot', async () => {
-    await t.http.post('/consumers').send({ name: 'client-refill', tables: ['invoices'], order: 'none' }).expect(201);
-    await t.db.sql.query(`INSERT INTO invoices (invoice_no) SELECT 'CR-' || g FROM generate_series(1, 80) g`);
-    await drained(t.db.sql);
-    // Every receive's `max`, as the worker asked.
-    const asked: number[] = [];
-    const counting = new RowcastClient({
-      url: t.url,
-      fetch: (input, init) => {
-        if (String(input).endsWith('/consumers/client-refill/receive')) asked.push(JSON.parse(String(init?.body)).max);
-        return fetch(input, init);
-      },
-    });
-    let handled = 0;
-    const stopping = new AbortController();
-    // Handlers of different lengths free their slots one at a time.
-    const worker = counting.consume(
-      'client-refill',
-      async (notification) => {
-        await new Promise((resolve) => setTimeout(resolve, 5 + (Number(notification.id) % 7) * 5));
-        handled++;
-      },
-      { concurrency: 8, waitMs: 500, signal: stopping.signal },
-    );
-    await waitFor(() => handled >= 80, { timeout: 30_000, what: `every change handled (${handled})` });
-    stopping.abort();
-    await worker.done;
-    counting.close();
-    expect(asked.length).toBeGreaterThan(1);
-    // Two of eight slots free at least, whenever it asked.
-    expect(Math.min(...asked)).toBeGreaterThanOrEqual(2);
-  }, 60_000);
 });
