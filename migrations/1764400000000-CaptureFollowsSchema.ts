@@ -530,7 +530,7 @@ export const WELL_FORMED = `
                 ELSE false END
   $fn$`;
 
-const TAKE_BATCH = (() => {
+export const TAKE_BATCH = (() => {
   const previous = orReplace(PREVIOUS_TAKE_BATCH);
   const now = previous.replace(/IF NOT \(r\.schema_name <> ''[\s\S]*?\) THEN/, 'IF NOT capture.well_formed(r) THEN');
   if (now === previous) throw new Error('capture.take_batch: its row check was not found');
