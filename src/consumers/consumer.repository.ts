@@ -175,7 +175,7 @@ export class ConsumerRepository {
     return rows?.sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** Messages whose notification the log no longer has (retention): acknowledged, so never delivered again, and said in the group's last error. */
+  /** Messages the log has no notification for (retention, or a journal row it leaves out): acknowledged, so never delivered again, and `reason` said in the group's last error. */
   async dropLost(name: string, leaseIds: readonly string[], reason: string): Promise<void> {
     await this.settle(name, 'ack', leaseIds);
     await this.sql(`UPDATE consumer_groups SET last_error = $2, last_error_at = now() WHERE name = $1`, [name, reason]);

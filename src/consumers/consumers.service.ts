@@ -306,19 +306,23 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
 
   /**
    * The leased messages with their notifications: from the rows the receive selected, else (a legacy
-   * notification) read from the log; those the log no longer has are dropped from the group.
+   * notification) read from the log. Dropped from the group, said in its last error: those the log
+   * no longer has (retention), and those whose journal row the parser refuses (the log leaves them
+   * out for every reader, with a warning in the app's log naming the row).
    */
   private async withNotifications(name: string, rows: ReceivedRow[]): Promise<LeasedMessage[]> {
     if (!rows.length) return [];
-    const notifications = new Map(this.log.fromRows(rows.filter((row) => row.change_id !== null)).map((n) => [n.id, n]));
-    const missing = rows.filter((row) => !notifications.has(row.id)).map((row) => BigInt(row.id));
-    if (missing.length) {
-      for (const notification of await this.log.getMany(missing)) notifications.set(notification.id, notification);
-      const lost = rows.filter((row) => !notifications.has(row.id));
-      if (lost.length) {
-        const ids = lost.map((row) => row.id).join(', ');
-        await this.repository.dropLost(name, lost.map((row) => row.lease_id), `notifications ${ids} were deleted by retention before they were acknowledged`);
-      }
+    const journal = rows.filter((row) => row.change_id !== null);
+    const notifications = new Map(this.log.fromRows(journal).map((n) => [n.id, n]));
+    const legacy = rows.filter((row) => row.change_id === null);
+    if (legacy.length) for (const notification of await this.log.getMany(legacy.map((row) => BigInt(row.id)))) notifications.set(notification.id, notification);
+    const dropped = [
+      [journal, 'have journal rows the log leaves out (not as the capture triggers write them; the app\'s log names each)'],
+      [legacy, 'were deleted by retention before they were acknowledged'],
+    ] as const;
+    for (const [from, why] of dropped) {
+      const lost = from.filter((row) => !notifications.has(row.id));
+      if (lost.length) await this.repository.dropLost(name, lost.map((row) => row.lease_id), `notifications ${lost.map((row) => row.id).join(', ')} ${why}`);
     }
     return rows.flatMap((row) => {
       const notification = notifications.get(row.id);

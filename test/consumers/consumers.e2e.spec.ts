@@ -169,6 +169,21 @@ describe('pull consumer groups', () => {
     await settle('carried', 'ack', response.body.messages.map((m) => m.leaseId));
   });
 
+  it('leaves out a journal row the log cannot read, as every reader does, and says so in the group, not as retention', async () => {
+    expect((await call('POST', '/consumers', { name: 'unreadable', tables: ['invoices'] })).status).toBe(201);
+    // A schema change whose `new` is not {command, before, after}: the drainer takes it (its shape
+    // check passes), the journal parser refuses it. Then a change as the triggers write it.
+    await t.db.sql.query(`INSERT INTO capture.changes (schema_name, table_name, op, new, actor) VALUES ('public', 'invoices', 'SCHEMA_CHANGE', '{"hand": "written"}', 'hand')`);
+    const [id] = await invoices(1, 'UNREADABLE-');
+    const messages = await receive('unreadable', 10, 5000);
+    expect(messages.map((m) => [m.notification.event, m.notification.payload.pk])).toEqual([['invoices.created', { id }]]);
+    await settle('unreadable', 'ack', [messages[0].leaseId]);
+    const group = (await call<{ lastError: string; pending: number; inFlight: number }>('GET', '/consumers/unreadable')).body;
+    expect(group.lastError).toMatch(/^notifications \d+ have journal rows the log leaves out/);
+    expect(group.lastError).not.toMatch(/retention/);
+    expect(group).toMatchObject({ pending: 0, inFlight: 0 });
+  });
+
   it('dead-letters after maxDeliver and on term, lists, redelivers and purges them', async () => {
     expect((await call('POST', '/consumers', { name: 'fragile', tables: ['invoices'], maxDeliver: 2, order: 'none' })).status).toBe(201);
     await invoices(2, 'DL-');
