@@ -175,7 +175,7 @@ function consumerRows(c) {
   const { library } = scaling;
   out.push([
     `consumers: the same with the client library's worker (consume), concurrency ${many} ÷ ${one}`,
-    `×${range(library.ratio, n2)} · ${range(library.perSecond[many], n0.format, '/s')} vs ${range(library.perSecond[one], n0.format, '/s')}`,
+    `×${range(library.ratio, n2)} · ${range(library.perSecond[many], n0.format, '/s')} vs ${range(library.perSecond[one], n0.format, '/s')} · with ${many}, ${shares({ cpu: { ...library.cpu, clients: library.cpu.bench } })}`,
     '≥ 12×',
     verdict(['ratio', library.ratio.median, (v) => v >= 12]),
   ]);

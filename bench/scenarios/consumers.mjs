@@ -44,7 +44,7 @@ export async function consumers(postgres, options) {
     await prefill(sql, options.prefill);
     const throughput = await receiveAckThroughput(app, db.url, sql, postgres, options, profile);
     const wake = await wakeUp(app, sql, options.wakeSamples);
-    const scaling = await keyScaling(app, sql, options);
+    const scaling = await keyScaling(app, sql, postgres, options);
     return { prefill: options.prefill, ...throughput, wake, scaling };
   } catch (error) {
     // What the app said about it: an internal error's cause is only in its log.
@@ -225,7 +225,7 @@ async function wakeUp(app, sql, samples) {
  * log spreads each row's changes); per round, a group of 1 worker and one of 16 (both from before
  * the changes), each worker receive 1 → `workMs` timer → ack, for `scalingSeconds`.
  */
-async function keyScaling(app, sql, { keys, changesPerKey, workers, workMs, scalingSeconds, rounds }) {
+async function keyScaling(app, sql, postgres, { keys, changesPerKey, workers, workMs, scalingSeconds, rounds }) {
   const names = [];
   for (let round = 0; round < rounds; round++) {
     for (const count of workers) {
@@ -246,14 +246,17 @@ async function keyScaling(app, sql, { keys, changesPerKey, workers, workMs, scal
   const runs = {};
   const library = {};
   for (const { name, count, kind } of names) {
+    const cpu = cpuMeter(app, [], { postgres });
     const result = kind === 'loops' ? await keyWorkers(app.base, name, count, workMs, scalingSeconds) : await libraryWorkers(app.base, name, count, workMs, scalingSeconds);
-    ((kind === 'loops' ? runs : library)[`workers@${count}`] ??= []).push(result);
+    ((kind === 'loops' ? runs : library)[`workers@${count}`] ??= []).push({ ...result, cpu: cpu() });
     await call(app.base, 'DELETE', `/consumers/${name}`);
   }
   const [one, many] = [Math.min(...workers), Math.max(...workers)];
   const summary = (byCount) => ({
     perSecond: Object.fromEntries(workers.map((count) => [count, spread(byCount[`workers@${count}`].map((run) => run.perSecond))])),
     ratio: { workers: [many, one], ...spread(byCount[`workers@${many}`].map((run, i) => Math.round((run.perSecond / byCount[`workers@${one}`][i].perSecond) * 100) / 100)) },
+    // The server's core while the most workers ran (medians of rounds): app + PostgreSQL near 1.0 is a full core.
+    cpu: Object.fromEntries(['app', 'appWaitingForCpu', 'postgres', 'bench'].map((key) => [key, median(byCount[`workers@${many}`].map((run) => run.cpu[key]))])),
   });
   return {
     keys,
