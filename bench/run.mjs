@@ -6,7 +6,8 @@
 // `--only scale` (about 10 minutes; `--quick` about 3) fills one log to 200,000 and 2,000,000
 // notifications and measures what grows with it; BENCH_SCALE_SIZES=200000,2000000,5000000 sets
 // the sizes. It runs only when named: it would double a full run. See docs/benchmarks.md.
-// `--only consumers` (about 5 minutes; `--quick` about 1): pull consumers over HTTP (issue 20).
+// `--only consumers` (about 8 minutes; `--quick` about 1): pull consumers over HTTP (issue 20);
+// `node bench/request-cost.mjs` (about 2 minutes): what one request of theirs costs the server.
 // `--only backfill` (about 10 minutes; `--quick` under 2): backfills (issue 19); only when named.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
