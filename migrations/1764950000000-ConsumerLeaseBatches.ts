@@ -448,7 +448,7 @@ const RECEIVE = `
 `;
 
 /** consumer_settle: batch messages here; the rest by ConsumerCalls' consumer_settle, renamed consumer_settle_messages. */
-const SETTLE = `
+export const SETTLE = `
   -- Settles leases of a group: ack, nack (delay_ms, else the group's backoff by delivery count, else
   -- at once; dead after max_deliver), extend (another ack wait from now), term (dead, for reason).
   -- Returns the lease ids that were current. A batch message (consumer_lease_id) is settled in its
