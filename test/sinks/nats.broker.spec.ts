@@ -225,6 +225,25 @@ describe('NatsTransport', () => {
     expect(stored[1].subject).toBe(`${subjectPrefix}.sales.orders.deleted`);
   });
 
+  it('publishes a table whose name NATS cannot take in a subject (whitespace, %) under a percent-encoded token, its headers as they are', async () => {
+    const { stream, subjectPrefix } = names('odd');
+    const sut = createTransport({ servers: [NATS_URL], stream, subjectPrefix });
+    const odd = (id: string, table: string): SinkMessage => ({ id: `${run}-odd-${id}`, table, op: 'INSERT', event: `${table}.created`, body: '{}' });
+    const sent = [odd('1', 'invoices'), odd('2', 'order items'), odd('3', 'tab\there'), odd('4', '50% off'), odd('5', 'invoices')];
+
+    expect(await sut.send(sent)).toEqual({ confirmed: 5 });
+    const stored = await readStream(stream);
+    expect(stored.map((m) => m.subject)).toEqual(
+      ['invoices.created', 'order%20items.created', 'tab%09here.created', '50%25%20off.created', 'invoices.created'].map((event) => `${subjectPrefix}.${event}`),
+    );
+    expect(stored.map((m) => [m.event, m.table])).toEqual(sent.map((m) => [m.event, m.table]));
+    // The legacy vocabulary's table token likewise.
+    const legacy = names('odd-legacy');
+    const old = createTransport({ servers: [NATS_URL], ...legacy, subjectVocabulary: 'legacy' });
+    expect(await old.send([odd('6', 'order items')])).toEqual({ confirmed: 1 });
+    expect((await readStream(legacy.stream)).map((m) => m.subject)).toEqual([`${legacy.subjectPrefix}.order%20items.insert`]);
+  });
+
   it('confirms a redelivered range without storing it twice', async () => {
     const { stream, subjectPrefix } = names('again');
     const sut = createTransport({ servers: [NATS_URL], stream, subjectPrefix });

@@ -247,7 +247,8 @@ export class NatsTransport implements SinkTransport {
 
   private subjectOf(message: SinkMessage): string {
     const { subjectPrefix, subjectVocabulary } = this.config;
-    return subjectVocabulary === 'legacy' ? `${subjectPrefix}.${message.table}.${message.op.toLowerCase()}` : `${subjectPrefix}.${message.event}`;
+    const address = subjectVocabulary === 'legacy' ? `${message.table}.${message.op.toLowerCase()}` : message.event;
+    return `${subjectPrefix}.${subjectSafe(address)}`;
   }
 
   private connect(): Promise<Session> {
@@ -369,6 +370,15 @@ async function findStream(jsm: JetStreamManager, name: string): Promise<StreamIn
     if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
     throw error;
   }
+}
+
+/**
+ * A table's name in a subject: NATS refuses whitespace and control characters there (they separate
+ * its protocol's fields), and PostgreSQL allows them in a quoted name. They are percent-encoded, and
+ * `%` too so that the encoding reads back: `order items` → `order%20items`. Any other name is as is.
+ */
+function subjectSafe(address: string): string {
+  return address.replace(/[\s%\p{Cc}]/gu, (character) => encodeURIComponent(character));
 }
 
 /** Whether the stream subject `filter` matches every subject the filter `subject` matches. */
