@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Notification } from '../../client/src/protocol.js';
 import { createTestApp, TestApp } from '../support/app.js';
@@ -182,6 +183,35 @@ describe('pull consumer groups', () => {
     expect(group.lastError).toMatch(/^notifications \d+ have journal rows the log leaves out/);
     expect(group.lastError).not.toMatch(/retention/);
     expect(group).toMatchObject({ pending: 0, inFlight: 0 });
+  });
+
+  it('lets a nack, extension or term beside a seek wait for it, not deadlock with it', async () => {
+    expect((await call('POST', '/consumers', { name: 'beside-seek', tables: ['invoices'] })).status).toBe(201);
+    await invoices(3, 'BESIDE-SEEK-');
+    const leased = await receive('beside-seek', 3, 5000);
+    expect(leased).toHaveLength(3);
+    for (const [verb, message] of [['nack', leased[0]], ['extend', leased[1]], ['term', leased[2]]] as const) {
+      // A seek's transaction, held open between its two steps: the group's row locked, then its batches deleted.
+      const seek = new pg.Client({ connectionString: t.db.url });
+      const settle = new pg.Client({ connectionString: t.db.url });
+      await Promise.all([seek.connect(), settle.connect()]);
+      try {
+        const [{ pid }] = (await settle.query('SELECT pg_backend_pid() AS pid')).rows;
+        await seek.query('BEGIN');
+        const [{ id }] = (await seek.query(`SELECT id FROM consumer_groups WHERE name = 'beside-seek' FOR UPDATE`)).rows;
+        const settling = settle.query(`SELECT lease_id FROM consumer_settle('beside-seek', $1, ARRAY[$2]::uuid[], NULL, NULL)`, [verb, message.leaseId]);
+        await waitFor(async () => (await t.db.sql.query(`SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1`, [pid])).rows[0]?.wait_event_type === 'Lock', {
+          what: `the ${verb} waiting for the seek`,
+        });
+        await seek.query(`DELETE FROM consumer_leases WHERE group_id = $1`, [id]);
+        await seek.query('COMMIT');
+        // The seek forgot the lease: the settle, once it runs, finds nothing to settle.
+        expect((await settling).rows, verb).toEqual([]);
+      } finally {
+        await seek.query('ROLLBACK').catch(() => undefined);
+        await Promise.all([seek.end(), settle.end()]);
+      }
+    }
   });
 
   it('dead-letters after maxDeliver and on term, lists, redelivers and purges them', async () => {
