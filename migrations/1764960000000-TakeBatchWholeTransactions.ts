@@ -1,5 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { TAKE_BATCH as PREVIOUS_TAKE_BATCH } from './1764400000000-CaptureFollowsSchema.js';
+import { edited } from './definition-edits.js';
 
 /**
  * capture.take_batch took each transaction's rows with one look of `LIMIT max_rows - taken`; a row
@@ -20,13 +21,7 @@ export class TakeBatchWholeTransactions1764960000000 implements MigrationInterfa
   }
 }
 
-/** Replaces `from` in the definition, which must be there once. */
-function replacing(definition: string, from: string, to: string): string {
-  if (definition.split(from).length !== 2) throw new Error(`TakeBatchWholeTransactions: ${from} was not found once`);
-  return definition.replace(from, to);
-}
-
-export const TAKE_BATCH = [
+export const TAKE_BATCH = edited('TakeBatchWholeTransactions', PREVIOUS_TAKE_BATCH, [
   [
     `    r capture.changes;
   BEGIN`,
@@ -56,4 +51,4 @@ export const TAKE_BATCH = [
     END LOOP;
     PERFORM capture.move_cursor(k, upper, NULL, NULL, 0);`,
   ],
-].reduce((definition, [from, to]) => replacing(definition, from, to), PREVIOUS_TAKE_BATCH);
+]);

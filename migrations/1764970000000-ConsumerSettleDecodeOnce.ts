@@ -1,5 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { SETTLE as PREVIOUS_SETTLE } from './1764950000000-ConsumerLeaseBatches.js';
+import { edited, orReplace } from './definition-edits.js';
 
 /**
  * consumer_settle decoded every lease id of a call once per batch it held and twice more to find
@@ -19,15 +20,7 @@ export class ConsumerSettleDecodeOnce1764970000000 implements MigrationInterface
   }
 }
 
-const orReplace = (definition: string) => definition.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION');
-
-/** Replaces `from` in the definition, which must be there once. */
-function replacing(definition: string, from: string, to: string): string {
-  if (definition.split(from).length !== 2) throw new Error(`ConsumerSettleDecodeOnce: ${from} was not found once`);
-  return definition.replace(from, to);
-}
-
-export const SETTLE = [
+export const SETTLE = edited('ConsumerSettleDecodeOnce', orReplace(PREVIOUS_SETTLE), [
   [
     `    hit bigint[];
 `,
@@ -55,4 +48,4 @@ export const SETTLE = [
       hit := ARRAY(SELECT unnest(wanted) INTERSECT SELECT u.notification_id FROM consumer_lease_messages(l) u);
 `,
   ],
-].reduce((definition, [from, to]) => replacing(definition, from, to), orReplace(PREVIOUS_SETTLE));
+]);

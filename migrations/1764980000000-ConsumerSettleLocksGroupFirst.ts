@@ -1,5 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { SETTLE as PREVIOUS_SETTLE } from './1764970000000-ConsumerSettleDecodeOnce.js';
+import { edited } from './definition-edits.js';
 
 /**
  * A nack, extension or term of a batch message could deadlock with a seek. It locks the batch's row,
@@ -21,14 +22,11 @@ export class ConsumerSettleLocksGroupFirst1764980000000 implements MigrationInte
   }
 }
 
-const FIND_GROUP = `    SELECT * INTO g FROM consumer_groups WHERE name = group_name;
-`;
-
-if (PREVIOUS_SETTLE.split(FIND_GROUP).length !== 2) throw new Error('ConsumerSettleLocksGroupFirst: the group lookup was not found once');
-
-export const SETTLE = PREVIOUS_SETTLE.replace(
-  FIND_GROUP,
-  `    IF verb = 'ack' THEN
+export const SETTLE = edited('ConsumerSettleLocksGroupFirst', PREVIOUS_SETTLE, [
+  [
+    `    SELECT * INTO g FROM consumer_groups WHERE name = group_name;
+`,
+    `    IF verb = 'ack' THEN
       SELECT * INTO g FROM consumer_groups WHERE name = group_name;
     ELSE
       -- Before any batch row (see migration ConsumerSettleLocksGroupFirst): what it inserts into
@@ -36,4 +34,5 @@ export const SETTLE = PREVIOUS_SETTLE.replace(
       SELECT * INTO g FROM consumer_groups WHERE name = group_name FOR KEY SHARE;
     END IF;
 `,
-);
+  ],
+]);
