@@ -6,6 +6,7 @@
 // request (ms, from /proc: what the server's core spends on one, whatever waits in between).
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { apiOf } from './lib/api.mjs';
 import { startApp } from './lib/app.mjs';
 import { pinSelf } from './lib/cpus.mjs';
 import { logReader } from './lib/notification-log.mjs';
@@ -22,15 +23,9 @@ pinSelf();
 const postgres = await startPostgres();
 const db = await freshDatabase(postgres, 'request_cost');
 const app = await startApp(db.url, { DB_POOL_SIZE: '32' });
+const api = apiOf(app.base);
 const sql = new pg.Client({ connectionString: db.url });
 await sql.connect();
-
-async function call(method, path, body) {
-  const response = await fetch(app.base + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body && JSON.stringify(body) });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 /** A loop of `step` (one request each), warmed then measured. */
 async function measure(label, step) {
@@ -53,26 +48,26 @@ async function measure(label, step) {
 function carriedLoop(name, max) {
   let ack;
   return async () => {
-    const answer = await call('POST', `/consumers/${name}/receive`, { max, waitMs: 0, ...(ack && { ack }) });
+    const answer = await api('POST', `/consumers/${name}/receive`, { max, waitMs: 0, ...(ack && { ack }) });
     if (!answer.messages.length) throw new Error(`group ${name} ran out of messages: make it larger`);
     ack = answer.messages.map((message) => message.leaseId);
   };
 }
 
 try {
-  await call('POST', '/consumers', { name: 'nothing', events: ['invoices.deleted'], from: 'now' });
-  await call('POST', '/consumers', { name: 'keyed', tables: ['invoices'], order: 'key', from: 'now', ackWaitMs: 60_000 });
+  await api('POST', '/consumers', { name: 'nothing', events: ['invoices.deleted'], from: 'now' });
+  await api('POST', '/consumers', { name: 'keyed', tables: ['invoices'], order: 'key', from: 'now', ackWaitMs: 60_000 });
   await sql.query(`INSERT INTO invoices (invoice_no) SELECT 'KEY-' || g FROM generate_series(1, $1::int) g`, [KEYS]);
   for (let pass = 1; pass < CHANGES_PER_KEY; pass++) await sql.query(`UPDATE invoices SET invoice_no = invoice_no || '.' WHERE invoice_no LIKE 'KEY-%'`);
-  await call('POST', '/consumers', { name: 'bulk', tables: ['invoices'], order: 'none', from: 'now', ackWaitMs: 60_000 });
+  await api('POST', '/consumers', { name: 'bulk', tables: ['invoices'], order: 'none', from: 'now', ackWaitMs: 60_000 });
   await sql.query(`INSERT INTO invoices (invoice_no) SELECT 'BULK-' || g FROM generate_series(1, $1::int) g`, [BULK]);
   const log = logReader(async (text, values) => (await sql.query(text, values)).rows);
   await log.drained(await log.journalHead());
   await log.indexed();
 
-  await measure('GET /health', () => call('GET', '/health'));
-  await measure('receive, nothing there', () => call('POST', '/consumers/nothing/receive', { max: 1, waitMs: 0 }));
-  await measure('ack of 1 unknown lease', () => call('POST', '/consumers/keyed/ack', { leaseIds: ['00000000-0000-4000-8000-000000000000'] }));
+  await measure('GET /health', () => api('GET', '/health'));
+  await measure('receive, nothing there', () => api('POST', '/consumers/nothing/receive', { max: 1, waitMs: 0 }));
+  await measure('ack of 1 unknown lease', () => api('POST', '/consumers/keyed/ack', { leaseIds: ['00000000-0000-4000-8000-000000000000'] }));
   await measure(`receive 1 + its ack carried, order key (${KEYS} rows)`, carriedLoop('keyed', 1));
   await measure('receive 100 + their acks carried, order none', carriedLoop('bulk', 100));
 } finally {

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { apiOf } from '../lib/api.mjs';
 import { startApp, warningsOf } from '../lib/app.mjs';
 import { connectClients, Ledger, now } from '../lib/clients.mjs';
 import { pinnedCommand } from '../lib/cpus.mjs';
@@ -97,7 +98,7 @@ async function inFreshDatabase(postgres, label, tables, warnings, use) {
     await q('CHECKPOINT');
     console.error(`  backfill: ${Object.entries(tables).map(([t, n]) => `${t} ${n}`).join(', ')} rows filled in ${round1((performance.now() - started) / 1000)} s`);
     app = await startApp(db.url);
-    return await use({ postgres, url: db.url, q, log: logReader(q), app, api: client(app.base) });
+    return await use({ postgres, url: db.url, q, log: logReader(q), app, api: apiOf(app.base) });
   } catch (error) {
     if (app) console.error(app.log().split('\n').filter((line) => /error|ERROR|Error/.test(line)).slice(-20).join('\n'));
     throw error;
@@ -424,18 +425,6 @@ async function throughToClient(q, ledger, invoiceNo) {
   return round1((now() - started) / 1000);
 }
 
-function client(base) {
-  return async (method, route, body) => {
-    const response = await fetch(`${base}${route}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${route}: HTTP ${response.status} ${text.slice(0, 300)}`);
-    return text ? JSON.parse(text) : undefined;
-  };
-}
 
 /** The machine's load averages (1, 5, 15 min): other people's work on the same two cores. */
 function loadAverage() {

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { RowcastClient } from '../../client/dist/index.js';
+import { call } from '../lib/api.mjs';
 import { startApp, startQueue } from '../lib/app.mjs';
 import { until } from '../lib/load.mjs';
 import { logReader } from '../lib/notification-log.mjs';
@@ -362,16 +363,6 @@ async function concurrently(count, seconds, step) {
   return (performance.now() - started) / 1000;
 }
 
-async function call(base, method, path, body) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${text.slice(0, 300)}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 /** Whether pg_stat_statements is loaded (`--profile`). */
 async function statementsOn(sql) {
