@@ -314,11 +314,12 @@ export class ConsumersService implements OnModuleInit, OnModuleDestroy, OnApplic
     if (!rows.length) return [];
     const journal = rows.filter((row) => row.change_id !== null);
     const notifications = new Map(this.log.fromRows(journal).map((n) => [n.id, n]));
-    const legacy = rows.filter((row) => row.change_id === null);
-    if (legacy.length) for (const notification of await this.log.getMany(legacy.map((row) => BigInt(row.id)))) notifications.set(notification.id, notification);
+    // No journal row with it: a legacy notification, read from the log, or one retention deleted.
+    const unjournaled = rows.filter((row) => row.change_id === null);
+    if (unjournaled.length) for (const notification of await this.log.getMany(unjournaled.map((row) => BigInt(row.id)))) notifications.set(notification.id, notification);
     const dropped = [
       [journal, 'have journal rows the log leaves out (not as the capture triggers write them; the app\'s log names each)'],
-      [legacy, 'were deleted by retention before they were acknowledged'],
+      [unjournaled, 'were deleted by retention before they were acknowledged'],
     ] as const;
     for (const [from, why] of dropped) {
       const lost = from.filter((row) => !notifications.has(row.id));
